@@ -1,0 +1,1 @@
+"""ANN benchmark harness: search cost at equal recall on real, fake, fog and random corpora."""

@@ -1,0 +1,67 @@
+"""Validation shared by readers, models and metrics: 2-D numeric arrays of finite, non-zero rows."""
+
+import numpy as np
+
+from .errors import SynthError
+
+
+def check_rows(X, min_rows=1, path=None):
+    """Check that ``X`` is a 2-D numeric array with at least ``min_rows`` rows; no copy.
+
+    Raises
+    ------
+    SynthError
+        Naming ``path`` if given.
+    """
+    X = np.asanyarray(X)
+    if X.ndim != 2:
+        raise SynthError(f"expected a 2-D array of vectors, got {X.ndim}-D with shape {X.shape}", path)
+    if X.dtype.kind not in "fiu":
+        raise SynthError(f"values of type {X.dtype} are not numbers", path)
+    if len(X) < min_rows:
+        raise SynthError(f"{len(X)} vectors are too few: at least {min_rows} are needed", path)
+    return X
+
+
+def unit_rows(X, min_rows=1, path=None, chunk=65536):
+    """Validated rows scaled to unit L2 norm, as C-contiguous float32.
+
+    Returns ``X`` itself when it already is such an array, else a new one, built in chunks so that a
+    memory-mapped input is read once, without a float64 copy.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    min_rows : int, default=1
+    path : str, optional
+        Named in error messages.
+
+    Returns
+    -------
+    U : ndarray of shape (n_samples, n_features), float32
+
+    Raises
+    ------
+    SynthError
+        On NaN or infinite values, all-zero rows, fewer than 2 columns or ``min_rows`` rows.
+    """
+    X = check_rows(X, min_rows, path)
+    n, d = X.shape
+    if d < 2:
+        raise SynthError(f"vectors need at least 2 dimensions, got {d}", path)
+    if X.dtype == np.float32 and X.flags.c_contiguous and isinstance(X, np.ndarray) and not isinstance(
+            X, np.memmap) and np.allclose(np.einsum("ij,ij->i", X, X), 1.0, rtol=0, atol=1e-5):
+        return X
+    U = np.empty((n, d), dtype=np.float32)
+    for start in range(0, n, chunk):
+        block = np.asarray(X[start:start + chunk])
+        # normalize float64 input in float64, the rest in float32, and round once at the end
+        block = block.astype(np.float64 if block.dtype == np.float64 else np.float32, copy=False)
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            raise SynthError(f"row {start + int(np.argmin(finite))} contains NaN or infinite values", path)
+        norms = np.linalg.norm(block, axis=1)
+        if not norms.all():
+            raise SynthError(f"row {start + int(np.argmin(norms))} is all zeros (no direction)", path)
+        U[start:start + len(block)] = block / norms[:, None]
+    return U

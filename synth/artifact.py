@@ -1,0 +1,126 @@
+"""The model file: everything needed to sample, in safetensors, with a JSON header and a checksum.
+
+A model file holds named arrays (float16/float32/int64) and one metadata entry ``synth``: a JSON header with
+the schema version, the model kind and parameters, the dimension, the fit data's fingerprint
+(n, d, sha256) and statistics, and a sha256 checksum over the header and every array. No pickle: any
+safetensors reader opens it, and nothing in it executes.
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import save
+
+from . import __version__
+from .errors import SynthError
+from .io import atomic_path
+
+FORMAT = "synth-model"
+SCHEMA_VERSION = 1
+
+
+def _models():
+    from .models import MODELS  # late: models import metrics, which must not import this module's users
+
+    return MODELS
+
+
+def _checksum(header, arrays):
+    h = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}".encode())
+        h.update(a.tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+def model_bytes(model, fit_data=None, stats=None):
+    """Serialize a fitted model to the bytes of a model file.
+
+    Parameters
+    ----------
+    model : Generator
+        A fitted model.
+    fit_data : dict, optional
+        Fingerprint of the data it was fitted on: ``n``, ``d``, ``sha256``, ``n_duplicates``, ``source``.
+    stats : dict, optional
+        Geometry statistics of the fit data (see :func:`synth.metrics.geometry_stats`).
+    """
+    model._check_fitted()
+    arrays = {name: np.ascontiguousarray(a) for name, a in model._arrays().items()}
+    params = {k: v for k, v in model.get_params().items() if k != "verbose"}
+    header = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "synth_version": __version__,
+              "kind": model.kind, "params": params, "dim": model.n_features_,
+              "fit_data": fit_data, "stats": stats}
+    header["checksum"] = _checksum(header, arrays)
+    # one metadata key: the JSON text is ours, so the file's bytes do not depend on map ordering
+    return save(arrays, metadata={"synth": json.dumps(header, sort_keys=True)})
+
+
+def save_model(model, path, fit_data=None, stats=None):
+    """Write a model file atomically; returns its size in bytes."""
+    data = model_bytes(model, fit_data, stats)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(data)
+    return len(data)
+
+
+def read_header(path):
+    """The JSON header of a model file, checked for format and schema version (arrays not verified)."""
+    return _open(path)[0]
+
+
+def _open(path):
+    if not Path(path).is_file():
+        raise SynthError("no such model file", path)
+    try:
+        with safe_open(os.fspath(path), framework="np") as f:
+            meta = f.metadata() or {}
+            arrays = {name: f.get_tensor(name) for name in f.keys()}
+    except Exception:
+        raise SynthError("not a synth model file (unreadable, truncated or damaged)", path) from None
+    try:
+        header = json.loads(meta["synth"])
+    except (KeyError, ValueError):
+        raise SynthError("not a synth model file (no synth header)", path) from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise SynthError("not a synth model file (wrong format tag)", path)
+    version = header.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise SynthError(f"written with model schema {version}; this synth {__version__} reads up to "
+                         f"{SCHEMA_VERSION}: upgrade synth", path)
+    return header, arrays
+
+
+def load_model(path):
+    """Read and verify a model file.
+
+    Returns
+    -------
+    model : Generator
+        The fitted model; its header (fit data fingerprint, statistics) is in ``model.header_``.
+
+    Raises
+    ------
+    SynthError
+        For a missing, truncated, altered, foreign or newer-schema file.
+    """
+    header, arrays = _open(path)
+    stored = header.pop("checksum", None)
+    if stored != _checksum(header, arrays):
+        raise SynthError("checksum mismatch: the file was altered or damaged", path)
+    header["checksum"] = stored
+    cls = _models().get(header.get("kind"))
+    if cls is None:
+        raise SynthError(f"unknown model kind {header.get('kind')!r}", path)
+    try:
+        model = cls(**header["params"])
+        model._set_arrays(arrays)
+    except (KeyError, TypeError, ValueError) as e:
+        raise SynthError(f"model arrays do not fit kind {header['kind']!r} ({e})", path) from None
+    model.header_ = header
+    return model

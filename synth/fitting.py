@@ -1,0 +1,60 @@
+"""The fit job: read real embeddings, fit a model, write the model file with the data's fingerprint."""
+
+from .artifact import save_model
+from .errors import SynthError
+from .io import fingerprint, load_embeddings
+from .metrics import geometry_stats
+from .models import MODELS
+
+STATS_N = 5000  # statistics stored in the model file are measured on this many fit points
+
+
+def make_model(kind, random_state=0, verbose=0, **params):
+    """An unfitted model of the registered ``kind`` (``patch``, ``fog``, ``random``)."""
+    if kind not in MODELS:
+        raise SynthError(f"unknown model kind {kind!r} (known: {', '.join(MODELS)})")
+    cls = MODELS[kind]
+    extra = {"random_state": random_state, "verbose": verbose}
+    names = cls._get_param_names()
+    return cls(**params, **{k: v for k, v in extra.items() if k in names})
+
+
+def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbose=0, key=None, column=None,
+              split=None):
+    """Fit a model to the embeddings in ``source`` and optionally write its model file.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        Anything :func:`synth.io.load_embeddings` reads.
+    out : str or os.PathLike, optional
+        Model file to write.
+    kind : {"patch", "fog", "random"}
+    params : dict, optional
+        Model parameters (e.g. ``n_patches``, ``rank``, ``min_points``).
+    random_state : int
+    verbose : int
+    key, column, split
+        Where the vectors are inside ``source``.
+
+    Returns
+    -------
+    model : Generator
+    info : dict
+        What was read (``n``, ``d``, ``n_duplicates``, ...).
+    size : int or None
+        Bytes written.
+    """
+    X, info = load_embeddings(source, key=key, column=column, split=split)
+    model = make_model(kind, random_state=random_state, verbose=verbose, **(params or {}))
+    try:
+        model.fit(X)
+    except SynthError as e:
+        raise e if e.path else SynthError(e.problem, source) from None
+    size = None
+    if out is not None:
+        fit_data = {"source": info["source"], "n": info["n"], "d": info["d"], "n_duplicates": info["n_duplicates"],
+                    "sha256": fingerprint(X)}
+        stats = geometry_stats(X, n=STATS_N, random_state=random_state)
+        size = save_model(model, out, fit_data=fit_data, stats=stats)
+    return model, info, size

@@ -1,0 +1,425 @@
+"""Read and write embedding files.
+
+Readers take the formats users hold embeddings in (numpy, big-ann binaries, ann-benchmarks HDF5, parquet,
+Hugging Face datasets); writers stream rows into the formats ANN tools read. Every problem with an input
+becomes a :class:`~synth.errors.SynthError` naming the file; every write goes to a temporary name first and
+is renamed into place only when complete, so a failure never leaves a partial file behind.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from .arrays import check_rows, unit_rows
+from .errors import SynthError
+
+# big-ann-benchmarks binaries: uint32 n, uint32 d, then n*d values of this dtype
+BIGANN_DTYPES = {".fbin": np.float32, ".u8bin": np.uint8, ".i8bin": np.int8}
+
+
+# --------------------------------------------------------------------------------------------- reading
+def _read_npy(path, key, column, split):
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, EOFError, OSError) as e:  # pickled object arrays, bad or truncated header
+        raise SynthError(f"not a readable .npy array ({type(e).__name__}: {_first_line(e)})", path) from None
+
+
+def _read_npz(path, key, column, split):
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except Exception as e:  # zipfile.BadZipFile, ValueError, EOFError
+        raise SynthError(f"not a readable .npz archive ({type(e).__name__})", path) from None
+    with archive:
+        names = list(archive.files)
+        if key is None:
+            if len(names) == 1:
+                key = names[0]
+            elif "embeddings" in names:
+                key = "embeddings"
+            else:
+                raise SynthError(f"holds several arrays {names}: choose one with --key", path)
+        if key not in names:
+            raise SynthError(f"has no array {key!r} (arrays: {names})", path)
+        try:
+            return archive[key]
+        except ValueError as e:
+            raise SynthError(f"array {key!r} is not readable without pickle ({e})", path) from None
+
+
+def _read_fvecs(path, key, column, split):
+    size = os.path.getsize(path)
+    if size < 4:
+        raise SynthError("too short for an .fvecs file", path)
+    d = int(np.fromfile(path, dtype=np.int32, count=1)[0])
+    if d <= 0 or size % (4 * (d + 1)):
+        raise SynthError(f"file size {size} is not a multiple of the row size for dimension {d}", path)
+    raw = np.memmap(path, dtype=np.int32, mode="r").reshape(-1, d + 1)
+    if np.any(raw[:, 0] != d):
+        bad = int(np.flatnonzero(raw[:, 0] != d)[0])
+        raise SynthError(f"row {bad} declares dimension {int(raw[bad, 0])}, the first row {d}", path)
+    return raw[:, 1:].view(np.float32)
+
+
+def _read_bigann(path, key, column, split):
+    dtype = np.dtype(BIGANN_DTYPES[Path(path).suffix.lower()])
+    size = os.path.getsize(path)
+    if size < 8:
+        raise SynthError("too short for a big-ann header (uint32 n, uint32 d)", path)
+    n, d = (int(v) for v in np.fromfile(path, dtype=np.uint32, count=2))
+    expected = 8 + n * d * dtype.itemsize
+    if size != expected:
+        raise SynthError(f"header says {n} x {d} ({expected} bytes) but the file has {size} bytes", path)
+    return np.memmap(path, dtype=dtype, mode="r", offset=8, shape=(n, d))
+
+
+def _read_hdf5(path, key, column, split):
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise SynthError(f"not a readable HDF5 file ({e})", path) from None
+    with f:
+        key = key or "train"
+        if key not in f or not isinstance(f[key], h5py.Dataset):
+            raise SynthError(f"has no dataset {key!r} (datasets: {sorted(f.keys())}); use --key", path)
+        return f[key][()]
+
+
+def _arrow_vectors(table, column, path):
+    """Stack a list or fixed-size-list column of an Arrow table into a 2-D array."""
+    import pyarrow as pa
+
+    def is_vector(t):
+        return (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)) and (
+            pa.types.is_floating(t.value_type) or pa.types.is_integer(t.value_type))
+
+    if column is None:
+        candidates = [f.name for f in table.schema if is_vector(f.type)]
+        if len(candidates) != 1:
+            what = "no vector column" if not candidates else f"several vector columns {candidates}"
+            raise SynthError(f"has {what}; choose one with --column", path)
+        column = candidates[0]
+    if column not in table.column_names:
+        raise SynthError(f"has no column {column!r} (columns: {table.column_names})", path)
+    field_type = table.schema.field(column).type
+    if not is_vector(field_type):
+        raise SynthError(f"column {column!r} is not a vector column (type {field_type})", path)
+    col = table.column(column).combine_chunks()
+    if col.null_count:
+        raise SynthError(f"column {column!r} has {col.null_count} null rows", path)
+    if pa.types.is_fixed_size_list(field_type):
+        d = field_type.list_size
+    else:
+        lengths = col.value_lengths().to_numpy(zero_copy_only=False)
+        d = int(lengths[0]) if len(lengths) else 0
+        if len(lengths) and np.any(lengths != d):
+            bad = int(np.flatnonzero(lengths != d)[0])
+            raise SynthError(f"column {column!r} is ragged: row {bad} has {lengths[bad]} values, row 0 {d}", path)
+    values = col.flatten().to_numpy(zero_copy_only=False)
+    return values.reshape(len(col), d)
+
+
+def _read_parquet(path, key, column, split):
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # ArrowInvalid on a non-parquet file
+        raise SynthError(f"not a readable parquet file ({type(e).__name__})", path) from None
+    return _arrow_vectors(table, column, path)
+
+
+def _dataset_table(ds, split, path):
+    import datasets
+
+    if isinstance(ds, datasets.DatasetDict):
+        split = split or ("train" if "train" in ds else None)
+        if split not in ds:
+            raise SynthError(f"has no split {split!r} (splits: {list(ds)}); use --split", path)
+        ds = ds[split]
+    return ds.with_format("arrow")[:]
+
+
+def _read_datasets_folder(path, key, column, split):
+    import datasets
+
+    saved = any((Path(path) / name).exists() for name in ("state.json", "dataset_dict.json"))
+    try:
+        if saved:  # written by Dataset.save_to_disk
+            ds = datasets.load_from_disk(str(path))
+        else:  # a Hub-style folder of data files, e.g. written by `synth publish`
+            ds = datasets.load_dataset(str(path), name=key, split=split or "train")
+    except SynthError:
+        raise
+    except Exception as e:
+        raise SynthError(f"not a readable datasets folder ({type(e).__name__}: {_first_line(e)})", path) from None
+    return _arrow_vectors(_dataset_table(ds, split, path), column, path)
+
+
+def _read_hub(path, key, column, split):
+    import datasets
+
+    repo = str(path)[3:]
+    try:
+        ds = datasets.load_dataset(repo, name=key, split=split or "train")
+    except Exception as e:
+        raise SynthError(f"could not load from the Hugging Face Hub ({type(e).__name__}: {_first_line(e)})",
+                         path) from None
+    return _arrow_vectors(_dataset_table(ds, split, path), column, path)
+
+
+def _first_line(e):
+    text = str(e).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
+READERS = {
+    ".npy": _read_npy,
+    ".npz": _read_npz,
+    ".fvecs": _read_fvecs,
+    ".h5": _read_hdf5,
+    ".hdf5": _read_hdf5,
+    ".parquet": _read_parquet,
+    **{ext: _read_bigann for ext in BIGANN_DTYPES},
+}
+
+
+def read_vectors(path, key=None, column=None, split=None):
+    """Read a 2-D array of vectors as stored (no conversion, possibly memory-mapped).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file (.npy, .npz, .fvecs, .fbin/.u8bin/.i8bin, .h5/.hdf5, .parquet), a folder written by
+        ``datasets`` (``save_to_disk`` or a Hub-style folder of data files), or ``hf:owner/name``.
+    key : str, optional
+        Array name in an .npz, dataset in an HDF5 file (default ``train``), config of a Hub dataset.
+    column : str, optional
+        Vector column of a parquet file or dataset (default: the only list-of-numbers column).
+    split : str, optional
+        Split of a dataset (default ``train``).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    """
+    text = str(path)
+    if text.startswith("hf:"):
+        X = _read_hub(text, key, column, split)
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise SynthError("no such file or folder", path)
+        if p.is_dir():
+            X = _read_datasets_folder(p, key, column, split)
+        else:
+            reader = READERS.get(p.suffix.lower())
+            if reader is None:
+                raise SynthError(f"unknown format {p.suffix!r} (known: {', '.join(sorted(READERS))}, "
+                                 "a datasets folder, hf:owner/name)", path)
+            X = reader(p, key, column, split)
+    return check_rows(X, min_rows=0, path=path)
+
+
+def count_duplicates(X):
+    """Number of rows that repeat an earlier row exactly."""
+    X = np.ascontiguousarray(X)
+    rows = X.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))).ravel()
+    return int(len(rows) - len(np.unique(rows)))
+
+
+def fingerprint(X):
+    """sha256 of a float32 C-ordered array's bytes, hex."""
+    return hashlib.sha256(np.ascontiguousarray(X, dtype=np.float32).tobytes()).hexdigest()
+
+
+def load_embeddings(path, key=None, column=None, split=None, min_points=2):
+    """Read, validate and L2-normalize a set of embeddings.
+
+    Rows are L2-normalized: the project works in cosine geometry, on the unit sphere.
+
+    Parameters
+    ----------
+    path, key, column, split
+        As in :func:`read_vectors`.
+    min_points : int, default=2
+        Refuse files with fewer rows.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float32, unit rows
+    info : dict
+        ``source``, ``n``, ``d``, ``dtype`` (as stored) and ``n_duplicates`` (rows repeating an earlier row).
+    """
+    raw = read_vectors(path, key=key, column=column, split=split)
+    n, d = raw.shape
+    X = unit_rows(raw, min_points, path)
+    info = {"source": Path(str(path)).name, "n": n, "d": d, "dtype": str(raw.dtype),
+            "n_duplicates": count_duplicates(X)}
+    return X, info
+
+
+# --------------------------------------------------------------------------------------------- writing
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise SynthError("output folder does not exist", path.parent)
+    # not mkstemp: its 0600 mode would survive the rename
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+class VectorWriter:
+    """Append rows to an open file of declared shape; made by :func:`open_writer`."""
+
+    def __init__(self, path, n, d, dtype=np.float32):
+        self.path, self.n, self.d, self.dtype = Path(path), int(n), int(d), np.dtype(dtype)
+        self.written = 0
+        self.open()
+
+    def write(self, rows):
+        rows = np.asarray(rows)
+        if rows.ndim != 2 or rows.shape[1] != self.d:
+            raise ValueError(f"expected rows of dimension {self.d}, got shape {rows.shape}")
+        if self.written + len(rows) > self.n:
+            raise ValueError(f"writing past the declared {self.n} rows")
+        self.append(rows.astype(self.dtype, copy=False))
+        self.written += len(rows)
+
+    def open(self):
+        raise NotImplementedError
+
+    def append(self, rows):
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+
+class NpyWriter(VectorWriter):
+    def open(self):
+        self.mm = np.lib.format.open_memmap(self.path, mode="w+", dtype=self.dtype, shape=(self.n, self.d))
+
+    def append(self, rows):
+        self.mm[self.written:self.written + len(rows)] = rows
+
+    def close(self):
+        self.mm.flush()
+        del self.mm
+
+
+class BigAnnWriter(VectorWriter):
+    def open(self):
+        self.f = open(self.path, "wb")
+        np.array([self.n, self.d], dtype=np.uint32).tofile(self.f)
+
+    def append(self, rows):
+        self.f.write(np.ascontiguousarray(rows).tobytes())
+
+    def close(self):
+        self.f.close()
+
+
+class FvecsWriter(BigAnnWriter):
+    def open(self):
+        self.f = open(self.path, "wb")
+
+    def append(self, rows):
+        out = np.empty((len(rows), self.d + 1), dtype=np.float32)
+        out[:, 0] = np.array([self.d], dtype=np.int32).view(np.float32)[0]
+        out[:, 1:] = rows
+        self.f.write(out.tobytes())
+
+
+class Hdf5Writer(VectorWriter):
+    """ann-benchmarks layout: the vectors go to ``train``; ``distance`` is ``angular`` (unit rows)."""
+
+    def open(self):
+        import h5py
+
+        self.f = h5py.File(self.path, "w")
+        self.f.attrs.update(distance="angular", dimension=self.d, point_type="float", type="dense")
+        self.ds = self.f.create_dataset("train", shape=(self.n, self.d), dtype=self.dtype)
+
+    def append(self, rows):
+        self.ds[self.written:self.written + len(rows)] = rows
+
+    def close(self):
+        self.f.close()
+
+
+class ParquetWriter(VectorWriter):
+    """VectorDBBench layout: columns ``id`` (int64) and ``emb`` (fixed-size list of float)."""
+
+    def open(self):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        value = pa.float16() if self.dtype == np.float16 else pa.float32()
+        self.schema = pa.schema([("id", pa.int64()), ("emb", pa.list_(value, self.d))])
+        self.f = pq.ParquetWriter(self.path, self.schema)
+
+    def append(self, rows):
+        import pyarrow as pa
+
+        ids = pa.array(np.arange(self.written, self.written + len(rows), dtype=np.int64))
+        emb = pa.FixedSizeListArray.from_arrays(pa.array(rows.ravel()), self.d)
+        self.f.write_table(pa.Table.from_arrays([ids, emb], schema=self.schema))
+
+    def close(self):
+        self.f.close()
+
+
+WRITERS = {".npy": NpyWriter, ".fbin": BigAnnWriter, ".fvecs": FvecsWriter, ".h5": Hdf5Writer,
+           ".hdf5": Hdf5Writer, ".parquet": ParquetWriter}
+
+
+@contextlib.contextmanager
+def open_writer(path, n, d, dtype=np.float32):
+    """Stream ``n`` rows of dimension ``d`` into ``path``, in the format its extension names.
+
+    The file is written under a temporary name and renamed into place only when all ``n`` rows arrived:
+    ``with open_writer(path, n, d) as w: w.write(block)``.
+    """
+    cls = WRITERS.get(Path(path).suffix.lower())
+    if cls is None:
+        raise SynthError(f"unknown output format {Path(path).suffix!r} (known: {', '.join(sorted(WRITERS))})",
+                         path)
+    if cls in (BigAnnWriter, FvecsWriter) and np.dtype(dtype) != np.float32:
+        raise SynthError(f"{Path(path).suffix} holds float32 only", path)
+    with atomic_path(path) as tmp:
+        writer = cls(tmp, n, d, dtype)
+        try:
+            yield writer
+        finally:
+            writer.close()
+        if writer.written != writer.n:
+            raise ValueError(f"wrote {writer.written} rows of the declared {writer.n}")
+
+
+def write_vectors(path, X, dtype=np.float32):
+    """Write a whole array with :func:`open_writer`."""
+    X = np.asarray(X)
+    with open_writer(path, len(X), X.shape[1], dtype) as w:
+        w.write(X)
+
+
+def write_json(path, obj):
+    """Write JSON atomically."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")

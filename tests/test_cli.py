@@ -1,0 +1,128 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from synth.bundled import load_minilm_wordnet
+from synth.cli import main
+from synth.io import read_vectors
+
+STAT_KEYS = {"twonn_id", "isoscore", "participation_ratio", "anisotropy", "nn_cosine"}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    X = load_minilm_wordnet()
+    np.save(folder / "train.npy", X[:4000])
+    np.save(folder / "heldout.npy", X[4000:7000])
+    return folder
+
+
+def run(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result
+
+
+def test_fit_sample_score_json(files):
+    model = files / "patch.safetensors"
+    r = run("fit", files / "train.npy", "-o", model, "--patches", 40, "--seed", 1)
+    assert r.exit_code == 0, r.output
+    assert "wrote" in r.output and "MB" in r.output
+    r = run("sample", model, "-n", 3000, "-o", files / "fake.fbin", "--seed", 2)
+    assert r.exit_code == 0, r.output
+    fake = read_vectors(files / "fake.fbin")
+    assert fake.shape == (3000, 384)
+    r = run("score", files / "heldout.npy", files / "fake.fbin", "--train", files / "train.npy", "--n", 1000,
+            "--permutations", 50, "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert {"c2st", "c2st_real", "c2st_fake", "ceiling", "p_value", "n", "k", "stats", "dcr"} <= set(out)
+    assert out["n"] == 1000 and out["k"] == 10
+    assert STAT_KEYS <= set(out["stats"]["real"]) and STAT_KEYS <= set(out["stats"]["fake"])
+    assert {"fake_median", "heldout_median", "memorization_rate"} <= set(out["dcr"])
+    # a patch fake of real sentence embeddings is far from separable, and does not copy
+    assert 0.25 < out["c2st"] <= 0.55 and abs(out["ceiling"] - 0.5) < 0.05
+    assert out["dcr"]["memorization_rate"] < 0.1
+    r = run("score", files / "heldout.npy", files / "fake.fbin", "--n", 500, "--permutations", 20)
+    assert r.exit_code == 0 and "ceiling (real/real)" in r.output and "memorization" not in r.output
+
+
+@pytest.mark.parametrize("ext", [".npy", ".fvecs", ".h5", ".parquet"])
+def test_sample_formats_hold_the_same_rows(files, ext):
+    model = files / "random.safetensors"
+    if not model.exists():
+        assert run("fit", files / "train.npy", "-o", model, "--kind", "random").exit_code == 0
+    out = files / f"r{ext}"
+    r = run("sample", model, "-n", 5000, "-o", out, "--seed", 4, "--chunk-size", 777, "--force")
+    assert r.exit_code == 0, r.output
+    from synth.artifact import load_model
+
+    np.testing.assert_array_equal(read_vectors(out), load_model(model).sample(5000, random_state=4))
+
+
+def test_fog_fit_reports_its_match(files, tmp_path):
+    np.save(tmp_path / "small.npy", np.load(files / "train.npy")[:1500])
+    r = run("fit", tmp_path / "small.npy", "-o", tmp_path / "fog.safetensors", "--kind", "fog")
+    assert r.exit_code == 0, r.output
+    assert "largest statistic mismatch" in r.output
+
+
+def test_stats_json(files):
+    r = run("stats", files / "heldout.npy", "--json", "--n", 1000)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert STAT_KEYS <= set(out) and out["n"] == 1000 and out["n_duplicates"] == 0
+
+
+def test_bad_input_one_line_error_no_output(tmp_path):
+    X = np.random.default_rng(0).standard_normal((100, 8))
+    X[3, 2] = np.nan
+    np.save(tmp_path / "nan.npy", X)
+    out = tmp_path / "m.safetensors"
+    proc = subprocess.run([sys.executable, "-m", "synth.cli", "fit", str(tmp_path / "nan.npy"), "-o", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == f"Error: {tmp_path / 'nan.npy'}: row 3 contains NaN or infinite values"
+    assert "Traceback" not in proc.stderr and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.npy"]
+
+
+def test_too_few_points_and_dimension_mismatch(files, tmp_path):
+    np.save(tmp_path / "few.npy", load_minilm_wordnet()[:30])
+    r = run("fit", tmp_path / "few.npy", "-o", tmp_path / "m.safetensors")
+    assert r.exit_code != 0 and "few.npy: 30 vectors are too few" in r.output
+    np.save(tmp_path / "d8.npy", np.random.default_rng(0).standard_normal((50, 8)))
+    r = run("score", files / "heldout.npy", tmp_path / "d8.npy")
+    assert r.exit_code != 0 and "d8.npy: FAKE has dimension 8, REAL has 384" in r.output
+
+
+def test_existing_output_is_kept_without_force(files, tmp_path):
+    out = tmp_path / "keep.npy"
+    out.write_bytes(b"precious")
+    r = run("sample", files / "random.safetensors", "-n", 10, "-o", out)
+    assert r.exit_code != 0 and "use --force" in r.output
+    assert out.read_bytes() == b"precious"
+
+
+def test_unknown_output_format(files, tmp_path):
+    r = run("sample", files / "random.safetensors", "-n", 10, "-o", tmp_path / "x.csv")
+    assert r.exit_code != 0 and "unknown output format '.csv'" in r.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_end_to_end(tmp_path):
+    r = run("demo", "--out", tmp_path / "demo", "--n", 1000)
+    assert r.exit_code == 0, r.output
+    result = json.loads((tmp_path / "demo" / "demo.json").read_text())
+    rows = result["rows"]
+    assert list(rows) == ["real", "patch", "fog", "random"] and result["n"] == 1000
+    for side in ("c2st_real", "c2st_fake"):  # the patch model beats both baselines on both sides
+        assert rows["patch"][side] > rows["fog"][side] and rows["patch"][side] > rows["random"][side], side
+    assert abs(result["ceiling"]["c2st"] - 0.5) < 0.05
+    assert (tmp_path / "demo" / "clouds.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| patch |" in (tmp_path / "demo" / "demo.md").read_text()
+    assert "ceiling (real/real)" in r.output

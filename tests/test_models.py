@@ -1,0 +1,135 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from synth.bundled import load_minilm_wordnet
+from synth.errors import SynthError
+from synth.metrics import geometry_stats
+from synth.models import BLOCK_ROWS, MODELS, Fog, PatchPCA, RandomSphere
+
+
+def blobs(n=3000, d=24, centers=6, seed=0):
+    """Unit vectors in a few anisotropic clusters: a small stand-in for embeddings."""
+    rng = np.random.default_rng(seed)
+    C = rng.standard_normal((centers, d)) * 2
+    scales = np.linspace(1.0, 0.1, d)
+    X = C[rng.integers(centers, size=n)] + rng.standard_normal((n, d)) * scales + 1.0
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return blobs()
+
+
+@pytest.fixture(scope="module")
+def patch(data):
+    return PatchPCA(n_patches=12, rank=6, random_state=0).fit(data)
+
+
+def test_every_registered_model_fits_and_samples(data):
+    for kind, cls in MODELS.items():
+        params = {"n_fit": 600, "n_rounds": 1} if cls is Fog else {}
+        model = cls(**params).fit(data)
+        assert model.kind == kind
+        Y = model.sample(50, random_state=1)
+        assert Y.shape == (50, data.shape[1]) and Y.dtype == np.float32
+        np.testing.assert_allclose(np.linalg.norm(Y, axis=1), 1, atol=1e-5)
+
+
+def test_init_only_stores_parameters():
+    model = PatchPCA(n_patches=7, rank=3, min_points=15, random_state=4)
+    assert model.get_params()["n_patches"] == 7
+    assert not [a for a in vars(model) if a.endswith("_")]
+    assert clone(model).get_params() == model.get_params()
+
+
+def test_patch_refit_gives_identical_arrays(data, patch):
+    again = PatchPCA(n_patches=12, rank=6, random_state=0).fit(data)
+    for name, a in patch._arrays().items():
+        assert np.array_equal(a, again._arrays()[name]), name
+
+
+def test_patch_canonical_order_and_min_points(data, patch):
+    assert (np.diff(patch.counts_) <= 0).all()  # most points first
+    assert patch.counts_.sum() == len(data)
+    assert patch.counts_.min() >= 20
+    np.testing.assert_allclose(patch.weights_.sum(), 1)
+    assert patch.components_.dtype == np.float16 and patch.components_.shape == (patch.n_patches_, 6, 24)
+    # directions are orthonormal (up to float16 storage) and sign-fixed
+    V = patch.components_[0].astype(np.float64)
+    np.testing.assert_allclose(V @ V.T, np.eye(6), atol=2e-3)
+    assert (V[np.arange(6), np.abs(V).argmax(axis=1)] > 0).all()
+
+
+def test_small_patches_are_merged_away():
+    X = blobs(n=400, centers=3, seed=1)
+    model = PatchPCA(n_patches=40, min_points=30, random_state=0).fit(X)
+    assert model.n_patches_ <= 400 // 30
+    assert model.counts_.min() >= 30 and model.counts_.sum() == 400
+
+
+def test_patch_reproduces_a_single_gaussian_covariance():
+    rng = np.random.default_rng(3)
+    d = 10
+    # a cap small enough that the sphere is nearly flat under it, so one linear patch describes it
+    X = rng.standard_normal((20000, d)) * np.linspace(0.1, 0.01, d) + np.eye(d)[0]
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    model = PatchPCA(n_patches=1, rank=4, random_state=0).fit(X)
+    Y = model.sample(20000, random_state=0)
+    np.testing.assert_allclose(Y.mean(axis=0), X.mean(axis=0), atol=2e-3)
+    np.testing.assert_allclose(np.cov(Y.T)[:4, :4], np.cov(X.T)[:4, :4], rtol=0.05, atol=1e-4)
+    # beyond the kept rank only the average variance is kept
+    np.testing.assert_allclose(np.trace(np.cov(Y.T)), np.trace(np.cov(X.T)), rtol=0.05)
+
+
+def test_sample_is_deterministic_and_prefix_stable(patch):
+    a = patch.sample(BLOCK_ROWS + 100, random_state=5)
+    np.testing.assert_array_equal(a, patch.sample(BLOCK_ROWS + 100, random_state=5))
+    np.testing.assert_array_equal(a[:300], patch.sample(300, random_state=5))
+    assert not np.array_equal(a[:300], patch.sample(300, random_state=6))
+
+
+@pytest.mark.parametrize("chunk_size", [1000, BLOCK_ROWS, 3 * BLOCK_ROWS])
+def test_stream_equals_whole_for_any_chunk_and_start(patch, chunk_size):
+    n = 2 * BLOCK_ROWS + 777
+    whole = patch.sample(n, random_state=9)
+    np.testing.assert_array_equal(np.concatenate(list(patch.iter_samples(n, 9, chunk_size=chunk_size))), whole)
+    start = BLOCK_ROWS + 5
+    np.testing.assert_array_equal(np.concatenate(list(patch.iter_samples(n, 9, start=start,
+                                                                         chunk_size=chunk_size))), whole[start:])
+
+
+def test_bad_parameters_and_data_are_refused(data):
+    with pytest.raises(SynthError, match="fewer than 10"):
+        PatchPCA(min_points=5).fit(data)
+    with pytest.raises(SynthError, match="too few"):
+        PatchPCA(min_points=20).fit(data[:30])
+    with pytest.raises(SynthError, match="NaN"):
+        PatchPCA().fit(np.full((100, 4), np.nan))
+    with pytest.raises(SynthError, match="not fitted"):
+        PatchPCA().sample(3)
+
+
+def test_random_sphere_is_uniform():
+    model = RandomSphere().fit(np.ones((2, 64)))
+    Y = model.sample(20000, random_state=0)
+    assert np.abs(Y.mean(axis=0)).max() < 0.03
+    np.testing.assert_allclose(np.cov(Y.T).diagonal(), 1 / 64, rtol=0.1)
+
+
+def test_fog_matches_the_five_statistics():
+    data = load_minilm_wordnet()[:3000]
+    fog = Fog(n_fit=1500, n_rounds=2, random_state=0).fit(data)
+    assert fog.match_error_ < 0.10, (fog.target_stats_, fog.fog_stats_)
+    # and fresh samples agree with real at the same n, not just the tuning draw
+    real = geometry_stats(data, n=1500, random_state=1)
+    fake = geometry_stats(fog.sample(1500, random_state=2))
+    for key in ("twonn_id", "isoscore", "participation_ratio", "anisotropy", "nn_cosine"):
+        assert abs(fake[key] - real[key]) <= 0.15 * abs(real[key]), key
+
+
+def test_fog_fixed_knobs_are_kept(data):
+    fog = Fog(n_clusters=7, spread=0.25, offset=0.5, n_fit=500, random_state=0).fit(data)
+    assert fog.knobs_ == {"n_clusters": 7, "spread": 0.25, "offset": 0.5}
+    assert fog.centers_.shape == (7, data.shape[1])

@@ -1,0 +1,20 @@
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_commands():
+    block = re.search(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_ci_runs_the_readme_test_command():
+    install_and_demo, install_and_test = readme_commands()[:2]
+    assert install_and_demo.endswith("synth demo")
+    assert install_and_test in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_readme_demo_table_is_the_committed_demo_output():
+    table = (ROOT / "docs" / "demo" / "demo.md").read_text().strip()
+    assert table in (ROOT / "README.md").read_text()
