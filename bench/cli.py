@@ -1,12 +1,112 @@
-"""The ``bench`` command: ANN benchmarks on real, fake, fog and random corpora."""
+"""The ``bench`` command: search cost at equal recall on real, fake, fog and random corpora."""
+
+import json
+from pathlib import Path
 
 import click
 
+from synth.cli import Group, progress, seed_option
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+TARGETS = ("0.90", "0.95", "0.99")
+
+
+def index_option(f):
+    from .indexes import registry
+
+    return click.option("--index", "indexes", multiple=True, type=click.Choice(list(registry())),
+                        help="Index plug-in to run (repeatable; default: all registered).")(f)
+
+
+def common_options(f):
+    f = click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")(f)
+    f = click.option("--target-recall", "targets", multiple=True, type=click.FloatRange(0, 1),
+                     help="Recall at which cost is interpolated (repeatable; default 0.90 0.95 0.99).")(f)
+    f = click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
+                     help="Timed passes per setting; QPS is their median.")(f)
+    f = click.option("--out", required=True, type=click.Path(file_okay=False),
+                     help="Folder for results.json, results.md and the plots.")(f)
+    return index_option(f)
+
+
+def finish(result, out, as_json):
+    from .report import markdown, public, write_outputs
+
+    paths = write_outputs(result, out)
+    if as_json:
+        click.echo(json.dumps(public(result), indent=2))
+    else:
+        click.echo(markdown(result))
+        click.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="synth-embeddings")
 def main():
-    """ANN index benchmarks: search cost at equal recall on real, fake, fog and random corpora."""
+    """ANN index benchmarks: search cost at equal recall on real, fake, fog and random corpora.
+
+    Queries are never in the base; ground truth is exact (faiss flat, cosine); recall@k is tie-tolerant.
+    Each index's query parameter is swept and the cost (distance computations per query, single-thread
+    QPS) is interpolated at the target recalls, or reported as not reached.
+    """
+
+
+@main.command()
+@click.argument("real")
+@click.option("--model", type=click.Path(exists=True, dir_okay=False),
+              help="Model file for the fake corpus (default: a patch model fitted on leftover real rows).")
+@click.option("--n", "n", type=click.IntRange(min=100), default=10_000, show_default=True,
+              help="Base vectors per corpus.")
+@click.option("--queries", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Queries per corpus (never in the base).")
+@click.option("--k", "k", type=click.IntRange(min=1, max=100), default=10, show_default=True,
+              help="Neighbours per query (recall@k).")
+@common_options
+@seed_option
+def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json, seed):
+    """Build real, fake, fog and random corpora of equal size from REAL and benchmark indexes on each.
+
+    REAL holds held-out real embeddings (any format `synth fit` reads, or `bundled` for the bundled
+    MiniLM-WordNet sample). The corpora are saved to OUT/suite/*.h5 (ann-benchmarks layout) so that
+    `bench run OUT/suite` reproduces the numbers.
+    """
+    from synth.artifact import load_model
+    from synth.io import load_embeddings
+
+    from .indexes import registry
+    from .runner import run
+    from .suites import build_suite, save_suite
+
+    if real == "bundled":
+        from synth.bundled import load_minilm_wordnet
+
+        X = load_minilm_wordnet()
+    else:
+        X, _ = load_embeddings(real)
+    gen = load_model(model) if model else None
+    suite = build_suite(X, model=gen, n=n, n_queries=queries, random_state=seed, verbose=progress())
+    save_suite(suite, Path(out) / "suite")
+    result = run(suite, list(indexes) or list(registry()), targets=[float(t) for t in targets or TARGETS],
+                 k=k, repeats=repeats, verbose=progress())
+    result["suite"] = {"real": real, "model": model, "n": n, "queries": queries, "seed": seed,
+                       "d": int(X.shape[1]), "files": str(Path(out) / "suite")}
+    finish(result, out, as_json)
+
+
+@main.command("run")
+@click.argument("suite", nargs=-1, required=True)
+@click.option("--k", "k", type=click.IntRange(min=1, max=100), default=10, show_default=True)
+@common_options
+def run_cmd(suite, k, indexes, targets, repeats, out, as_json):
+    """Benchmark indexes on saved corpora: ann-benchmarks .h5 files, or a folder of them (OUT/suite)."""
+    from .indexes import registry
+    from .runner import run
+    from .suites import load_suite
+
+    corpora = load_suite(suite)
+    result = run(corpora, list(indexes) or list(registry()), targets=[float(t) for t in targets or TARGETS],
+                 k=k, repeats=repeats, verbose=progress())
+    result["suite"] = {"files": list(suite)}
+    finish(result, out, as_json)
 
 
 if __name__ == "__main__":

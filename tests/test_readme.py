@@ -18,3 +18,11 @@ def test_ci_runs_the_readme_test_command():
 def test_readme_demo_table_is_the_committed_demo_output():
     table = (ROOT / "docs" / "demo" / "demo.md").read_text().strip()
     assert table in (ROOT / "README.md").read_text()
+
+
+def test_readme_bench_table_is_the_committed_bench_output():
+    readme = (ROOT / "README.md").read_text()
+    results = (ROOT / "docs" / "bench" / "results.md").read_text()
+    start = readme.index("**distance computations per query at recall@10 = 0.95**")
+    table = readme[start:readme.index("\n\n", readme.index("| hnswlib", start))]
+    assert table in results

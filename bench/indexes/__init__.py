@@ -1,0 +1,166 @@
+"""Registry of index plug-ins, discovered from folders.
+
+Each plug-in is a folder ``bench/indexes/<folder>/`` holding ``config.yml`` (name, description, class,
+counter, counter_note, build grid, query sweep) and ``module.py`` (the class, a ``bench.indexes.base.Index``),
+plus an empty ``__init__.py`` so that it is packaged. Adding a folder adds an index; no central code changes.
+Reading the registry parses only the YAML; ``module.py`` is imported on the first ``IndexSpec.create``.
+
+Example ``config.yml``::
+
+    name: faiss-hnsw
+    description: faiss IndexHNSWFlat, inner product
+    class: FaissHNSW
+    counter: faiss hnsw_stats.ndis, distance evaluations on unvisited nodes
+    build: {M: [16], efConstruction: [200]}
+    query: {efSearch: [16, 32, 64]}
+"""
+
+import importlib
+import importlib.util
+import itertools
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from synth.errors import SynthError
+
+ROOT = Path(__file__).parent
+REQUIRED = {"name": str, "description": str, "class": str, "counter": (str, type(None)),
+            "build": (dict, type(None)), "query": (dict, type(None))}
+OPTIONAL = {"counter_note": (str, type(None))}
+SCALAR = (str, int, float, bool)
+
+
+@dataclass
+class IndexSpec:
+    """One registered index: what its config.yml says, and a lazy factory for its class.
+
+    Attributes
+    ----------
+    name, description : str
+    counter : str or None
+        What ``Index.distance_count`` counts; None when the library exposes no counter.
+    counter_note : str or None
+        Why ``counter`` is None.
+    build_grid : list of dict
+        Cartesian product of the ``build:`` lists, in file order (``[{}]`` when there are none).
+    query_param : str or None
+        The query-time parameter swept, None when there is none.
+    query_values : list
+        Its values, cheapest first; ``[None]`` when there is no query parameter.
+    """
+
+    name: str
+    description: str
+    counter: str | None
+    counter_note: str | None
+    build_grid: list
+    query_param: str | None
+    query_values: list
+    class_name: str = field(repr=False)
+    folder: Path = field(repr=False)
+
+    def index_class(self):
+        """Import ``module.py`` (first use only) and return the plug-in's class."""
+        path = self.folder / "module.py"
+        if self.folder.parent == ROOT:
+            module = importlib.import_module(f"{__name__}.{self.folder.name}.module")
+        else:  # a plug-in folder outside the package (tests, user folders): load it by path
+            key = f"_bench_index_plugin_{abs(hash(str(path)))}"
+            module = sys.modules.get(key)
+            if module is None:
+                if not path.is_file():
+                    raise SynthError("plug-in module not found", path=path)
+                spec = importlib.util.spec_from_file_location(key, path)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                sys.modules[key] = module
+        cls = getattr(module, self.class_name, None)
+        if cls is None:
+            raise SynthError(f"no class {self.class_name!r} (named in config.yml)", path=path)
+        return cls
+
+    def create(self, build_params, n, d):
+        """A new, unbuilt index for ``n`` rows of dimension ``d``.
+
+        Parameters
+        ----------
+        build_params : dict
+            One entry of ``build_grid``; a value ``"auto"`` is resolved by the class's ``auto(param, n, d)``.
+        n, d : int
+
+        Returns
+        -------
+        bench.indexes.base.Index
+        """
+        cls = self.index_class()
+        params = {k: cls.auto(k, n, d) if v == "auto" else v for k, v in build_params.items()}
+        return cls(**params)
+
+
+def _check(config, path):
+    if not isinstance(config, dict):
+        raise SynthError("config.yml must be a mapping", path=path)
+    missing = sorted(set(REQUIRED) - set(config))
+    unknown = sorted(set(config) - set(REQUIRED) - set(OPTIONAL))
+    if missing or unknown:
+        raise SynthError(f"missing keys {missing}" if missing else f"unknown keys {unknown}", path=path)
+    for key, types in {**REQUIRED, **OPTIONAL}.items():
+        if key in config and not isinstance(config[key], types):
+            raise SynthError(f"{key!r} has the wrong type ({type(config[key]).__name__})", path=path)
+    for section in ("build", "query"):
+        for param, values in (config[section] or {}).items():
+            if not (isinstance(param, str) and isinstance(values, list) and values
+                    and all(isinstance(v, SCALAR) for v in values)):
+                raise SynthError(f"{section}.{param} must be a non-empty list of scalars", path=path)
+    if len(config["query"] or {}) > 1:
+        raise SynthError("query may sweep at most one parameter", path=path)
+
+
+def load_spec(folder):
+    """Parse and check ``folder/config.yml`` into an ``IndexSpec`` (imports nothing)."""
+    path = Path(folder) / "config.yml"
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise SynthError(f"cannot read: {e}".splitlines()[0], path=path) from e
+    _check(config, path)
+    build = config["build"] or {}
+    ((query_param, query_values),) = (config["query"] or {None: [None]}).items()
+    return IndexSpec(name=config["name"], description=config["description"], counter=config["counter"],
+                     counter_note=config.get("counter_note"),
+                     build_grid=[dict(zip(build, combo)) for combo in itertools.product(*build.values())],
+                     query_param=query_param, query_values=list(query_values),
+                     class_name=config["class"], folder=Path(folder))
+
+
+def registry(root=None):
+    """All plug-ins under ``root`` (default: this package), by name, in folder-name order.
+
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        Folder whose sub-folders holding a ``config.yml`` are plug-ins.
+
+    Returns
+    -------
+    dict of str to IndexSpec
+    """
+    specs = {}
+    for folder in sorted(p.parent for p in Path(root or ROOT).glob("*/config.yml")):
+        spec = load_spec(folder)
+        if spec.name in specs:
+            raise SynthError(f"index name {spec.name!r} already used in {specs[spec.name].folder}",
+                             path=folder / "config.yml")
+        specs[spec.name] = spec
+    return specs
+
+
+def get(name, root=None):
+    """The registered plug-in called ``name``; SynthError when there is none."""
+    specs = registry(root)
+    if name not in specs:
+        raise SynthError(f"unknown index {name!r} (known: {', '.join(specs)})")
+    return specs[name]

@@ -1,0 +1,179 @@
+"""The interface every index plug-in implements, and the faiss plumbing the faiss plug-ins share.
+
+A plug-in's ``__init__`` stores its build parameters only (the scikit-learn contract); ``build`` does the
+work. Build and search run on one thread, so a rebuild gives identical search results and QPS is
+single-thread QPS. The metric is inner product everywhere: rows are unit vectors, so this is cosine.
+"""
+
+from contextlib import contextmanager
+
+import numpy as np
+
+from synth.errors import SynthError
+
+
+class Index:
+    """An approximate nearest-neighbour index under inner product.
+
+    Subclasses implement ``build``, ``search``, ``memory_bytes`` and, where the library counts distance
+    computations, ``reset_counters`` and ``distance_count``.
+
+    Parameters
+    ----------
+    **build_params
+        Build-time parameters (one point of the plug-in's ``build:`` grid, "auto" already resolved).
+    """
+
+    def __init__(self, **build_params):
+        self.build_params = dict(build_params)
+
+    @classmethod
+    def auto(cls, param, n, d):
+        """The value of a build parameter written as ``auto`` in config.yml, for ``n`` rows of dimension ``d``."""
+        raise SynthError(f"{cls.__name__} has no rule for {param}: auto")
+
+    def build(self, X):
+        """Index the rows of ``X``, an ndarray of shape (n, d), float32, C-contiguous, unit rows."""
+        raise NotImplementedError
+
+    def set_query_params(self, **params):
+        """Set the query-time parameter (e.g. ``efSearch=64``); flat indexes take none."""
+        if params:
+            raise TypeError(f"{type(self).__name__} takes no query parameter, got {sorted(params)}")
+
+    def search(self, Q, k):
+        """The ``k`` most similar rows for each query.
+
+        Parameters
+        ----------
+        Q : ndarray of shape (n_queries, d)
+        k : int
+
+        Returns
+        -------
+        ids : ndarray of shape (n_queries, k), int64
+            Row numbers, most similar first; -1 where fewer than ``k`` were found.
+        """
+        raise NotImplementedError
+
+    def reset_counters(self):
+        """Zero the distance counter."""
+
+    def distance_count(self):
+        """Distance computations since ``reset_counters``, or None when the library exposes no counter."""
+        return None
+
+    def memory_bytes(self):
+        """Size of the built index in bytes (its serialized size)."""
+        raise NotImplementedError
+
+
+def as_rows(X):
+    """``X`` as a float32 C-contiguous 2-d array (what faiss and hnswlib take without copying)."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        raise SynthError(f"expected a 2-d array of vectors, got shape {X.shape}")
+    return X
+
+
+@contextmanager
+def faiss_single_thread():
+    """Run faiss on one OpenMP thread, restoring the previous setting afterwards."""
+    import faiss
+
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
+
+
+class FaissIndex(Index):
+    """Shared plumbing for faiss plug-ins: subclasses implement ``make(X)`` (an untrained faiss index)."""
+
+    index_ = None
+    queries_ = 0
+
+    def make(self, X):
+        raise NotImplementedError
+
+    def build(self, X):
+        X = as_rows(X)
+        with faiss_single_thread():
+            index = self.make(X)
+            if not index.is_trained:
+                index.train(X)
+            index.add(X)
+        self.index_, self.n_ = index, len(X)
+        self.queries_ = 0
+        return self
+
+    def search(self, Q, k):
+        if self.index_ is None:
+            raise SynthError(f"{type(self).__name__}: build() before search()")
+        Q = as_rows(Q)
+        with faiss_single_thread():
+            _, ids = self.index_.search(Q, k)
+        self.queries_ += len(Q)
+        return ids.astype(np.int64, copy=False)
+
+    def reset_counters(self):
+        self.queries_ = 0
+
+    def memory_bytes(self):
+        import faiss
+
+        return int(faiss.serialize_index(self.index_).size)
+
+
+class FaissIVF(FaissIndex):
+    """Shared plumbing for the faiss IVF family.
+
+    ``nlist: auto`` is ``round(sqrt(n))``. An ``nprobe`` above ``nlist`` is clipped to ``nlist`` (every
+    list probed, which faiss would do anyway), so one sweep serves every corpus size; the clipped
+    settings repeat the exhaustive point. The k-means seed is fixed (``random_state``), so builds are
+    deterministic.
+
+    The distance count is ``indexIVF_stats.ndis`` (codes scanned in the probed lists) plus ``nlist``
+    coarse-quantizer distances per query.
+    """
+
+    def __init__(self, nlist, random_state=1234, **build_params):
+        super().__init__(nlist=nlist, random_state=random_state, **build_params)
+        self.nlist, self.random_state = int(nlist), int(random_state)
+        self.nprobe = 1
+
+    @classmethod
+    def auto(cls, param, n, d):
+        if param == "nlist":
+            return max(1, int(round(np.sqrt(n))))
+        return super().auto(param, n, d)
+
+    def seed(self, index):
+        """Fix the k-means seed of ``index`` (and of its product quantizer, if any)."""
+        index.cp.seed = self.random_state
+        if hasattr(index, "pq"):
+            index.pq.cp.seed = self.random_state
+        return index
+
+    def set_query_params(self, nprobe):
+        self.nprobe = min(int(nprobe), self.nlist)
+        if self.index_ is not None:
+            self.index_.nprobe = self.nprobe
+
+    def build(self, X):
+        super().build(X)
+        self.index_.nprobe = self.nprobe
+        return self
+
+    def reset_counters(self):
+        import faiss
+
+        super().reset_counters()
+        faiss.cvar.indexIVF_stats.reset()
+
+    def distance_count(self):
+        import faiss
+
+        return int(faiss.cvar.indexIVF_stats.ndis) + self.queries_ * self.nlist

@@ -1,0 +1,149 @@
+"""Run index plug-ins over a suite: recall, distance computations and QPS along each sweep, and the cost
+interpolated at target recalls (protocol: REFERENCE "Search cost at equal recall")."""
+
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .hardness import hardness
+from .indexes import get
+
+TARGETS = (0.90, 0.95, 0.99)
+EPSILON = 1e-3  # tie tolerance on cosine, as ann-benchmarks' recall threshold
+
+
+def recall_at_k(ids, corpus, k, epsilon=EPSILON):
+    """Tie-tolerant recall@k of each query.
+
+    A returned row counts as a hit when its cosine to the query is at least the k-th true neighbour's
+    minus ``epsilon``, so an index is not penalised for returning a different member of a tie.
+
+    Parameters
+    ----------
+    ids : ndarray of shape (n_queries, k), int
+        Returned rows, -1 for missing.
+    corpus : bench.suites.Corpus
+    k : int
+
+    Returns
+    -------
+    recall : ndarray of shape (n_queries,)
+    """
+    ids = np.asarray(ids)[:, :k]
+    valid = ids >= 0
+    sims = np.einsum("qd,qkd->qk", corpus.queries, corpus.base[np.where(valid, ids, 0)])
+    threshold = corpus.similarities[:, k - 1:k] - epsilon
+    hits = (valid & (sims >= threshold)).sum(axis=1)
+    return np.minimum(hits, k) / k
+
+
+def measure_index(spec, build_params, corpus, k=10, repeats=3):
+    """Build one index on one corpus and sweep its query parameter.
+
+    QPS is single-threaded: the batch of queries is searched ``repeats`` times and the median time is
+    used; the first pass also gives the recall and the distance count. The sweep stops at the first
+    setting whose recall is 1.
+
+    Returns
+    -------
+    dict
+        ``build_params``, ``build_seconds``, ``memory_bytes`` and ``curve``: one point per query setting
+        with ``param``, ``recall``, ``ndis`` (distance computations per query, None where the library
+        keeps no counter) and ``qps``.
+    """
+    n, d = corpus.base.shape
+    index = spec.create(build_params, n, d)
+    t0 = time.perf_counter()
+    index.build(corpus.base)
+    build_seconds = time.perf_counter() - t0
+    curve = []
+    for value in spec.query_values:
+        index.set_query_params(**({spec.query_param: value} if spec.query_param else {}))
+        index.reset_counters()
+        times, ids, count = [], None, None
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            found = index.search(corpus.queries, k)
+            times.append(time.perf_counter() - t0)
+            if ids is None:  # the first pass also gives the results and the counters
+                ids, count = found, index.distance_count()
+        curve.append({"param": value, "recall": float(recall_at_k(ids, corpus, k).mean()),
+                      "ndis": None if count is None else count / len(corpus.queries),
+                      "qps": len(corpus.queries) / float(np.median(times))})
+        if curve[-1]["recall"] >= 1.0:  # costlier settings cannot add recall
+            break
+    return {"build_params": getattr(index, "build_params", build_params), "build_seconds": round(build_seconds, 3),
+            "memory_bytes": index.memory_bytes(), "curve": curve}
+
+
+def cost_at_target(curve, target, key):
+    """Interpolate a cost along a sweep at a target recall.
+
+    The sweep is taken in its order (cheapest setting first) and reduced to its frontier: the settings
+    that reach more recall than every cheaper one. Between the last frontier setting below the target and
+    the first at or above it the cost is interpolated linearly in recall; for ``qps`` the time per query is
+    interpolated, then inverted.
+
+    Returns
+    -------
+    float or None
+        None when the sweep never reaches the target ("not reached") or the counter is missing.
+    """
+    values = [p[key] for p in curve]
+    if any(v is None for v in values):
+        return None
+    recall = np.array([p["recall"] for p in curve])
+    frontier = [i for i in range(len(curve)) if i == 0 or recall[i] > recall[:i].max()]
+    above = [j for j, i in enumerate(frontier) if recall[i] >= target - 1e-12]
+    if not above:
+        return None
+    cost = (lambda v: 1.0 / v) if key == "qps" else (lambda v: v)
+    hi = frontier[above[0]]
+    if above[0] == 0:
+        out = cost(values[hi])
+    else:
+        lo = frontier[above[0] - 1]
+        frac = (target - recall[lo]) / (recall[hi] - recall[lo])
+        out = cost(values[lo]) + frac * (cost(values[hi]) - cost(values[lo]))
+    return float(cost(out))
+
+
+def run(suite, index_names, targets=TARGETS, k=10, repeats=3, verbose=0):
+    """Measure every index on every corpus of a suite.
+
+    Parameters
+    ----------
+    suite : dict of str to Corpus
+    index_names : list of str
+        Registered plug-in names (``bench.indexes.registry()``).
+    targets : sequence of float
+    k : int
+    repeats : int
+
+    Returns
+    -------
+    dict
+        ``results[index][corpus]`` with ``ndis_at_target``, ``qps_at_target`` (keys like ``"0.95"``),
+        ``curve``, ``build_seconds``, ``memory_bytes``, ``build_params``; ``indexes[index]`` with the
+        counter's meaning; ``hardness[corpus]`` summaries (per-query values under ``per_query``).
+    """
+    specs = [get(name) for name in index_names]
+    jobs = [(spec, params) for spec in specs for params in spec.build_grid]
+    results, indexes = {}, {}
+    bar = tqdm(total=len(jobs) * len(suite), desc="bench", disable=not verbose, leave=False)
+    for spec, params in jobs:
+        key = spec.name if len(spec.build_grid) == 1 else (
+            spec.name + "[" + ",".join(f"{k_}={v}" for k_, v in params.items()) + "]")
+        indexes[key] = {"index": spec.name, "description": spec.description, "counter": spec.counter,
+                        "counter_note": spec.counter_note, "query_param": spec.query_param}
+        for name, corpus in suite.items():
+            bar.set_postfix_str(f"{key} on {name}")
+            r = measure_index(spec, params, corpus, k=k, repeats=repeats)
+            r["ndis_at_target"] = {f"{t:.2f}": cost_at_target(r["curve"], t, "ndis") for t in targets}
+            r["qps_at_target"] = {f"{t:.2f}": cost_at_target(r["curve"], t, "qps") for t in targets}
+            results.setdefault(key, {})[name] = r
+            bar.update()
+    bar.close()
+    return {"k": k, "targets": [float(t) for t in targets], "indexes": indexes, "results": results,
+            "hardness": {name: hardness(corpus, k) for name, corpus in suite.items()}}

@@ -1,0 +1,168 @@
+"""Benchmark suites: equal-size corpora (real, fake, fog, random), disjoint queries, exact ground truth.
+
+A suite saves as one ann-benchmarks HDF5 file per corpus (``train``, ``test``, ``neighbors``,
+``distances``; ``distance = "angular"``), which ann-benchmarks and VIBE open as they are.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from synth.arrays import unit_rows
+from synth.errors import SynthError
+from synth.io import atomic_path
+from synth.models import Fog, PatchPCA, RandomSphere
+from synth.neighbors import knn
+
+CORPORA = ("real", "fake", "fog", "random")
+DEPTH = 100  # neighbours stored per query, as ann-benchmarks does
+MIN_FIT = 2000  # real points needed to fit a model on the spot
+
+
+@dataclass
+class Corpus:
+    """One corpus of a suite.
+
+    Attributes
+    ----------
+    name : str
+    base : ndarray of shape (n, d), float32 unit rows
+    queries : ndarray of shape (n_queries, d), float32 unit rows, none of them in ``base``
+    neighbors : ndarray of shape (n_queries, depth), int64
+        Exact nearest base rows by cosine, best first.
+    similarities : ndarray of shape (n_queries, depth), float32
+        Their cosines, descending.
+    meta : dict
+        How the corpus was made.
+    """
+
+    name: str
+    base: np.ndarray
+    queries: np.ndarray
+    neighbors: np.ndarray
+    similarities: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+
+def ground_truth(base, queries, depth=DEPTH):
+    """Exact top-``depth`` neighbours of each query by inner product (cosine on unit rows), faiss flat."""
+    sims, ids = knn(base, queries, k=min(depth, len(base)))
+    return ids.astype(np.int64), sims
+
+
+def make_corpus(name, base, queries, depth=DEPTH, **meta):
+    """A :class:`Corpus` with its exact ground truth."""
+    ids, sims = ground_truth(base, queries, depth)
+    return Corpus(name, base, queries, ids, sims, dict(meta))
+
+
+def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_state=0, verbose=0):
+    """Build the four corpora of equal size from held-out real embeddings.
+
+    The real rows are shuffled once: the first ``n`` are the real base, the next ``n_queries`` its queries,
+    and, when no ``model`` is given, the rest fit a patch model on the spot. The fog is fitted on the same
+    real rows as the model (or on the real base when a model is given). The fake, fog and random corpora
+    draw their base and their queries from separate seed streams.
+
+    Parameters
+    ----------
+    real : ndarray of shape (n_real, d)
+    model : synth.models.Generator, optional
+        A fitted model; by default a :class:`~synth.models.PatchPCA` fitted on the leftover real rows.
+    n, n_queries, depth : int
+    random_state : int
+    verbose : int
+
+    Returns
+    -------
+    dict of str to Corpus
+        Keys ``real``, ``fake``, ``fog``, ``random``.
+    """
+    real = unit_rows(real, min_rows=2)
+    need = n + n_queries + (0 if model is not None else MIN_FIT)
+    if len(real) < need:
+        fit_note = "" if model is not None else f" + at least {MIN_FIT} to fit a model (or pass --model)"
+        raise SynthError(f"{len(real)} real vectors are too few: n={n} + queries={n_queries}{fit_note}")
+    order = np.random.default_rng(random_state).permutation(len(real))
+    base, queries, rest = real[order[:n]], real[order[n:n + n_queries]], real[order[n + n_queries:]]
+    if model is None:
+        model = PatchPCA(random_state=random_state, verbose=verbose).fit(rest)
+    elif model.n_features_ != real.shape[1]:
+        raise SynthError(f"the model has dimension {model.n_features_}, the real data {real.shape[1]}")
+    fog = Fog(random_state=random_state, verbose=verbose).fit(rest if len(rest) >= MIN_FIT else base)
+    sphere = RandomSphere().fit(base)
+    seeds = np.random.SeedSequence(random_state).generate_state(6)
+    suite = {"real": make_corpus("real", base, queries, depth, source="held-out real",
+                                 random_state=random_state)}
+    for i, (name, gen) in enumerate((("fake", model), ("fog", fog), ("random", sphere))):
+        b, q = int(seeds[2 * i]), int(seeds[2 * i + 1])
+        suite[name] = make_corpus(name, gen.sample(n, random_state=b), gen.sample(n_queries, random_state=q),
+                                  depth, source=f"{gen.kind} model", base_seed=b, query_seed=q,
+                                  model_params={k: v for k, v in gen.get_params().items() if k != "verbose"})
+    return suite
+
+
+def save_corpus(corpus, path):
+    """Write a corpus as an ann-benchmarks HDF5 file (atomically)."""
+    import h5py
+
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs.update(distance="angular", dimension=corpus.base.shape[1], point_type="float",
+                           type="dense", corpus=corpus.name, meta=json.dumps(corpus.meta))
+            f["train"], f["test"] = corpus.base, corpus.queries
+            f["neighbors"] = corpus.neighbors
+            f["distances"] = 1.0 - corpus.similarities  # ann-benchmarks' angular distance: 1 - cosine
+
+
+def load_corpus(path):
+    """Read a corpus from an ann-benchmarks HDF5 file (``distance`` must be ``angular``)."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise SynthError(f"not a readable HDF5 file ({e})", path) from None
+    with f:
+        missing = [key for key in ("train", "test", "neighbors", "distances") if key not in f]
+        if missing:
+            raise SynthError(f"not an ann-benchmarks file: no {', '.join(missing)}", path)
+        if f.attrs.get("distance") != "angular":
+            raise SynthError(f"distance is {f.attrs.get('distance')!r}; this harness uses 'angular' (cosine)",
+                             path)
+        name = str(f.attrs.get("corpus", Path(path).stem))
+        base, queries = unit_rows(f["train"][()], path=path), unit_rows(f["test"][()], path=path)
+        ids, sims = f["neighbors"][()].astype(np.int64), 1.0 - f["distances"][()].astype(np.float32)
+        meta = json.loads(f.attrs.get("meta", "{}"))
+    if ids.shape != sims.shape or len(ids) != len(queries) or base.shape[1] != queries.shape[1]:
+        raise SynthError("train/test/neighbors/distances shapes disagree", path)
+    return Corpus(name, base, queries, ids, sims, meta)
+
+
+def save_suite(suite, folder):
+    """Write each corpus to ``folder/<name>.h5``; returns the paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, corpus in suite.items():
+        save_corpus(corpus, folder / f"{name}.h5")
+        paths.append(folder / f"{name}.h5")
+    return paths
+
+
+def load_suite(paths):
+    """Read corpora from HDF5 files, or from every ``*.h5`` in a folder; keyed by corpus name."""
+    files = []
+    for p in map(Path, paths):
+        files += sorted(p.glob("*.h5")) if p.is_dir() else [p]
+    if not files:
+        raise SynthError("no .h5 files found", ", ".join(map(str, paths)))
+    suite = {}
+    for path in files:
+        corpus = load_corpus(path)
+        if corpus.name in suite:
+            raise SynthError(f"a second corpus named {corpus.name!r}", path)
+        suite[corpus.name] = corpus
+    return dict(sorted(suite.items(), key=lambda kv: CORPORA.index(kv[0]) if kv[0] in CORPORA else 99))
