@@ -7,8 +7,6 @@ import click
 
 from synth.cli import Group, progress, seed_option
 
-TARGETS = ("0.90", "0.95", "0.99")
-
 
 def index_option(f):
     from .indexes import registry
@@ -28,9 +26,15 @@ def common_options(f):
     return index_option(f)
 
 
-def finish(result, out, as_json):
+def benchmark(corpora, indexes, targets, k, repeats, out, as_json, suite_info):
+    """Run the indexes (default: all registered) on the corpora, write the outputs, print the tables or JSON."""
+    from .indexes import registry
     from .report import markdown, public, write_outputs
+    from .runner import TARGETS, run
 
+    result = run(corpora, list(indexes) or list(registry()), targets=list(targets) or TARGETS, k=k,
+                 repeats=repeats, verbose=progress())
+    result["suite"] = suite_info
     paths = write_outputs(result, out)
     if as_json:
         click.echo(json.dumps(public(result), indent=2))
@@ -72,8 +76,6 @@ def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json,
     from synth.artifact import load_model
     from synth.io import load_embeddings
 
-    from .indexes import registry
-    from .runner import run
     from .suites import build_suite, save_suite
 
     if real == "bundled":
@@ -85,11 +87,9 @@ def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json,
     gen = load_model(model) if model else None
     suite = build_suite(X, model=gen, n=n, n_queries=queries, random_state=seed, verbose=progress())
     save_suite(suite, Path(out) / "suite")
-    result = run(suite, list(indexes) or list(registry()), targets=[float(t) for t in targets or TARGETS],
-                 k=k, repeats=repeats, verbose=progress())
-    result["suite"] = {"real": real, "model": model, "n": n, "queries": queries, "seed": seed,
-                       "d": int(X.shape[1]), "files": str(Path(out) / "suite")}
-    finish(result, out, as_json)
+    benchmark(suite, indexes, targets, k, repeats, out, as_json,
+              {"real": real, "model": model, "n": n, "queries": queries, "seed": seed, "d": int(X.shape[1]),
+               "files": str(Path(out) / "suite")})
 
 
 @main.command("run")
@@ -98,15 +98,9 @@ def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json,
 @common_options
 def run_cmd(suite, k, indexes, targets, repeats, out, as_json):
     """Benchmark indexes on saved corpora: ann-benchmarks .h5 files, or a folder of them (OUT/suite)."""
-    from .indexes import registry
-    from .runner import run
     from .suites import load_suite
 
-    corpora = load_suite(suite)
-    result = run(corpora, list(indexes) or list(registry()), targets=[float(t) for t in targets or TARGETS],
-                 k=k, repeats=repeats, verbose=progress())
-    result["suite"] = {"files": list(suite)}
-    finish(result, out, as_json)
+    benchmark(load_suite(suite), indexes, targets, k, repeats, out, as_json, {"files": list(suite)})
 
 
 if __name__ == "__main__":
