@@ -1,8 +1,8 @@
 """Exact top-k neighbours by cosine, computed blockwise as the base streams by, merged across shards.
 
-Memory is O(n_queries * k) plus one base block: the base is never held whole. Each block is searched with a
-faiss flat inner-product index (exact), its ids are shifted to global row numbers, and the running top-k is
-merged with the block's. Shards merge the same way, so the ground truth of a corpus written by N machines is
+Memory is O(n_queries * k) plus one base block: the base is never held whole. Each block is searched exactly
+by faiss (``faiss.knn``, the flat inner-product search), its ids are shifted to global row numbers, and the
+running top-k is merged with the block's. Shards merge the same way, so the ground truth of a corpus written by N machines is
 the merge of N partial results. Ties are broken by the smaller row id, so the order is canonical.
 """
 
@@ -81,10 +81,9 @@ class TopK:
             raise SynthError(f"base has dimension {block.shape[1]}, queries {self.queries.shape[1]}")
         if not len(block):
             return
-        index = faiss.IndexFlatIP(block.shape[1])
-        index.add(block)
         kk = min(self.k, len(block))
-        scores, ids = index.search(self.queries, kk)
+        # faiss.knn is IndexFlatIP's exact search without copying the block into an index
+        scores, ids = faiss.knn(self.queries, block, kk, metric=faiss.METRIC_INNER_PRODUCT)
         ids = np.where(ids >= 0, ids + offset, -1)
         self.ids, self.scores = merge_topk([(self.ids, self.scores), (ids, scores)], self.k)
         self.seen += len(block)

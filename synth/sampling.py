@@ -27,7 +27,8 @@ from .models.base import BLOCK_ROWS, block_rng, check_seed
 
 RAW_FORMATS = (".npy", ".fbin", ".fvecs")
 MANIFEST = ".synth-sample.json"
-ROWS_PER_FILE = 1_000_000  # VectorDBBench shards hold about this many rows when no --shard split is given
+ROWS_PER_FILE = 1_000_000
+ROW_GROUP_BYTES = 32 << 20  # parquet row groups of about this size  # VectorDBBench shards hold about this many rows when no --shard split is given
 
 
 # --------------------------------------------------------------------------------------------- rows
@@ -84,22 +85,31 @@ def iter_rows(gen, seed, start, stop, chunk_size=65536, threads=1):
         rows = gen._sample_block(BLOCK_ROWS, block_rng(seed, b))
         return rows[max(start - b * BLOCK_ROWS, 0):min(stop - b * BLOCK_ROWS, BLOCK_ROWS)]
 
+    limit = None
     if threads == 1:
         blocks = map(block, range(first, last))
     else:
+        from threadpoolctl import threadpool_limits
+
+        limit = threadpool_limits(1, user_api="blas")  # the threads fill the cores: one BLAS thread each
         blocks = _ordered_map(block, range(first, last), threads)
-    out = np.empty((chunk_size, gen.n_features_), np.float32)
-    have = 0
-    for rows in blocks:
-        while len(rows):
-            take = min(chunk_size - have, len(rows))
-            out[have:have + take] = rows[:take]
-            rows, have = rows[take:], have + take
-            if have == chunk_size:
-                yield out
-                out, have = np.empty_like(out), 0
-    if have:
-        yield out[:have]
+    shape = (chunk_size, gen.n_features_)
+    out, have = np.empty(shape, np.float32), 0
+    try:
+        for rows in blocks:
+            while len(rows):
+                take = min(chunk_size - have, len(rows))
+                out[have:have + take] = rows[:take]
+                rows, have = rows[take:], have + take
+                if have == chunk_size:
+                    yield out
+                    out = None  # a consumer that let go of the last chunk keeps one chunk alive, not two
+                    out, have = np.empty(shape, np.float32), 0
+        if have:
+            yield out[:have]
+    finally:
+        if limit is not None:
+            limit.restore_original_limits()
 
 
 def _ordered_map(fn, items, threads):
@@ -132,7 +142,7 @@ def _raw_header(ext, n, d, dtype):
 def _raw_rows(ext, rows, dtype):
     rows = np.ascontiguousarray(rows, dtype=dtype)
     if ext != ".fvecs":
-        return rows.tobytes()
+        return memoryview(rows).cast("B")  # no copy: a chunk can be hundreds of MB
     out = np.empty((len(rows), rows.shape[1] + 1), np.float32)
     out[:, 0] = np.array([rows.shape[1]], np.int32).view(np.float32)[0]
     out[:, 1:] = rows
@@ -188,6 +198,7 @@ def _write_raw(out, chunks_from, total, d, dtype, params, chunk_size, on_rows):
             stored = np.ascontiguousarray(chunk, dtype=dtype)
             f.write(_raw_rows(ext, stored, dtype))
             on_rows(stored)
+            del chunk, stored
         f.flush()
         os.fsync(f.fileno())
     os.replace(partial, out)
@@ -207,15 +218,28 @@ def _write_parquet_file(path, chunks, d, dtype, first_id, on_rows):
 
     value = pa.float16() if np.dtype(dtype) == np.float16 else pa.float32()
     schema = pa.schema([("id", pa.int64()), ("emb", pa.list_(value, d))])
+    # row groups of a size fixed by d and dtype, not by the chunk size, so the file's bytes do not depend on it
+    group = max(1, ROW_GROUP_BYTES // (d * np.dtype(dtype).itemsize))
     row = first_id
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as w:
+        def flush(rows):
+            ids = pa.array(np.arange(row, row + len(rows), dtype=np.int64))
+            emb = pa.FixedSizeListArray.from_arrays(pa.array(rows.ravel()), d)
+            w.write_table(pa.Table.from_arrays([ids, emb], schema=schema))
+            return row + len(rows)
+
+        pending, have = [], 0
         for chunk in chunks:
             stored = np.ascontiguousarray(chunk, dtype=dtype)
-            ids = pa.array(np.arange(row, row + len(stored), dtype=np.int64))
-            emb = pa.FixedSizeListArray.from_arrays(pa.array(stored.ravel()), d)
-            w.write_table(pa.Table.from_arrays([ids, emb], schema=schema))
             on_rows(stored)
-            row += len(stored)
+            pending.append(stored)
+            have += len(stored)
+            while have >= group:
+                buf = np.concatenate(pending) if len(pending) > 1 else pending[0]
+                row = flush(buf[:group])
+                pending, have = [buf[group:]], have - group
+        if have:
+            row = flush(np.concatenate(pending))
 
 
 def _parquet_rows(path, d):

@@ -220,3 +220,25 @@ def test_cli_sample_with_queries_and_neighbors(gen, whole, tmp_path):
     assert np.array_equal(raw[2:2 + 300].reshape(30, 10), ids)
     r = run("sample", model, "-n", N, "-o", tmp_path / "q.npy", "--queries", 5)
     assert r.exit_code == 1 and "go together" in r.output
+
+
+def test_dask_run_gives_the_bytes_of_the_single_process_run(gen, tmp_path):
+    pytest.importorskip("distributed")
+    from synth.distributed import sample_on_dask
+
+    n = 9000
+    single, on_dask = tmp_path / "single", tmp_path / "dask"
+    info = sample_to_file(gen, single, n, random_state=5, files=3, n_queries=20, k=7, chunk_size=700)
+    from synth.sampling import write_truth
+
+    write_truth(single, info["queries"], info["neighbors"], info["scores"])
+    ref = gen.sample(n, random_state=5)
+    got = sample_on_dask(gen, on_dask, n, random_state=5, n_tasks=3, n_workers=2, n_queries=20, k=7)
+    got_fbin = sample_on_dask(gen, tmp_path / "d.fbin", n, random_state=5, n_tasks=4, n_workers=2)
+    names = sorted(p.name for p in single.iterdir())
+    assert names == sorted(p.name for p in on_dask.iterdir())
+    for name in names:
+        assert (single / name).read_bytes() == (on_dask / name).read_bytes(), name
+    assert got["tasks"] == 3 and np.array_equal(got["neighbors"], knn(ref, info["queries"], k=7)[1])
+    assert got_fbin["tasks"] == 4 and np.array_equal(read_vectors(tmp_path / "d.fbin"), ref)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
