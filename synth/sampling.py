@@ -23,7 +23,7 @@ import numpy as np
 from .errors import SynthError
 from .groundtruth import TopK, merge_topk
 from .io import atomic_path, open_writer, write_json
-from .models.base import BLOCK_ROWS, block_rng, check_seed
+from .models.base import BLOCK_ROWS, block_rng, check_seed, one_blas_thread
 
 RAW_FORMATS = (".npy", ".fbin", ".fvecs")
 MANIFEST = ".synth-sample.json"
@@ -82,16 +82,17 @@ def iter_rows(gen, seed, start, stop, chunk_size=65536, threads=1):
     first, last = start // BLOCK_ROWS, -(-stop // BLOCK_ROWS)
 
     def block(b):
-        rows = gen._sample_block(BLOCK_ROWS, block_rng(seed, b))
+        with one_blas_thread():
+            rows = gen._sample_block(BLOCK_ROWS, block_rng(seed, b))
         return rows[max(start - b * BLOCK_ROWS, 0):min(stop - b * BLOCK_ROWS, BLOCK_ROWS)]
 
     limit = None
     if threads == 1:
         blocks = map(block, range(first, last))
     else:
-        from threadpoolctl import threadpool_limits
-
-        limit = threadpool_limits(1, user_api="blas")  # the threads fill the cores: one BLAS thread each
+        # held for the whole run so that the threads' own limits restore 1, never the caller's count
+        limit = one_blas_thread()
+        limit.__enter__()
         blocks = _ordered_map(block, range(first, last), threads)
     shape = (chunk_size, gen.n_features_)
     out, have = np.empty(shape, np.float32), 0
@@ -109,7 +110,7 @@ def iter_rows(gen, seed, start, stop, chunk_size=65536, threads=1):
             yield out[:have]
     finally:
         if limit is not None:
-            limit.restore_original_limits()
+            limit.__exit__(None, None, None)
 
 
 def _ordered_map(fn, items, threads):
