@@ -169,7 +169,7 @@ def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k
                f"{resumed} in {time.perf_counter() - t0:.1f} s")
     if n_queries:
         if part and part[1] > 1:
-            path = write_partial_truth(out, info["queries"], info["neighbors"], info["scores"])
+            path = write_partial_truth(out, info["queries"], info["neighbors"], info["scores"], part)
             click.echo(f"wrote this shard's partial ground truth to {path} (merge: synth merge-neighbors)")
         else:
             paths = write_truth(out, info["queries"], info["neighbors"], info["scores"], dtype=dtype)
@@ -183,7 +183,7 @@ def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k
 @click.option("--neighbors", "k", type=click.IntRange(min=1), required=True, help="K of the parts.")
 @click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True)
 def merge_neighbors(out, parts, k, dtype):
-    """Merge the partial ground truth of shards (PARTS: *.neighbors-part.npz) into the files of corpus OUT.
+    """Merge the partial ground truth of shards (PARTS: *.neighbors-part-*.npz) into the files of corpus OUT.
 
     OUT names the corpus as `synth sample -o` would (its extension picks the ground-truth format).
     """

@@ -450,16 +450,17 @@ def write_truth(out, queries, ids, scores, dtype=np.float32):
     return paths
 
 
-def write_partial_truth(out, queries, ids, scores):
-    """A shard's partial ground truth, ``OUT.neighbors-part.npz``; merge them with :func:`merge_partial_truth`."""
-    path = Path(f"{out}.neighbors-part.npz")
+def write_partial_truth(out, queries, ids, scores, shard):
+    """Shard ``(i, N)``'s partial ground truth, ``OUT.neighbors-part-III-of-NNN.npz``; merge with
+    :func:`merge_partial_truth`."""
+    path = Path(f"{out}.neighbors-part-{shard[0]:03d}-of-{shard[1]:03d}.npz")
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, queries=queries, ids=ids, scores=scores)
     return path
 
 
 def merge_partial_truth(paths, k):
-    """Merge shards' ``*.neighbors-part.npz`` files: (queries, ids, scores) of the whole corpus."""
+    """Merge shards' ``*.neighbors-part-*.npz`` files: (queries, ids, scores) of the whole corpus."""
     parts, queries = [], None
     for p in paths:
         with np.load(p) as z:

@@ -26,3 +26,8 @@ def test_readme_bench_table_is_the_committed_bench_output():
     start = readme.index("**distance computations per query at recall@10 = 0.95**")
     table = readme[start:readme.index("\n\n", readme.index("| hnswlib", start))]
     assert table in results
+
+
+def test_readme_scale_table_is_the_committed_throughput_output():
+    table = (ROOT / "docs" / "scale" / "throughput.md").read_text().strip()
+    assert table in (ROOT / "README.md").read_text()

@@ -222,7 +222,7 @@ def test_cli_sample_with_queries_and_neighbors(gen, whole, tmp_path):
         r = run("sample", model, "-n", N, "-o", out, "--seed", 3, "--queries", 30, "--neighbors", 10,
                 "--shard", f"{i}/3")
         assert r.exit_code == 0, r.output
-        parts.append(f"{out}.neighbors-part.npz")
+        parts.append(f"{out}.neighbors-part-{i:03d}-of-003.npz")
     r = run("merge-neighbors", tmp_path / "all.fbin", *parts, "--neighbors", 10)
     assert r.exit_code == 0, r.output
     raw = np.fromfile(tmp_path / "all.gt.bin", dtype=np.int32)
