@@ -47,6 +47,18 @@ def progress():
     return int(sys.stderr.isatty())
 
 
+def parse_noise_scale(ctx, param, value):
+    if value == "auto":
+        return value
+    try:
+        scale = float(value)
+    except ValueError:
+        scale = -1.0
+    if not scale >= 0:
+        raise click.BadParameter(f"{value!r} is neither 'auto' nor a number >= 0")
+    return scale
+
+
 def echo_json(obj):
     click.echo(json.dumps(obj, indent=2))
 
@@ -73,16 +85,19 @@ def main():
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Model file to write.")
 @click.option("--kind", type=click.Choice(["patch", "fog", "random"]), default="patch", show_default=True,
               help="patch: local-PCA patch model; fog: statistics-matched Gaussian mixture; random: uniform.")
-@click.option("--patches", type=click.IntRange(min=1), default=120, show_default=True,
+@click.option("--patches", type=click.IntRange(min=1), default=160, show_default=True,
               help="Patch count (patch model) before small patches are merged away.")
-@click.option("--rank", type=click.IntRange(min=0), default=48, show_default=True,
+@click.option("--rank", type=click.IntRange(min=0), default=40, show_default=True,
               help="Principal directions kept per patch.")
 @click.option("--min-points", type=click.IntRange(min=10), default=20, show_default=True,
               help="No patch summarises fewer training points (privacy bound; never below 10).")
+@click.option("--noise-scale", default="auto", show_default=True, callback=parse_noise_scale,
+              help="Scale of the residual noise outside the kept directions; 'auto' calibrates it with the "
+                   "two-sample test on a split of REAL (1 = plain probabilistic PCA).")
 @input_options
 @seed_option
 @force_option
-def fit(real, out, kind, patches, rank, min_points, key, column, split, seed, force):
+def fit(real, out, kind, patches, rank, min_points, noise_scale, key, column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
@@ -93,12 +108,14 @@ def fit(real, out, kind, patches, rank, min_points, key, column, split, seed, fo
 
     check_output(out, force)
     t0 = time.perf_counter()
-    params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points)}.get(kind, {})
+    params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points, noise_scale=noise_scale)
+              }.get(kind, {})
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
                                   key=key, column=column, split=split)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")
     if kind == "patch":
-        click.echo(f"fitted {model.n_patches_} patches (rank <= {rank}, >= {model.counts_.min()} points each)")
+        click.echo(f"fitted {model.n_patches_} patches (rank <= {rank}, >= {model.counts_.min()} points each), "
+                   f"noise scale {model.noise_scale_:.3g}" + (" (calibrated)" if model.calibration_ else ""))
     elif kind == "fog":
         click.echo(f"fog knobs {model.knobs_}, largest statistic mismatch {model.match_error_:.1%}")
     click.echo(f"wrote {out}: {size / 1e6:.2f} MB in {time.perf_counter() - t0:.1f} s")

@@ -120,8 +120,10 @@ def test_demo_end_to_end(tmp_path):
     result = json.loads((tmp_path / "demo" / "demo.json").read_text())
     rows = result["rows"]
     assert list(rows) == ["real", "patch", "fog", "random"] and result["n"] == 1000
-    for side in ("c2st_real", "c2st_fake"):  # the patch model beats both baselines on both sides
-        assert rows["patch"][side] > rows["fog"][side] and rows["patch"][side] > rows["random"][side], side
+    # judged by the weaker side (a diffuse fake inflates its own side), the patch model beats both baselines
+    weak = {m: min(rows[m]["c2st_real"], rows[m]["c2st_fake"]) for m in ("patch", "fog", "random")}
+    assert weak["patch"] > weak["fog"] + 0.1 and weak["patch"] > weak["random"] + 0.1, weak
+    assert rows["patch"]["c2st"] > max(rows["fog"]["c2st"], rows["random"]["c2st"])
     assert abs(result["ceiling"]["c2st"] - 0.5) < 0.05
     assert (tmp_path / "demo" / "clouds.png").read_bytes()[:4] == b"\x89PNG"
     assert "| patch |" in (tmp_path / "demo" / "demo.md").read_text()

@@ -26,3 +26,13 @@ def test_readme_bench_table_is_the_committed_bench_output():
     start = readme.index("**distance computations per query at recall@10 = 0.95**")
     table = readme[start:readme.index("\n\n", readme.index("| hnswlib", start))]
     assert table in results
+
+
+def test_readme_fidelity_tables_are_the_committed_scoreboards():
+    readme = (ROOT / "README.md").read_text()
+    for name, parts in (("bundled", (2, 4)), ("word-table", (2,))):
+        board = (ROOT / "docs" / "fidelity" / name / "fidelity.md").read_text().strip().split("\n\n")
+        for i in parts:
+            assert board[i] in readme, (name, i)
+    speed = (ROOT / "docs" / "fidelity" / "fit-speed.md").read_text().strip().split("\n\n")
+    assert speed[1] in readme
