@@ -19,7 +19,7 @@ from synth.artifact import model_bytes
 from synth.errors import SynthError
 from synth.fitting import make_model
 from synth.io import atomic_path, write_json
-from synth.metrics import geometry_stats
+from synth.metrics import geometry_stats, hubness
 from synth.models import MODELS
 from synth.twosample import knn_two_sample, memorization
 
@@ -63,6 +63,11 @@ def parse_config(text):
         raise SynthError(f"configuration {text!r}: {kind} has no parameter {', '.join(unknown)} "
                          f"(known: {', '.join(sorted(known))})")
     return name, kind, params
+
+
+def _stats(X):
+    """The five geometry statistics plus hubness (skewness of k-occurrence), which bears on graph search."""
+    return {**geometry_stats(X), "hubness": hubness(X)}
 
 
 def _two_sample(a, b, k, n_permutations, seed):
@@ -139,7 +144,7 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
     bar = tqdm(total=len(configs) + 1, desc="fidelity", disable=not verbose, leave=False)
     bar.set_postfix_str("ceiling")
     ceiling = {str(s): (_two_sample(heldout[:s], train[:s], k, 0, None) if s <= n_train else None) for s in sizes}
-    real_info = {"stats": geometry_stats(heldout[:stats_n]),
+    real_info = {"stats": _stats(heldout[:stats_n]),
                  "heldout_median_nn_train": memorization(train, heldout[:n_mem], heldout[:n_mem])["heldout_median"]}
     queries = heldout[n_hnsw:n_hnsw + n_queries] if hnsw else None
     if hnsw:
@@ -167,7 +172,7 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
                "c2st": {str(s): _two_sample(heldout[:s], fake[:s], k, n_permutations, int(seeds[1]))
                         for s in sizes},
                "memorization": memorization(train, fake[:n_mem], heldout[:n_mem]),
-               "stats": geometry_stats(fake[:stats_n])}
+               "stats": _stats(fake[:stats_n])}
         mem = row["memorization"]
         row["copies"] = bool(mem["memorization_rate"] > MEMORIZATION_LIMIT
                              or mem["fake_median"] > mem["heldout_median"] + MEDIAN_MARGIN)
@@ -225,7 +230,7 @@ def markdown(result):
 
     names = [("twonn_id", "TwoNN dim", "{:.1f}"), ("isoscore", "IsoScore", "{:.4f}"),
              ("participation_ratio", "part. ratio", "{:.1f}"), ("anisotropy", "anisotropy", "{:.4f}"),
-             ("nn_cosine", "NN cosine", "{:.3f}")]
+             ("nn_cosine", "NN cosine", "{:.3f}"), ("hubness", "hubness", "{:.2f}")]
     lines += ["", f"**geometry statistics** (n = {result['stats_n']:,})", "",
               "| set | " + " | ".join(n for _, n, _ in names) + " |", "|---|" + "---|" * len(names)]
     for label, stats in [("held-out real", result["real"]["stats"])] + [(r["name"], r["stats"])
