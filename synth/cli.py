@@ -254,19 +254,23 @@ def _embedding_set(source, texts, max_texts, seed):
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--fog-rounds", type=click.IntRange(min=1), default=2, show_default=True,
               help="Search rounds of each fog fit (the slowest step).")
+@click.option("--permutations", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Label shuffles for the two-sample p-values (in the JSON).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the tables.")
 @click.option("--out", type=click.Path(file_okay=False),
               help="Folder for layers.json, layers.md and layers.png (plots of each measure against depth).")
 @seed_option
 @force_option
-def layers(model_path, texts, max_texts, max_tokens, batch_size, fog_rounds, as_json, out, seed, force):
+def layers(model_path, texts, max_texts, max_tokens, batch_size, fog_rounds, permutations, as_json, out, seed,
+           force):
     """Geometry of every layer of the transformer in MODEL_PATH, at token and sentence level.
 
     MODEL_PATH is a local transformers or sentence-transformers folder, or "minilm" for the offline
     all-MiniLM-L6-v2 (needs the [embed] extra). For the raw word table, the embedding layer and each
     transformer layer: TwoNN, IsoScore, participation ratio, anisotropy, nearest-neighbour cosine, hubness,
-    Cayley-Menger volume CV, and the k-NN two-sample test of a patch fake and of a fog fitted on half the
-    layer's points against the other half (pooled and weaker side, with n, and the real/real ceiling).
+    share of the second moment on the cone axis and the axis' cosine to the previous layer's, Cayley-Menger
+    volume CV, and the k-NN two-sample test of a patch fake and of a fog fitted on half the layer's points
+    against the other half (pooled and weaker side, with n, and the real/real ceiling).
     Tokens are the non-special, non-padding ones; sentences are mean-pooled over the attention mask.
     """
     from .layers import format_layers_markdown, load_texts, run_layers, write_layers
@@ -274,7 +278,8 @@ def layers(model_path, texts, max_texts, max_tokens, batch_size, fog_rounds, as_
     if out is not None:
         check_output(Path(out) / "layers.json", force)
     result = run_layers(model_path, load_texts(texts), max_texts=max_texts, max_tokens=max_tokens,
-                        batch_size=batch_size, fog_rounds=fog_rounds, random_state=seed, progress=bool(progress()))
+                        batch_size=batch_size, fog_rounds=fog_rounds, n_permutations=permutations,
+                        random_state=seed, progress=bool(progress()))
     click.echo(json.dumps(result, indent=2) if as_json else format_layers_markdown(result))
     if out is not None:
         written = write_layers(result, out)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cone import cone_axis
 from .errors import SynthError
 from .io import atomic_path, count_duplicates, write_json
 from .metrics import cm_volume_cv, geometry_stats, hubness
@@ -28,11 +29,12 @@ EMBED_MISSING = 'torch/transformers not installed: pip install "synth-embeddings
 # Keys of one level's report, in table order, with the column titles of the markdown tables.
 COLUMNS = [("n", "n"), ("duplicate_share", "dup."), ("twonn_id", "TwoNN"), ("isoscore", "IsoScore"),
            ("participation_ratio", "PR"), ("anisotropy", "aniso."), ("nn_cosine", "NN cos"),
-           ("hubness", "hubness"), ("cm_volume_cv", "CM CV"), ("c2st_n", "c2st n"), ("c2st", "patch"),
+           ("hubness", "hubness"), ("axis_share", "axis share"), ("axis_cosine_prev", "axis cos prev"),
+           ("cm_volume_cv", "CM CV"), ("c2st_n", "c2st n"), ("c2st", "patch"),
            ("c2st_min", "patch min"), ("fog_c2st", "fog"), ("fog_c2st_min", "fog min"),
            ("ceiling_c2st", "ceiling")]
-PLOTTED = ["twonn_id", "isoscore", "anisotropy", "nn_cosine", "hubness", "cm_volume_cv", "c2st_min",
-           "fog_c2st_min"]
+PLOTTED = ["twonn_id", "isoscore", "anisotropy", "nn_cosine", "hubness", "axis_share", "cm_volume_cv",
+           "c2st_min", "fog_c2st_min"]
 
 
 def load_texts(path=None):
@@ -107,6 +109,7 @@ def load_model(model_path):
     """Tokenizer and model (eval mode, CPU) from a local folder, without network access."""
     torch, transformers = _import_embed()
     path = resolve_model_path(model_path)
+    transformers.utils.logging.disable_progress_bar()  # the weight-loading bar would mix into --json output
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         model = transformers.AutoModel.from_pretrained(str(path), local_files_only=True)
@@ -140,8 +143,8 @@ def hidden_states(tokenizer, model, texts, max_tokens=3000, batch_size=32, max_l
         ``sentences``: ndarray of shape (n_layers + 1, n_texts, hidden), float32, mean over the attention
         mask (special tokens included, as sentence-transformers pools); ``tokens``: ndarray of shape
         (n_layers + 1, n_kept, hidden); ``token_ids``: ndarray of shape (n_kept,); ``n_tokens_total``;
-        ``word_table``: ndarray of shape (n_distinct, hidden), the input-embedding rows of the distinct
-        non-special token ids occurring in the texts.
+        ``word_table``: ndarray of shape (n_words, hidden), the input-embedding rows of the distinct
+        non-special token ids occurring in the texts (at most ``max_tokens`` of them, drawn with the seed).
     """
     torch, _ = _import_embed()
     if not texts:
@@ -185,6 +188,8 @@ def hidden_states(tokenizer, model, texts, max_tokens=3000, batch_size=32, max_l
     if progress:
         print(file=sys.stderr)
     distinct = np.unique([ids[i][j] for i, j in where])
+    if len(distinct) > max_tokens:  # the same n as the token level: the statistics depend on n
+        distinct = np.sort(rng.choice(distinct, size=max_tokens, replace=False))
     table = model.get_input_embeddings().weight.detach()[torch.as_tensor(distinct)].float().numpy()
     return {"sentences": sentences, "tokens": tokens, "token_ids": token_ids, "n_tokens_total": len(where),
             "word_table": table}
@@ -201,7 +206,7 @@ def sentence_embeddings(tokenizer, model, texts, layer=-1, batch_size=32, max_le
     return hs["sentences"][layer]
 
 
-def level_report(X, k=10, n_simplices=2000, fog_rounds=2, n_permutations=0, random_state=0):
+def level_report(X, k=10, n_simplices=2000, fog_rounds=2, n_permutations=100, random_state=0):
     """Every measure of one layer at one level (token or sentence).
 
     The statistics use all rows. For the two-sample tests the rows are split in two halves with the seed:
@@ -218,16 +223,17 @@ def level_report(X, k=10, n_simplices=2000, fog_rounds=2, n_permutations=0, rand
         Draws for the Cayley-Menger volume CV.
     fog_rounds : int, default=2
         Coordinate-descent rounds of the fog fit (its cost grows linearly with them).
-    n_permutations : int, default=0
-        Label shuffles for the p-values (0: none).
+    n_permutations : int, default=100
+        Label shuffles for the p-values ``p_value`` / ``fog_p_value`` (0: none).
     random_state : int, default=0
 
     Returns
     -------
     dict
         ``n``, ``duplicate_share``, the :func:`synth.metrics.geometry_stats` keys, ``hubness``,
-        ``cm_volume_cv``; ``c2st_n`` (points per side) and for the patch fake ``c2st``, ``c2st_real``,
-        ``c2st_fake``, ``c2st_min`` (the smaller side), the same with a ``fog_`` prefix, ``ceiling_c2st``;
+        ``cm_volume_cv``, ``axis_share`` (:func:`synth.cone.cone_axis`); ``c2st_n`` (points per side) and
+        for the patch fake ``c2st``, ``c2st_real``, ``c2st_fake``, ``c2st_min`` (the smaller side),
+        ``p_value`` (None without permutations), the same with a ``fog_`` prefix, ``ceiling_c2st``;
         the two-sample keys are None (with ``c2st_note``) when there are too few rows to fit the models.
     """
     X = np.asarray(X, dtype=np.float32)
@@ -235,10 +241,11 @@ def level_report(X, k=10, n_simplices=2000, fog_rounds=2, n_permutations=0, rand
     r["duplicate_share"] = count_duplicates(X) / len(X)
     r["hubness"] = hubness(X, k=k) if len(X) > k + 1 else None
     r["cm_volume_cv"] = cm_volume_cv(X, n_simplices=n_simplices, random_state=random_state)
+    r["axis_share"] = cone_axis(X)[1]["axis_share"]
     order = np.random.default_rng(random_state).permutation(len(X))
     train, held = X[order[: len(X) // 2]], X[order[len(X) // 2:]]
     keys = ["c2st", "c2st_real", "c2st_fake", "c2st_min", "fog_c2st", "fog_c2st_real", "fog_c2st_fake",
-            "fog_c2st_min", "ceiling_c2st"]
+            "fog_c2st_min", "ceiling_c2st", "p_value", "fog_p_value"]
     r["c2st_n"] = int(len(train))
     if len(train) < 40 or len(train) < k + 1:  # PatchPCA needs 2 * min_points rows
         r.update(dict.fromkeys(keys), c2st_n=None, c2st_note=f"{len(X)} rows: too few to fit and test")
@@ -251,14 +258,13 @@ def level_report(X, k=10, n_simplices=2000, fog_rounds=2, n_permutations=0, rand
         r[prefix + "c2st"], r[prefix + "c2st_real"], r[prefix + "c2st_fake"] = t["c2st"], t["c2st_real"], \
             t["c2st_fake"]
         r[prefix + "c2st_min"] = min(t["c2st_real"], t["c2st_fake"])
-        if n_permutations:
-            r[prefix + "p_value"] = t["p_value"]
+        r[prefix + "p_value"] = t["p_value"]
     r["ceiling_c2st"] = knn_two_sample(held[:n], train, k=k, n_permutations=0)["c2st"]
     return r
 
 
 def run_layers(model_path, texts, max_texts=None, max_tokens=3000, batch_size=32, max_length=128, k=10,
-               n_simplices=2000, fog_rounds=2, random_state=0, progress=False):
+               n_simplices=2000, fog_rounds=2, n_permutations=100, random_state=0, progress=False):
     """Measure every layer of a model on texts, at token and sentence level.
 
     Parameters
@@ -270,7 +276,7 @@ def run_layers(model_path, texts, max_texts=None, max_tokens=3000, batch_size=32
         Use the first ``max_texts`` texts.
     max_tokens, batch_size, max_length
         See :func:`hidden_states`.
-    k, n_simplices, fog_rounds
+    k, n_simplices, fog_rounds, n_permutations
         See :func:`level_report`.
     random_state : int, default=0
     progress : bool, default=False
@@ -281,7 +287,8 @@ def run_layers(model_path, texts, max_texts=None, max_tokens=3000, batch_size=32
         ``model``, ``n_texts``, ``n_tokens_total``, ``n_tokens``, ``word_table`` (token-level report of the
         raw input-embedding rows of the distinct tokens seen), ``layers``: one entry per layer, embedding
         layer (``layer`` 0) first, holding the sentence-level report at top level (so ``anisotropy`` and
-        ``c2st`` are the mean-pooled sentence level) and the token-level one under ``token``;
+        ``c2st`` are the mean-pooled sentence level) and the token-level one under ``token``; each level
+        also has ``axis_cosine_prev``, the cosine between its cone axis and the previous layer's;
         ``seconds`` (``model``: the forward passes, ``measures``: everything else).
     """
     texts = list(texts)[:max_texts] if max_texts else list(texts)
@@ -290,7 +297,8 @@ def run_layers(model_path, texts, max_texts=None, max_tokens=3000, batch_size=32
     hs = hidden_states(tokenizer, model, texts, max_tokens=max_tokens, batch_size=batch_size,
                        max_length=max_length, random_state=random_state, progress=progress)
     t1 = time.perf_counter()
-    opts = dict(k=k, n_simplices=n_simplices, fog_rounds=fog_rounds, random_state=random_state)
+    opts = dict(k=k, n_simplices=n_simplices, fog_rounds=fog_rounds, n_permutations=n_permutations,
+                random_state=random_state)
 
     def say(msg):
         if progress:
@@ -300,11 +308,18 @@ def run_layers(model_path, texts, max_texts=None, max_tokens=3000, batch_size=32
     result = {"model": str(model_path), "n_texts": len(texts), "n_tokens_total": hs["n_tokens_total"],
               "n_tokens": int(hs["tokens"].shape[1]), "word_table": level_report(hs["word_table"], **opts),
               "layers": []}
+    prev = {}
     for layer in range(len(hs["sentences"])):
         say(f"layer {layer}")
         entry = {"layer": layer, "name": "embeddings" if layer == 0 else f"layer {layer}"}
         entry.update(level_report(hs["sentences"][layer], **opts))
         entry["token"] = level_report(hs["tokens"][layer], **opts)
+        # the residual stream keeps its coordinates from layer to layer, so the axes can be compared
+        for level, rep, X in (("sentence", entry, hs["sentences"][layer]),
+                              ("token", entry["token"], hs["tokens"][layer])):
+            axis = cone_axis(X)[0]
+            rep["axis_cosine_prev"] = float(axis @ prev[level]) if level in prev else None
+            prev[level] = axis
         result["layers"].append(entry)
     result["seconds"] = {"model": round(t1 - t0, 1), "measures": round(time.perf_counter() - t1, 1)}
     return result
@@ -330,8 +345,8 @@ def format_layers_markdown(result):
     sentence = [row(e["name"], e) for e in result["layers"]]
     return "\n".join([
         f"Model {Path(result['model']).name}, {result['n_texts']} texts; token level: {result['n_tokens']} of "
-        f"{result['n_tokens_total']} ordinary tokens (word table: the {result['word_table']['n']} distinct "
-        f"tokens' input-embedding rows). c2st: k-NN two-sample test of a patch fake / fog fitted on half a "
+        f"{result['n_tokens_total']} ordinary tokens (word table: input-embedding rows of {result['word_table']['n']} "
+        f"distinct tokens of the texts). c2st: k-NN two-sample test of a patch fake / fog fitted on half a "
         f"layer's points against the other half, c2st n points per side; 'min' is the weaker side; ceiling = "
         f"the two real halves.",
         "", "**Token level**", "", head, rule, *token,
@@ -356,6 +371,8 @@ def plot_layers(result, path):
             ax.axhline(result["word_table"][key], ls=":", c="gray", label="word table")
         ax.set_title(dict(COLUMNS)[key] if key in dict(COLUMNS) else key, fontsize=9)
         ax.set_xlabel("layer (0 = embeddings)", fontsize=8)
+    for ax in axes.ravel()[len(PLOTTED):]:
+        ax.set_visible(False)
     axes.ravel()[0].legend(fontsize=7)
     fig.suptitle(f"{Path(result['model']).name}: geometry by depth ({result['n_texts']} texts)", fontsize=10)
     fig.tight_layout()

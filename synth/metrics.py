@@ -295,6 +295,27 @@ def geometry_stats(X, n=None, random_state=None):
     }
 
 
+def simplex_volumes(P):
+    """Volumes of 4-simplices: V = sqrt(det(E^T E)) / 4!, E = [x1 - x0, .., x4 - x0].
+
+    Parameters
+    ----------
+    P : array-like of shape (n_simplices, 5, n_features)
+        The five vertices of each simplex.
+
+    Returns
+    -------
+    ndarray of shape (n_simplices,), float64
+    """
+    P = np.asarray(P, dtype=np.float64)
+    E = P[:, 1:] - P[:, :1]
+    gram = np.einsum("tid,tjd->tij", E, E)
+    det = np.linalg.det(gram)
+    # det <= prod(diag) (Hadamard); far below it the value is rounding error of a flat simplex
+    det[det <= 1e-12 * np.prod(np.diagonal(gram, axis1=1, axis2=2), axis=1)] = 0.0
+    return np.sqrt(det) / 24.0
+
+
 def cm_volume_cv(X, n_simplices=2000, random_state=0):
     """Coefficient of variation of 4-simplex volumes over random 5-point draws (seed 003).
 
@@ -334,10 +355,7 @@ def cm_volume_cv(X, n_simplices=2000, random_state=0):
         if not bad.any():
             break
         idx[bad] = rng.integers(len(U), size=(int(bad.sum()), 5))
-    P = U[idx].astype(np.float64)  # (T, 5, d)
-    E = P[:, 1:] - P[:, :1]  # (T, 4, d)
-    gram = np.einsum("tid,tjd->tij", E, E)
-    vol = np.sqrt(np.clip(np.linalg.det(gram), 0.0, None)) / 24.0
+    vol = simplex_volumes(U[idx])
     mean = vol.mean()
     return float(vol.std() / mean) if mean > 0 else float("nan")
 
