@@ -8,6 +8,7 @@ direction. Centering subtracts the corpus mean from every row before normalizing
 """
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .arrays import unit_rows
 from .errors import SynthError
@@ -33,8 +34,10 @@ def cone_axis(X):
         ``mean_norm``: length of the mean row (sqrt of the anisotropy for large n).
     """
     U = unit_rows(X, min_rows=2)
-    second = (U.T.astype(np.float64) @ U) / len(U)
-    lam, V = np.linalg.eigh(second)
+    second = (U.T.astype(np.float64) @ U.astype(np.float64)) / len(U)
+    # a threaded eigensolver on a matrix this small spends its time synchronizing (see synth.metrics)
+    with threadpool_limits(limits=1, user_api="blas"):
+        lam, V = np.linalg.eigh(second)
     axis = V[:, -1]
     mean = U.mean(axis=0, dtype=np.float64)
     if mean @ axis < 0:

@@ -6,6 +6,7 @@ down to the same d sit above the band when their points crowd onto low-dimension
 """
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .arrays import unit_rows
 from .errors import SynthError
@@ -27,7 +28,8 @@ def pca_project(X, dims):
     U = unit_rows(X, min_rows=2)
     if not 2 <= dims <= U.shape[1]:
         raise SynthError(f"dims={dims} must be between 2 and the {U.shape[1]} dimensions of the data")
-    _, V = np.linalg.eigh(np.cov(U, rowvar=False, dtype=np.float64))
+    with threadpool_limits(limits=1, user_api="blas"):  # small matrix: threads only synchronize
+        _, V = np.linalg.eigh(np.cov(U, rowvar=False, dtype=np.float64))
     top = V[:, ::-1][:, :dims]
     # project the uncentred rows so the common direction (the cone) stays in the picture
     return unit_rows((U.astype(np.float64) @ top).astype(np.float32))

@@ -26,3 +26,11 @@ def test_readme_bench_table_is_the_committed_bench_output():
     start = readme.index("**distance computations per query at recall@10 = 0.95**")
     table = readme[start:readme.index("\n\n", readme.index("| hnswlib", start))]
     assert table in results
+
+
+def test_readme_layer_tables_are_the_committed_layers_output():
+    readme = (ROOT / "README.md").read_text()
+    layers = (ROOT / "docs" / "layers" / "layers.md").read_text().strip()
+    assert layers in readme
+    for name in ("cone.txt", "cm-sweep.txt"):
+        assert (ROOT / "docs" / "layers" / name).read_text().strip() in readme
