@@ -36,3 +36,11 @@ def test_readme_fidelity_tables_are_the_committed_scoreboards():
             assert board[i] in readme, (name, i)
     speed = (ROOT / "docs" / "fidelity" / "fit-speed.md").read_text().strip().split("\n\n")
     assert speed[1] in readme
+
+
+def test_readme_layer_tables_are_the_committed_layers_output():
+    readme = (ROOT / "README.md").read_text()
+    layers = (ROOT / "docs" / "layers" / "layers.md").read_text().strip()
+    assert layers in readme
+    for name in ("cone.txt", "cm-sweep.txt"):
+        assert (ROOT / "docs" / "layers" / name).read_text().strip() in readme
