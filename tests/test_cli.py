@@ -128,3 +128,15 @@ def test_demo_end_to_end(tmp_path):
     assert (tmp_path / "demo" / "clouds.png").read_bytes()[:4] == b"\x89PNG"
     assert "| patch |" in (tmp_path / "demo" / "demo.md").read_text()
     assert "ceiling (real/real)" in r.output
+
+
+def test_fit_noise_scale_option(files, tmp_path):
+    model = tmp_path / "plain.safetensors"
+    r = run("fit", files / "train.npy", "-o", model, "--patches", 20, "--noise-scale", "0.5")
+    assert r.exit_code == 0 and "noise scale 0.5" in r.output and "calibrated" not in r.output, r.output
+    from synth.artifact import load_model
+
+    assert load_model(model).noise_scale_ == 0.5
+    r = run("fit", files / "train.npy", "-o", tmp_path / "bad.safetensors", "--noise-scale", "loud")
+    assert r.exit_code == 2 and "neither 'auto' nor a number" in r.output
+    assert not (tmp_path / "bad.safetensors").exists()
