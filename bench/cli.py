@@ -69,21 +69,16 @@ def main():
 def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json, seed):
     """Build real, fake, fog and random corpora of equal size from REAL and benchmark indexes on each.
 
-    REAL holds held-out real embeddings (any format `synth fit` reads, or `bundled` for the bundled
-    MiniLM-WordNet sample). The corpora are saved to OUT/suite/*.h5 (ann-benchmarks layout) so that
+    REAL holds held-out real embeddings (any format `synth fit` reads, `bundled` for the bundled
+    MiniLM-WordNet sample, or `minilm-word-table` for all-MiniLM-L6-v2's word-embedding table). The corpora are saved to OUT/suite/*.h5 (ann-benchmarks layout) so that
     `bench run OUT/suite` reproduces the numbers.
     """
     from synth.artifact import load_model
-    from synth.io import load_embeddings
+    from synth.bundled import load_real
 
     from .suites import build_suite, save_suite
 
-    if real == "bundled":
-        from synth.bundled import load_minilm_wordnet
-
-        X = load_minilm_wordnet()
-    else:
-        X, _ = load_embeddings(real)
+    X = load_real(real)
     gen = load_model(model) if model else None
     suite = build_suite(X, model=gen, n=n, n_queries=queries, random_state=seed, verbose=progress())
     save_suite(suite, Path(out) / "suite")
@@ -103,6 +98,7 @@ def run_cmd(suite, k, indexes, targets, repeats, out, as_json):
     benchmark(load_suite(suite), indexes, targets, k, repeats, out, as_json, {"files": list(suite)})
 
 
+<<<<<<< HEAD
 @main.command()
 @click.option("--size", "sizes", multiple=True, default=("1000000x384", "1000000x1024"), show_default=True,
               help="NxD to time (repeatable).")
@@ -139,6 +135,78 @@ def throughput(sizes, repeats, threads, queries, k, methods, out, as_json, seed)
         with atomic_path(out) as tmp:
             Path(tmp).write_text(text)
     click.echo(json.dumps(result, indent=2) if as_json else text)
+=======
+def parse_sizes(ctx, param, value):
+    try:
+        sizes = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 20:
+        raise click.BadParameter(f"{value!r}: expected comma-separated sizes >= 20, e.g. 1000,2000,5000,10000")
+    return sizes
+
+
+@main.command()
+@click.argument("real")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder for fidelity.json, fidelity.md and fidelity.png.")
+@click.option("--config", "configs", multiple=True, metavar="NAME=KIND[:key=value,...]",
+              help="A generator configuration (repeatable), e.g. 'big=patch:n_patches=240,rank=48' or "
+                   "'plain=patch:noise_scale=1'. Default: seed, default, K240-r48, K120-r16, fog, random.")
+@click.option("--train", "n_train", type=click.IntRange(min=100), default=10_000, show_default=True,
+              help="Real rows to fit on; the rest are held out.")
+@click.option("--sizes", default="1000,2000,5000,10000", show_default=True, callback=parse_sizes,
+              help="n per side of the two-sample test; the largest the held-out rows allow is added.")
+@click.option("--k", "k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--no-hnsw", is_flag=True, help="Skip the HNSW search-cost ratio (the slowest part).")
+@click.option("--queries", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Queries of the HNSW runs (held-out rows outside the base).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@seed_option
+def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, seed):
+    """Fit generator configurations on part of REAL and score each against the held-out rest.
+
+    REAL is any format `synth fit` reads, `bundled` (the bundled MiniLM-WordNet sample) or
+    `minilm-word-table` (all-MiniLM-L6-v2's word-embedding table, from the [embed] extra). Reports per
+    configuration the c2st at each n with the real-vs-real ceiling, the memorization check, the geometry
+    statistics, the model file size, the fit time and the HNSW cost ratio at recall 0.95.
+    """
+    from synth.bundled import load_real
+
+    from .fidelity import DEFAULT_CONFIGS, markdown, parse_config, scoreboard, write_outputs
+
+    chosen = dict(DEFAULT_CONFIGS)
+    if configs:
+        chosen = {}
+        for text in configs:
+            name, kind, params = parse_config(text)
+            chosen[name] = (kind, params)
+    X = load_real(real)
+    result = scoreboard(X, chosen, n_train=n_train, sizes=sizes, k=k, hnsw=not no_hnsw, n_queries=queries,
+                        random_state=seed, verbose=progress(), source=real)
+    paths = write_outputs(result, out)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo(markdown(result))
+        click.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+@main.command("fit-speed")
+@click.option("--n", "n", type=click.IntRange(min=1000), default=100_000, show_default=True)
+@click.option("--d", "d", type=click.IntRange(min=2), default=1024, show_default=True)
+@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Fits per configuration; the median is reported.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@seed_option
+def fit_speed_cmd(n, d, repeats, as_json, seed):
+    """Time the default patch fit (with its noise-scale calibration) and the seed's plain local PCA on N x D
+    synthetic clustered unit vectors, in one run; prints seconds, model size and the ratio."""
+    from .fitspeed import fit_speed, markdown
+
+    result = fit_speed(n=n, d=d, repeats=repeats, random_state=seed)
+    click.echo(json.dumps(result, indent=2) if as_json else markdown(result))
+>>>>>>> main
 
 
 if __name__ == "__main__":

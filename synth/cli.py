@@ -46,6 +46,18 @@ def progress():
     return int(sys.stderr.isatty())
 
 
+def parse_noise_scale(ctx, param, value):
+    if value == "auto":
+        return value
+    try:
+        scale = float(value)
+    except ValueError:
+        scale = -1.0
+    if not scale >= 0:
+        raise click.BadParameter(f"{value!r} is neither 'auto' nor a number >= 0")
+    return scale
+
+
 def echo_json(obj):
     click.echo(json.dumps(obj, indent=2))
 
@@ -72,16 +84,19 @@ def main():
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Model file to write.")
 @click.option("--kind", type=click.Choice(["patch", "fog", "random"]), default="patch", show_default=True,
               help="patch: local-PCA patch model; fog: statistics-matched Gaussian mixture; random: uniform.")
-@click.option("--patches", type=click.IntRange(min=1), default=120, show_default=True,
+@click.option("--patches", type=click.IntRange(min=1), default=160, show_default=True,
               help="Patch count (patch model) before small patches are merged away.")
-@click.option("--rank", type=click.IntRange(min=0), default=48, show_default=True,
+@click.option("--rank", type=click.IntRange(min=0), default=40, show_default=True,
               help="Principal directions kept per patch.")
 @click.option("--min-points", type=click.IntRange(min=10), default=20, show_default=True,
               help="No patch summarises fewer training points (privacy bound; never below 10).")
+@click.option("--noise-scale", default="auto", show_default=True, callback=parse_noise_scale,
+              help="Scale of the residual noise outside the kept directions; 'auto' calibrates it with the "
+                   "two-sample test on a split of REAL (1 = plain probabilistic PCA).")
 @input_options
 @seed_option
 @force_option
-def fit(real, out, kind, patches, rank, min_points, key, column, split, seed, force):
+def fit(real, out, kind, patches, rank, min_points, noise_scale, key, column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
@@ -92,12 +107,14 @@ def fit(real, out, kind, patches, rank, min_points, key, column, split, seed, fo
 
     check_output(out, force)
     t0 = time.perf_counter()
-    params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points)}.get(kind, {})
+    params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points, noise_scale=noise_scale)
+              }.get(kind, {})
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
                                   key=key, column=column, split=split)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")
     if kind == "patch":
-        click.echo(f"fitted {model.n_patches_} patches (rank <= {rank}, >= {model.counts_.min()} points each)")
+        click.echo(f"fitted {model.n_patches_} patches (rank <= {rank}, >= {model.counts_.min()} points each), "
+                   f"noise scale {model.noise_scale_:.3g}" + (" (calibrated)" if model.calibration_ else ""))
     elif kind == "fog":
         click.echo(f"fog knobs {model.knobs_}, largest statistic mismatch {model.match_error_:.1%}")
     click.echo(f"wrote {out}: {size / 1e6:.2f} MB in {time.perf_counter() - t0:.1f} s")
@@ -199,20 +216,28 @@ def merge_neighbors(out, parts, k, dtype):
 @click.argument("x")
 @click.option("--n", "n", type=click.IntRange(min=3), default=None, help="Use a random subset of n rows.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--dims", type=click.IntRange(min=2), default=None,
+              help="Matryoshka truncation: keep the first DIMS coordinates, re-normalized, before measuring.")
 @input_options
 @seed_option
-def stats(x, n, as_json, key, column, split, seed):
+def stats(x, n, as_json, dims, key, column, split, seed):
     """Geometry statistics of the embeddings in X (rows L2-normalized).
 
     TwoNN intrinsic dimension, IsoScore, participation ratio, anisotropy (mean pairwise cosine) and mean
-    nearest-neighbour cosine. All but the spectrum depend on n: compare sets at equal n.
+    nearest-neighbour cosine. All but the spectrum depend on n: compare sets at equal n. With --dims m the
+    rows are cut to their first m coordinates and re-normalized first (how a Matryoshka model is used short).
     """
-    from .io import load_embeddings
-    from .metrics import geometry_stats
+    from .io import count_duplicates, load_embeddings
+    from .metrics import geometry_stats, truncate_dims
 
     X, info = load_embeddings(x, key=key, column=column, split=split, min_points=3)
+    if dims is not None:
+        X = truncate_dims(X, dims)
+        info = {**info, "d": dims, "n_duplicates": count_duplicates(X)}
     result = geometry_stats(X, n=n, random_state=seed)
     result["n_duplicates"] = info["n_duplicates"]
+    if dims is not None:
+        result["dims"] = dims
     if as_json:
         echo_json(result)
     else:
@@ -277,6 +302,179 @@ def demo(out, n, seed):
     result = run_demo(out, n=n, random_state=seed, verbose=progress())
     click.echo(format_demo(result))
     click.echo(f"\nwrote {Path(out) / 'demo.json'}, {Path(out) / 'demo.md'}, {Path(out) / 'clouds.png'}")
+
+
+def _embedding_set(source, texts, max_texts, seed):
+    """Sentence embeddings and their texts from a model folder ("minilm"), "bundled", or an embedding file."""
+    from .io import load_embeddings
+
+    if source == "bundled":
+        from .bundled import load_minilm_wordnet
+
+        X, bundled_texts = load_minilm_wordnet(return_texts=True)
+        return X[:max_texts], bundled_texts[:max_texts]
+    if source == "minilm" or Path(source).is_dir() and any(
+            (Path(source) / f).is_file() for f in ("config.json", "modules.json")):
+        from .layers import load_model, load_texts, sentence_embeddings
+
+        texts = load_texts(texts)[:max_texts]
+        return sentence_embeddings(*load_model(source), texts), texts
+    X, _ = load_embeddings(source)
+    return X[:max_texts], None
+
+
+@main.command()
+@click.argument("model_path")
+@click.option("--texts", type=click.Path(exists=True, dir_okay=False),
+              help="One text per line (.gz ok; a .tsv takes its last column). Default: the bundled glosses.")
+@click.option("--max-texts", type=click.IntRange(min=10), default=2000, show_default=True,
+              help="Use the first N texts.")
+@click.option("--max-tokens", type=click.IntRange(min=10), default=3000, show_default=True,
+              help="Token vectors per layer, drawn with the seed from all ordinary tokens.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--fog-rounds", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Search rounds of each fog fit (the slowest step).")
+@click.option("--permutations", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Label shuffles for the two-sample p-values (in the JSON).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the tables.")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Folder for layers.json, layers.md and layers.png (plots of each measure against depth).")
+@seed_option
+@force_option
+def layers(model_path, texts, max_texts, max_tokens, batch_size, fog_rounds, permutations, as_json, out, seed,
+           force):
+    """Geometry of every layer of the transformer in MODEL_PATH, at token and sentence level.
+
+    MODEL_PATH is a local transformers or sentence-transformers folder, or "minilm" for the offline
+    all-MiniLM-L6-v2 (needs the [embed] extra). For the raw word table, the embedding layer and each
+    transformer layer: TwoNN, IsoScore, participation ratio, anisotropy, nearest-neighbour cosine, hubness,
+    share of the second moment on the cone axis and the axis' cosine to the previous layer's, Cayley-Menger
+    volume CV, and the k-NN two-sample test of a patch fake and of a fog fitted on half the layer's points
+    against the other half (pooled and weaker side, with n, and the real/real ceiling).
+    Tokens are the non-special, non-padding ones; sentences are mean-pooled over the attention mask.
+    """
+    from .layers import format_layers_markdown, load_texts, run_layers, write_layers
+
+    if out is not None:
+        check_output(Path(out) / "layers.json", force)
+    result = run_layers(model_path, load_texts(texts), max_texts=max_texts, max_tokens=max_tokens,
+                        batch_size=batch_size, fog_rounds=fog_rounds, n_permutations=permutations,
+                        random_state=seed, progress=bool(progress()))
+    click.echo(json.dumps(result, indent=2) if as_json else format_layers_markdown(result))
+    if out is not None:
+        written = write_layers(result, out)
+        if not as_json:
+            click.echo(f"\nwrote {', '.join(str(p) for p in written)} ({result['seconds']})")
+
+
+@main.command()
+@click.argument("a")
+@click.argument("b", required=False)
+@click.option("--texts", type=click.Path(exists=True, dir_okay=False),
+              help="Texts for model folders (default: the bundled glosses); names the rows of embedding files "
+                   "holding as many rows.")
+@click.option("--max-texts", type=click.IntRange(min=30), default=2000, show_default=True,
+              help="Use the first N texts / rows.")
+@click.option("--extremes", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Texts shown at each end of the axis.")
+@click.option("--queries", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Queries of the centering retrieval check (at most a fifth of the rows).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@seed_option
+def cone(a, b, texts, max_texts, extremes, queries, as_json, seed):
+    """The cone axis of one or two embedding sets, and what centering changes.
+
+    A and B are embedding files, model folders (sentence embedding = mean of the last layer over the
+    attention mask), "minilm" (the offline all-MiniLM-L6-v2) or "bundled" (the bundled sample and its
+    glosses). The axis is the top principal direction of the uncentred unit rows, signed towards the mean.
+    Shown: the texts projecting highest and lowest; centering (subtract the corpus mean, re-normalize) and
+    its effect on anisotropy, hubness and retrieval: overlap@10 = share of each query's raw cosine top-10
+    found again when base and query are centred. With two sets: the cosine between the axes (same
+    dimension only; meaningful for a model and its fine-tuned version) and, when both hold the same texts,
+    the correlation of the texts' projections on the two axes.
+    """
+    sets = {}
+    row_texts = None
+    for name in [x for x in (a, b) if x is not None]:
+        X, t = _embedding_set(name, texts, max_texts, seed)
+        sets[name if name not in sets else name + " (2)"] = X
+        row_texts = row_texts or t
+    if row_texts is None and texts is not None:
+        from .layers import load_texts
+
+        row_texts = load_texts(texts)[:max_texts]
+    from .cone import cone_report
+
+    result = cone_report(sets, texts=row_texts, n_extremes=extremes, n_queries=queries, random_state=seed)
+    if as_json:
+        echo_json(result)
+        return
+    for name, r in result["sets"].items():
+        c = r["centering"]
+        click.echo(f"{name}: {r['n']} x {r['d']}; axis carries {r['axis_share']:.3f} of the second moment "
+                   f"(1/d = {1 / r['d']:.4f}), cosine to the mean direction {r['mean_cosine']:.3f}")
+        for title, rows in (("highest on the axis", r["highest"]), ("lowest on the axis", r["lowest"])):
+            click.echo(f"  {title}:")
+            for row in rows:
+                label = row["text"] if row["text"] is not None else f"row {row['row']}"
+                click.echo(f"    {row['cosine']:+.3f}  {label}")
+        click.echo(f"  centering: anisotropy {c['anisotropy_before']:.4f} -> {c['anisotropy_after']:.4f}, "
+                   f"hubness {c['hubness_before']:.2f} -> {c['hubness_after']:.2f}, "
+                   f"overlap@{c['k']} of raw and centred neighbours {c['overlap_at_k']:.3f} "
+                   f"({c['n_queries']} queries, {c['n_base']} base)")
+    if "comparison" in result:
+        cmp = result["comparison"]
+        fmt = lambda v: "n/a" if v is None else f"{v:+.3f}"  # noqa: E731
+        click.echo(f"axis cosine {fmt(cmp['axis_cosine'])}, projection correlation "
+                   f"{fmt(cmp['projection_correlation'])}")
+
+
+@main.command("cm-sweep")
+@click.argument("real", required=False)
+@click.option("--dims", help="Comma-separated dimensions (default 4, 8, 16, ... and the full dimension).")
+@click.option("--n", "n", type=click.IntRange(min=5), default=2000, show_default=True, help="Points per set.")
+@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Random sets per dimension (the band).")
+@click.option("--simplices", type=click.IntRange(min=2), default=2000, show_default=True,
+              help="Random 5-point draws per CV.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="PNG of the band and the real curves.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@input_options
+@seed_option
+def cm_sweep(real, dims, n, repeats, simplices, plot, as_json, key, column, split, seed):
+    """Cayley-Menger band sweep: CV of 4-simplex volumes against dimension, random vs REAL.
+
+    Uniform random unit vectors give a narrow band that falls with dimension (volumes concentrate). REAL
+    (default: the bundled sample) is brought to each dimension by top-d PCA projection and by Matryoshka
+    truncation (first d coordinates), re-normalized; real data crowding onto patches sits above the band.
+    """
+    from .simplex import cm_sweep as run_sweep
+    from .simplex import plot_cm_sweep
+
+    if real is None:
+        from .bundled import load_minilm_wordnet
+
+        X = load_minilm_wordnet()
+    else:
+        from .io import load_embeddings
+
+        X, _ = load_embeddings(real, key=key, column=column, split=split, min_points=5)
+    try:
+        dim_list = [int(x) for x in dims.split(",")] if dims else None
+    except ValueError:
+        raise SynthError(f"--dims must be comma-separated integers, got {dims!r}") from None
+    result = run_sweep(X, dims=dim_list, n=n, repeats=repeats, n_simplices=simplices, random_state=seed)
+    if plot:
+        plot_cm_sweep(result, plot)
+    if as_json:
+        echo_json(result)
+        return
+    click.echo(f"CV of 4-simplex volumes, n = {result['n']} points, {simplices} draws; random band over "
+               f"{repeats} sets")
+    click.echo(f"{'dims':>6} {'random min':>11} {'mean':>7} {'max':>7} {'real PCA':>9} {'real first-d':>13}")
+    for r in result["rows"]:
+        click.echo(f"{r['dims']:>6} {r['random_min']:>11.4f} {r['random_mean']:>7.4f} {r['random_max']:>7.4f} "
+                   f"{r['real_pca']:>9.4f} {r['real_truncated']:>13.4f}")
 
 
 if __name__ == "__main__":

@@ -293,3 +293,96 @@ def geometry_stats(X, n=None, random_state=None):
         "anisotropy": anisotropy(U),
         "nn_cosine": float(sims[:, 0].mean(dtype=np.float64)),
     }
+
+
+def simplex_volumes(P):
+    """Volumes of 4-simplices: V = sqrt(det(E^T E)) / 4!, E = [x1 - x0, .., x4 - x0].
+
+    Parameters
+    ----------
+    P : array-like of shape (n_simplices, 5, n_features)
+        The five vertices of each simplex.
+
+    Returns
+    -------
+    ndarray of shape (n_simplices,), float64
+    """
+    P = np.asarray(P, dtype=np.float64)
+    E = P[:, 1:] - P[:, :1]
+    gram = np.einsum("tid,tjd->tij", E, E)
+    det = np.linalg.det(gram)
+    # det <= prod(diag) (Hadamard); far below it the value is rounding error of a flat simplex
+    det[det <= 1e-12 * np.prod(np.diagonal(gram, axis1=1, axis2=2), axis=1)] = 0.0
+    return np.sqrt(det) / 24.0
+
+
+def cm_volume_cv(X, n_simplices=2000, random_state=0):
+    """Coefficient of variation of 4-simplex volumes over random 5-point draws (seed 003).
+
+    For each draw of 5 distinct rows x0..x4 (unit-normalized), E = [x1-x0, .., x4-x0] and::
+
+        V = sqrt(det(E^T E)) / 4!,   CV = std(V) / mean(V)   over the T draws.
+
+    This is the Cayley-Menger volume computed from the Gram matrix of the edges, which is better
+    conditioned than the bordered distance determinant and gives the same value. Random points in
+    high dimension give nearly equal volumes (small CV, concentration of measure); real embeddings,
+    whose points crowd onto low-dimensional patches, give many flat simplices and a larger CV.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        At least 5 rows and 4 features. Rows are normalized to unit length first.
+    n_simplices : int, default=2000
+        T, the number of random draws (fixed so values are comparable).
+    random_state : int, numpy.random.Generator or None, default=0
+        Seed of the draws.
+
+    Returns
+    -------
+    float
+        std / mean of the T volumes (population std); NaN if every volume is 0.
+    """
+    U = _as_unit(_check_rows(X, min_rows=5))
+    if U.shape[1] < 4:
+        raise SynthError(f"a 4-simplex needs at least 4 dimensions, got {U.shape[1]}")
+    if n_simplices < 2:
+        raise SynthError(f"n_simplices={n_simplices}: need at least 2 draws for a spread")
+    rng = np.random.default_rng(random_state)
+    idx = rng.integers(len(U), size=(n_simplices, 5))
+    while True:  # redraw the draws that repeat a point; with n >= 5 this ends quickly
+        s = np.sort(idx, axis=1)
+        bad = (s[:, 1:] == s[:, :-1]).any(axis=1)
+        if not bad.any():
+            break
+        idx[bad] = rng.integers(len(U), size=(int(bad.sum()), 5))
+    vol = simplex_volumes(U[idx])
+    mean = vol.mean()
+    return float(vol.std() / mean) if mean > 0 else float("nan")
+
+
+def truncate_dims(X, dims):
+    """Matryoshka truncation: the first ``dims`` coordinates of each row, re-normalized to unit length.
+
+    Models trained with Matryoshka representation learning (Kusupati et al., NeurIPS 2022) put the
+    coarse information first, so a prefix is itself an embedding; for other models the prefix is an
+    arbitrary coordinate subspace.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    dims : int
+        Coordinates kept, 2 <= dims <= n_features.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, dims), float32, unit rows
+
+    Raises
+    ------
+    SynthError
+        If ``dims`` is out of range or a truncated row is all zeros.
+    """
+    X = _check_rows(X, min_rows=1)
+    if not 2 <= dims <= X.shape[1]:
+        raise SynthError(f"dims={dims} must be between 2 and the {X.shape[1]} dimensions of the data")
+    return unit_rows(np.asarray(X[:, :dims]), min_rows=1)

@@ -120,9 +120,23 @@ def test_demo_end_to_end(tmp_path):
     result = json.loads((tmp_path / "demo" / "demo.json").read_text())
     rows = result["rows"]
     assert list(rows) == ["real", "patch", "fog", "random"] and result["n"] == 1000
-    for side in ("c2st_real", "c2st_fake"):  # the patch model beats both baselines on both sides
-        assert rows["patch"][side] > rows["fog"][side] and rows["patch"][side] > rows["random"][side], side
+    # judged by the weaker side (a diffuse fake inflates its own side), the patch model beats both baselines
+    weak = {m: min(rows[m]["c2st_real"], rows[m]["c2st_fake"]) for m in ("patch", "fog", "random")}
+    assert weak["patch"] > weak["fog"] + 0.1 and weak["patch"] > weak["random"] + 0.1, weak
+    assert rows["patch"]["c2st"] > max(rows["fog"]["c2st"], rows["random"]["c2st"])
     assert abs(result["ceiling"]["c2st"] - 0.5) < 0.05
     assert (tmp_path / "demo" / "clouds.png").read_bytes()[:4] == b"\x89PNG"
     assert "| patch |" in (tmp_path / "demo" / "demo.md").read_text()
     assert "ceiling (real/real)" in r.output
+
+
+def test_fit_noise_scale_option(files, tmp_path):
+    model = tmp_path / "plain.safetensors"
+    r = run("fit", files / "train.npy", "-o", model, "--patches", 20, "--noise-scale", "0.5")
+    assert r.exit_code == 0 and "noise scale 0.5" in r.output and "calibrated" not in r.output, r.output
+    from synth.artifact import load_model
+
+    assert load_model(model).noise_scale_ == 0.5
+    r = run("fit", files / "train.npy", "-o", tmp_path / "bad.safetensors", "--noise-scale", "loud")
+    assert r.exit_code == 2 and "neither 'auto' nor a number" in r.output
+    assert not (tmp_path / "bad.safetensors").exists()

@@ -75,12 +75,57 @@ def test_patch_reproduces_a_single_gaussian_covariance():
     # a cap small enough that the sphere is nearly flat under it, so one linear patch describes it
     X = rng.standard_normal((20000, d)) * np.linspace(0.1, 0.01, d) + np.eye(d)[0]
     X /= np.linalg.norm(X, axis=1, keepdims=True)
-    model = PatchPCA(n_patches=1, rank=4, random_state=0).fit(X)
+    model = PatchPCA(n_patches=1, rank=4, noise_scale=1.0, random_state=0).fit(X)
     Y = model.sample(20000, random_state=0)
     np.testing.assert_allclose(Y.mean(axis=0), X.mean(axis=0), atol=2e-3)
     np.testing.assert_allclose(np.cov(Y.T)[:4, :4], np.cov(X.T)[:4, :4], rtol=0.05, atol=1e-4)
     # beyond the kept rank only the average variance is kept
     np.testing.assert_allclose(np.trace(np.cov(Y.T)), np.trace(np.cov(X.T)), rtol=0.05)
+
+
+def cap(spectrum, n=4000, seed=0):
+    """Unit vectors in a cap around e_0 with the given per-axis standard deviations."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, len(spectrum))) * spectrum + np.eye(len(spectrum))[0]
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_noise_scale_calibration_known_answers():
+    d = 32
+    # residual isotropic beyond rank 4: probabilistic PCA is the exact model, so the test balances at a ~ 1
+    exact = PatchPCA(n_patches=1, rank=4, random_state=0).fit(cap(np.r_[np.linspace(0.1, 0.05, 4), [0.01] * 28]))
+    assert 0.9 < exact.noise_scale_ < 1.1
+    gap = exact.calibration_["gap"]
+    assert gap[0] > 0 > gap[-1]  # too little noise clumps (real side higher), too much diffuses
+    # a decaying residual spectrum: isotropic noise of the average variance is too diffuse, so a < 1
+    decaying = PatchPCA(n_patches=1, rank=4, random_state=0).fit(
+        cap(np.r_[np.linspace(0.1, 0.05, 4), np.geomspace(0.03, 0.001, d - 4)]))
+    assert 0.6 < decaying.noise_scale_ < 0.9
+
+
+def test_calibrated_scale_balances_the_test_on_unseen_real_data():
+    from synth.twosample import knn_two_sample
+
+    X = load_minilm_wordnet()
+    train, heldout = X[:4000], X[4000:6000]
+    model = PatchPCA(n_patches=60, rank=24, random_state=0).fit(train)
+    calibrated, gaps = model.noise_scale_, {}
+    for a in (0.25, calibrated, 2.0):
+        model.noise_scale_, model._cache = a, None
+        t = knn_two_sample(heldout, model.sample(2000, random_state=1), n_permutations=0)
+        gaps[a] = abs(t["c2st_real"] - t["c2st_fake"])
+    assert gaps[calibrated] < min(gaps[0.25], gaps[2.0]) / 3, gaps
+
+
+def test_fixed_noise_scale_and_bad_values():
+    X = cap(np.r_[np.linspace(0.1, 0.05, 4), [0.01] * 12], n=1000)
+    model = PatchPCA(n_patches=1, rank=4, noise_scale=0.5).fit(X)
+    assert model.noise_scale_ == 0.5 and model.calibration_ is None
+    tiny = PatchPCA(n_patches=2, rank=4).fit(X[:600])  # too few rows to calibrate: plain PPCA
+    assert tiny.noise_scale_ == 1.0 and tiny.calibration_ is None
+    for bad in ("big", -1.0):
+        with pytest.raises(SynthError, match="noise_scale"):
+            PatchPCA(noise_scale=bad).fit(X)
 
 
 def test_sample_is_deterministic_and_prefix_stable(patch):

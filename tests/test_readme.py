@@ -28,6 +28,24 @@ def test_readme_bench_table_is_the_committed_bench_output():
     assert table in results
 
 
+def test_readme_fidelity_tables_are_the_committed_scoreboards():
+    readme = (ROOT / "README.md").read_text()
+    for name, parts in (("bundled", (2, 4)), ("word-table", (2,))):
+        board = (ROOT / "docs" / "fidelity" / name / "fidelity.md").read_text().strip().split("\n\n")
+        for i in parts:
+            assert board[i] in readme, (name, i)
+    speed = (ROOT / "docs" / "fidelity" / "fit-speed.md").read_text().strip().split("\n\n")
+    assert speed[1] in readme
+
+
+def test_readme_layer_tables_are_the_committed_layers_output():
+    readme = (ROOT / "README.md").read_text()
+    layers = (ROOT / "docs" / "layers" / "layers.md").read_text().strip()
+    assert layers in readme
+    for name in ("cone.txt", "cm-sweep.txt"):
+        assert (ROOT / "docs" / "layers" / name).read_text().strip() in readme
+
+
 def test_readme_scale_table_is_the_committed_throughput_output():
     table = (ROOT / "docs" / "scale" / "throughput.md").read_text().strip()
     assert table in (ROOT / "README.md").read_text()

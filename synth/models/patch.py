@@ -31,26 +31,101 @@ def sign_flip(V):
     return V * signs[:, None]
 
 
+NOISE_GRID = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0)  # residual-noise scales tried by the calibration
+CALIBRATION_FIT = 10_000  # at most this many points fit the calibration's sub-model
+CALIBRATION_TEST = 5_000  # at most this many points test it
+CALIBRATION_MIN_TEST = 500  # below this the test is too noisy to calibrate: the scale stays 1
+
+
+def calibrate_noise_scale(X, params, seed, grid=NOISE_GRID, k=10):
+    """Choose the residual-noise scale so that the k-NN two-sample test is balanced, on training data only.
+
+    The training rows are split in two: a patch model with the same parameters (patch count scaled to the
+    smaller set) is fitted on part A, and its fakes at scales ``a`` of ``grid`` are tested against part B
+    (walking the grid from 1 towards the sign change, so only two or three scales are usually tried). Too little residual noise makes fakes clump (held-out real points find only real neighbours:
+    ``c2st_real`` > ``c2st_fake``), too much makes them diffuse (the reverse). The scale where
+    ``c2st_real - c2st_fake`` crosses zero, interpolated in log ``a``, balances the two sides; that is
+    where the weaker side is highest, since the pooled statistic barely moves with ``a``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), unit rows
+    params : dict
+        PatchPCA parameters (``n_patches``, ``rank``, ``min_points``, ``n_iter``).
+    seed : int
+    grid : sequence of float
+    k : int
+
+    Returns
+    -------
+    scale : float
+        1.0 when X is too small to calibrate.
+    report : dict or None
+        ``n_fit``, ``n_test``, ``grid`` (the values tried) and ``gap`` (c2st_real - c2st_fake at each);
+        None when not run.
+    """
+    from ..twosample import knn_two_sample
+
+    n = len(X)
+    n_fit = min(n // 2, CALIBRATION_FIT)
+    n_test = min(n - n_fit, CALIBRATION_TEST)
+    if n_test < CALIBRATION_MIN_TEST or n_fit < 2 * params["min_points"]:
+        return 1.0, None
+    order = np.random.default_rng(seed).permutation(n)
+    A, B = X[order[:n_fit]], X[order[n_fit:n_fit + n_test]]
+    sub = PatchPCA(**{**params, "n_patches": max(1, round(params["n_patches"] * n_fit / n))},
+                   noise_scale=1.0, random_state=seed).fit(A)
+    grid = sorted(float(a) for a in grid)
+    gaps = {}
+
+    def gap(i):  # c2st_real - c2st_fake at grid[i]; it falls as the noise grows
+        if i not in gaps:
+            sub.noise_scale_, sub._cache = grid[i], None
+            test = knn_two_sample(B, sub.sample(n_test, random_state=seed), k=k, n_permutations=0)
+            gaps[i] = test["c2st_real"] - test["c2st_fake"]
+        return gaps[i]
+
+    # walk from the grid value nearest 1 towards the sign change, evaluating only what the walk needs
+    i = int(np.argmin(np.abs(np.log(grid))))
+    step = 1 if gap(i) > 0 else -1
+    while 0 <= i + step < len(grid) and (gap(i + step) > 0) == (step > 0):
+        i += step
+    j = i + step
+    if 0 <= j < len(grid):
+        lo, hi = min(i, j), max(i, j)
+        t = gaps[lo] / (gaps[lo] - gaps[hi])
+        scale = float(np.exp(np.log(grid[lo]) + t * (np.log(grid[hi]) - np.log(grid[lo]))))
+    else:  # no sign change on the grid: its end nearest balance
+        scale = grid[i]
+    return scale, {"n_fit": n_fit, "n_test": n_test, "grid": [grid[i] for i in sorted(gaps)],
+                   "gap": [round(float(gaps[i]), 4) for i in sorted(gaps)]}
+
+
 class PatchPCA(Generator):
     """A mixture of local PCA patches, sampled on the unit sphere.
 
     Spherical k-means cuts the data into patches; each patch keeps its weight, its mean ``m``, its top
     principal directions ``V`` with variances ``l`` and the mean variance ``s2`` of the remaining directions,
     as in probabilistic PCA (Tipping & Bishop 1999). A sample picks a patch by weight and returns
-    ``normalize(m + V sqrt(l - s2) z + sqrt(s2) e)`` with ``z``, ``e`` standard normal, so the patch
-    covariance is reproduced exactly in the kept directions and on average in the rest.
+    ``normalize(m + V sqrt(l - s2) z + a sqrt(s2) e)`` with ``z``, ``e`` standard normal. With ``a = 1``
+    the patch covariance is reproduced exactly in the kept directions and on average in the rest; but a
+    covariance estimated from a few dozen points spreads the rest evenly over hundreds of directions where
+    real data is thinner, so ``a`` is calibrated at fit time (:func:`calibrate_noise_scale`) by the k-NN
+    two-sample test itself, on a split of the training data.
 
     Parameters
     ----------
-    n_patches : int, default=120
+    n_patches : int, default=160
         Number of k-means patches before small ones are dropped.
-    rank : int, default=48
+    rank : int, default=40
         Principal directions kept per patch (fewer where a patch has fewer points).
     min_points : int, default=20
         No patch summarises fewer points: smaller patches are dropped and their points reassigned to the
         nearest remaining patch. Never below 10 (privacy bound).
     n_iter : int, default=25
         k-means iterations.
+    noise_scale : float or "auto", default="auto"
+        ``a``, the scale of the residual noise; "auto" calibrates it on the training data.
     random_state : int or None
         Seed of k-means.
     verbose : int, default=0
@@ -66,15 +141,21 @@ class PatchPCA(Generator):
         Unit principal directions, zero rows beyond a patch's rank.
     variances_ : ndarray of shape (n_patches_, rank), float32
     noise_variance_ : ndarray of shape (n_patches_,), float32
+    noise_scale_ : float
+        The residual-noise scale used when sampling.
+    calibration_ : dict or None
+        What the calibration measured (see :func:`calibrate_noise_scale`); None when not run.
     """
 
     kind = "patch"
 
-    def __init__(self, n_patches=120, rank=48, min_points=20, n_iter=25, random_state=None, verbose=0):
+    def __init__(self, n_patches=160, rank=40, min_points=20, n_iter=25, noise_scale="auto", random_state=None,
+                 verbose=0):
         self.n_patches = n_patches
         self.rank = rank
         self.min_points = min_points
         self.n_iter = n_iter
+        self.noise_scale = noise_scale
         self.random_state = random_state
         self.verbose = verbose
 
@@ -94,6 +175,9 @@ class PatchPCA(Generator):
             raise SynthError(f"min_points={self.min_points}: no patch may summarise fewer than 10 points")
         if self.n_patches < 1 or self.rank < 0:
             raise SynthError("n_patches must be >= 1 and rank >= 0")
+        auto = isinstance(self.noise_scale, str)
+        if auto and self.noise_scale != "auto" or not auto and not self.noise_scale >= 0:
+            raise SynthError(f"noise_scale must be 'auto' or a number >= 0, got {self.noise_scale!r}")
         X = unit_rows(X, min_rows=2 * self.min_points)
         n, d = X.shape
         seed = check_seed(self.random_state)
@@ -132,6 +216,11 @@ class PatchPCA(Generator):
         self.variances_, self.noise_variance_ = variances[perm], noise[perm]
         self.dim_ = d
         self._cache = None
+        if auto:
+            params = {k: getattr(self, k) for k in ("n_patches", "rank", "min_points", "n_iter")}
+            self.noise_scale_, self.calibration_ = calibrate_noise_scale(X, params, seed)
+        else:
+            self.noise_scale_, self.calibration_ = float(self.noise_scale), None
         return self
 
     @property
@@ -143,7 +232,7 @@ class PatchPCA(Generator):
         if getattr(self, "_cache", None) is None:
             scale = np.sqrt(np.maximum(self.variances_ - self.noise_variance_[:, None], 0.0))
             self._cache = (self.components_.astype(np.float32) * scale[:, :, None],
-                           np.sqrt(self.noise_variance_).astype(np.float32))
+                           (self.noise_scale_ * np.sqrt(self.noise_variance_)).astype(np.float32))
         return self._cache
 
     def _sample_block(self, m, rng):
@@ -164,12 +253,15 @@ class PatchPCA(Generator):
 
     def _arrays(self):
         return {"counts": self.counts_, "means": self.means_, "components": self.components_,
-                "variances": self.variances_, "noise_variance": self.noise_variance_}
+                "variances": self.variances_, "noise_variance": self.noise_variance_,
+                "noise_scale": np.array([self.noise_scale_], np.float64)}
 
     def _set_arrays(self, a):
         self.counts_ = a["counts"].astype(np.int64)
         self.weights_ = self.counts_ / self.counts_.sum()
         self.means_, self.components_ = a["means"], a["components"]
         self.variances_, self.noise_variance_ = a["variances"], a["noise_variance"]
+        self.noise_scale_ = float(a["noise_scale"][0]) if "noise_scale" in a else 1.0  # files before the scale
+        self.calibration_ = None
         self.dim_ = self.means_.shape[1]
         self._cache = None

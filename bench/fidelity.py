@@ -1,0 +1,280 @@
+"""The fidelity scoreboard: how close each generator configuration comes to real data, and at what price.
+
+Real embeddings are split once into training and held-out rows. Every configuration is fitted on the
+training rows and scored against held-out real only (REFERENCE "The k-NN two-sample test"): the c2st at
+several n with the real-vs-real ceiling at the same n, the memorization check against the training rows,
+the geometry statistics, the model file's size, the fit time and the HNSW search cost at recall 0.95
+relative to real's.
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from tqdm.auto import tqdm
+
+from synth.arrays import unit_rows
+from synth.artifact import model_bytes
+from synth.errors import SynthError
+from synth.fitting import make_model
+from synth.io import atomic_path, write_json
+from synth.metrics import geometry_stats, hubness
+from synth.models import MODELS
+from synth.twosample import knn_two_sample, memorization
+
+SIZES = (1000, 2000, 5000, 10_000)
+HNSW_INDEX = "faiss-hnsw"
+HNSW_TARGET = 0.95
+MEMORIZATION_LIMIT = 0.06  # rate above which a configuration is said to copy (issue 4)
+MEDIAN_MARGIN = 0.01  # ... or fake median nearest-training cosine above held-out's + this
+
+# name -> (kind, params). "seed" is the plain local PCA the project started from; "default" is `synth fit`'s.
+DEFAULT_CONFIGS = {
+    "seed": ("patch", {"n_patches": 120, "rank": 48, "noise_scale": 1.0}),
+    "default": ("patch", {}),
+    "K240-r48": ("patch", {"n_patches": 240, "rank": 48}),
+    "K120-r16": ("patch", {"n_patches": 120, "rank": 16}),
+    "fog": ("fog", {}),
+    "random": ("random", {}),
+}
+
+
+def parse_config(text):
+    """Parse ``NAME=KIND[:key=value,...]`` (values read as YAML scalars) into ``(name, kind, params)``.
+
+    Examples: ``default=patch``, ``big=patch:n_patches=240,rank=48``, ``plain=patch:noise_scale=1``.
+    """
+    name, sep, rest = text.partition("=")
+    kind, _, args = rest.partition(":")
+    if not sep or not name or not kind:
+        raise SynthError(f"configuration {text!r}: expected NAME=KIND[:key=value,...]")
+    if kind not in MODELS:
+        raise SynthError(f"configuration {text!r}: unknown kind {kind!r} (known: {', '.join(MODELS)})")
+    params = {}
+    for item in filter(None, args.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SynthError(f"configuration {text!r}: {item!r} is not key=value")
+        params[key.strip()] = yaml.safe_load(value)
+    known = set(MODELS[kind]._get_param_names()) - {"random_state", "verbose"}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise SynthError(f"configuration {text!r}: {kind} has no parameter {', '.join(unknown)} "
+                         f"(known: {', '.join(sorted(known))})")
+    return name, kind, params
+
+
+def _stats(X):
+    """The five geometry statistics plus hubness (skewness of k-occurrence), which bears on graph search."""
+    return {**geometry_stats(X), "hubness": hubness(X)}
+
+
+def _two_sample(a, b, k, n_permutations, seed):
+    t = knn_two_sample(a, b, k=k, n_permutations=n_permutations, random_state=seed)
+    return {key: t[key] for key in ("c2st", "c2st_real", "c2st_fake", "p_value")}
+
+
+def _hnsw_cost(base, queries, k):
+    """Distance computations per query of faiss HNSW at recall 0.95 (None when not reached)."""
+    from .indexes import get
+    from .runner import cost_at_target, measure_index
+    from .suites import make_corpus
+
+    spec = get(HNSW_INDEX)
+    corpus = make_corpus("c", base, queries)
+    r = measure_index(spec, spec.build_grid[0], corpus, k=k, repeats=1)
+    return cost_at_target(r["curve"], HNSW_TARGET, "ndis"), r["build_params"]
+
+
+def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutations=100, stats_n=5000,
+               hnsw=True, n_queries=1000, random_state=0, verbose=0, source=None):
+    """Fit and score generator configurations on one real set.
+
+    Parameters
+    ----------
+    real : ndarray of shape (n_samples, n_features)
+        Real embeddings; rows are normalized. A seeded permutation puts ``n_train`` of them in training,
+        the rest in held-out.
+    configs : dict of str to (kind, params), optional
+        Default :data:`DEFAULT_CONFIGS`.
+    n_train : int
+    sizes : sequence of int
+        n of the two-sample test; sizes above the held-out count are dropped and the held-out count itself
+        is added (the largest test the data allow). The ceiling (training vs held-out) needs
+        n <= ``n_train``; above that it is None.
+    k, n_permutations : int
+        Of the two-sample test.
+    stats_n : int
+        Rows for the geometry statistics (real and fake alike).
+    hnsw : bool
+        Measure HNSW search cost at recall 0.95 on held-out real and on each fake (equal n, queries
+        outside the base); n is the largest size that leaves ``n_queries`` held-out rows as queries.
+    n_queries : int
+    random_state : int
+    verbose : int
+    source : str, optional
+        Name of the real set, for the report.
+
+    Returns
+    -------
+    dict
+        ``data``, ``split``, ``sizes``, ``ceiling`` (per n), ``real`` (statistics, HNSW cost) and
+        ``configs``: per configuration ``c2st`` (per n: ``c2st``, ``c2st_real``, ``c2st_fake``,
+        ``p_value``), ``memorization``, ``copies``, ``stats``, ``model_bytes``, ``fit_seconds``,
+        ``n_patches``, ``noise_scale``, ``hnsw``.
+    """
+    configs = dict(DEFAULT_CONFIGS if configs is None else configs)
+    real = unit_rows(real, min_rows=2 * (k + 1))
+    n, d = real.shape
+    if not 0 < n_train < n - k:
+        raise SynthError(f"{n} real rows: n_train={n_train} leaves no held-out rows to test against")
+    seeds = np.random.SeedSequence(random_state).generate_state(3)
+    order = np.random.default_rng(random_state).permutation(n)
+    train, heldout = real[order[:n_train]], real[order[n_train:]]
+    n_held = len(heldout)
+    sizes = sorted({s for s in sizes if k < s <= n_held} | {n_held})
+    n_fake = sizes[-1]
+    n_mem = min(10_000, n_held)
+    stats_n = min(stats_n, n_held)
+    n_hnsw = min(sizes[-1], n_held - n_queries) if hnsw else 0
+    if hnsw and n_hnsw < 10 * k:
+        raise SynthError(f"{n_held} held-out rows are too few for an HNSW run with {n_queries} queries")
+
+    bar = tqdm(total=len(configs) + 1, desc="fidelity", disable=not verbose, leave=False)
+    bar.set_postfix_str("ceiling")
+    ceiling = {str(s): (_two_sample(heldout[:s], train[:s], k, 0, None) if s <= n_train else None) for s in sizes}
+    real_info = {"stats": _stats(heldout[:stats_n]),
+                 "heldout_median_nn_train": memorization(train, heldout[:n_mem], heldout[:n_mem])["heldout_median"]}
+    queries = heldout[n_hnsw:n_hnsw + n_queries] if hnsw else None
+    if hnsw:
+        cost, params = _hnsw_cost(heldout[:n_hnsw], queries, k)
+        real_info["hnsw"] = {"index": HNSW_INDEX, "build_params": params, "n": n_hnsw, "queries": n_queries,
+                             "ndis_at_0.95": cost}
+    bar.update()
+
+    rows = []
+    for name, (kind, params) in configs.items():
+        bar.set_postfix_str(name)
+        model = make_model(kind, random_state=random_state, **params)
+        t0 = time.perf_counter()
+        try:
+            model.fit(train)
+        except TypeError as e:
+            raise SynthError(f"configuration {name!r}: {e}") from None
+        fit_seconds = time.perf_counter() - t0
+        fake = model.sample(n_fake, random_state=int(seeds[0]))
+        row = {"name": name, "kind": kind, "params": params, "fit_seconds": round(fit_seconds, 2),
+               "model_bytes": len(model_bytes(model)),
+               "n_patches": int(model.n_patches_) if hasattr(model, "n_patches_") else None,
+               "noise_scale": getattr(model, "noise_scale_", None),
+               "calibration": getattr(model, "calibration_", None),
+               "c2st": {str(s): _two_sample(heldout[:s], fake[:s], k, n_permutations, int(seeds[1]))
+                        for s in sizes},
+               "memorization": memorization(train, fake[:n_mem], heldout[:n_mem]),
+               "stats": _stats(fake[:stats_n])}
+        mem = row["memorization"]
+        row["copies"] = bool(mem["memorization_rate"] > MEMORIZATION_LIMIT
+                             or mem["fake_median"] > mem["heldout_median"] + MEDIAN_MARGIN)
+        if hnsw:
+            cost, _ = _hnsw_cost(fake[:n_hnsw], model.sample(n_queries, random_state=int(seeds[2])), k)
+            ref = real_info["hnsw"]["ndis_at_0.95"]
+            row["hnsw"] = {"ndis_at_0.95": cost, "ratio": cost / ref if cost and ref else None}
+        rows.append(row)
+        bar.update()
+    bar.close()
+    return {"data": {"source": source, "n": n, "d": d},
+            "split": {"n_train": n_train, "n_heldout": n_held, "random_state": random_state},
+            "k": k, "n_permutations": n_permutations, "sizes": sizes, "stats_n": stats_n, "n_memorization": n_mem,
+            "limits": {"memorization_rate": MEMORIZATION_LIMIT, "median_margin": MEDIAN_MARGIN},
+            "ceiling": ceiling, "real": real_info, "configs": rows}
+
+
+def _pair(t):
+    return "-" if t is None else f"{t['c2st']:.3f} / {min(t['c2st_real'], t['c2st_fake']):.3f}"
+
+
+def markdown(result):
+    """Three tables: the c2st curve over n, privacy and price, and the geometry statistics."""
+    sizes = [str(s) for s in result["sizes"]]
+    src = result["data"]["source"] or "real data"
+    split = result["split"]
+    head = (f"{src}: fitted on {split['n_train']:,} rows, tested against {split['n_heldout']:,} held-out rows "
+            f"(k = {result['k']}, seed {split['random_state']}).")
+    lines = [head, "", "**c2st by n: pooled / weaker side** (0.5 = indistinguishable; ceiling = training vs "
+             "held-out real at the same n)", "",
+             "| config | " + " | ".join(f"n = {int(s):,}" for s in sizes) + " |", "|---|" + "---|" * len(sizes)]
+    for row in result["configs"]:
+        lines.append(f"| {row['name']} | " + " | ".join(_pair(row["c2st"][s]) for s in sizes) + " |")
+    lines.append("| ceiling (real/real) | " + " | ".join(_pair(result["ceiling"][s]) for s in sizes) + " |")
+
+    hn = result["real"].get("hnsw")
+    lines += ["", f"**privacy and price** (memorization on {result['n_memorization']:,} fakes; copies = rate > "
+              f"{result['limits']['memorization_rate']} or fake median > held-out's + "
+              f"{result['limits']['median_margin']}" + (f"; HNSW = faiss HNSW M=16 distance computations at "
+                                                        f"recall 0.95, n = {hn['n']:,}, ratio to real" if hn else "")
+              + ")", "",
+              "| config | patches | noise scale | memorization rate | NN-train cos fake / held-out | copies | "
+              "model MB | fit s | HNSW ratio |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in result["configs"]:
+        mem = row["memorization"]
+        ratio = row.get("hnsw", {}).get("ratio")
+        cells = [row["name"], "-" if row["n_patches"] is None else str(row["n_patches"]),
+                 "-" if row["noise_scale"] is None else f"{row['noise_scale']:.2f}",
+                 f"{mem['memorization_rate']:.3f}", f"{mem['fake_median']:.3f} / {mem['heldout_median']:.3f}",
+                 "yes" if row["copies"] else "no", f"{row['model_bytes'] / 1e6:.2f}", f"{row['fit_seconds']:.1f}",
+                 ("not reached" if "hnsw" in row else "-") if ratio is None else f"{ratio:.2f}x"]
+        lines.append("| " + " | ".join(cells) + " |")
+    if hn:
+        lines.append(f"| real | | | | | | | | {hn['ndis_at_0.95']:,.0f} per query |")
+
+    names = [("twonn_id", "TwoNN dim", "{:.1f}"), ("isoscore", "IsoScore", "{:.4f}"),
+             ("participation_ratio", "part. ratio", "{:.1f}"), ("anisotropy", "anisotropy", "{:.4f}"),
+             ("nn_cosine", "NN cosine", "{:.3f}"), ("hubness", "hubness", "{:.2f}")]
+    lines += ["", f"**geometry statistics** (n = {result['stats_n']:,})", "",
+              "| set | " + " | ".join(n for _, n, _ in names) + " |", "|---|" + "---|" * len(names)]
+    for label, stats in [("held-out real", result["real"]["stats"])] + [(r["name"], r["stats"])
+                                                                        for r in result["configs"]]:
+        lines.append(f"| {label} | " + " | ".join(f.format(stats[key]) for key, _, f in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(result, path):
+    """c2st (pooled, solid; weaker side, dashed) against n for each configuration, with the ceiling."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = result["sizes"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, row in enumerate(result["configs"]):
+        color = f"C{i}"
+        ax.plot(sizes, [row["c2st"][str(s)]["c2st"] for s in sizes], "-o", color=color, label=row["name"], ms=3)
+        ax.plot(sizes, [min(row["c2st"][str(s)]["c2st_real"], row["c2st"][str(s)]["c2st_fake"]) for s in sizes],
+                "--", color=color, lw=1)
+    ceil = [(s, result["ceiling"][str(s)]["c2st"]) for s in sizes if result["ceiling"][str(s)]]
+    if ceil:
+        ax.plot(*zip(*ceil), "k:", lw=2, label="ceiling (real/real)")
+    ax.set_xscale("log")
+    ax.set_xlabel("n per side")
+    ax.set_ylabel("c2st (solid: pooled, dashed: weaker side)")
+    ax.set_ylim(0, 0.55)
+    ax.set_title(f"{result['data']['source'] or 'real'}: k-NN two-sample test against held-out real", fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def write_outputs(result, folder):
+    """``fidelity.json``, ``fidelity.md`` and ``fidelity.png`` in ``folder``; returns the paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / "fidelity.json", folder / "fidelity.md", folder / "fidelity.png"]
+    write_json(paths[0], result)
+    with atomic_path(paths[1]) as tmp:
+        Path(tmp).write_text(markdown(result))
+    plot(result, paths[2])
+    return paths

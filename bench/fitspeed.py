@@ -1,0 +1,67 @@
+"""Fit time and model size at scale: the default patch model against the seed's plain local PCA.
+
+No real 1024-d embeddings ship with the project, so the data are synthetic: unit vectors around 300 random
+centres with a decaying noise spectrum. Fit time depends on n, d and the configuration (k-means, per-patch
+SVDs, the noise-scale calibration), hardly on the values, so this is a fair measure of cost, not of fidelity.
+"""
+
+import time
+
+import numpy as np
+
+from synth.artifact import model_bytes
+from synth.fitting import make_model
+
+CONFIGS = {"default": ("patch", {}), "seed": ("patch", {"n_patches": 120, "rank": 48, "noise_scale": 1.0})}
+
+
+def clustered(n, d, centers=300, random_state=0):
+    """Unit vectors in ``centers`` anisotropic clusters, float32, shape (n, d)."""
+    rng = np.random.default_rng(random_state)
+    C = rng.standard_normal((centers, d)).astype(np.float32)
+    spectrum = np.geomspace(1.0, 0.05, d).astype(np.float32)
+    X = C[rng.integers(centers, size=n)]
+    X += rng.standard_normal((n, d), dtype=np.float32) * spectrum
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X
+
+
+def fit_speed(n=100_000, d=1024, repeats=1, configs=None, random_state=0):
+    """Median fit seconds and model bytes of each configuration on the same data.
+
+    Returns
+    -------
+    dict
+        ``n``, ``d``, ``repeats``, ``threads`` and ``configs``: per name ``seconds`` (median),
+        ``all_seconds``, ``model_bytes``, ``n_patches``, ``noise_scale``.
+    """
+    import faiss
+    from threadpoolctl import threadpool_info
+
+    X = clustered(n, d, random_state=random_state)
+    out = {}
+    for name, (kind, params) in (configs or CONFIGS).items():
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            model = make_model(kind, random_state=random_state, **params).fit(X)
+            times.append(time.perf_counter() - t0)
+        out[name] = {"seconds": float(np.median(times)), "all_seconds": [round(t, 2) for t in times],
+                     "model_bytes": len(model_bytes(model)), "n_patches": int(model.n_patches_),
+                     "noise_scale": float(model.noise_scale_)}
+    blas = max((p.get("num_threads", 1) for p in threadpool_info()), default=1)
+    return {"n": n, "d": d, "repeats": repeats, "threads": {"faiss": faiss.omp_get_max_threads(), "blas": blas},
+            "configs": out}
+
+
+def markdown(result):
+    lines = [f"**fit time, {result['n']:,} x {result['d']} synthetic unit vectors** (median of {result['repeats']}; "
+             f"faiss threads {result['threads']['faiss']}, BLAS threads {result['threads']['blas']})", "",
+             "| config | patches | noise scale | fit s | model MB |", "|---|---|---|---|---|"]
+    for name, r in result["configs"].items():
+        lines.append(f"| {name} | {r['n_patches']} | {r['noise_scale']:.2f} | {r['seconds']:.1f} | "
+                     f"{r['model_bytes'] / 1e6:.2f} |")
+    c = result["configs"]
+    if "default" in c and "seed" in c:
+        lines += ["", f"default / seed fit time: {c['default']['seconds'] / c['seed']['seconds']:.2f}x"]
+    return "\n".join(lines) + "\n"
