@@ -98,44 +98,6 @@ def run_cmd(suite, k, indexes, targets, repeats, out, as_json):
     benchmark(load_suite(suite), indexes, targets, k, repeats, out, as_json, {"files": list(suite)})
 
 
-<<<<<<< HEAD
-@main.command()
-@click.option("--size", "sizes", multiple=True, default=("1000000x384", "1000000x1024"), show_default=True,
-              help="NxD to time (repeatable).")
-@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Timed runs per figure; the median is reported.")
-@click.option("--threads", type=click.IntRange(min=1), help="Threads of the threaded sampler (default: all cores).")
-@click.option("--queries", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Queries of the ground-truth workload.")
-@click.option("--k", "k", type=click.IntRange(min=1), default=100, show_default=True, help="Neighbours per query.")
-@click.option("--method", "methods", multiple=True, help="Generators to time (repeatable; default all: "
-                                                         "synth synth_threads numpy make_blobs faiss_synthetic).")
-@click.option("--out", type=click.Path(dir_okay=False), help="Also write the markdown tables to this file.")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
-@seed_option
-def throughput(sizes, repeats, threads, queries, k, methods, out, as_json, seed):
-    """Vectors/s and GB/s of the sampler against numpy random, make_blobs and faiss SyntheticDataset, and of
-    blockwise ground truth against one faiss flat search; ratios from one run, medians of --repeats."""
-    from synth.errors import SynthError
-    from synth.io import atomic_path
-
-    from .throughput import METHODS, markdown, run_throughput
-
-    try:
-        grid = [tuple(int(v) for v in s.lower().split("x")) for s in sizes]
-    except ValueError:
-        raise SynthError(f"--size must look like 1000000x384, got {sizes}") from None
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        raise SynthError(f"unknown --method {bad} (known: {', '.join(METHODS)})")
-    result = run_throughput(grid, repeats=repeats, threads=threads, n_queries=queries, k=k,
-                            methods=tuple(methods) or METHODS, random_state=seed, verbose=progress())
-    text = markdown(result)
-    if out:
-        with atomic_path(out) as tmp:
-            Path(tmp).write_text(text)
-    click.echo(json.dumps(result, indent=2) if as_json else text)
-=======
 def parse_sizes(ctx, param, value):
     try:
         sizes = [int(v) for v in value.split(",") if v.strip()]
@@ -206,7 +168,44 @@ def fit_speed_cmd(n, d, repeats, as_json, seed):
 
     result = fit_speed(n=n, d=d, repeats=repeats, random_state=seed)
     click.echo(json.dumps(result, indent=2) if as_json else markdown(result))
->>>>>>> main
+
+
+@main.command()
+@click.option("--size", "sizes", multiple=True, default=("1000000x384", "1000000x1024"), show_default=True,
+              help="NxD to time (repeatable).")
+@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Timed runs per figure; the median is reported.")
+@click.option("--threads", type=click.IntRange(min=1), help="Threads of the threaded sampler (default: all cores).")
+@click.option("--queries", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Queries of the ground-truth workload.")
+@click.option("--k", "k", type=click.IntRange(min=1), default=100, show_default=True, help="Neighbours per query.")
+@click.option("--method", "methods", multiple=True, help="Generators to time (repeatable; default all: "
+                                                         "synth synth_threads numpy make_blobs faiss_synthetic).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the markdown tables to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@seed_option
+def throughput(sizes, repeats, threads, queries, k, methods, out, as_json, seed):
+    """Vectors/s and GB/s of the sampler against numpy random, make_blobs and faiss SyntheticDataset, and of
+    blockwise ground truth against one faiss flat search; ratios from one run, medians of --repeats."""
+    from synth.errors import SynthError
+    from synth.io import atomic_path
+
+    from .throughput import METHODS, markdown, run_throughput
+
+    try:
+        grid = [tuple(int(v) for v in s.lower().split("x")) for s in sizes]
+    except ValueError:
+        raise SynthError(f"--size must look like 1000000x384, got {sizes}") from None
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise SynthError(f"unknown --method {bad} (known: {', '.join(METHODS)})")
+    result = run_throughput(grid, repeats=repeats, threads=threads, n_queries=queries, k=k,
+                            methods=tuple(methods) or METHODS, random_state=seed, verbose=progress())
+    text = markdown(result)
+    if out:
+        with atomic_path(out) as tmp:
+            Path(tmp).write_text(text)
+    click.echo(json.dumps(result, indent=2) if as_json else text)
 
 
 if __name__ == "__main__":
