@@ -208,5 +208,40 @@ def throughput(sizes, repeats, threads, queries, k, methods, out, as_json, seed)
     click.echo(json.dumps(result, indent=2) if as_json else text)
 
 
+@main.command()
+@click.option("--n", "n", type=click.IntRange(min=1), default=10_000_000, show_default=True)
+@click.option("--d", "d", type=click.IntRange(min=384), default=1024, show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True)
+@click.option("--queries", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also write this many queries with exact ground truth (needs --neighbors).")
+@click.option("--neighbors", "k", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), help="Sampler threads (default: all cores).")
+@click.option("--corpus", type=click.Path(dir_okay=False),
+              help="Where to write the .fbin (default: a temporary file). It is deleted unless --keep.")
+@click.option("--keep", is_flag=True, help="Keep the corpus file.")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for memory.json and memory.md.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@seed_option
+def memory(n, d, dtype, queries, k, threads, corpus, keep, out, as_json, seed):
+    """Peak RSS of `synth sample` streaming N x D rows to .fbin, against the corpus as one in-memory array.
+
+    The sampler runs as a child process; its peak resident set size is compared, in the same run, with a
+    child that only imports the sampler and loads the model (the floor). Needs N * D * 4 bytes of free disk.
+    """
+    from synth.errors import SynthError
+
+    from .memory import markdown, sample_memory, write_outputs
+
+    if bool(queries) != bool(k):
+        raise SynthError("--queries and --neighbors go together")
+    if corpus and Path(corpus).suffix.lower() != ".fbin":
+        raise SynthError(f"{corpus}: --corpus must be a .fbin file")
+    result = sample_memory(n, d, corpus, dtype, queries, k, threads, keep=keep, random_state=seed,
+                           verbose=progress())
+    if out:
+        write_outputs(result, out)
+    click.echo(json.dumps(result, indent=2) if as_json else markdown(result))
+
+
 if __name__ == "__main__":
     main()
