@@ -170,5 +170,78 @@ def fit_speed_cmd(n, d, repeats, as_json, seed):
     click.echo(json.dumps(result, indent=2) if as_json else markdown(result))
 
 
+@main.command()
+@click.option("--size", "sizes", multiple=True, default=("1000000x384", "1000000x1024"), show_default=True,
+              help="NxD to time (repeatable).")
+@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Timed runs per figure; the median is reported.")
+@click.option("--threads", type=click.IntRange(min=1), help="Threads of the threaded sampler (default: all cores).")
+@click.option("--queries", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Queries of the ground-truth workload.")
+@click.option("--k", "k", type=click.IntRange(min=1), default=100, show_default=True, help="Neighbours per query.")
+@click.option("--method", "methods", multiple=True, help="Generators to time (repeatable; default all: "
+                                                         "synth synth_threads numpy make_blobs faiss_synthetic).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the markdown tables to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@seed_option
+def throughput(sizes, repeats, threads, queries, k, methods, out, as_json, seed):
+    """Vectors/s and GB/s of the sampler against numpy random, make_blobs and faiss SyntheticDataset, and of
+    blockwise ground truth against one faiss flat search; ratios from one run, medians of --repeats."""
+    from synth.errors import SynthError
+    from synth.io import atomic_path
+
+    from .throughput import METHODS, markdown, run_throughput
+
+    try:
+        grid = [tuple(int(v) for v in s.lower().split("x")) for s in sizes]
+    except ValueError:
+        raise SynthError(f"--size must look like 1000000x384, got {sizes}") from None
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise SynthError(f"unknown --method {bad} (known: {', '.join(METHODS)})")
+    result = run_throughput(grid, repeats=repeats, threads=threads, n_queries=queries, k=k,
+                            methods=tuple(methods) or METHODS, random_state=seed, verbose=progress())
+    text = markdown(result)
+    if out:
+        with atomic_path(out) as tmp:
+            Path(tmp).write_text(text)
+    click.echo(json.dumps(result, indent=2) if as_json else text)
+
+
+@main.command()
+@click.option("--n", "n", type=click.IntRange(min=1), default=10_000_000, show_default=True)
+@click.option("--d", "d", type=click.IntRange(min=384), default=1024, show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True)
+@click.option("--queries", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also write this many queries with exact ground truth (needs --neighbors).")
+@click.option("--neighbors", "k", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), help="Sampler threads (default: all cores).")
+@click.option("--corpus", type=click.Path(dir_okay=False),
+              help="Where to write the .fbin (default: a temporary file). It is deleted unless --keep.")
+@click.option("--keep", is_flag=True, help="Keep the corpus file.")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for memory.json and memory.md.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@seed_option
+def memory(n, d, dtype, queries, k, threads, corpus, keep, out, as_json, seed):
+    """Peak RSS of `synth sample` streaming N x D rows to .fbin, against the corpus as one in-memory array.
+
+    The sampler runs as a child process; its peak resident set size is compared, in the same run, with a
+    child that only imports the sampler and loads the model (the floor). Needs N * D * 4 bytes of free disk.
+    """
+    from synth.errors import SynthError
+
+    from .memory import markdown, sample_memory, write_outputs
+
+    if bool(queries) != bool(k):
+        raise SynthError("--queries and --neighbors go together")
+    if corpus and Path(corpus).suffix.lower() != ".fbin":
+        raise SynthError(f"{corpus}: --corpus must be a .fbin file")
+    result = sample_memory(n, d, corpus, dtype, queries, k, threads, keep=keep, random_state=seed,
+                           verbose=progress())
+    if out:
+        write_outputs(result, out)
+    click.echo(json.dumps(result, indent=2) if as_json else markdown(result))
+
+
 if __name__ == "__main__":
     main()

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 
 from .errors import SynthError
 
@@ -123,30 +122,94 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, key, column, sp
 
 @main.command()
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
-@click.option("-n", "n", type=click.IntRange(min=1), required=True, help="Number of vectors.")
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
-              help="Output file; format by extension: .npy .fbin .fvecs .h5 .parquet.")
+@click.option("-n", "n", type=click.IntRange(min=1), required=True, help="Number of vectors (of the whole corpus).")
+@click.option("-o", "--out", required=True, type=click.Path(),
+              help="Output file; format by extension: .npy .fbin .fvecs .h5 .parquet. A name without extension "
+                   "is a folder of VectorDBBench parquet shards train-XX-of-NN.parquet.")
 @click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True)
 @click.option("--chunk-size", type=click.IntRange(min=1), default=65536, show_default=True,
               help="Rows generated per step (memory); does not change the output.")
+@click.option("--shard", help="i/N: write only rows [i*n/N, (i+1)*n/N) of the corpus (same bytes as that slice "
+                              "of a whole run). For a folder OUT, the file train-i-of-N.parquet.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads generating blocks; does not change the output.")
+@click.option("--files", type=click.IntRange(min=1), help="Folder OUT: number of parquet shards "
+                                                          "(default: one per million rows).")
+@click.option("--queries", "n_queries", type=click.IntRange(min=0), default=0,
+              help="Also write this many queries (their own seed stream) ...")
+@click.option("--neighbors", "k", type=click.IntRange(min=0), default=0,
+              help="... and their exact top-K neighbours by cosine among the corpus (blockwise, faiss).")
+@click.option("--workers", type=click.IntRange(min=1), help="Run on a local Dask cluster of this many processes "
+                                                            "(one task per shard; same bytes).")
+@click.option("--scheduler", help="Run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); "
+                                  "OUT must be on a filesystem all workers share.")
+@click.option("--tasks", type=click.IntRange(min=1), help="With Dask: number of shards / tasks "
+                                                          "(default: --files, or 2 per worker).")
 @seed_option
 @force_option
-def sample(model, n, out, dtype, chunk_size, seed, force):
-    """Sample N vectors from MODEL into OUT, streaming, deterministically for a given --seed."""
+def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, workers, scheduler, tasks,
+           seed, force):
+    """Sample N vectors from MODEL into OUT, streaming, deterministically for a given --seed.
+
+    Memory is bounded by --chunk-size, not N. Row r depends only on (seed, r), so --chunk-size, --threads,
+    --shard and Dask give the same bytes. Files are written under a temporary name; a rerun after a kill
+    resumes .npy/.fbin/.fvecs files and parquet folders where they stopped.
+    """
     from tqdm.auto import tqdm
 
     from .artifact import load_model
-    from .io import open_writer
+    from .sampling import parse_shard, sample_to_file, write_partial_truth, write_truth
 
-    check_output(out, force)
-    gen = load_model(model)
+    if (n_queries > 0) != (k > 0):
+        raise SynthError("--queries and --neighbors go together")
+    if Path(out).suffix:
+        check_output(out, force)
     t0 = time.perf_counter()
-    with open_writer(out, n, gen.n_features_, dtype=np.dtype(dtype)) as writer, \
-            tqdm(total=n, unit="vec", unit_scale=True, disable=not progress(), leave=False) as bar:
-        for chunk in gen.iter_samples(n, random_state=seed, chunk_size=chunk_size):
-            writer.write(chunk)
-            bar.update(len(chunk))
-    click.echo(f"wrote {n} x {gen.n_features_} {dtype} to {out} in {time.perf_counter() - t0:.1f} s")
+    if workers or scheduler:
+        from .distributed import sample_on_dask
+
+        info = sample_on_dask(model, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size,
+                              n_tasks=tasks or files, threads=threads, n_queries=n_queries, k=k,
+                              scheduler=scheduler, n_workers=workers, force=force)
+        click.echo(f"wrote {n} x {info['d']} {dtype} to {out} with {info['tasks']} Dask tasks "
+                   f"in {time.perf_counter() - t0:.1f} s")
+        return
+    gen = load_model(model)
+    part = parse_shard(shard) if shard else None
+    with tqdm(total=n, unit="vec", unit_scale=True, disable=not progress(), leave=False) as bar:
+        info = sample_to_file(gen, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size, shard=part,
+                              threads=threads, n_queries=n_queries, k=k, files=files, force=force,
+                              progress=bar.update)
+    rows = info["stop"] - info["start"]
+    resumed = f" (resumed after {info['resumed_rows']} rows)" if info["resumed_rows"] else ""
+    click.echo(f"wrote rows {info['start']}..{info['stop'] - 1} ({rows} x {gen.n_features_} {dtype}) to {out}"
+               f"{resumed} in {time.perf_counter() - t0:.1f} s")
+    if n_queries:
+        if part and part[1] > 1:
+            path = write_partial_truth(out, info["queries"], info["neighbors"], info["scores"], part)
+            click.echo(f"wrote this shard's partial ground truth to {path} (merge: synth merge-neighbors)")
+        else:
+            paths = write_truth(out, info["queries"], info["neighbors"], info["scores"], dtype=dtype)
+            click.echo(f"wrote {n_queries} queries to {paths['queries']}, top-{k} neighbours to "
+                       f"{paths['neighbors']}")
+
+
+@main.command("merge-neighbors")
+@click.argument("out", type=click.Path())
+@click.argument("parts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--neighbors", "k", type=click.IntRange(min=1), required=True, help="K of the parts.")
+@click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True)
+def merge_neighbors(out, parts, k, dtype):
+    """Merge the partial ground truth of shards (PARTS: *.neighbors-part-*.npz) into the files of corpus OUT.
+
+    OUT names the corpus as `synth sample -o` would (its extension picks the ground-truth format).
+    """
+    from .sampling import merge_partial_truth, write_truth
+
+    queries, ids, scores = merge_partial_truth(parts, k)
+    paths = write_truth(out, queries, ids, scores, dtype=dtype)
+    click.echo(f"merged {len(parts)} parts: {len(queries)} queries to {paths['queries']}, top-{k} neighbours "
+               f"to {paths['neighbors']}")
 
 
 @main.command()

@@ -44,3 +44,8 @@ def test_readme_layer_tables_are_the_committed_layers_output():
     assert layers in readme
     for name in ("cone.txt", "cm-sweep.txt"):
         assert (ROOT / "docs" / "layers" / name).read_text().strip() in readme
+
+
+def test_readme_scale_table_is_the_committed_throughput_output():
+    table = (ROOT / "docs" / "scale" / "throughput.md").read_text().strip()
+    assert table in (ROOT / "README.md").read_text()

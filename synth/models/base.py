@@ -19,6 +19,24 @@ def check_seed(random_state):
     raise ValueError(f"random_state must be None or a non-negative int, got {random_state!r}")
 
 
+_BLAS = None
+
+
+def one_blas_thread():
+    """Context in which BLAS runs on one thread.
+
+    Multi-threaded BLAS splits a matrix product differently for different thread counts, which changes the
+    last bit of some results; blocks are generated under this limit so that their bytes do not depend on the
+    machine's cores, a Dask worker's settings or the caller's threads.
+    """
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
 def block_rng(seed, block):
     """The generator of block ``block`` of the stream seeded by ``seed``."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(block),)))
@@ -44,7 +62,8 @@ class Generator(BaseEstimator):
     def _blocks(self, seed, start, stop):
         """Rows start .. stop-1 of the stream, as slices of whole generated blocks."""
         for b in range(start // BLOCK_ROWS, -(-stop // BLOCK_ROWS)):
-            block = self._sample_block(BLOCK_ROWS, block_rng(seed, b))
+            with one_blas_thread():
+                block = self._sample_block(BLOCK_ROWS, block_rng(seed, b))
             yield block[max(start - b * BLOCK_ROWS, 0):min(stop - b * BLOCK_ROWS, BLOCK_ROWS)]
 
     def iter_samples(self, n, random_state=None, start=0, chunk_size=65536):

@@ -1,0 +1,474 @@
+"""Streaming samples to disk: shards, chunks, threads, resumable atomic writes, queries and exact ground truth.
+
+Row r of a corpus depends only on (seed, r): rows are generated in blocks of ``BLOCK_ROWS`` whose generators
+derive from ``SeedSequence(seed, spawn_key=(block,))``. So the bytes written do not depend on the chunk size,
+the thread count or the shard split: shard i of N is rows ``[i*n//N, (i+1)*n//N)`` of the whole.
+
+Writes never leave a file that looks complete but is not. The fixed-row formats (.npy, .fbin, .fvecs) are
+written to ``.NAME.partial`` beside the output, with a ``.NAME.partial.json`` describing the run; a rerun with
+the same parameters truncates the partial file to whole rows, regenerates from there and renames it into place
+at the end, so a run killed at any point and rerun yields the same bytes as an uninterrupted one. A folder
+output is a VectorDBBench corpus (``train-XX-of-NN.parquet`` files, each renamed into place when complete); a
+rerun keeps the finished files. Single .h5 and .parquet files are atomic but restart from scratch.
+"""
+
+import concurrent.futures
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SynthError
+from .groundtruth import TopK, merge_topk
+from .io import atomic_path, open_writer, write_json
+from .models.base import BLOCK_ROWS, block_rng, check_seed, one_blas_thread
+
+RAW_FORMATS = (".npy", ".fbin", ".fvecs")
+MANIFEST = ".synth-sample.json"
+ROWS_PER_FILE = 1_000_000
+ROW_GROUP_BYTES = 32 << 20  # parquet row groups of about this size  # VectorDBBench shards hold about this many rows when no --shard split is given
+
+
+# --------------------------------------------------------------------------------------------- rows
+def shard_range(n, index, count):
+    """Rows ``[start, stop)`` of shard ``index`` of ``count``: ``start = index * n // count``."""
+    if not (count >= 1 and 0 <= index < count):
+        raise SynthError(f"shard {index}/{count}: need 0 <= i < N")
+    return index * n // count, (index + 1) * n // count
+
+
+def parse_shard(text):
+    """``"i/N"`` -> (i, N)."""
+    try:
+        i, count = (int(v) for v in str(text).split("/"))
+    except ValueError:
+        raise SynthError(f"--shard must look like i/N (e.g. 0/8), got {text!r}") from None
+    shard_range(0, i, count)
+    return i, count
+
+
+def query_seed(seed):
+    """Seed of the query stream: its own stream, derived from the corpus seed, disjoint from the base's."""
+    state = np.random.SeedSequence(check_seed(seed), spawn_key=(2**32 + 1,)).generate_state(2, np.uint32)
+    return int(state[0]) << 32 | int(state[1])
+
+
+def model_id(gen):
+    """sha256 over a fitted model's arrays: a resumed file must come from the same model."""
+    h = hashlib.sha256(type(gen).__name__.encode())
+    for name, a in sorted(gen._arrays().items()):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def iter_rows(gen, seed, start, stop, chunk_size=65536, threads=1):
+    """Yield rows ``start .. stop-1`` of the stream seeded by ``seed`` in chunks of ``chunk_size``.
+
+    Blocks are independent, so ``threads`` > 1 generates several at once (numpy's generators and BLAS release
+    the GIL); the values are the same for any thread count and chunk size.
+
+    Yields
+    ------
+    chunk : ndarray of shape (m, n_features), float32
+    """
+    gen._check_fitted()
+    seed = check_seed(seed)
+    chunk_size, threads = max(1, int(chunk_size)), max(1, int(threads))
+    if hasattr(gen, "_factors"):
+        gen._factors()  # fill the model's cache before threads race to do it
+    first, last = start // BLOCK_ROWS, -(-stop // BLOCK_ROWS)
+
+    def block(b):
+        with one_blas_thread():
+            rows = gen._sample_block(BLOCK_ROWS, block_rng(seed, b))
+        return rows[max(start - b * BLOCK_ROWS, 0):min(stop - b * BLOCK_ROWS, BLOCK_ROWS)]
+
+    limit = None
+    if threads == 1:
+        blocks = map(block, range(first, last))
+    else:
+        # held for the whole run so that the threads' own limits restore 1, never the caller's count
+        limit = one_blas_thread()
+        limit.__enter__()
+        blocks = _ordered_map(block, range(first, last), threads)
+    shape = (chunk_size, gen.n_features_)
+    out, have = np.empty(shape, np.float32), 0
+    try:
+        for rows in blocks:
+            while len(rows):
+                take = min(chunk_size - have, len(rows))
+                out[have:have + take] = rows[:take]
+                rows, have = rows[take:], have + take
+                if have == chunk_size:
+                    yield out
+                    out = None  # a consumer that let go of the last chunk keeps one chunk alive, not two
+                    out, have = np.empty(shape, np.float32), 0
+        if have:
+            yield out[:have]
+    finally:
+        if limit is not None:
+            limit.__exit__(None, None, None)
+
+
+def _ordered_map(fn, items, threads):
+    """``map`` on a thread pool, in order, with at most ``2 * threads`` results pending (bounded memory)."""
+    items = iter(items)
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        pending = []
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * threads:
+                yield pending.pop(0).result()
+        for f in pending:
+            yield f.result()
+
+
+# --------------------------------------------------------------------------------------------- raw formats
+def _raw_header(ext, n, d, dtype):
+    if ext == ".fbin":
+        return np.array([n, d], dtype=np.uint32).tobytes()
+    if ext == ".npy":
+        import io
+
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                                   "fortran_order": False, "shape": (n, d)})
+        return buf.getvalue()
+    return b""
+
+
+def _raw_rows(ext, rows, dtype):
+    rows = np.ascontiguousarray(rows, dtype=dtype)
+    if ext != ".fvecs":
+        return memoryview(rows).cast("B")  # no copy: a chunk can be hundreds of MB
+    out = np.empty((len(rows), rows.shape[1] + 1), np.float32)
+    out[:, 0] = np.array([rows.shape[1]], np.int32).view(np.float32)[0]
+    out[:, 1:] = rows
+    return out.tobytes()
+
+
+def _row_bytes(ext, d, dtype):
+    return (d + 1) * 4 if ext == ".fvecs" else d * np.dtype(dtype).itemsize
+
+
+def _stored_rows(path, ext, header, d, dtype, count, block_rows):
+    """Read back the first ``count`` rows of a raw file in blocks (to rebuild ground truth on resume)."""
+    if not count:
+        return
+    if ext == ".fvecs":
+        mm = np.memmap(path, dtype=np.float32, mode="r", offset=0, shape=(count, d + 1))[:, 1:]
+    else:
+        mm = np.memmap(path, dtype=dtype, mode="r", offset=len(header), shape=(count, d))
+    for i in range(0, count, block_rows):
+        yield np.array(mm[i:i + block_rows], dtype=np.float32)
+
+
+def _write_raw(out, chunks_from, total, d, dtype, params, chunk_size, on_rows):
+    """Write ``total`` rows to a raw-format file, resuming a matching partial file; see the module docstring."""
+    out = Path(out)
+    ext = out.suffix.lower()
+    if ext in (".fbin", ".fvecs") and np.dtype(dtype) != np.float32:
+        raise SynthError(f"{ext} holds float32 only", out)
+    if not out.parent.exists():
+        raise SynthError("output folder does not exist", out.parent)
+    partial = out.parent / f".{out.name}.partial"
+    sidecar = out.parent / f".{out.name}.partial.json"
+    header = _raw_header(ext, total, d, dtype)
+    row_bytes = _row_bytes(ext, d, dtype)
+    done = 0
+    if partial.exists() and sidecar.exists() and json.loads(sidecar.read_text()) == params:
+        done = max(0, (partial.stat().st_size - len(header)) // row_bytes)
+        done = min(done, total)
+    else:
+        write_json(sidecar, params)
+    resumed = done
+    # rows already on disk still feed the ground truth, read back as stored
+    for rows in _stored_rows(partial, ext, header, d, dtype, done, chunk_size):
+        on_rows(rows)
+    mode = "r+b" if done else "wb"
+    with open(partial, mode) as f:
+        if done:
+            f.truncate(len(header) + done * row_bytes)
+            f.seek(0, os.SEEK_END)
+        else:
+            f.write(header)
+        for chunk in chunks_from(done):
+            stored = np.ascontiguousarray(chunk, dtype=dtype)
+            f.write(_raw_rows(ext, stored, dtype))
+            on_rows(stored)
+            del chunk, stored
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, out)
+    sidecar.unlink(missing_ok=True)
+    return resumed
+
+
+# --------------------------------------------------------------------------------------------- parquet folders
+def parquet_name(index, count):
+    """VectorDBBench shard file name."""
+    return f"train-{index:02d}-of-{count:02d}.parquet"
+
+
+def _write_parquet_file(path, chunks, d, dtype, first_id, on_rows):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    value = pa.float16() if np.dtype(dtype) == np.float16 else pa.float32()
+    schema = pa.schema([("id", pa.int64()), ("emb", pa.list_(value, d))])
+    # row groups of a size fixed by d and dtype, not by the chunk size, so the file's bytes do not depend on it
+    group = max(1, ROW_GROUP_BYTES // (d * np.dtype(dtype).itemsize))
+    row = first_id
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as w:
+        def flush(rows):
+            ids = pa.array(np.arange(row, row + len(rows), dtype=np.int64))
+            emb = pa.FixedSizeListArray.from_arrays(pa.array(rows.ravel()), d)
+            w.write_table(pa.Table.from_arrays([ids, emb], schema=schema))
+            return row + len(rows)
+
+        pending, have = [], 0
+        for chunk in chunks:
+            stored = np.ascontiguousarray(chunk, dtype=dtype)
+            on_rows(stored)
+            pending.append(stored)
+            have += len(stored)
+            while have >= group:
+                buf = np.concatenate(pending) if len(pending) > 1 else pending[0]
+                row = flush(buf[:group])
+                pending, have = [buf[group:]], have - group
+        if have:
+            row = flush(np.concatenate(pending))
+
+
+def _parquet_rows(path, d):
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(path)
+    for i in range(f.num_row_groups):
+        col = f.read_row_group(i, columns=["emb"]).column("emb").combine_chunks()
+        yield col.flatten().to_numpy(zero_copy_only=False).reshape(-1, d).astype(np.float32)
+
+
+def _parquet_complete(path, rows):
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path).metadata.num_rows == rows
+    except Exception:  # unreadable: rewrite it
+        return False
+
+
+# --------------------------------------------------------------------------------------------- the whole job
+def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=65536, shard=None, threads=1,
+                   n_queries=0, k=0, files=None, force=False, progress=None):
+    """Stream rows of the sample of ``n`` vectors from ``gen`` into ``out``, optionally with queries and ground truth.
+
+    Parameters
+    ----------
+    gen : Generator
+        A fitted model.
+    out : str or os.PathLike
+        A file (.npy .fbin .fvecs .h5 .parquet; format by extension) or a folder (no extension): a VectorDBBench
+        corpus of ``train-XX-of-NN.parquet`` files.
+    n : int
+        Size of the whole corpus.
+    random_state : int
+        Seed; row r depends only on (seed, r).
+    dtype : float32 or float16
+    chunk_size : int
+        Rows generated per step: memory, not values.
+    shard : (int, int), optional
+        ``(i, N)``: write only rows ``[i*n//N, (i+1)*n//N)``. For a folder output, the file
+        ``train-i-of-N.parquet``; for a file output, that file holds just the shard's rows.
+    threads : int
+        Threads generating blocks at once; does not change the values.
+    n_queries, k : int
+        If both > 0: also draw ``n_queries`` queries from their own seed stream (:func:`query_seed`) and compute
+        the exact top-``k`` neighbours by cosine of each among the rows written (as stored, e.g. after float16
+        rounding), blockwise. For a shard they are neighbours among the shard's rows, with global ids; merge
+        shards with :func:`synth.groundtruth.merge_topk`.
+    files : int, optional
+        Folder output without ``shard``: number of parquet files (default: about one per million rows).
+    force : bool
+        Folder output: discard a folder written with other parameters instead of refusing.
+    progress : callable, optional
+        Called with the number of rows just written.
+
+    Returns
+    -------
+    info : dict
+        ``start``, ``stop``, ``resumed_rows`` (rows kept from an interrupted run), ``d``, ``dtype``, and when
+        queries were asked for ``queries`` (ndarray (n_queries, d), float32), ``neighbors`` (int64, (n_queries,
+        k)) and ``scores`` (float32 cosines).
+    """
+    gen._check_fitted()
+    seed = check_seed(random_state)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float16):
+        raise SynthError(f"dtype must be float32 or float16, got {dtype}")
+    out = Path(out)
+    d = gen.n_features_
+    index, count = shard if shard is not None else (0, 1)
+    start, stop = shard_range(n, index, count)
+    with_truth = n_queries > 0 and k > 0
+    queries = top = None
+    if with_truth:
+        queries = np.concatenate(list(iter_rows(gen, query_seed(seed), 0, n_queries, chunk_size, threads)))
+        queries = queries.astype(dtype).astype(np.float32)  # as the user will store and read them
+        top = TopK(queries, k)
+    seen = [start]
+
+    def on_rows(rows):
+        if top is not None:
+            top.add(rows, seen[0])
+        seen[0] += len(rows)
+        if progress is not None:
+            progress(len(rows))
+
+    params = {"n": n, "d": d, "dtype": dtype.name, "seed": seed, "start": start, "stop": stop,
+              "model": model_id(gen)}
+    resumed = 0
+    if out.suffix == "":
+        resumed = _sample_folder(gen, out, n, seed, dtype, chunk_size, shard, threads, files, force, params,
+                                 on_rows)
+    elif out.suffix.lower() in RAW_FORMATS:
+        resumed = _write_raw(out, lambda done: iter_rows(gen, seed, start + done, stop, chunk_size, threads),
+                             stop - start, d, dtype, params, chunk_size, on_rows)
+    else:
+        with open_writer(out, stop - start, d, dtype) as w:
+            for chunk in iter_rows(gen, seed, start, stop, chunk_size, threads):
+                w.write(chunk)
+                on_rows(np.asarray(chunk, dtype=dtype))
+    info = {"start": start, "stop": stop, "resumed_rows": int(resumed), "d": d, "dtype": dtype.name}
+    if with_truth:
+        ids, scores = top.result() if stop - start >= k else (top.ids, top.scores)
+        info.update(queries=queries, neighbors=ids, scores=scores)
+    return info
+
+
+def _sample_folder(gen, out, n, seed, dtype, chunk_size, shard, threads, files, force, params, on_rows):
+    count = shard[1] if shard is not None else (files or max(1, -(-n // ROWS_PER_FILE)))
+    todo = [shard[0]] if shard is not None else range(count)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = dict(params, start=0, stop=n, files=count)
+    mpath = out / MANIFEST
+    if mpath.exists() and json.loads(mpath.read_text()) != manifest:
+        if not force:
+            raise SynthError("holds a corpus written with other parameters (use --force to replace it)", out)
+        for p in out.glob("train-*-of-*.parquet"):
+            p.unlink()
+    write_json(mpath, manifest)
+    resumed = 0
+    for i in todo:
+        a, b = shard_range(n, i, count)
+        path = out / parquet_name(i, count)
+        if _parquet_complete(path, b - a):
+            for rows in _parquet_rows(path, params["d"]):
+                on_rows(rows)
+            resumed += b - a
+            continue
+        _write_parquet_file(path, iter_rows(gen, seed, a, b, chunk_size, threads), params["d"], dtype, a, on_rows)
+    return resumed
+
+
+# --------------------------------------------------------------------------------------------- queries + truth files
+def truth_paths(out):
+    """Where :func:`write_truth` puts queries and neighbours for the corpus ``out``."""
+    out = Path(out)
+    ext = out.suffix.lower()
+    if ext == "":
+        return {"queries": out / "test.parquet", "neighbors": out / "neighbors.parquet"}
+    if ext in (".h5", ".hdf5"):
+        return {"queries": out, "neighbors": out}
+    stem = out.parent / out.stem
+    if ext == ".fbin":
+        return {"queries": Path(f"{stem}.queries.fbin"), "neighbors": Path(f"{stem}.gt.bin")}
+    if ext == ".fvecs":
+        return {"queries": Path(f"{stem}.queries.fvecs"), "neighbors": Path(f"{stem}.neighbors.ivecs")}
+    if ext == ".parquet":
+        return {"queries": Path(f"{stem}.test.parquet"), "neighbors": Path(f"{stem}.neighbors.parquet")}
+    return {"queries": Path(f"{stem}.queries.npy"), "neighbors": Path(f"{stem}.neighbors.npz")}
+
+
+def write_truth(out, queries, ids, scores, dtype=np.float32):
+    """Write queries and their exact neighbours beside (or into) the corpus ``out``, in its format's convention.
+
+    .h5: datasets ``test``, ``neighbors`` and ``distances`` (1 - cosine, ann-benchmarks' angular) in the file.
+    Folder: ``test.parquet`` (id, emb) and ``neighbors.parquet`` (id, neighbors_id), VectorDBBench's layout.
+    .fbin: ``STEM.queries.fbin`` and ``STEM.gt.bin`` (big-ann ground truth: uint32 nq, uint32 k, int32 ids,
+    float32 inner products). .fvecs: ``STEM.queries.fvecs``, ``STEM.neighbors.ivecs``. .parquet:
+    ``STEM.test.parquet``, ``STEM.neighbors.parquet``. .npy: ``STEM.queries.npy``, ``STEM.neighbors.npz``
+    (``ids``, ``scores``).
+    """
+    import h5py
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    paths = truth_paths(out)
+    ext = Path(out).suffix.lower()
+    qn, k = ids.shape
+    if ext in (".h5", ".hdf5"):
+        with h5py.File(out, "a") as f:
+            for key in ("test", "neighbors", "distances"):
+                if key in f:
+                    del f[key]
+            f.create_dataset("test", data=queries.astype(dtype))
+            f.create_dataset("neighbors", data=ids)
+            f.create_dataset("distances", data=(1.0 - scores).astype(np.float32))
+        return paths
+    if ext in ("", ".parquet"):
+        value = pa.float16() if np.dtype(dtype) == np.float16 else pa.float32()
+        q = pa.Table.from_arrays([pa.array(np.arange(qn, dtype=np.int64)), pa.FixedSizeListArray.from_arrays(
+            pa.array(queries.astype(dtype).ravel()), queries.shape[1])], names=["id", "emb"])
+        q = q.cast(pa.schema([("id", pa.int64()), ("emb", pa.list_(value, queries.shape[1]))]))
+        nb = pa.Table.from_arrays([pa.array(np.arange(qn, dtype=np.int64)),
+                                   pa.FixedSizeListArray.from_arrays(pa.array(ids.ravel()), k)],
+                                  names=["id", "neighbors_id"])
+        for table, path in ((q, paths["queries"]), (nb, paths["neighbors"])):
+            with atomic_path(path) as tmp:
+                pq.write_table(table, tmp)
+        return paths
+    from .io import write_vectors
+
+    write_vectors(paths["queries"], queries, dtype=dtype)
+    with atomic_path(paths["neighbors"]) as tmp:
+        if ext == ".fbin":
+            with open(tmp, "wb") as f:
+                f.write(np.array([qn, k], np.uint32).tobytes())
+                f.write(ids.astype(np.int32).tobytes())
+                f.write(scores.astype(np.float32).tobytes())
+        elif ext == ".fvecs":
+            rows = np.empty((qn, k + 1), np.int32)
+            rows[:, 0], rows[:, 1:] = k, ids
+            rows.tofile(tmp)
+        else:
+            with open(tmp, "wb") as f:
+                np.savez(f, ids=ids, scores=scores)
+    return paths
+
+
+def write_partial_truth(out, queries, ids, scores, shard):
+    """Shard ``(i, N)``'s partial ground truth, ``OUT.neighbors-part-III-of-NNN.npz``; merge with
+    :func:`merge_partial_truth`."""
+    path = Path(f"{out}.neighbors-part-{shard[0]:03d}-of-{shard[1]:03d}.npz")
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, queries=queries, ids=ids, scores=scores)
+    return path
+
+
+def merge_partial_truth(paths, k):
+    """Merge shards' ``*.neighbors-part-*.npz`` files: (queries, ids, scores) of the whole corpus."""
+    parts, queries = [], None
+    for p in paths:
+        with np.load(p) as z:
+            if queries is not None and not np.array_equal(queries, z["queries"]):
+                raise SynthError("queries differ from the first part's: not shards of one run", p)
+            queries = z["queries"]
+            parts.append((z["ids"], z["scores"]))
+    if not parts:
+        raise SynthError("no partial ground-truth files given")
+    ids, scores = merge_topk(parts, k)
+    return queries, ids, scores

@@ -1,0 +1,254 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from synth.artifact import save_model
+from synth.cli import main
+from synth.errors import SynthError
+from synth.groundtruth import exact_neighbors, merge_topk
+from synth.io import read_vectors
+from synth.models import PatchPCA
+from synth.neighbors import knn
+from synth.sampling import iter_rows, parse_shard, sample_to_file, shard_range
+
+N = 10_000  # spans three 4,096-row blocks, so shards and chunks cut blocks
+
+
+def blobs(n=2000, d=16, centers=5, seed=0):
+    rng = np.random.default_rng(seed)
+    C = rng.standard_normal((centers, d)) * 2
+    X = C[rng.integers(centers, size=n)] + rng.standard_normal((n, d)) + 1.0
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def gen():
+    return PatchPCA(n_patches=8, rank=4, random_state=0).fit(blobs())
+
+
+@pytest.fixture(scope="module")
+def gen384():
+    """Real dimension and rank: multi-threaded BLAS would change the last bits of its products."""
+    from synth.bundled import load_minilm_wordnet
+
+    return PatchPCA(n_patches=6, rank=32, random_state=0).fit(load_minilm_wordnet()[:3000])
+
+
+@pytest.fixture(scope="module")
+def whole(gen):
+    return gen.sample(N, random_state=3)
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_shard_ranges_tile_the_corpus():
+    for n, count in ((10, 3), (7, 7), (10_000, 6)):
+        bounds = [shard_range(n, i, count) for i in range(count)]
+        assert bounds[0][0] == 0 and bounds[-1][1] == n
+        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    assert parse_shard("2/5") == (2, 5)
+    for bad in ("5/5", "x", "1/0", "-1/3"):
+        with pytest.raises(SynthError):
+            parse_shard(bad)
+
+
+@pytest.mark.parametrize("chunk_size,threads", [(1000, 1), (4096, 3), (65536, 2), (333, 4)])
+def test_rows_do_not_depend_on_chunks_or_threads(gen, whole, gen384, chunk_size, threads):
+    got = np.concatenate(list(iter_rows(gen, 3, 1234, N, chunk_size, threads)))
+    assert np.array_equal(got, whole[1234:])
+    got = np.concatenate(list(iter_rows(gen384, 3, 1234, N, chunk_size, threads)))
+    assert np.array_equal(got, gen384.sample(N, random_state=3)[1234:])
+
+
+@pytest.mark.parametrize("ext", [".fbin", ".npy", ".fvecs"])
+def test_shards_concatenated_equal_the_whole_file(gen, whole, tmp_path, ext):
+    sample_to_file(gen, tmp_path / f"all{ext}", N, random_state=3, chunk_size=3000)
+    parts = []
+    for i in range(3):
+        sample_to_file(gen, tmp_path / f"s{i}{ext}", N, random_state=3, chunk_size=777, shard=(i, 3), threads=2)
+        parts.append(np.asarray(read_vectors(tmp_path / f"s{i}{ext}")))
+    assert np.array_equal(np.concatenate(parts), whole)
+    assert np.array_equal(read_vectors(tmp_path / f"all{ext}"), whole)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temporary left behind
+
+
+def test_float16_files_hold_the_rounded_rows(gen, whole, tmp_path):
+    sample_to_file(gen, tmp_path / "h.npy", N, random_state=3, dtype=np.float16)
+    got = np.load(tmp_path / "h.npy")
+    assert got.dtype == np.float16 and np.array_equal(got, whole.astype(np.float16))
+    with pytest.raises(SynthError, match="float32 only"):
+        sample_to_file(gen, tmp_path / "h.fbin", N, random_state=3, dtype=np.float16)
+
+
+def test_resume_after_an_interruption_gives_the_same_bytes(gen, tmp_path):
+    ref = tmp_path / "ref.fbin"
+    sample_to_file(gen, ref, N, random_state=3, chunk_size=1000)
+    out = tmp_path / "x.fbin"
+
+    class Killed(Exception):
+        pass
+
+    def die_after(rows):
+        die_after.seen += rows
+        if die_after.seen >= 6000:
+            raise Killed
+
+    die_after.seen = 0
+    with pytest.raises(Killed):
+        sample_to_file(gen, out, N, random_state=3, chunk_size=1000, progress=die_after)
+    assert not out.exists()
+    partial = tmp_path / ".x.fbin.partial"
+    with open(partial, "ab") as f:  # a torn last row, as a kill mid-write leaves
+        f.write(b"\x01\x02\x03")
+    info = sample_to_file(gen, out, N, random_state=3, chunk_size=2500, n_queries=20, k=5)
+    assert info["resumed_rows"] == 6000
+    assert out.read_bytes() == ref.read_bytes()
+    assert not partial.exists()
+    # the ground truth also covers the rows kept from the first run
+    ids, _ = exact_neighbors(read_vectors(ref), info["queries"], 5)
+    assert np.array_equal(info["neighbors"], ids)
+
+
+def test_a_changed_seed_does_not_resume(gen, tmp_path):
+    out = tmp_path / "x.npy"
+
+    def stop(rows):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sample_to_file(gen, out, N, random_state=1, chunk_size=1000, progress=stop)
+    info = sample_to_file(gen, out, N, random_state=3)
+    assert info["resumed_rows"] == 0
+    assert np.array_equal(np.load(out), gen.sample(N, random_state=3))
+
+
+def test_resume_after_killing_the_process(gen, tmp_path):
+    model = tmp_path / "m.safetensors"
+    save_model(gen, model)
+    out = tmp_path / "big.fbin"
+    n = 300_000
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    cmd = [sys.executable, "-m", "synth.cli", "sample", str(model), "-n", str(n), "-o", str(out), "--seed", "4",
+           "--chunk-size", "4096"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = tmp_path / ".big.fbin.partial"
+    for _ in range(600):  # wait until it has written something, then kill it mid-stream
+        if partial.exists() and partial.stat().st_size > 200_000:
+            break
+        if proc.poll() is not None:
+            break
+        import time
+
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    assert partial.exists() and not out.exists(), "the run finished before it could be killed"
+    done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    assert "resumed after" in done.stdout
+    got = read_vectors(out)
+    assert got.shape == (n, 16)
+    assert np.array_equal(got, gen.sample(n, random_state=4))
+
+
+def test_parquet_folder_in_vectordbbench_layout(gen, whole, tmp_path):
+    folder = tmp_path / "corpus"
+    sample_to_file(gen, folder, N, random_state=3, files=3)
+    names = sorted(p.name for p in folder.glob("*.parquet"))
+    assert names == ["train-00-of-03.parquet", "train-01-of-03.parquet", "train-02-of-03.parquet"]
+    tables = [pq.read_table(folder / name) for name in names]
+    ids = np.concatenate([t.column("id").to_numpy() for t in tables])
+    emb = np.concatenate([read_vectors(folder / name) for name in names])
+    assert np.array_equal(ids, np.arange(N)) and np.array_equal(emb, whole)
+    # one shard written alone is byte-identical to the same file of the whole run
+    other = tmp_path / "other"
+    sample_to_file(gen, other, N, random_state=3, shard=(1, 3))
+    assert (other / names[1]).read_bytes() == (folder / names[1]).read_bytes()
+    # a rerun keeps finished files; a different seed is refused
+    before = (folder / names[0]).stat().st_mtime_ns
+    (folder / names[2]).unlink()
+    info = sample_to_file(gen, folder, N, random_state=3, files=3)
+    assert info["resumed_rows"] == shard_range(N, 2, 3)[0]
+    assert (folder / names[0]).stat().st_mtime_ns == before
+    with pytest.raises(SynthError, match="other parameters"):
+        sample_to_file(gen, folder, N, random_state=4, files=3)
+
+
+def test_blockwise_ground_truth_is_exact_and_merges_across_shards(gen, whole):
+    Q = gen.sample(50, random_state=99)
+    sims, ids = knn(whole, Q, k=10)
+    got_ids, got_scores = exact_neighbors(whole, Q, 10, block_rows=999)
+    assert np.array_equal(got_ids, ids)
+    np.testing.assert_allclose(got_scores, sims, atol=1e-6)
+    stream = exact_neighbors(iter_rows(gen, 3, 0, N, 1500), Q, 10)
+    assert np.array_equal(stream[0], ids)
+    parts = [exact_neighbors(whole[a:b], Q, 10, offset=a) for a, b in (shard_range(N, i, 4) for i in range(4))]
+    merged = merge_topk(parts, 10)
+    assert np.array_equal(merged[0], ids)
+    assert np.all(np.diff(merged[1], axis=1) <= 0)
+
+
+def test_merge_breaks_ties_by_smaller_id():
+    a = (np.array([[5, 7]]), np.array([[0.9, 0.5]], np.float32))
+    b = (np.array([[2, -1]]), np.array([[0.5, 0.0]], np.float32))
+    ids, scores = merge_topk([a, b], 3)
+    assert ids.tolist() == [[5, 2, 7]] and scores[0].tolist() == pytest.approx([0.9, 0.5, 0.5])
+
+
+def test_cli_sample_with_queries_and_neighbors(gen, whole, tmp_path):
+    import h5py
+
+    model = tmp_path / "m.safetensors"
+    save_model(gen, model)
+    r = run("sample", model, "-n", N, "-o", tmp_path / "c.h5", "--seed", 3, "--queries", 30, "--neighbors", 10,
+            "--threads", 2)
+    assert r.exit_code == 0, r.output
+    with h5py.File(tmp_path / "c.h5") as f:
+        assert np.array_equal(f["train"][()], whole)
+        sims, ids = knn(whole, f["test"][()], k=10)
+        assert np.array_equal(f["neighbors"][()], ids)
+        np.testing.assert_allclose(f["distances"][()], 1 - sims, atol=1e-6)
+    # sharded runs leave partial ground truth that merges to the same neighbours
+    parts = []
+    for i in range(3):
+        out = tmp_path / f"s{i}.fbin"
+        r = run("sample", model, "-n", N, "-o", out, "--seed", 3, "--queries", 30, "--neighbors", 10,
+                "--shard", f"{i}/3")
+        assert r.exit_code == 0, r.output
+        parts.append(f"{out}.neighbors-part-{i:03d}-of-003.npz")
+    r = run("merge-neighbors", tmp_path / "all.fbin", *parts, "--neighbors", 10)
+    assert r.exit_code == 0, r.output
+    raw = np.fromfile(tmp_path / "all.gt.bin", dtype=np.int32)
+    assert raw[:2].tolist() == [30, 10]
+    assert np.array_equal(raw[2:2 + 300].reshape(30, 10), ids)
+    r = run("sample", model, "-n", N, "-o", tmp_path / "q.npy", "--queries", 5)
+    assert r.exit_code == 1 and "go together" in r.output
+
+
+def test_dask_run_gives_the_bytes_of_the_single_process_run(gen384, tmp_path):
+    pytest.importorskip("distributed")
+    from synth.distributed import sample_on_dask
+
+    gen, n = gen384, 9000
+    single, on_dask = tmp_path / "single", tmp_path / "dask"
+    info = sample_to_file(gen, single, n, random_state=5, files=3, n_queries=20, k=7, chunk_size=700)
+    from synth.sampling import write_truth
+
+    write_truth(single, info["queries"], info["neighbors"], info["scores"])
+    ref = gen.sample(n, random_state=5)
+    got = sample_on_dask(gen, on_dask, n, random_state=5, n_tasks=3, n_workers=2, n_queries=20, k=7)
+    got_fbin = sample_on_dask(gen, tmp_path / "d.fbin", n, random_state=5, n_tasks=4, n_workers=2)
+    names = sorted(p.name for p in single.iterdir())
+    assert names == sorted(p.name for p in on_dask.iterdir())
+    for name in names:
+        assert (single / name).read_bytes() == (on_dask / name).read_bytes(), name
+    assert got["tasks"] == 3 and np.array_equal(got["neighbors"], knn(ref, info["queries"], k=7)[1])
+    assert got_fbin["tasks"] == 4 and np.array_equal(read_vectors(tmp_path / "d.fbin"), ref)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
