@@ -270,6 +270,43 @@ def publish(model, n, n_queries, k, out, train, heldout, audit_n, no_hnsw, card,
         click.echo(f"dry run: not uploaded to {repo_id}")
 
 
+@main.group()
+def recipe():
+    """Run a whole job described by a YAML recipe (see recipes/*.yml)."""
+
+
+@recipe.command("check")
+@click.argument("file", type=click.Path())
+def recipe_check(file):
+    """Validate FILE without running it: unknown keys, wrong types, bad values and missing files are
+    reported with their line."""
+    from .recipe import load_recipe
+
+    r = load_recipe(file)
+    steps = ["source", "fit"] + [s for s in ("score", "sample", "bench", "publish") if r[s]]
+    network = " (needs the network)" if r["requires_network"] else ""
+    click.echo(f"{file}: recipe {r['name']!r} is valid{network}; steps: {', '.join(steps)}")
+
+
+@recipe.command("run")
+@click.argument("file", type=click.Path())
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
+              help="Folder for everything the recipe writes.")
+@click.option("--dry-run", is_flag=True, help="Write the publish folder but do not upload it.")
+@force_option
+def recipe_run(file, out, dry_run, force):
+    """Run recipe FILE into folder OUT: read or embed the source, split, fit, score, sample, benchmark and
+    publish, as the recipe asks. OUT/recipe.json lists what was written and how long each step took."""
+    from .recipe import run_recipe
+
+    summary = run_recipe(file, out, force=force, dry_run=dry_run, verbose=progress())
+    for path in summary["written"]:
+        click.echo(f"wrote {path}")
+    total = sum(summary["seconds"].values())
+    click.echo(f"recipe {summary['name']!r} done in {total:.0f} s: " +
+               ", ".join(f"{k} {v:.0f} s" for k, v in summary["seconds"].items()))
+
+
 @main.command("merge-neighbors")
 @click.argument("out", type=click.Path())
 @click.argument("parts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
