@@ -75,7 +75,7 @@ def _two_sample(a, b, k, n_permutations, seed):
     return {key: t[key] for key in ("c2st", "c2st_real", "c2st_fake", "p_value")}
 
 
-def _hnsw_cost(base, queries, k):
+def hnsw_cost(base, queries, k):
     """Distance computations per query of faiss HNSW at recall 0.95 (None when not reached)."""
     from .indexes import get
     from .runner import cost_at_target, measure_index
@@ -148,7 +148,7 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
                  "heldout_median_nn_train": memorization(train, heldout[:n_mem], heldout[:n_mem])["heldout_median"]}
     queries = heldout[n_hnsw:n_hnsw + n_queries] if hnsw else None
     if hnsw:
-        cost, params = _hnsw_cost(heldout[:n_hnsw], queries, k)
+        cost, params = hnsw_cost(heldout[:n_hnsw], queries, k)
         real_info["hnsw"] = {"index": HNSW_INDEX, "build_params": params, "n": n_hnsw, "queries": n_queries,
                              "ndis_at_0.95": cost}
     bar.update()
@@ -177,7 +177,7 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
         row["copies"] = bool(mem["memorization_rate"] > MEMORIZATION_LIMIT
                              or mem["fake_median"] > mem["heldout_median"] + MEDIAN_MARGIN)
         if hnsw:
-            cost, _ = _hnsw_cost(fake[:n_hnsw], model.sample(n_queries, random_state=int(seeds[2])), k)
+            cost, _ = hnsw_cost(fake[:n_hnsw], model.sample(n_queries, random_state=int(seeds[2])), k)
             ref = real_info["hnsw"]["ndis_at_0.95"]
             row["hnsw"] = {"ndis_at_0.95": cost, "ratio": cost / ref if cost and ref else None}
         rows.append(row)

@@ -194,6 +194,119 @@ def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k
                        f"{paths['neighbors']}")
 
 
+def parse_card_fields(ctx, param, values):
+    fields = {}
+    for text in values:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{text!r}: expected KEY=VALUE, e.g. pretty_name='My corpus'")
+        fields[key.strip()] = value
+    if "tags" in fields:
+        fields["tags"] = [t.strip() for t in fields["tags"].split(",") if t.strip()]
+    return fields
+
+
+@main.command()
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("--n", "-n", "n", type=click.IntRange(min=1), required=True, help="Corpus vectors.")
+@click.option("--queries", "n_queries", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Query vectors (config 'queries'); 0 for a corpus only.")
+@click.option("--k", "k", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Exact neighbours per query (config 'neighbors').")
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Folder to write.")
+@click.option("--train", type=click.Path(exists=True),
+              help="The rows MODEL was fitted on (checked by fingerprint): for the memorization check.")
+@click.option("--heldout", type=click.Path(exists=True),
+              help="Real rows MODEL never saw: for the two-sample test, statistics and HNSW cost ratio.")
+@click.option("--audit-n", type=click.IntRange(min=100), default=5000, show_default=True,
+              help="Rows per side of the audit's tests.")
+@click.option("--no-hnsw", is_flag=True, help="Skip the HNSW cost ratio in the audit.")
+@click.option("--card", "card", multiple=True, callback=parse_card_fields, metavar="KEY=VALUE",
+              help="Card field (repeatable): pretty_name, license, source_model, source_data, description, "
+                   "citation, tags (comma-separated).")
+@click.option("--repo-id", help="Upload the folder to this Hub dataset repository (owner/name).")
+@click.option("--private", is_flag=True, help="Create the Hub repository private.")
+@click.option("--dry-run", is_flag=True, help="Write the folder only, even with --repo-id.")
+@click.option("--allow-unsafe", is_flag=True,
+              help="Upload even though the memorization check failed or was not run.")
+@seed_option
+@force_option
+def publish(model, n, n_queries, k, out, train, heldout, audit_n, no_hnsw, card, repo_id, private, dry_run,
+            allow_unsafe, seed, force):
+    """Write a Hub-ready dataset folder of N vectors sampled from MODEL, with queries, exact neighbours, the
+    model, an audit and a dataset card; with --repo-id, upload it.
+
+    The folder has three configs that `datasets.load_dataset(OUT, CONFIG)` reads: corpus (split train),
+    queries and neighbors (split test). With --train and --heldout the card carries the measured fidelity
+    (c2st with its ceiling, statistics, HNSW cost ratio) and privacy figures; uploading is refused when the
+    memorization check fails or was not run, unless --allow-unsafe. The token comes from huggingface_hub's
+    usual sources (HF_TOKEN, `huggingface-cli login`).
+    """
+    from .io import load_embeddings
+    from .publish import publish as run_publish
+
+    if (train is None) != (heldout is None):
+        raise SynthError("--train and --heldout go together (the audit needs both)")
+    X_train = X_held = None
+    if train is not None:
+        X_train = load_embeddings(train)[0]
+        X_held = load_embeddings(heldout)[0]
+    if repo_id:
+        card = dict(card, repo_id=repo_id)
+    info = run_publish(model, out, n, n_queries=n_queries, k=k, random_state=seed, train=X_train,
+                       heldout=X_held, audit_n=audit_n, hnsw=not no_hnsw, card=card, repo_id=repo_id,
+                       private=private, dry_run=dry_run, allow_unsafe=allow_unsafe, force=force,
+                       verbose=progress())
+    a = info["audit"]
+    if a["audit"]:
+        s = a["audit"]["score"]
+        click.echo(f"audit: c2st {s['c2st']:.3f} (ceiling {s['ceiling']:.3f}, n={s['n']}), memorization rate "
+                   f"{s['dcr']['memorization_rate']:.3f}")
+    click.echo(f"privacy check {info['reason']}")
+    click.echo(f"wrote {out}: {n} vectors, {n_queries} queries, top-{k} neighbours, card README.md")
+    if info["uploaded"]:
+        click.echo(f"uploaded to {info['uploaded']}")
+    elif repo_id and dry_run:
+        click.echo(f"dry run: not uploaded to {repo_id}")
+
+
+@main.group()
+def recipe():
+    """Run a whole job described by a YAML recipe (see recipes/*.yml)."""
+
+
+@recipe.command("check")
+@click.argument("file", type=click.Path())
+def recipe_check(file):
+    """Validate FILE without running it: unknown keys, wrong types, bad values and missing files are
+    reported with their line."""
+    from .recipe import load_recipe
+
+    r = load_recipe(file)
+    steps = ["source", "fit"] + [s for s in ("score", "sample", "bench", "publish") if r[s]]
+    network = " (needs the network)" if r["requires_network"] else ""
+    click.echo(f"{file}: recipe {r['name']!r} is valid{network}; steps: {', '.join(steps)}")
+
+
+@recipe.command("run")
+@click.argument("file", type=click.Path())
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
+              help="Folder for everything the recipe writes.")
+@click.option("--dry-run", is_flag=True, help="Write the publish folder but do not upload it.")
+@force_option
+def recipe_run(file, out, dry_run, force):
+    """Run recipe FILE into folder OUT: read or embed the source, split, fit, score, sample, benchmark and
+    publish, as the recipe asks. OUT/recipe.json lists what was written and how long each step took."""
+    from .recipe import run_recipe
+
+    summary = run_recipe(file, out, force=force, dry_run=dry_run, verbose=progress())
+    for path in summary["written"]:
+        click.echo(f"wrote {path}")
+    total = sum(summary["seconds"].values())
+    click.echo(f"recipe {summary['name']!r} done in {total:.0f} s: " +
+               ", ".join(f"{k} {v:.0f} s" for k, v in summary["seconds"].items()))
+
+
 @main.command("merge-neighbors")
 @click.argument("out", type=click.Path())
 @click.argument("parts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))

@@ -1,0 +1,307 @@
+"""Publish a generated corpus as a Hugging Face dataset: parquet configs, the model, a dataset card, an audit.
+
+The folder ``synth publish`` writes is what the Hub serves and what ``datasets.load_dataset(folder, config)``
+reads::
+
+    README.md                               dataset card (YAML metadata + body from cards/dataset_card.md)
+    corpus/train-00000-of-0000N.parquet     id int64, vector fixed-size float32 list (config "corpus")
+    queries/test-00000-of-00001.parquet     id, vector: queries from their own seed stream ("queries")
+    neighbors/test-00000-of-00001.parquet   id, neighbors (top-k corpus ids), scores (cosines) ("neighbors")
+    model.safetensors                       the patch model the corpus was sampled from
+    audit.json                              how it was made, fidelity and privacy figures (the card's source)
+
+Corpus and queries are the rows of ``synth sample`` with the same model and seed (``--seed``; queries from
+:func:`synth.sampling.query_seed`); neighbours are exact (blockwise faiss inner product, ties to the smaller
+id). The audit runs on the first ``audit_n`` corpus rows: the k-NN two-sample test against held-out real with
+its ceiling, the geometry statistics, the memorization check against the training rows, and the HNSW search
+cost ratio (fake / real distance computations at recall 0.95).
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import SynthError
+
+CONFIGS = ("corpus", "queries", "neighbors")
+MAX_MEMORIZATION = 0.06   # memorization rate above which publishing is refused (0.05 = a non-copying generator)
+MAX_MEDIAN_GAP = 0.01     # ... or fake median nearest-training cosine above held-out's + this
+
+
+def features(d, k=None):
+    """The ``datasets.Features`` of each config."""
+    from datasets import Features, List, Value
+
+    vec = {"id": Value("int64"), "vector": List(Value("float32"), length=d)}
+    return {"corpus": Features(vec), "queries": Features(vec),
+            "neighbors": Features({"id": Value("int64"), "neighbors": List(Value("int64"), length=k),
+                                   "scores": List(Value("float32"), length=k)})}
+
+
+def _arrow_table(columns, schema):
+    import pyarrow as pa
+
+    arrays = []
+    for field in schema:
+        value = columns[field.name]
+        if pa.types.is_fixed_size_list(field.type):
+            value = np.ascontiguousarray(value)
+            arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(value.ravel(), field.type.value_type),
+                                                            value.shape[1]))
+        else:
+            arrays.append(pa.array(value, field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _write_table(path, parts, feats):
+    """Stream ``parts`` (dicts of column arrays) into one parquet file with the schema and Hugging Face
+    feature metadata of ``feats``; returns its size in bytes."""
+    import pyarrow.parquet as pq
+
+    schema = feats.arrow_schema
+    with pq.ParquetWriter(path, schema) as w:
+        for columns in parts:
+            w.write_table(_arrow_table(columns, schema))
+    return Path(path).stat().st_size
+
+
+def default_rows_per_file(d):
+    """Corpus rows per parquet file: about 512 MB of float32 vectors."""
+    return max(1, (512 << 20) // (4 * d))
+
+
+def check_audit(dcr, max_rate=MAX_MEMORIZATION, max_gap=MAX_MEDIAN_GAP):
+    """(passed, reason) of the memorization check: rate <= max_rate and fake median <= held-out's + max_gap."""
+    if dcr is None:
+        return False, "not run (no --train and --heldout given)"
+    rate_ok = dcr["memorization_rate"] <= max_rate
+    gap = dcr["fake_median"] - dcr["heldout_median"]
+    gap_ok = gap <= max_gap
+    if rate_ok and gap_ok:
+        return True, (f"passed: memorization rate {dcr['memorization_rate']:.3f} <= {max_rate}, fake median "
+                      f"nearest-training cosine {dcr['fake_median']:.3f} <= held-out {dcr['heldout_median']:.3f}"
+                      f" + {max_gap}")
+    why = []
+    if not rate_ok:
+        why.append(f"memorization rate {dcr['memorization_rate']:.3f} > {max_rate}")
+    if not gap_ok:
+        why.append(f"fake median nearest-training cosine {dcr['fake_median']:.3f} > held-out "
+                   f"{dcr['heldout_median']:.3f} + {max_gap}")
+    return False, "failed: " + "; ".join(why)
+
+
+def audit(gen, train, heldout, fake, queries_fake, k=10, n=5000, hnsw=True, random_state=0, verbose=0):
+    """Fidelity and privacy figures of a corpus sample ``fake`` (unit rows) against real data.
+
+    ``train`` are the model's training rows, ``heldout`` real rows it never saw. Returns a dict with ``c2st``
+    (the :func:`synth.twosample.score` result minus arrays), ``hnsw`` (fake and real distance computations per
+    query at recall 0.95 and their ratio, or None when skipped) and ``min_points_per_patch``.
+    """
+    from .twosample import score
+
+    n = min(n, len(heldout), len(fake))
+    if verbose:
+        print(f"publish: audit, two-sample test and memorization at n={n}", flush=True)
+    result = {"score": score(heldout, fake, train=train, n=n, k=10, n_permutations=200,
+                             random_state=random_state)}
+    result["hnsw"] = None
+    if hnsw:
+        from bench.fidelity import hnsw_cost
+
+        nq = min(1000, len(heldout) // 5)
+        nb = min(n, len(heldout) - nq, len(fake))
+        if nb >= 10 * k:
+            if verbose:
+                print(f"publish: audit, HNSW cost at recall 0.95 on {nb} real and fake rows", flush=True)
+            real_cost, params = hnsw_cost(heldout[:nb], heldout[nb:nb + nq], k)
+            fake_cost, _ = hnsw_cost(fake[:nb], queries_fake[:nq], k)
+            result["hnsw"] = {"index": "faiss-hnsw", "build_params": params, "n": nb, "queries": nq, "k": k,
+                              "real_ndis": real_cost, "fake_ndis": fake_cost,
+                              "ratio": fake_cost / real_cost if real_cost and fake_cost else None}
+    counts = getattr(gen, "counts_", None)
+    result["min_points_per_patch"] = int(np.min(counts)) if counts is not None else None
+    return result
+
+
+def _model_info(model_path, gen):
+    from .artifact import read_header
+
+    header = read_header(model_path)
+    return {"kind": header["kind"], "params": header["params"], "dim": header["dim"],
+            "fit_data": header.get("fit_data"), "synth_version": header.get("synth_version"),
+            "patches": len(gen.counts_) if hasattr(gen, "counts_") else None,
+            "noise_scale": getattr(gen, "noise_scale_", None), "file_bytes": Path(model_path).stat().st_size}
+
+
+def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, heldout=None, audit_n=5000,
+            hnsw=True, card=None, repo_id=None, private=False, dry_run=False, allow_unsafe=False,
+            rows_per_file=None, force=False, token=None, verbose=0):
+    """Write a Hub-ready dataset folder for a corpus sampled from ``model``; upload it with ``repo_id``.
+
+    Parameters
+    ----------
+    model : str or os.PathLike
+        A model file written by ``synth fit``.
+    out : str or os.PathLike
+        The folder to write (replaced only with ``force``; built under a temporary name, then renamed).
+    n, n_queries, k : int
+        Corpus size, queries, neighbours per query.
+    random_state : int
+        Seed of corpus and queries (the rows of ``synth sample --seed``).
+    train, heldout : array-like, optional
+        The model's training rows as :func:`synth.io.load_embeddings` returns them (checked against the
+        fingerprint in the model file) and real rows it never saw. With both, the audit runs; without, the card says it was not run and uploading is refused.
+    audit_n : int
+        Rows per side of the two-sample test and HNSW comparison.
+    hnsw : bool
+        Measure the HNSW cost ratio in the audit.
+    card : dict, optional
+        Card fields: ``pretty_name``, ``license``, ``source_model``, ``source_data``, ``description``,
+        ``citation``, ``tags`` (list), ``task_categories`` (list).
+    repo_id : str, optional
+        ``owner/name`` of a Hub dataset repository to upload the folder to (not with ``dry_run``).
+    private : bool
+        Create the repository private.
+    dry_run : bool
+        Write the folder only, even with ``repo_id``.
+    allow_unsafe : bool
+        Upload even when the memorization check failed or was not run.
+    token : str, optional
+        Hub token (default: huggingface_hub's usual sources, HF_TOKEN or a cached login).
+
+    Returns
+    -------
+    info : dict
+        ``out``, ``audit`` (the audit.json content), ``uploaded`` (the repository URL or None).
+    """
+    from .artifact import load_model
+    from .card import render_card
+    from .groundtruth import TopK
+    from .io import fingerprint
+    from .models.base import check_seed
+    from .sampling import iter_rows, query_seed
+
+    seed = check_seed(random_state)
+    out = Path(out)
+    model = Path(model)
+    gen = load_model(model)
+    info = _model_info(model, gen)
+    d = gen.n_features_
+    if n < k or n < 1:
+        raise SynthError(f"--n {n} must be at least --k {k}")
+    if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
+        raise SynthError("exists; use --force to replace it", out)
+    if (train is None) != (heldout is None):
+        raise SynthError("the audit needs both --train and --heldout")
+    if train is not None:
+        # as load_embeddings returns them (unit rows, float32): the fingerprint is of these bytes
+        train = np.ascontiguousarray(train, dtype=np.float32)
+        heldout = np.ascontiguousarray(heldout, dtype=np.float32)
+        fit = info["fit_data"] or {}
+        if fit.get("sha256") and fingerprint(train) != fit["sha256"]:
+            raise SynthError(f"the --train rows are not the data this model was fitted on ({len(train)} rows, "
+                             f"model fitted on {fit.get('n')} from {fit.get('source')})", model)
+        if heldout.shape[1] != d:
+            raise SynthError(f"--heldout has dimension {heldout.shape[1]}, the model {d}")
+    if repo_id and not dry_run:
+        from huggingface_hub.utils import validate_repo_id
+
+        try:
+            validate_repo_id(repo_id)
+        except Exception as e:
+            raise SynthError(f"--repo-id {repo_id!r}: {str(e).splitlines()[0]}") from None
+
+    feats = features(d, k)
+    t0 = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        queries = np.concatenate(list(iter_rows(gen, query_seed(seed), 0, n_queries))) if n_queries else None
+        top = TopK(queries, k) if n_queries else None
+        files = max(1, -(-n // (rows_per_file or default_rows_per_file(d))))
+        (tmp / "corpus").mkdir()
+        sizes = {"corpus": 0}
+        head, have = [], 0
+
+        def corpus_parts(a, b):
+            nonlocal have
+            for chunk in iter_rows(gen, seed, a, b):
+                if top is not None:
+                    top.add(chunk, a)
+                if have < audit_n:
+                    head.append(chunk[:audit_n - have].copy())
+                    have += len(head[-1])
+                yield {"id": np.arange(a, a + len(chunk), dtype=np.int64), "vector": chunk}
+                a += len(chunk)
+
+        for i in range(files):
+            a, b = i * n // files, (i + 1) * n // files
+            sizes["corpus"] += _write_table(tmp / "corpus" / f"train-{i:05d}-of-{files:05d}.parquet",
+                                            corpus_parts(a, b), feats["corpus"])
+            if verbose:
+                print(f"publish: corpus file {i + 1}/{files} ({b:,} of {n:,} rows)", flush=True)
+        if n_queries:
+            ids, scores = top.result()
+            (tmp / "queries").mkdir()
+            (tmp / "neighbors").mkdir()
+            qid = np.arange(n_queries, dtype=np.int64)
+            sizes["queries"] = _write_table(tmp / "queries" / "test-00000-of-00001.parquet",
+                                            [{"id": qid, "vector": queries}], feats["queries"])
+            sizes["neighbors"] = _write_table(tmp / "neighbors" / "test-00000-of-00001.parquet",
+                                              [{"id": qid, "neighbors": ids, "scores": scores}],
+                                              feats["neighbors"])
+        shutil.copyfile(model, tmp / "model.safetensors")
+        fake = np.concatenate(head)
+        result = {"synth_version": __version__, "n": n, "d": d, "queries": n_queries, "k": k, "seed": seed,
+                  "query_seed": query_seed(seed), "files": files, "bytes": sizes, "model": info,
+                  "generated_seconds": None, "audit": None}
+        if train is not None:
+            # the audit's HNSW queries: the first rows of the query stream (the published queries come first)
+            qfake = np.concatenate(list(iter_rows(gen, query_seed(seed), 0, 1000)))
+            result["audit"] = audit(gen, train, heldout, fake, qfake, k=min(k, 10), n=audit_n, hnsw=hnsw,
+                                    random_state=seed, verbose=verbose)
+        passed, reason = check_audit(result["audit"]["score"].get("dcr") if result["audit"] else None)
+        result["privacy"] = {"passed": passed, "check": reason, "max_memorization_rate": MAX_MEMORIZATION,
+                             "max_median_gap": MAX_MEDIAN_GAP}
+        result["generated_seconds"] = round(time.perf_counter() - t0, 1)
+        (tmp / "audit.json").write_text(json.dumps(_public(result), indent=2) + "\n")
+        (tmp / "README.md").write_text(render_card(_public(result), feats, card or {}))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    uploaded = None
+    if repo_id and not dry_run:
+        if not passed and not allow_unsafe:
+            raise SynthError(f"refusing to upload: the memorization check {reason}; the folder is written; "
+                             "pass --allow-unsafe to upload anyway", out)
+        uploaded = upload(out, repo_id, private=private, token=token)
+    return {"out": str(out), "audit": _public(result), "uploaded": uploaded, "passed": passed, "reason": reason}
+
+
+def _public(result):
+    """The audit with arrays and numpy scalars turned into JSON values."""
+    return json.loads(json.dumps(result, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+def upload(folder, repo_id, private=False, token=None):
+    """Create (if needed) the dataset repository ``repo_id`` and upload ``folder``; returns the commit URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
+                                   commit_message=f"synth publish ({__version__})")
+    except Exception as e:  # HTTP, auth and network errors: one line
+        raise SynthError(f"upload to {repo_id} failed ({type(e).__name__}: {str(e).strip().splitlines()[0][:200]})",
+                         folder) from None
+    return str(getattr(commit, "commit_url", commit))

@@ -1,0 +1,402 @@
+"""Recipes: one YAML file describing a whole job, run by ``synth recipe run FILE``.
+
+A recipe names its source embeddings (a file, a named set, or texts and an embedding model), how to split
+them, the fit, the samples to write, the two-sample score, an optional ANN benchmark and an optional publish
+step with its card fields. Every key is checked before anything runs; an unknown key, a wrong type, a bad
+value or a missing file stops with one line naming the recipe file and the line. Relative paths in a recipe
+are relative to the recipe file; outputs go under the run's output folder. See recipes/*.yml.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SynthError
+
+# schema: key -> (types, default, check); a nested dict is a section; (list, item_schema) a list of sections
+INT, FLOAT, STR, BOOL = (int,), (int, float), (str,), (bool,)
+OPT_STR = (str, type(None))
+
+
+def _pos(v):
+    return None if v > 0 else "must be positive"
+
+
+def _frac(v):
+    return None if 0 < v < 1 else "must be between 0 and 1"
+
+
+def _noise(v):
+    if v == "auto" or (isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0):
+        return None
+    return "must be 'auto' or a positive number"
+
+
+def _choice(*names):
+    return lambda v: None if v in names else f"must be one of {', '.join(names)}"
+
+
+SCHEMA = {
+    "name": (STR, None, None),
+    "description": (STR, "", None),
+    "requires_network": (BOOL, False, None),
+    "source": {
+        "embeddings": (OPT_STR, None, None),   # a file (relative to the recipe), `bundled` or `minilm-word-table`
+        "key": (OPT_STR, None, None),
+        "column": (OPT_STR, None, None),
+        "split": (OPT_STR, None, None),
+        "texts": (OPT_STR, None, None),        # `wordnet`, a text file (one per line) or hf:owner/name
+        "text_column": (STR, "text", None),
+        "text_split": (STR, "train", None),
+        "max_texts": (INT, 40_000, _pos),
+        "model": (STR, "minilm", None),        # `minilm` (offline package), a local folder or a Hub model id
+        "seed": (INT, 0, None),
+    },
+    "split": {"train": (INT, 10_000, _pos), "seed": (INT, 0, None)},
+    "fit": {
+        "kind": (STR, "patch", _choice("patch", "fog", "random")),
+        "patches": (INT, 160, _pos), "rank": (INT, 40, None), "min_points": (INT, 20, lambda v: None if v >= 10
+                                                                                else "must be at least 10"),
+        "noise_scale": ((str, int, float), "auto", _noise), "seed": (INT, 0, None),
+    },
+    "sample": (list, {
+        "path": (STR, None, None), "n": (INT, None, _pos), "dtype": (STR, "float32", _choice("float32", "float16")),
+        "queries": (INT, 0, None), "neighbors": (INT, 0, None), "seed": (INT, 0, None),
+    }),
+    "score": {"n": (INT, 5000, _pos), "k": (INT, 10, _pos), "permutations": (INT, 200, None), "seed": (INT, 0, None)},
+    "bench": {"n": (INT, 10_000, _pos), "queries": (INT, 1000, _pos), "k": (INT, 10, _pos),
+              "indexes": (list, STR), "repeats": (INT, 3, _pos), "seed": (INT, 0, None)},
+    "publish": {"n": (INT, None, _pos), "queries": (INT, 1000, None), "k": (INT, 100, _pos),
+                "audit_n": (INT, 5000, _pos), "hnsw": (BOOL, True, None), "seed": (INT, 0, None),
+                "repo_id": (OPT_STR, None, None), "private": (BOOL, False, None),
+                "allow_unsafe": (BOOL, False, None), "card": (dict, (str, list))},
+}
+OPTIONAL_SECTIONS = ("sample", "bench", "publish", "score")
+TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", type(None): "null",
+              list: "a list", dict: "a mapping"}
+
+
+class Recipe(dict):
+    """A validated recipe: nested dicts with defaults filled in; ``path`` is the file, ``lines`` the line of
+    each dotted key."""
+
+    def __init__(self, data, path, lines):
+        super().__init__(data)
+        self.path, self.lines = Path(path), lines
+
+    def error(self, key, message):
+        line = self.lines.get(key)
+        return SynthError(f"line {line}: {key}: {message}" if line else f"{key}: {message}", self.path)
+
+    def file(self, key, value):
+        """A path named by the recipe, relative to the recipe file; it must exist."""
+        p = Path(value)
+        p = p if p.is_absolute() else self.path.parent / p
+        if not p.exists():
+            raise self.error(key, f"no such file {value!r}")
+        return p
+
+
+def _type_name(types):
+    return " or ".join(TYPE_NAMES[t] for t in types)
+
+
+def _plain(node, path):
+    """Turn a composed YAML node into Python values, recording the line of every dotted key."""
+    import yaml
+
+    lines = {}
+
+    def walk(n, key):
+        if n.tag == "tag:yaml.org,2002:map":
+            out = {}
+            for k, v in n.value:
+                name = k.value
+                full = f"{key}.{name}" if key else name
+                if name in out:
+                    raise SynthError(f"line {k.start_mark.line + 1}: {full}: duplicate key", path)
+                lines[full] = k.start_mark.line + 1
+                out[name] = walk(v, full)
+            return out
+        if n.tag == "tag:yaml.org,2002:seq":
+            out = []
+            for i, v in enumerate(n.value):
+                lines[f"{key}[{i}]"] = v.start_mark.line + 1
+                out.append(walk(v, f"{key}[{i}]"))
+            return out
+        return yaml.safe_load(yaml.serialize(n))
+
+    return walk(node, ""), lines
+
+
+def _check_section(value, schema, key, lines, path):
+    def err(k, msg):
+        line = lines.get(k)
+        return SynthError(f"line {line}: {k}: {msg}" if line else f"{k}: {msg}", path)
+
+    if not isinstance(value, dict):
+        raise err(key, f"must be a mapping, got {type(value).__name__}")
+    unknown = sorted(set(value) - set(schema))
+    if unknown:
+        k = f"{key}.{unknown[0]}" if key else unknown[0]
+        raise err(k, f"unknown key (known here: {', '.join(schema)})")
+    out = {}
+    for name, spec in schema.items():
+        full = f"{key}.{name}" if key else name
+        if isinstance(spec, dict):
+            sub = value.get(name)
+            optional = name in OPTIONAL_SECTIONS and sub is None
+            out[name] = None if optional else _check_section({} if sub is None else sub, spec, full, lines, path)
+            continue
+        if len(spec) == 2:  # (list, section), (list, scalar types) or (dict, scalar types)
+            container, item = spec
+            v = value.get(name, [] if container is list else {})
+            if not isinstance(v, container):
+                raise err(full, f"must be {TYPE_NAMES[container]}, got {v!r}")
+            if isinstance(item, dict):
+                out[name] = [_check_section(x, item, f"{full}[{i}]", lines, path) for i, x in enumerate(v)]
+                continue
+            for i, x in enumerate(v if container is list else v.values()):
+                if not isinstance(x, item) or isinstance(x, bool) and bool not in item:
+                    where = f"{full}[{i}]" if container is list else f"{full}.{list(v)[i]}"
+                    raise err(where, f"must be {_type_name(item)}, got {x!r}")
+            out[name] = v
+            continue
+        types, default, check = spec
+        if name not in value:
+            out[name] = default
+            continue
+        v = value[name]
+        if isinstance(v, bool) and bool not in types or not isinstance(v, types):
+            raise err(full, f"must be {_type_name(types)}, got {v!r}")
+        problem = check(v) if check and v is not None else None
+        if problem:
+            raise err(full, f"{problem}, got {v!r}")
+        out[name] = v
+    return out
+
+
+def load_recipe(path):
+    """Read and validate a recipe file; returns a :class:`Recipe`. Raises SynthError naming the line."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise SynthError("no such recipe file", path)
+    try:
+        node = yaml.compose(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise SynthError(f"{where}not valid YAML ({getattr(e, 'problem', None) or type(e).__name__})",
+                         path) from None
+    if node is None:
+        raise SynthError("is empty", path)
+    data, lines = _plain(node, path)
+    out = _check_section(data, SCHEMA, "", lines, path)
+    recipe = Recipe(out, path, lines)
+    if not out["name"]:
+        raise recipe.error("name", "is required")
+    src = out["source"]
+    if bool(src["embeddings"]) == bool(src["texts"]):
+        raise recipe.error("source", "give exactly one of source.embeddings and source.texts")
+    for i, s in enumerate(out["sample"] or []):
+        for req in ("path", "n"):
+            if s[req] is None:
+                raise recipe.error(f"sample[{i}]", f"{req} is required")
+        if bool(s["queries"]) != bool(s["neighbors"]):
+            raise recipe.error(f"sample[{i}]", "queries and neighbors go together")
+    if out["publish"] is not None:
+        if out["publish"]["n"] is None:
+            raise recipe.error("publish", "n is required")
+        for key, v in out["publish"]["card"].items():
+            if isinstance(v, list) and not all(isinstance(x, str) for x in v):
+                raise recipe.error(f"publish.card.{key}", f"must be a list of strings, got {v!r}")
+    if src["embeddings"] and src["embeddings"] not in ("bundled", "minilm-word-table"):
+        recipe.file("source.embeddings", src["embeddings"])
+    if src["texts"] and src["texts"] != "wordnet" and not src["texts"].startswith("hf:"):
+        recipe.file("source.texts", src["texts"])
+    return recipe
+
+
+# --------------------------------------------------------------------------------------------- running
+def _texts(recipe):
+    src = recipe["source"]
+    spec = src["texts"]
+    if spec == "wordnet":
+        from .embed import wordnet_glosses
+
+        texts = [g for _, g in wordnet_glosses()]
+    elif spec.startswith("hf:"):
+        import datasets
+
+        try:
+            ds = datasets.load_dataset(spec[3:], split=src["text_split"])
+        except Exception as e:
+            raise recipe.error("source.texts", f"could not load {spec} ({type(e).__name__}; this recipe needs "
+                                               "the network)") from None
+        if src["text_column"] not in ds.column_names:
+            raise recipe.error("source.text_column", f"{spec} has no column {src['text_column']!r} "
+                                                     f"(columns: {ds.column_names})")
+        texts = [t for t in ds[src["text_column"]] if t]
+    else:
+        texts = [t for t in recipe.file("source.texts", spec).read_text().splitlines() if t.strip()]
+    texts = list(dict.fromkeys(texts))  # unique, in order
+    if len(texts) > src["max_texts"]:
+        pick = np.sort(np.random.default_rng(src["seed"]).choice(len(texts), src["max_texts"], replace=False))
+        texts = [texts[i] for i in pick]
+    return texts
+
+
+def _embed(recipe, texts, verbose):
+    from .embed import embed_texts
+
+    model = recipe["source"]["model"]
+    if model == "minilm":
+        return embed_texts(texts, progress=bool(verbose))
+    local = Path(model) if Path(model).is_absolute() else recipe.path.parent / model
+    if local.is_dir():
+        return embed_texts(texts, model_path=local, progress=bool(verbose))
+    try:  # a Hub model id: needs the network
+        from sentence_transformers import SentenceTransformer
+
+        st = SentenceTransformer(model, device="cpu")
+    except ImportError:
+        raise recipe.error("source.model", "needs the [embed] extra: pip install 'synth-embeddings[embed]'") from None
+    except Exception as e:
+        raise recipe.error("source.model", f"could not load {model!r} ({type(e).__name__}; a Hub model id "
+                                           "needs the network)") from None
+    X = st.encode(texts, batch_size=32, show_progress_bar=bool(verbose), convert_to_numpy=True,
+                  normalize_embeddings=True)
+    return np.asarray(X, dtype=np.float32)
+
+
+def source_embeddings(recipe, verbose=0):
+    """The recipe's real embeddings (unit rows, float32)."""
+    from .bundled import load_real
+
+    src = recipe["source"]
+    if src["embeddings"]:
+        where = {k: src[k] for k in ("key", "column", "split") if src[k]}
+        name = src["embeddings"]
+        return load_real(name if name in ("bundled", "minilm-word-table")
+                         else recipe.file("source.embeddings", name), **where)
+    from .io import unit_rows
+
+    texts = _texts(recipe)
+    if verbose:
+        print(f"recipe: embedding {len(texts):,} texts with {src['model']}", flush=True)
+    return unit_rows(_embed(recipe, texts, verbose), 2, recipe.path)
+
+
+def run_recipe(path, out, force=False, dry_run=False, verbose=0):
+    """Run a recipe into folder ``out``: model, samples, score, bench and publish folder as the recipe asks.
+
+    Writes ``out/model.safetensors``, ``out/score.json``, each sample path, ``out/bench/`` (with a bench
+    section), ``out/publish/`` (with a publish section; uploaded only with ``repo_id`` and not ``dry_run``) and
+    ``out/recipe.json`` (the validated recipe, what was written, timings). Real rows are never written.
+    """
+    from .artifact import save_model
+    from .fitting import make_model
+    from .io import count_duplicates, fingerprint, write_json
+    from .metrics import geometry_stats
+    from .sampling import sample_to_file, write_truth
+    from .twosample import score
+
+    recipe = load_recipe(path)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise SynthError("exists and is not empty (use --force to write into it)", out)
+    out.mkdir(parents=True, exist_ok=True)
+    times, written = {}, []
+
+    def step(name):
+        times[name] = time.perf_counter()
+        if verbose:
+            print(f"recipe {recipe['name']}: {name}", flush=True)
+
+    step("source")
+    X = source_embeddings(recipe, verbose)
+    n_train = recipe["split"]["train"]
+    if len(X) < n_train + 100:
+        raise recipe.error("split.train", f"{n_train} leaves {len(X) - n_train} of {len(X)} rows held out; "
+                                          "at least 100 are needed")
+    order = np.random.default_rng(recipe["split"]["seed"]).permutation(len(X))
+    train, heldout = X[np.sort(order[:n_train])], X[np.sort(order[n_train:])]
+
+    step("fit")
+    f = recipe["fit"]
+    params = {"patch": dict(n_patches=f["patches"], rank=f["rank"], min_points=f["min_points"],
+                            noise_scale=f["noise_scale"])}.get(f["kind"], {})
+    gen = make_model(f["kind"], random_state=f["seed"], verbose=verbose, **params)
+    gen.fit(train)
+    model_path = out / "model.safetensors"
+    fit_data = {"n": int(len(train)), "d": int(train.shape[1]), "sha256": fingerprint(train),
+                "n_duplicates": count_duplicates(train), "source": f"recipe {recipe['name']}"}
+    save_model(gen, model_path, fit_data=fit_data, stats=geometry_stats(train))
+    written.append(str(model_path))
+
+    if recipe["score"] is not None:
+        step("score")
+        s = recipe["score"]
+        fake = gen.sample(min(s["n"], len(heldout)), random_state=s["seed"])
+        result = score(heldout, fake, train=train, n=s["n"], k=s["k"], n_permutations=s["permutations"],
+                       random_state=s["seed"])
+        write_json(out / "score.json", json.loads(json.dumps(result, default=float)))
+        written.append(str(out / "score.json"))
+
+    for i, s in enumerate(recipe["sample"] or []):
+        step(f"sample[{i}]")
+        target = out / s["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        info = sample_to_file(gen, target, s["n"], random_state=s["seed"], dtype=s["dtype"],
+                              n_queries=s["queries"], k=s["neighbors"], force=force)
+        written.append(str(target))
+        if s["queries"]:
+            paths = write_truth(target, info["queries"], info["neighbors"], info["scores"], dtype=s["dtype"])
+            written += sorted({str(p) for p in paths.values()})
+
+    if recipe["bench"] is not None:
+        step("bench")
+        from bench.indexes import registry
+        from bench.report import write_outputs
+        from bench.runner import TARGETS, run
+        from bench.suites import build_suite
+
+        b = recipe["bench"]
+        known = list(registry())
+        bad = [x for x in b["indexes"] if x not in known]
+        if bad:
+            raise recipe.error("bench.indexes", f"unknown index {bad[0]!r} (known: {', '.join(known)})")
+        suite = build_suite(heldout, model=gen, n=b["n"], n_queries=b["queries"], random_state=b["seed"],
+                            verbose=verbose)
+        result = run(suite, b["indexes"] or known, targets=TARGETS, k=b["k"], repeats=b["repeats"],
+                     verbose=verbose)
+        result["suite"] = {"recipe": recipe["name"], "n": b["n"], "queries": b["queries"], "seed": b["seed"]}
+        written += [str(p) for p in write_outputs(result, out / "bench")]
+
+    if recipe["publish"] is not None:
+        step("publish")
+        from .publish import publish
+
+        p = recipe["publish"]
+        card = dict(p["card"])
+        if p["repo_id"]:
+            card["repo_id"] = p["repo_id"]
+        info = publish(model_path, out / "publish", p["n"], n_queries=p["queries"], k=p["k"],
+                       random_state=p["seed"], train=train, heldout=heldout, audit_n=p["audit_n"], hnsw=p["hnsw"],
+                       card=card, repo_id=p["repo_id"], private=p["private"], dry_run=dry_run,
+                       allow_unsafe=p["allow_unsafe"], force=True, verbose=verbose)
+        written.append(str(out / "publish"))
+        if info["uploaded"]:
+            written.append(info["uploaded"])
+    times["end"] = time.perf_counter()
+    names = list(times)
+    seconds = {a: round(times[b] - times[a], 1) for a, b in zip(names, names[1:])}
+    summary = {"recipe": str(recipe.path), "name": recipe["name"], "settings": dict(recipe),
+               "n_real": int(len(X)), "n_train": int(len(train)), "n_heldout": int(len(heldout)),
+               "written": written, "seconds": seconds}
+    write_json(out / "recipe.json", json.loads(json.dumps(summary, default=str)))
+    return summary

@@ -1,0 +1,139 @@
+"""Recipes: the shipped ones validate, bad ones fail in one line naming file and line, a small one runs end to end."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from synth.artifact import load_model
+from synth.cli import main
+from synth.recipe import _texts, load_recipe
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_shipped_recipes_validate():
+    offline = load_recipe(ROOT / "recipes" / "minilm-wordnet.yml")
+    assert not offline["requires_network"] and offline["source"]["embeddings"] == "bundled"
+    assert offline["publish"]["n"] == 100_000 and offline["fit"]["noise_scale"] == "auto"
+    online = load_recipe(ROOT / "recipes" / "mxbai-snli.yml")
+    assert online["requires_network"] and online["source"]["model"] == "mixedbread-ai/mxbai-embed-large-v1"
+    r = run("recipe", "check", ROOT / "recipes" / "mxbai-snli.yml")
+    assert r.exit_code == 0 and "needs the network" in r.output
+
+
+GOOD = """name: tiny
+source:
+  embeddings: bundled
+split:
+  train: 3000
+fit:
+  patches: 30
+  rank: 8
+  noise_scale: 1
+"""
+
+
+@pytest.mark.parametrize("text, line, words", [
+    (GOOD.replace("  rank: 8", "  rnak: 8"), 8, ["fit.rnak", "unknown key", "rank"]),
+    (GOOD.replace("  rank: 8", "  rank: eight"), 8, ["fit.rank", "must be an integer", "'eight'"]),
+    (GOOD.replace("  rank: 8", "  min_points: 5"), 8, ["fit.min_points", "at least 10"]),
+    (GOOD.replace("bundled", "nowhere.npy"), 3, ["source.embeddings", "no such file", "nowhere.npy"]),
+    (GOOD + "sample:\n  - path: a.fbin\n    n: 10\n    queries: 5\n", 11, ["sample[0]", "go together"]),
+    (GOOD + "publish:\n  n: 5\n  card:\n    tags: [1, 2]\n", 13, ["publish.card.tags", "list of strings"]),
+    (GOOD + "publish:\n  n: 5\n  card:\n    license: 5\n", 13, ["publish.card.license", "a string or a list"]),
+    (GOOD + "bench: [1]\n", 10, ["bench", "must be a mapping"]),
+    (GOOD.replace("  train: 3000", "  train: [3000"), 6, ["not valid YAML"]),
+    (GOOD.replace("name: tiny", "name: tiny\nname: again"), 2, ["name", "duplicate key"]),
+    (GOOD.replace("  noise_scale: 1", "  noise_scale: loud"), 9, ["fit.noise_scale", "'auto'"]),
+])
+def test_bad_recipes_name_the_file_and_line(tmp_path, text, line, words):
+    path = tmp_path / "bad.yml"
+    path.write_text(text)
+    r = run("recipe", "run", path, "--out", tmp_path / "out")
+    assert r.exit_code == 1, r.output
+    assert r.output.count("\n") == 1 and "Traceback" not in r.output
+    assert r.output.startswith(f"Error: {path}: line {line}: "), r.output
+    for w in words:
+        assert w in r.output, (w, r.output)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_recipe_and_missing_source(tmp_path):
+    r = run("recipe", "check", tmp_path / "none.yml")
+    assert r.exit_code == 1 and "no such recipe file" in r.output
+    (tmp_path / "r.yml").write_text("name: x\nsplit:\n  train: 10\n")
+    r = run("recipe", "check", tmp_path / "r.yml")
+    assert r.exit_code == 1 and "exactly one of source.embeddings and source.texts" in r.output
+
+
+def test_text_source_reads_unique_lines_and_caps_them(tmp_path):
+    (tmp_path / "t.txt").write_text("a\nb\n\na\nc\nd\ne\n")
+    (tmp_path / "r.yml").write_text("name: t\nsource:\n  texts: t.txt\n  max_texts: 3\n")
+    got = _texts(load_recipe(tmp_path / "r.yml"))
+    assert len(got) == 3 and set(got) <= {"a", "b", "c", "d", "e"} and len(set(got)) == 3
+
+
+def test_a_small_recipe_runs_end_to_end(tmp_path):
+    import datasets
+
+    text = GOOD + """score:
+  n: 1000
+sample:
+  - path: out/fake.fbin
+    n: 2000
+    queries: 20
+    neighbors: 5
+bench:
+  n: 1000
+  queries: 100
+  indexes: [faiss-hnsw]
+  repeats: 1
+publish:
+  n: 1500
+  queries: 20
+  k: 5
+  audit_n: 800
+  hnsw: false
+  card:
+    pretty_name: Tiny
+    tags: [test]
+"""
+    (tmp_path / "tiny.yml").write_text(text)
+    out = tmp_path / "run"
+    r = run("recipe", "run", tmp_path / "tiny.yml", "--out", out)
+    assert r.exit_code == 0, r.output
+    gen = load_model(out / "model.safetensors")
+    assert gen.n_features_ == 384 and gen.rank == 8
+    score = json.loads((out / "score.json").read_text())
+    assert score["n"] == 1000 and 0 < score["c2st"] < 0.6 and "dcr" in score
+    raw = np.fromfile(out / "out" / "fake.fbin", dtype=np.uint32, count=2)
+    assert raw.tolist() == [2000, 384] and (out / "out" / "fake.gt.bin").exists()
+    bench = json.loads((out / "bench" / "results.json").read_text())
+    assert set(bench["results"]) == {"faiss-hnsw"} and set(bench["results"]["faiss-hnsw"]) == {"real", "fake", "fog",
+                                                                                            "random"}
+    corpus = datasets.load_dataset(str(out / "publish"), "corpus", split="train", cache_dir=str(tmp_path / "c"))
+    assert len(corpus) == 1500
+    card = (out / "publish" / "README.md").read_text()
+    assert "# Tiny" in card and "- test" in card
+    summary = json.loads((out / "recipe.json").read_text())
+    assert set(summary["seconds"]) == {"source", "fit", "score", "sample[0]", "bench", "publish"}
+    assert summary["n_train"] == 3000 and summary["n_heldout"] == 21000
+    # no real row is written anywhere: the model's training rows are not in the outputs
+    assert not list(out.rglob("*.npy"))
+    r = run("recipe", "run", tmp_path / "tiny.yml", "--out", out)  # refuses to write into a full folder
+    assert r.exit_code == 1 and "--force" in r.output
+
+
+def test_committed_card_is_the_offline_recipe_card():
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard.load(ROOT / "cards" / "minilm-wordnet.md")
+    assert [c["config_name"] for c in card.data.to_dict()["configs"]] == ["corpus", "queries", "neighbors"]
+    assert "Synthetic MiniLM-WordNet embeddings" in card.text and "**Check passed:" in card.text
