@@ -93,10 +93,14 @@ def main():
 @click.option("--noise-scale", default="auto", show_default=True, callback=parse_noise_scale,
               help="Scale of the residual noise outside the kept directions; 'auto' calibrates it with the "
                    "two-sample test on a split of REAL (1 = plain probabilistic PCA).")
+@click.option("--bridge", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Move each sample's mean up to this fraction of the way towards a neighbouring patch's mean: "
+                   "fills the gaps between patches (graph-search cost closer to real's) at some cost in the "
+                   "two-sample test. 0 = off.")
 @input_options
 @seed_option
 @force_option
-def fit(real, out, kind, patches, rank, min_points, noise_scale, key, column, split, seed, force):
+def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, key, column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
@@ -107,8 +111,8 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, key, column, sp
 
     check_output(out, force)
     t0 = time.perf_counter()
-    params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points, noise_scale=noise_scale)
-              }.get(kind, {})
+    params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points, noise_scale=noise_scale,
+                            bridge=bridge)}.get(kind, {})
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
                                   key=key, column=column, split=split)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")

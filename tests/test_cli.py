@@ -140,3 +140,14 @@ def test_fit_noise_scale_option(files, tmp_path):
     r = run("fit", files / "train.npy", "-o", tmp_path / "bad.safetensors", "--noise-scale", "loud")
     assert r.exit_code == 2 and "neither 'auto' nor a number" in r.output
     assert not (tmp_path / "bad.safetensors").exists()
+
+
+def test_fit_bridge_option(files, tmp_path):
+    from synth.artifact import read_header
+
+    r = run("fit", files / "train.npy", "-o", tmp_path / "b.safetensors", "--patches", 20, "--rank", 8,
+            "--noise-scale", 1, "--bridge", 0.75)
+    assert r.exit_code == 0, r.output
+    assert read_header(tmp_path / "b.safetensors")["params"]["bridge"] == 0.75
+    r = run("fit", files / "train.npy", "-o", tmp_path / "c.safetensors", "--bridge", 2)
+    assert r.exit_code == 2 and "--bridge" in r.output and not (tmp_path / "c.safetensors").exists()

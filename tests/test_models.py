@@ -178,3 +178,35 @@ def test_fog_fixed_knobs_are_kept(data):
     fog = Fog(n_clusters=7, spread=0.25, offset=0.5, n_fit=500, random_state=0).fit(data)
     assert fog.knobs_ == {"n_clusters": 7, "spread": 0.25, "offset": 0.5}
     assert fog.centers_.shape == (7, data.shape[1])
+
+
+def test_bridge_fills_the_gap_between_patches_by_the_stated_fraction(tmp_path):
+    from synth.artifact import load_model, save_model
+
+    # two tight clusters around orthogonal directions u and v
+    rng = np.random.default_rng(0)
+    d = 32
+    u, v = np.eye(d)[0], np.eye(d)[1]
+    X = np.r_[u + 0.02 * rng.standard_normal((300, d)), v + 0.02 * rng.standard_normal((300, d))]
+    X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+    def between(model):  # share of samples well away from both clusters: cosine to each above 0.3
+        Y = model.sample(4000, random_state=1)
+        return float(np.mean(np.minimum(Y @ u, Y @ v) > 0.3))
+
+    plain = PatchPCA(n_patches=2, rank=2, noise_scale=1.0).fit(X)
+    full = PatchPCA(n_patches=2, rank=2, noise_scale=1.0, bridge=1.0).fit(X)
+    part = PatchPCA(n_patches=2, rank=2, noise_scale=1.0, bridge=0.3).fit(X)
+    assert between(plain) == 0.0
+    # both cosines of the normalized (1-t) u + t v exceed 0.3 for t in (0.239, 0.761): with t ~ U(0, 1) that
+    # is 52% of the samples, with t ~ U(0, 0.3) it is (0.3 - 0.239) / 0.3 = 20%
+    assert 0.45 < between(full) < 0.60
+    assert 0.13 < between(part) < 0.27
+    Y = part.sample(4000, random_state=1)
+    assert np.all(np.maximum(Y @ u, Y @ v) > np.minimum(Y @ u, Y @ v) - 0.1)  # never past the midpoint
+    save_model(full, tmp_path / "m.safetensors")
+    back = load_model(tmp_path / "m.safetensors")
+    assert back.bridge == 1.0
+    np.testing.assert_array_equal(back.sample(500, random_state=3), full.sample(500, random_state=3))
+    with pytest.raises(SynthError, match="bridge"):
+        PatchPCA(bridge=1.5).fit(X)
