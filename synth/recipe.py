@@ -60,6 +60,7 @@ SCHEMA = {
         "patches": (INT, 160, _pos), "rank": (INT, 40, None), "min_points": (INT, 20, lambda v: None if v >= 10
                                                                                 else "must be at least 10"),
         "noise_scale": ((str, int, float), "auto", _noise), "seed": (INT, 0, None),
+        "bridge": (FLOAT, 0.0, lambda v: None if 0 <= v <= 1 else "must be between 0 and 1"),
     },
     "sample": (list, {
         "path": (STR, None, None), "n": (INT, None, _pos), "dtype": (STR, "float32", _choice("float32", "float16")),
@@ -329,7 +330,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     step("fit")
     f = recipe["fit"]
     params = {"patch": dict(n_patches=f["patches"], rank=f["rank"], min_points=f["min_points"],
-                            noise_scale=f["noise_scale"])}.get(f["kind"], {})
+                            noise_scale=f["noise_scale"], bridge=f["bridge"])}.get(f["kind"], {})
     gen = make_model(f["kind"], random_state=f["seed"], verbose=verbose, **params)
     gen.fit(train)
     model_path = out / "model.safetensors"

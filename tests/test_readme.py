@@ -30,7 +30,8 @@ def test_readme_bench_table_is_the_committed_bench_output():
 
 def test_readme_fidelity_tables_are_the_committed_scoreboards():
     readme = (ROOT / "README.md").read_text()
-    for name, parts in (("bundled", (2, 4)), ("word-table", (2,))):
+    for name, parts in (("bundled", (2, 4)), ("word-table", (2,)), ("bridge/bundled", range(1, 7)),
+                        ("bridge/word-table", range(1, 7))):
         board = (ROOT / "docs" / "fidelity" / name / "fidelity.md").read_text().strip().split("\n\n")
         for i in parts:
             assert board[i] in readme, (name, i)

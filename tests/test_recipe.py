@@ -52,6 +52,7 @@ fit:
     (GOOD.replace("  train: 3000", "  train: [3000"), 6, ["not valid YAML"]),
     (GOOD.replace("name: tiny", "name: tiny\nname: again"), 2, ["name", "duplicate key"]),
     (GOOD.replace("  noise_scale: 1", "  noise_scale: loud"), 9, ["fit.noise_scale", "'auto'"]),
+    (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  bridge: 2"), 10, ["fit.bridge", "between 0 and 1"]),
 ])
 def test_bad_recipes_name_the_file_and_line(tmp_path, text, line, words):
     path = tmp_path / "bad.yml"
