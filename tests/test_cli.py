@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import save_real_split
 
 from synth.bundled import load_minilm_wordnet
 from synth.cli import main
@@ -15,11 +16,7 @@ STAT_KEYS = {"twonn_id", "isoscore", "participation_ratio", "anisotropy", "nn_co
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cli")
-    X = load_minilm_wordnet()
-    np.save(folder / "train.npy", X[:4000])
-    np.save(folder / "heldout.npy", X[4000:7000])
-    return folder
+    return save_real_split(tmp_path_factory.mktemp("cli"))
 
 
 def run(*args):

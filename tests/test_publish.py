@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import save_real_split
 
 from synth.artifact import load_model
-from synth.bundled import load_minilm_wordnet
 from synth.cli import main
 from synth.fitting import fit_model
 
@@ -25,10 +25,7 @@ def run(*args):
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("publish")
-    X = load_minilm_wordnet()
-    np.save(tmp / "train.npy", X[:4000])
-    np.save(tmp / "heldout.npy", X[4000:8000])
+    tmp = save_real_split(tmp_path_factory.mktemp("publish"), n_heldout=4000)
     fit_model(tmp / "train.npy", tmp / "model.safetensors", params=dict(n_patches=40, rank=16, noise_scale=1.0))
     return tmp
 
