@@ -46,15 +46,26 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
         Bytes written.
     """
     X, info = load_embeddings(source, key=key, column=column, split=split)
+    model, size = fit_rows(X, info, out, kind=kind, params=params, random_state=random_state, verbose=verbose,
+                           path=source)
+    return model, info, size
+
+
+def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbose=0, path=None):
+    """Fit a model to unit rows ``X`` already in memory and optionally write its model file.
+
+    ``info`` describes the rows for the file's fingerprint (``source``, ``n``, ``d``, ``n_duplicates``);
+    ``path`` names them in errors. Returns ``(model, bytes written or None)``.
+    """
     model = make_model(kind, random_state=random_state, verbose=verbose, **(params or {}))
     try:
         model.fit(X)
     except SynthError as e:
-        raise e if e.path else SynthError(e.problem, source) from None
+        raise e if e.path or path is None else SynthError(e.problem, path) from None
     size = None
     if out is not None:
         fit_data = {"source": info["source"], "n": info["n"], "d": info["d"], "n_duplicates": info["n_duplicates"],
                     "sha256": fingerprint(X)}
         stats = geometry_stats(X, n=STATS_N, random_state=random_state)
         size = save_model(model, out, fit_data=fit_data, stats=stats)
-    return model, info, size
+    return model, size

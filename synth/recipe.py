@@ -299,10 +299,8 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     section), ``out/publish/`` (with a publish section; uploaded only with ``repo_id`` and not ``dry_run``) and
     ``out/recipe.json`` (the validated recipe, what was written, timings). Real rows are never written.
     """
-    from .artifact import save_model
-    from .fitting import make_model
-    from .io import count_duplicates, fingerprint, write_json
-    from .metrics import geometry_stats
+    from .fitting import fit_rows
+    from .io import count_duplicates, write_json
     from .sampling import sample_to_file, write_truth
     from .twosample import score
 
@@ -331,12 +329,11 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     f = recipe["fit"]
     params = {"patch": dict(n_patches=f["patches"], rank=f["rank"], min_points=f["min_points"],
                             noise_scale=f["noise_scale"], bridge=f["bridge"])}.get(f["kind"], {})
-    gen = make_model(f["kind"], random_state=f["seed"], verbose=verbose, **params)
-    gen.fit(train)
     model_path = out / "model.safetensors"
-    fit_data = {"n": int(len(train)), "d": int(train.shape[1]), "sha256": fingerprint(train),
-                "n_duplicates": count_duplicates(train), "source": f"recipe {recipe['name']}"}
-    save_model(gen, model_path, fit_data=fit_data, stats=geometry_stats(train))
+    info = {"source": f"recipe {recipe['name']}", "n": int(len(train)), "d": int(train.shape[1]),
+            "n_duplicates": count_duplicates(train)}
+    gen, _ = fit_rows(train, info, model_path, kind=f["kind"], params=params, random_state=f["seed"],
+                      verbose=verbose, path=recipe.path)
     written.append(str(model_path))
 
     if recipe["score"] is not None:
