@@ -32,6 +32,7 @@ from .errors import SynthError
 CONFIGS = ("corpus", "queries", "neighbors")
 MAX_MEMORIZATION = 0.06   # memorization rate above which publishing is refused (0.05 = a non-copying generator)
 MAX_MEDIAN_GAP = 0.01     # ... or fake median nearest-training cosine above held-out's + this
+AUDIT_QUERIES = 1000      # queries of the audit's HNSW comparison (at most a fifth of the held-out rows)
 
 
 def features(d, k=None):
@@ -114,7 +115,7 @@ def audit(gen, train, heldout, fake, queries_fake, k=10, n=5000, hnsw=True, rand
     if hnsw:
         from bench.fidelity import hnsw_cost
 
-        nq = min(1000, len(heldout) // 5)
+        nq = min(AUDIT_QUERIES, len(heldout) // 5)
         nb = min(n, len(heldout) - nq, len(fake))
         if nb >= 10 * k:
             if verbose:
@@ -222,7 +223,10 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        queries = np.concatenate(list(iter_rows(gen, query_seed(seed), 0, n_queries))) if n_queries else None
+        # the query stream: the published queries, and the audit's HNSW queries (its first 1,000 rows)
+        n_stream = max(n_queries, AUDIT_QUERIES if train is not None else 0)
+        stream = np.concatenate(list(iter_rows(gen, query_seed(seed), 0, n_stream))) if n_stream else None
+        queries = stream[:n_queries] if n_queries else None
         top = TopK(queries, k) if n_queries else None
         files = max(1, -(-n // (rows_per_file or default_rows_per_file(d))))
         (tmp / "corpus").mkdir()
@@ -262,16 +266,15 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
                   "query_seed": query_seed(seed), "files": files, "bytes": sizes, "model": info,
                   "generated_seconds": None, "audit": None}
         if train is not None:
-            # the audit's HNSW queries: the first rows of the query stream (the published queries come first)
-            qfake = np.concatenate(list(iter_rows(gen, query_seed(seed), 0, 1000)))
-            result["audit"] = audit(gen, train, heldout, fake, qfake, k=min(k, 10), n=audit_n, hnsw=hnsw,
+            result["audit"] = audit(gen, train, heldout, fake, stream[:AUDIT_QUERIES], k=min(k, 10), n=audit_n, hnsw=hnsw,
                                     random_state=seed, verbose=verbose)
         passed, reason = check_audit(result["audit"]["score"].get("dcr") if result["audit"] else None)
         result["privacy"] = {"passed": passed, "check": reason, "max_memorization_rate": MAX_MEMORIZATION,
                              "max_median_gap": MAX_MEDIAN_GAP}
         result["generated_seconds"] = round(time.perf_counter() - t0, 1)
-        (tmp / "audit.json").write_text(json.dumps(_public(result), indent=2) + "\n")
-        (tmp / "README.md").write_text(render_card(_public(result), feats, card or {}))
+        result = _public(result)
+        (tmp / "audit.json").write_text(json.dumps(result, indent=2) + "\n")
+        (tmp / "README.md").write_text(render_card(result, feats, card or {}))
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -284,7 +287,7 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
             raise SynthError(f"refusing to upload: the memorization check {reason}; the folder is written; "
                              "pass --allow-unsafe to upload anyway", out)
         uploaded = upload(out, repo_id, private=private, token=token)
-    return {"out": str(out), "audit": _public(result), "uploaded": uploaded, "passed": passed, "reason": reason}
+    return {"out": str(out), "audit": result, "uploaded": uploaded, "passed": passed, "reason": reason}
 
 
 def _public(result):
