@@ -21,15 +21,17 @@ FLOOR = "import sys, faiss, numpy, synth.cli, synth.sampling; from synth.artifac
 
 def _run(args):
     """Run a child process; returns (seconds, peak RSS in bytes). Raises on a non-zero exit."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t0
-    err = proc.stderr.read().decode(errors="replace").strip()
-    proc.stderr.close()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise RuntimeError(f"{' '.join(map(str, args))} exited {proc.returncode}: {err.splitlines()[-1:] or ''}")
+    # stderr goes to a file, not a pipe: a child that filled a pipe nobody reads before wait4 would hang
+    with tempfile.TemporaryFile() as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            log.seek(0)
+            last = log.read().decode(errors="replace").strip().splitlines()[-1:]
+            raise RuntimeError(f"{' '.join(map(str, args))} exited {proc.returncode}: {last[0] if last else ''}")
     return seconds, usage.ru_maxrss * 1024  # Linux reports kilobytes
 
 
