@@ -58,6 +58,18 @@ def parse_noise_scale(ctx, param, value):
     return scale
 
 
+def parse_patches(ctx, param, value):
+    if value == "auto":
+        return value
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise click.BadParameter(f"{value!r} is neither 'auto' nor an integer >= 1")
+    return count
+
+
 def echo_json(obj):
     click.echo(json.dumps(obj, indent=2))
 
@@ -84,8 +96,9 @@ def main():
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Model file to write.")
 @click.option("--kind", type=click.Choice(["patch", "fog", "random"]), default="patch", show_default=True,
               help="patch: local-PCA patch model; fog: statistics-matched Gaussian mixture; random: uniform.")
-@click.option("--patches", type=click.IntRange(min=1), default=160, show_default=True,
-              help="Patch count (patch model) before small patches are merged away.")
+@click.option("--patches", default="auto", show_default=True, callback=parse_patches,
+              help="Patch count (patch model) before small patches are merged away; 'auto' = 160 up to 10,000 "
+                   "training points, then one per 62.5 points, within --max-mb.")
 @click.option("--rank", type=click.IntRange(min=0), default=40, show_default=True,
               help="Principal directions kept per patch.")
 @click.option("--min-points", type=click.IntRange(min=10), default=20, show_default=True,
@@ -97,10 +110,13 @@ def main():
               help="Move each sample's mean up to this fraction of the way towards a neighbouring patch's mean: "
                    "fills the gaps between patches (graph-search cost closer to real's) at some cost in the "
                    "two-sample test. 0 = off.")
+@click.option("--max-mb", type=click.FloatRange(min=0, min_open=True), default=16.0, show_default=True,
+              help="With --patches auto, the largest model file in MB (16 MB: 184 patches at 1024-d, 491 at "
+                   "384-d).")
 @input_options
 @seed_option
 @force_option
-def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, key, column, split, seed, force):
+def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, max_mb, key, column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
@@ -112,7 +128,7 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, key, co
     check_output(out, force)
     t0 = time.perf_counter()
     params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points, noise_scale=noise_scale,
-                            bridge=bridge)}.get(kind, {})
+                            bridge=bridge, max_mb=max_mb)}.get(kind, {})
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
                                   key=key, column=column, split=split)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .bundled import NAMED
 from .errors import SynthError
 
 # schema: key -> (types, default, check); a nested dict is a section; (list, item_schema) a list of sections
@@ -34,6 +35,16 @@ def _noise(v):
     return "must be 'auto' or a positive number"
 
 
+def _patches(v):
+    if v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+        return None
+    return "must be 'auto' or a positive integer"
+
+
+def _max_mb(v):
+    return None if v is None or (not isinstance(v, bool) and v > 0) else "must be a positive number or null"
+
+
 def _choice(*names):
     return lambda v: None if v in names else f"must be one of {', '.join(names)}"
 
@@ -43,7 +54,7 @@ SCHEMA = {
     "description": (STR, "", None),
     "requires_network": (BOOL, False, None),
     "source": {
-        "embeddings": (OPT_STR, None, None),   # a file (relative to the recipe), `bundled` or `minilm-word-table`
+        "embeddings": (OPT_STR, None, None),   # a file (relative to the recipe) or a named set (synth.bundled.NAMED)
         "key": (OPT_STR, None, None),
         "column": (OPT_STR, None, None),
         "split": (OPT_STR, None, None),
@@ -57,8 +68,9 @@ SCHEMA = {
     "split": {"train": (INT, 10_000, _pos), "seed": (INT, 0, None)},
     "fit": {
         "kind": (STR, "patch", _choice("patch", "fog", "random")),
-        "patches": (INT, 160, _pos), "rank": (INT, 40, None), "min_points": (INT, 20, lambda v: None if v >= 10
-                                                                                else "must be at least 10"),
+        "patches": ((str, int), "auto", _patches), "max_mb": ((int, float, type(None)), 16.0, _max_mb),
+        "rank": (INT, 40, None),
+        "min_points": (INT, 20, lambda v: None if v >= 10 else "must be at least 10"),
         "noise_scale": ((str, int, float), "auto", _noise), "seed": (INT, 0, None),
         "bridge": (FLOAT, 0.0, lambda v: None if 0 <= v <= 1 else "must be between 0 and 1"),
     },
@@ -215,7 +227,7 @@ def load_recipe(path):
         for key, v in out["publish"]["card"].items():
             if isinstance(v, list) and not all(isinstance(x, str) for x in v):
                 raise recipe.error(f"publish.card.{key}", f"must be a list of strings, got {v!r}")
-    if src["embeddings"] and src["embeddings"] not in ("bundled", "minilm-word-table"):
+    if src["embeddings"] and src["embeddings"] not in NAMED:
         recipe.file("source.embeddings", src["embeddings"])
     if src["texts"] and src["texts"] != "wordnet" and not src["texts"].startswith("hf:"):
         recipe.file("source.texts", src["texts"])
@@ -282,7 +294,7 @@ def source_embeddings(recipe, verbose=0):
     if src["embeddings"]:
         where = {k: src[k] for k in ("key", "column", "split") if src[k]}
         name = src["embeddings"]
-        return load_real(name if name in ("bundled", "minilm-word-table")
+        return load_real(name if name in NAMED
                          else recipe.file("source.embeddings", name), **where)
     from .io import unit_rows
 
@@ -328,7 +340,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     step("fit")
     f = recipe["fit"]
     params = {"patch": dict(n_patches=f["patches"], rank=f["rank"], min_points=f["min_points"],
-                            noise_scale=f["noise_scale"], bridge=f["bridge"])}.get(f["kind"], {})
+                            noise_scale=f["noise_scale"], bridge=f["bridge"], max_mb=f["max_mb"])}.get(f["kind"], {})
     model_path = out / "model.safetensors"
     info = {"source": f"recipe {recipe['name']}", "n": int(len(train)), "d": int(train.shape[1]),
             "n_duplicates": count_duplicates(train)}

@@ -86,9 +86,10 @@ def test_foreign_files_are_refused(tmp_path):
         load_model(tmp_path / "missing.safetensors")
 
 
-@pytest.mark.parametrize("d, limit_mb", [(384, 8), (1024, 16)])
-def test_default_fit_fits_the_size_budget(d, limit_mb):
+@pytest.mark.parametrize("n, d, limit_mb", [(10000, 384, 8), (20000, 1024, 16)])
+def test_default_fit_fits_the_size_budget(n, d, limit_mb):
+    # 20,000 rows ask for 320 patches; at 1024-d the default 16 MB cap keeps 184
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((10000, d)).astype(np.float32)
+    X = rng.standard_normal((n, d)).astype(np.float32)
     size = len(model_bytes(PatchPCA(noise_scale=1.0, random_state=0).fit(X)))  # the scale does not change size
     assert size <= limit_mb * 1e6, size

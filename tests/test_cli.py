@@ -148,3 +148,16 @@ def test_fit_bridge_option(files, tmp_path):
     assert read_header(tmp_path / "b.safetensors")["params"]["bridge"] == 0.75
     r = run("fit", files / "train.npy", "-o", tmp_path / "c.safetensors", "--bridge", 2)
     assert r.exit_code == 2 and "--bridge" in r.output and not (tmp_path / "c.safetensors").exists()
+
+
+def test_fit_patch_count_auto_and_size_cap(files, tmp_path):
+    from synth.artifact import read_header
+
+    r = run("fit", files / "train.npy", "-o", tmp_path / "a.safetensors", "--rank", 8, "--noise-scale", 1,
+            "--max-mb", 0.2)
+    assert r.exit_code == 0, r.output
+    assert read_header(tmp_path / "a.safetensors")["params"]["n_patches"] == "auto"
+    assert (tmp_path / "a.safetensors").stat().st_size <= 200_000
+    for bad in (["--patches", "many"], ["--patches", 0], ["--max-mb", 0]):
+        r = run("fit", files / "train.npy", "-o", tmp_path / "c.safetensors", *bad)
+        assert r.exit_code == 2 and bad[0] in r.output and not (tmp_path / "c.safetensors").exists()

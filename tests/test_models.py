@@ -6,6 +6,7 @@ from synth.bundled import load_minilm_wordnet
 from synth.errors import SynthError
 from synth.metrics import geometry_stats
 from synth.models import BLOCK_ROWS, MODELS, Fog, PatchPCA, RandomSphere
+from synth.models.patch import auto_patches, patch_bytes
 
 
 def blobs(n=3000, d=24, centers=6, seed=0):
@@ -210,3 +211,28 @@ def test_bridge_fills_the_gap_between_patches_by_the_stated_fraction(tmp_path):
     np.testing.assert_array_equal(back.sample(500, random_state=3), full.sample(500, random_state=3))
     with pytest.raises(SynthError, match="bridge"):
         PatchPCA(bridge=1.5).fit(X)
+
+
+def test_auto_patch_count_grows_with_the_data_within_the_size_cap():
+    # 160 up to 10,000 points, then one per 62.5 points ...
+    assert auto_patches(5_000, 384, 40, None) == 160 and auto_patches(10_000, 384, 40, None) == 160
+    assert auto_patches(25_000, 384, 40, None) == 400 and auto_patches(100_000, 384, 40, None) == 1600
+    # ... capped so that the file holds within max_mb (10^6 bytes), header included
+    for d, cap in [(384, 491), (1024, 184)]:
+        assert auto_patches(100_000, d, 40, 16) == cap
+        assert cap * patch_bytes(d, 40) <= 16e6 - 65_536 < (cap + 1) * patch_bytes(d, 40)
+    assert auto_patches(10_000, 100_000, 40, 1) == 1  # a cap below one patch still keeps one
+
+
+def test_auto_patch_count_and_cap_on_a_real_fit():
+    from synth.artifact import model_bytes
+
+    X = load_minilm_wordnet()[:4000]
+    model = PatchPCA(rank=16, noise_scale=1.0, max_mb=0.4, random_state=0).fit(X)
+    size = len(model_bytes(model))
+    assert model.n_patches_ == auto_patches(4000, 384, 16, 0.4) == 24 and size <= 400_000
+    uncapped = PatchPCA(rank=16, noise_scale=1.0, max_mb=None, random_state=0).fit(X)
+    assert uncapped.n_patches_ > 3 * model.n_patches_ and len(model_bytes(uncapped)) > 3 * size
+    for bad in [{"n_patches": "many"}, {"n_patches": 0}, {"max_mb": 0}, {"rank": -1}]:
+        with pytest.raises(SynthError, match=next(iter(bad))):
+            PatchPCA(**bad).fit(X)
