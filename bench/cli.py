@@ -69,9 +69,11 @@ def main():
 def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json, seed):
     """Build real, fake, fog and random corpora of equal size from REAL and benchmark indexes on each.
 
-    REAL holds held-out real embeddings (any format `synth fit` reads, `bundled` for the bundled
-    MiniLM-WordNet sample, or `minilm-word-table` for all-MiniLM-L6-v2's word-embedding table). The corpora are saved to OUT/suite/*.h5 (ann-benchmarks layout) so that
-    `bench run OUT/suite` reproduces the numbers.
+    REAL holds held-out real embeddings (any format `synth fit` reads, or a named set: `bundled` for the
+    bundled MiniLM-WordNet sample, `minilm-word-table` for all-MiniLM-L6-v2's word-embedding table,
+    `minilm-wordnet-all` for all 117,033 WordNet glosses embedded once and cached; the last two need the
+    [embed] extra). The corpora are saved to OUT/suite/*.h5 (ann-benchmarks layout) so that `bench run
+    OUT/suite` reproduces the numbers.
     """
     from synth.artifact import load_model
     from synth.bundled import load_real
@@ -128,30 +130,76 @@ def parse_sizes(ctx, param, value):
 def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, seed):
     """Fit generator configurations on part of REAL and score each against the held-out rest.
 
-    REAL is any format `synth fit` reads, `bundled` (the bundled MiniLM-WordNet sample) or
-    `minilm-word-table` (all-MiniLM-L6-v2's word-embedding table, from the [embed] extra). Reports per
+    REAL is any format `synth fit` reads or a named set (see `bench compare --help`): `bundled`,
+    `minilm-word-table` or `minilm-wordnet-all`. Reports per
     configuration the c2st at each n with the real-vs-real ceiling, the memorization check, the geometry
     statistics, the model file size, the fit time and the HNSW cost ratio at recall 0.95.
     """
     from synth.bundled import load_real
 
-    from .fidelity import DEFAULT_CONFIGS, markdown, parse_config, scoreboard, write_outputs
+    from .fidelity import DEFAULT_CONFIGS, markdown, scoreboard, write_outputs
 
-    chosen = dict(DEFAULT_CONFIGS)
-    if configs:
-        chosen = {}
-        for text in configs:
-            name, kind, params = parse_config(text)
-            chosen[name] = (kind, params)
+    chosen = parse_configs(configs, DEFAULT_CONFIGS)
     X = load_real(real)
     result = scoreboard(X, chosen, n_train=n_train, sizes=sizes, k=k, hnsw=not no_hnsw, n_queries=queries,
                         random_state=seed, verbose=progress(), source=real)
-    paths = write_outputs(result, out)
+    echo_board(result, write_outputs(result, out), markdown, as_json)
+
+
+def echo_board(result, paths, to_markdown, as_json):
+    """Print a scoreboard as JSON, or as Markdown followed by the files written."""
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
-        click.echo(markdown(result))
+        click.echo(to_markdown(result))
         click.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+def parse_configs(configs, default):
+    """``--config`` texts to ``{name: (kind, params)}``; ``default`` when none were given."""
+    from .fidelity import parse_config
+
+    if not configs:
+        return dict(default)
+    chosen = {}
+    for text in configs:
+        name, kind, params = parse_config(text)
+        chosen[name] = (kind, params)
+    return chosen
+
+
+@main.command("scaling")
+@click.argument("real")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder for scaling.json, scaling.md and scaling.png.")
+@click.option("--train", "train_sizes", default="2500,5000,10000", show_default=True, callback=parse_sizes,
+              help="Training sizes N (nested: each is the first N rows of one seeded permutation).")
+@click.option("--heldout", "n_heldout", type=click.IntRange(min=20), default=10_000, show_default=True,
+              help="Held-out rows, the same for every N; the largest N plus this must fit in REAL.")
+@click.option("--config", "configs", multiple=True, metavar="NAME=KIND[:key=value,...]",
+              help="A generator configuration (repeatable), as in `bench fidelity`. Default: "
+                   "'default=patch', the configuration of `synth fit`.")
+@click.option("--sizes", default="500,1000,2000,5000,10000", show_default=True, callback=parse_sizes,
+              help="n per side of the two-sample test (at most --heldout).")
+@click.option("--k", "k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@seed_option
+def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, seed):
+    """c2st over training size N and test size n: fit on nested training sets of REAL, score each fit at
+    every n against one fixed held-out set, with the memorization check.
+
+    Answers at which n the k-NN test tells a model fitted on N points from new real points, and whether
+    more training data moves that n. REAL as in `bench fidelity`.
+    """
+    from synth.bundled import load_real
+
+    from .scaling import markdown, scaling, write_outputs
+
+    chosen = parse_configs(configs, {"default": ("patch", {})})
+    X = load_real(real)
+    result = scaling(X, train_sizes, chosen, n_heldout=n_heldout, sizes=sizes, k=k, random_state=seed,
+                     verbose=progress(), source=real)
+    echo_board(result, write_outputs(result, out), markdown, as_json)
 
 
 @main.command("fit-speed")

@@ -128,7 +128,7 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
     real = unit_rows(real, min_rows=2 * (k + 1))
     n, d = real.shape
     if not 0 < n_train < n - k:
-        raise SynthError(f"{n} real rows: n_train={n_train} leaves no held-out rows to test against")
+        raise SynthError(f"{n} real rows: n_train={n_train} leaves no held-out rows to test against", source)
     seeds = np.random.SeedSequence(random_state).generate_state(3)
     order = np.random.default_rng(random_state).permutation(n)
     train, heldout = real[order[:n_train]], real[order[n_train:]]
@@ -139,7 +139,7 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
     stats_n = min(stats_n, n_held)
     n_hnsw = min(sizes[-1], n_held - n_queries) if hnsw else 0
     if hnsw and n_hnsw < 10 * k:
-        raise SynthError(f"{n_held} held-out rows are too few for an HNSW run with {n_queries} queries")
+        raise SynthError(f"{n_held} held-out rows are too few for an HNSW run with {n_queries} queries", source)
 
     bar = tqdm(total=len(configs) + 1, desc="fidelity", disable=not verbose, leave=False)
     bar.set_postfix_str("ceiling")
@@ -263,6 +263,25 @@ def plot(result, path):
     ax.set_title(f"{result['data']['source'] or 'real'}: k-NN two-sample test against held-out real", fontsize=9)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
+    save_png(fig, path)
+
+
+def write_board(result, folder, stem, to_markdown, to_png):
+    """``STEM.json``, ``STEM.md`` and ``STEM.png`` in ``folder``, each written atomically; returns the paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{stem}.json", folder / f"{stem}.md", folder / f"{stem}.png"]
+    write_json(paths[0], result)
+    with atomic_path(paths[1]) as tmp:
+        Path(tmp).write_text(to_markdown(result))
+    to_png(result, paths[2])
+    return paths
+
+
+def save_png(fig, path):
+    """Write a matplotlib figure as PNG under a temporary name, rename it onto ``path``, close it."""
+    import matplotlib.pyplot as plt
+
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
@@ -270,11 +289,4 @@ def plot(result, path):
 
 def write_outputs(result, folder):
     """``fidelity.json``, ``fidelity.md`` and ``fidelity.png`` in ``folder``; returns the paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / "fidelity.json", folder / "fidelity.md", folder / "fidelity.png"]
-    write_json(paths[0], result)
-    with atomic_path(paths[1]) as tmp:
-        Path(tmp).write_text(markdown(result))
-    plot(result, paths[2])
-    return paths
+    return write_board(result, folder, "fidelity", markdown, plot)

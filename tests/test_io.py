@@ -208,3 +208,18 @@ def test_fbin_header_must_match_size(tmp_path, n, d, extra):
     else:
         with pytest.raises(SynthError, match="header says"):
             read_vectors(path)
+
+
+def test_minilm_wordnet_all_reads_its_cache(tmp_path, monkeypatch):
+    from synth.bundled import load_real
+
+    monkeypatch.setenv("SYNTH_CACHE", str(tmp_path))
+    rows = np.random.default_rng(0).standard_normal((50, 384)).astype(np.float32) * 3
+    np.save(tmp_path / "minilm-wordnet-all.npy", rows)
+    X = load_real("minilm-wordnet-all")
+    assert X.shape == (50, 384) and np.allclose(np.linalg.norm(X, axis=1), 1, atol=1e-6)
+    assert np.allclose(X, rows / np.linalg.norm(rows, axis=1, keepdims=True), atol=1e-6)
+    (tmp_path / "minilm-wordnet-all.npy").write_bytes(b"not an array")
+    with pytest.raises(SynthError, match="unreadable cache") as e:
+        load_real("minilm-wordnet-all")
+    assert "minilm-wordnet-all.npy" in str(e.value)
