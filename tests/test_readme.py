@@ -31,12 +31,16 @@ def test_readme_bench_table_is_the_committed_bench_output():
 def test_readme_fidelity_tables_are_the_committed_scoreboards():
     readme = (ROOT / "README.md").read_text()
     for name, parts in (("bundled", (2, 4)), ("word-table", (2,)), ("bridge/bundled", range(1, 7)),
-                        ("bridge/word-table", range(1, 7))):
+                        ("bridge/word-table", range(1, 7)), ("wordnet-all-100k", (2, 4, 6))):
         board = (ROOT / "docs" / "fidelity" / name / "fidelity.md").read_text().strip().split("\n\n")
         for i in parts:
             assert board[i] in readme, (name, i)
     speed = (ROOT / "docs" / "fidelity" / "fit-speed.md").read_text().strip().split("\n\n")
     assert speed[1] in readme
+    for name, parts in (("wordnet-all", (1, 2)), ("word-table", (2,))):
+        board = (ROOT / "docs" / "fidelity" / "scaling" / name / "scaling.md").read_text().strip().split("\n\n")
+        for i in parts:
+            assert board[i] in readme, ("scaling", name, i)
 
 
 def test_readme_layer_tables_are_the_committed_layers_output():
