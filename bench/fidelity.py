@@ -75,6 +75,24 @@ def _two_sample(a, b, k, n_permutations, seed):
     return {key: t[key] for key in ("c2st", "c2st_real", "c2st_fake", "p_value")}
 
 
+def fit_config(name, kind, params, train, random_state):
+    """Fit one configuration on ``train``; returns the model and the fit's wall time in seconds."""
+    model = make_model(kind, random_state=random_state, **params)
+    t0 = time.perf_counter()
+    try:
+        model.fit(train)
+    except TypeError as e:
+        raise SynthError(f"configuration {name!r}: {e}") from None
+    return model, time.perf_counter() - t0
+
+
+def copies(mem):
+    """Issue 4's copying rule on a memorization result: rate above the limit, or fake median
+    nearest-training cosine above held-out's plus the margin."""
+    return bool(mem["memorization_rate"] > MEMORIZATION_LIMIT
+                or mem["fake_median"] > mem["heldout_median"] + MEDIAN_MARGIN)
+
+
 def hnsw_cost(base, queries, k):
     """Distance computations per query of faiss HNSW at recall 0.95 (None when not reached)."""
     from .indexes import get
@@ -156,13 +174,7 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
     rows = []
     for name, (kind, params) in configs.items():
         bar.set_postfix_str(name)
-        model = make_model(kind, random_state=random_state, **params)
-        t0 = time.perf_counter()
-        try:
-            model.fit(train)
-        except TypeError as e:
-            raise SynthError(f"configuration {name!r}: {e}") from None
-        fit_seconds = time.perf_counter() - t0
+        model, fit_seconds = fit_config(name, kind, params, train, random_state)
         fake = model.sample(n_fake, random_state=int(seeds[0]))
         row = {"name": name, "kind": kind, "params": params, "fit_seconds": round(fit_seconds, 2),
                "model_bytes": len(model_bytes(model)),
@@ -173,9 +185,7 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
                         for s in sizes},
                "memorization": memorization(train, fake[:n_mem], heldout[:n_mem]),
                "stats": _stats(fake[:stats_n])}
-        mem = row["memorization"]
-        row["copies"] = bool(mem["memorization_rate"] > MEMORIZATION_LIMIT
-                             or mem["fake_median"] > mem["heldout_median"] + MEDIAN_MARGIN)
+        row["copies"] = copies(row["memorization"])
         if hnsw:
             cost, _ = hnsw_cost(fake[:n_hnsw], model.sample(n_queries, random_state=int(seeds[2])), k)
             ref = real_info["hnsw"]["ndis_at_0.95"]

@@ -7,18 +7,15 @@ check against its own training rows. The question it answers: at which n does th
 on N real points from new real points, and does more training data push that n up?
 """
 
-import time
-
 import numpy as np
 from tqdm.auto import tqdm
 
 from synth.arrays import unit_rows
 from synth.artifact import model_bytes
 from synth.errors import SynthError
-from synth.fitting import make_model
 from synth.twosample import memorization
 
-from .fidelity import MEDIAN_MARGIN, MEMORIZATION_LIMIT, _two_sample, save_png, write_board
+from .fidelity import MEDIAN_MARGIN, MEMORIZATION_LIMIT, _two_sample, copies, fit_config, save_png, write_board
 
 SIZES = (500, 1000, 2000, 5000, 10_000)
 PASS_POOLED = 0.44  # issue 4's target: pooled c2st ...
@@ -88,21 +85,14 @@ def scaling(real, train_sizes, configs=None, n_heldout=10_000, sizes=SIZES, k=10
         for n_train in train_sizes:
             bar.set_postfix_str(f"{name} N={n_train:,}")
             train = biggest[:n_train]
-            model = make_model(kind, random_state=random_state, **params)
-            t0 = time.perf_counter()
-            try:
-                model.fit(train)
-            except TypeError as e:
-                raise SynthError(f"configuration {name!r}: {e}") from None
-            fit_seconds = time.perf_counter() - t0
+            model, fit_seconds = fit_config(name, kind, params, train, random_state)
             fake = model.sample(max(sizes[-1], n_mem), random_state=int(seeds[0]))
             c2st = {str(s): _two_sample(heldout[:s], fake[:s], k, n_permutations, int(seeds[1])) for s in sizes}
             mem = memorization(train, fake[:n_mem], heldout[:n_mem])
             passing = [s for s in sizes if passes(c2st[str(s)])]
             runs.append({"name": name, "kind": kind, "params": params, "n_train": n_train, "c2st": c2st,
                          "memorization": mem,
-                         "copies": bool(mem["memorization_rate"] > MEMORIZATION_LIMIT
-                                        or mem["fake_median"] > mem["heldout_median"] + MEDIAN_MARGIN),
+                         "copies": copies(mem),
                          "largest_passing_n": max(passing) if passing else None,
                          "fit_seconds": round(fit_seconds, 2), "model_bytes": len(model_bytes(model)),
                          "n_patches": int(model.n_patches_) if hasattr(model, "n_patches_") else None,
