@@ -135,6 +135,10 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, max_mb,
     if kind == "patch":
         click.echo(f"fitted {model.n_patches_} patches (rank <= {rank}, >= {model.counts_.min()} points each), "
                    f"noise scale {model.noise_scale_:.3g}" + (" (calibrated)" if model.calibration_ else ""))
+        tried = model.copy_check_ or []
+        if len(tried) > 1:
+            click.echo(f"patch count lowered from {tried[0]['n_patches']} to {tried[-1]['n_patches']}: with more "
+                       "patches the fakes sat closer to the training rows than the rows sit to each other")
     elif kind == "fog":
         click.echo(f"fog knobs {model.knobs_}, largest statistic mismatch {model.match_error_:.1%}")
     click.echo(f"wrote {out}: {size / 1e6:.2f} MB in {time.perf_counter() - t0:.1f} s")

@@ -161,3 +161,16 @@ def test_fit_patch_count_auto_and_size_cap(files, tmp_path):
     for bad in (["--patches", "many"], ["--patches", 0], ["--max-mb", 0]):
         r = run("fit", files / "train.npy", "-o", tmp_path / "c.safetensors", *bad)
         assert r.exit_code == 2 and bad[0] in r.output and not (tmp_path / "c.safetensors").exists()
+
+
+def test_fit_reports_a_lowered_auto_patch_count(tmp_path):
+    from synth.bundled import load_minilm_wordnet
+
+    np.save(tmp_path / "small.npy", load_minilm_wordnet()[:2500])
+    r = run("fit", tmp_path / "small.npy", "-o", tmp_path / "m.safetensors", "--rank", 16, "--min-points", 10,
+            "--noise-scale", 0.25)
+    assert r.exit_code == 0, r.output
+    assert "patch count lowered from 160 to " in r.output and "closer to the training rows" in r.output
+    r = run("fit", tmp_path / "small.npy", "-o", tmp_path / "k.safetensors", "--patches", 160, "--rank", 16,
+            "--min-points", 10, "--noise-scale", 0.25)
+    assert r.exit_code == 0 and "patch count lowered" not in r.output

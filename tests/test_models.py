@@ -6,7 +6,7 @@ from synth.bundled import load_minilm_wordnet
 from synth.errors import SynthError
 from synth.metrics import geometry_stats
 from synth.models import BLOCK_ROWS, MODELS, Fog, PatchPCA, RandomSphere
-from synth.models.patch import auto_patches, patch_bytes
+from synth.models.patch import AUTO_BACKOFF, auto_patches, copy_check, patch_bytes
 
 
 def blobs(n=3000, d=24, centers=6, seed=0):
@@ -236,3 +236,38 @@ def test_auto_patch_count_and_cap_on_a_real_fit():
     for bad in [{"n_patches": "many"}, {"n_patches": 0}, {"max_mb": 0}, {"rank": -1}]:
         with pytest.raises(SynthError, match=next(iter(bad))):
             PatchPCA(**bad).fit(X)
+
+
+class _Replay:
+    """A stand-in generator that returns given rows: a model that copies its training data outright."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def sample(self, n, random_state=None):
+        return self.rows[:n]
+
+
+def test_copy_check_known_answers():
+    X = load_minilm_wordnet()
+    train, heldout = X[:6000], X[6000:12000]
+    copier = copy_check(_Replay(train[::-1].copy()), train, seed=0)
+    assert copier["copies"] and copier["fake_median"] > 0.999
+    # new real points are what a non-copying generator should look like: they pass
+    honest = copy_check(_Replay(heldout), train, seed=0)
+    assert not honest["copies"]
+    # the training rows' leave-one-out median stands in for held-out's median nearest-training cosine
+    assert abs(honest["train_loo_median"] - honest["fake_median"]) < 0.01
+
+
+def test_auto_patch_count_backs_off_until_it_stops_copying():
+    X = load_minilm_wordnet()[:2500]
+    model = PatchPCA(rank=16, min_points=10, noise_scale=0.25, random_state=0).fit(X)
+    tried = model.copy_check_
+    assert len(tried) > 1 and all(t["copies"] for t in tried[:-1])
+    assert not tried[-1]["copies"] or tried[-1]["n_patches"] == 1
+    assert [t["n_patches"] for t in tried[1:]] == [max(1, int(t["n_patches"] * AUTO_BACKOFF)) for t in tried[:-1]]
+    assert model.n_patches_ <= tried[-1]["n_patches"]
+    # an explicit patch count is kept as given, and not checked
+    fixed = PatchPCA(n_patches=160, rank=16, min_points=10, noise_scale=0.25, random_state=0).fit(X)
+    assert fixed.copy_check_ is None and fixed.n_patches_ > model.n_patches_
