@@ -2,7 +2,8 @@
 
 No real 1024-d embeddings ship with the project, so the data are synthetic: unit vectors around 300 random
 centres with a decaying noise spectrum. Fit time depends on n, d and the configuration (k-means, per-patch
-SVDs, the noise-scale calibration), hardly on the values, so this is a fair measure of cost, not of fidelity.
+SVDs, the noise-scale calibration) and, for the default, on whether its copy guard backs off on these data
+(``tried`` lists the patch counts fitted); it is a measure of cost, not of fidelity.
 """
 
 import time
@@ -12,7 +13,8 @@ import numpy as np
 from synth.artifact import model_bytes
 from synth.fitting import make_model
 
-CONFIGS = {"default": ("patch", {}), "seed": ("patch", {"n_patches": 120, "rank": 48, "noise_scale": 1.0})}
+CONFIGS = {"default": ("patch", {}), "default-no-guard": ("patch", {"copy_guard": False}),
+           "seed": ("patch", {"n_patches": 120, "rank": 48, "noise_scale": 1.0})}
 
 
 def clustered(n, d, centers=300, random_state=0):
@@ -33,7 +35,8 @@ def fit_speed(n=100_000, d=1024, repeats=1, configs=None, random_state=0):
     -------
     dict
         ``n``, ``d``, ``repeats``, ``threads`` and ``configs``: per name ``seconds`` (median),
-        ``all_seconds``, ``model_bytes``, ``n_patches``, ``noise_scale``.
+        ``all_seconds``, ``model_bytes``, ``n_patches``, ``noise_scale`` and ``tried`` (the auto patch
+        counts fitted before one passed the copy check; empty for a fixed count).
     """
     import faiss
     from threadpoolctl import threadpool_info
@@ -48,7 +51,8 @@ def fit_speed(n=100_000, d=1024, repeats=1, configs=None, random_state=0):
             times.append(time.perf_counter() - t0)
         out[name] = {"seconds": float(np.median(times)), "all_seconds": [round(t, 2) for t in times],
                      "model_bytes": len(model_bytes(model)), "n_patches": int(model.n_patches_),
-                     "noise_scale": float(model.noise_scale_)}
+                     "noise_scale": float(model.noise_scale_),
+                     "tried": [t["n_patches"] for t in getattr(model, "copy_check_", None) or []]}
     blas = max((p.get("num_threads", 1) for p in threadpool_info()), default=1)
     return {"n": n, "d": d, "repeats": repeats, "threads": {"faiss": faiss.omp_get_max_threads(), "blas": blas},
             "configs": out}
@@ -57,9 +61,10 @@ def fit_speed(n=100_000, d=1024, repeats=1, configs=None, random_state=0):
 def markdown(result):
     lines = [f"**fit time, {result['n']:,} x {result['d']} synthetic unit vectors** (median of {result['repeats']}; "
              f"faiss threads {result['threads']['faiss']}, BLAS threads {result['threads']['blas']})", "",
-             "| config | patches | noise scale | fit s | model MB |", "|---|---|---|---|---|"]
+             "| config | patches | counts fitted (auto) | noise scale | fit s | model MB |", "|---|---|---|---|---|---|"]
     for name, r in result["configs"].items():
-        lines.append(f"| {name} | {r['n_patches']} | {r['noise_scale']:.2f} | {r['seconds']:.1f} | "
+        tried = ", ".join(str(t) for t in r["tried"]) or "-"
+        lines.append(f"| {name} | {r['n_patches']} | {tried} | {r['noise_scale']:.2f} | {r['seconds']:.1f} | "
                      f"{r['model_bytes'] / 1e6:.2f} |")
     c = result["configs"]
     if "default" in c and "seed" in c:

@@ -113,10 +113,14 @@ def main():
 @click.option("--max-mb", type=click.FloatRange(min=0, min_open=True), default=16.0, show_default=True,
               help="With --patches auto, the largest model file in MB (16 MB: 184 patches at 1024-d, 491 at "
                    "384-d).")
+@click.option("--copy-guard/--no-copy-guard", default=True, show_default=True,
+              help="With --patches auto, lower the patch count while the fakes sit closer to the training rows "
+                   "than the rows sit to each other (the memorization check's median rule, on REAL alone).")
 @input_options
 @seed_option
 @force_option
-def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, max_mb, key, column, split, seed, force):
+def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, max_mb, copy_guard, key, column, split,
+        seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
@@ -128,7 +132,7 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, max_mb,
     check_output(out, force)
     t0 = time.perf_counter()
     params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points, noise_scale=noise_scale,
-                            bridge=bridge, max_mb=max_mb)}.get(kind, {})
+                            bridge=bridge, max_mb=max_mb, copy_guard=copy_guard)}.get(kind, {})
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
                                   key=key, column=column, split=split)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")

@@ -174,3 +174,6 @@ def test_fit_reports_a_lowered_auto_patch_count(tmp_path):
     r = run("fit", tmp_path / "small.npy", "-o", tmp_path / "k.safetensors", "--patches", 160, "--rank", 16,
             "--min-points", 10, "--noise-scale", 0.25)
     assert r.exit_code == 0 and "patch count lowered" not in r.output
+    r = run("fit", tmp_path / "small.npy", "-o", tmp_path / "g.safetensors", "--no-copy-guard", "--rank", 16,
+            "--min-points", 10, "--noise-scale", 0.25)
+    assert r.exit_code == 0 and "patch count lowered" not in r.output

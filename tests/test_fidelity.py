@@ -84,5 +84,8 @@ def test_fit_speed_command():
     res = CliRunner().invoke(bench_main, ["fit-speed", "--n", "2000", "--d", "32", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
-    assert set(out["configs"]) == {"default", "seed"}
+    assert set(out["configs"]) == {"default", "default-no-guard", "seed"}
+    assert out["configs"]["default-no-guard"]["tried"] == []
     assert out["configs"]["seed"]["noise_scale"] == 1.0 and out["configs"]["default"]["seconds"] > 0
+    default = out["configs"]["default"]
+    assert out["configs"]["seed"]["tried"] == [] and default["tried"][-1] >= default["n_patches"]

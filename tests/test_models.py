@@ -268,6 +268,9 @@ def test_auto_patch_count_backs_off_until_it_stops_copying():
     assert not tried[-1]["copies"] or tried[-1]["n_patches"] == 1
     assert [t["n_patches"] for t in tried[1:]] == [max(1, int(t["n_patches"] * AUTO_BACKOFF)) for t in tried[:-1]]
     assert model.n_patches_ <= tried[-1]["n_patches"]
+    # without the guard the first count is kept
+    unguarded = PatchPCA(rank=16, min_points=10, noise_scale=0.25, copy_guard=False, random_state=0).fit(X)
+    assert unguarded.copy_check_ is None and unguarded.n_patches_ > model.n_patches_
     # an explicit patch count is kept as given, and not checked
     fixed = PatchPCA(n_patches=160, rank=16, min_points=10, noise_scale=0.25, random_state=0).fit(X)
     assert fixed.copy_check_ is None and fixed.n_patches_ > model.n_patches_

@@ -54,6 +54,7 @@ fit:
     (GOOD.replace("  noise_scale: 1", "  noise_scale: loud"), 9, ["fit.noise_scale", "'auto'"]),
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  bridge: 2"), 10, ["fit.bridge", "between 0 and 1"]),
     (GOOD.replace("  patches: 30", "  patches: many"), 7, ["fit.patches", "'auto'"]),
+    (GOOD.replace("  patches: 30", "  copy_guard: maybe"), 7, ["fit.copy_guard", "maybe"]),
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  max_mb: 0"), 10, ["fit.max_mb", "positive"]),
 ])
 def test_bad_recipes_name_the_file_and_line(tmp_path, text, line, words):

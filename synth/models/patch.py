@@ -193,6 +193,10 @@ class PatchPCA(Generator):
     max_mb : float or None, default=16
         With ``n_patches="auto"``, the largest model file in megabytes (10^6 bytes): 16 MB holds 184
         patches at 1024-d and 491 at 384-d (rank 40). None: no cap. An integer ``n_patches`` is not capped.
+    copy_guard : bool, default=True
+        With ``n_patches="auto"``, lower the patch count while the fit fails the copying rule on its training
+        data (see ``n_patches``). False skips the check: faster, and the fakes may sit closer to the training
+        rows than new real points would.
     random_state : int or None
         Seed of k-means.
     verbose : int, default=0
@@ -213,15 +217,17 @@ class PatchPCA(Generator):
     calibration_ : dict or None
         What the calibration measured (see :func:`calibrate_noise_scale`); None when not run.
     copy_check_ : list of dict or None
-        With ``n_patches="auto"``, each patch count tried and its :func:`copy_check`; None otherwise.
+        With ``n_patches="auto"`` and ``copy_guard``, each patch count tried and its :func:`copy_check`;
+        None otherwise.
     """
 
     kind = "patch"
 
     def __init__(self, n_patches="auto", rank=40, min_points=20, n_iter=25, noise_scale="auto", bridge=0.0,
-                 max_mb=16.0, random_state=None, verbose=0):
+                 max_mb=16.0, copy_guard=True, random_state=None, verbose=0):
         self.n_patches = n_patches
         self.max_mb = max_mb
+        self.copy_guard = copy_guard
         self.bridge = bridge
         self.rank = rank
         self.min_points = min_points
@@ -258,8 +264,9 @@ class PatchPCA(Generator):
         X = unit_rows(X, min_rows=2 * self.min_points)
         n, d = X.shape
         seed = check_seed(self.random_state)
-        if self.n_patches != "auto":
-            self._fit_patches(X, int(self.n_patches), seed, auto)
+        if self.n_patches != "auto" or not self.copy_guard:
+            n_patches = int(self.n_patches) if self.n_patches != "auto" else auto_patches(n, d, self.rank, self.max_mb)
+            self._fit_patches(X, n_patches, seed, auto)
             self.copy_check_ = None
             return self
         # the auto patch count backs off (x 0.7) while the fakes sit closer to the training rows than the
