@@ -39,7 +39,7 @@ def sample_memory(n=10_000_000, d=1024, out=None, dtype="float32", n_queries=0, 
                   chunk_size=65536, keep=False, random_state=0, verbose=0):
     """Stream ``n`` x ``d`` rows of a patch model to ``out`` (.fbin by default) and measure the child's peak RSS.
 
-    The model is :func:`bench.throughput.lifted_model` (default patch parameters, fitted on the bundled rows
+    The model is :func:`bench.throughput.lifted_model` (default patch parameters with 160 patches, fitted on the bundled rows
     mapped isometrically into ``d`` dimensions). ``out`` defaults to a temporary .fbin that is deleted
     afterwards (as is ``out`` unless ``keep``).
 
