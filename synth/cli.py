@@ -46,28 +46,23 @@ def progress():
     return int(sys.stderr.isatty())
 
 
-def parse_noise_scale(ctx, param, value):
-    if value == "auto":
-        return value
-    try:
-        scale = float(value)
-    except ValueError:
-        scale = -1.0
-    if not scale >= 0:
-        raise click.BadParameter(f"{value!r} is neither 'auto' nor a number >= 0")
-    return scale
+def auto_or(convert, minimum, what):
+    """A click callback for options that take 'auto' or a number: ``convert(value) >= minimum``."""
+    def parse(ctx, param, value):
+        if value == "auto":
+            return value
+        try:
+            number = convert(value)
+        except ValueError:
+            number = None
+        if number is None or not number >= minimum:
+            raise click.BadParameter(f"{value!r} is neither 'auto' nor {what}")
+        return number
+    return parse
 
 
-def parse_patches(ctx, param, value):
-    if value == "auto":
-        return value
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise click.BadParameter(f"{value!r} is neither 'auto' nor an integer >= 1")
-    return count
+parse_noise_scale = auto_or(float, 0, "a number >= 0")
+parse_patches = auto_or(int, 1, "an integer >= 1")
 
 
 def echo_json(obj):
