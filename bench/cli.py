@@ -1,5 +1,6 @@
 """The ``bench`` command: search cost at equal recall on real, fake, fog and random corpora."""
 
+import functools
 import json
 from pathlib import Path
 
@@ -8,11 +9,11 @@ import click
 from synth.cli import Group, progress, seed_option
 
 
-def index_option(f):
+def index_option(f, default_text="all registered"):
     from .indexes import registry
 
     return click.option("--index", "indexes", multiple=True, type=click.Choice(list(registry())),
-                        help="Index plug-in to run (repeatable; default: all registered).")(f)
+                        help=f"Index plug-in to run (repeatable; default: {default_text}).")(f)
 
 
 def common_options(f):
@@ -199,6 +200,58 @@ def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, s
     X = load_real(real)
     result = scaling(X, train_sizes, chosen, n_heldout=n_heldout, sizes=sizes, k=k, random_state=seed,
                      verbose=progress(), source=real)
+    echo_board(result, write_outputs(result, out), markdown, as_json)
+
+
+@main.command("cost")
+@click.argument("real")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder for cost.json, cost.md and cost.png.")
+@click.option("--fit", "n_fit", type=click.IntRange(min=100), default=10_000, show_default=True,
+              help="N: real rows every configuration is fitted on.")
+@click.option("--sizes", default="10000,30000,100000", show_default=True, callback=parse_sizes,
+              help="Base sizes n (real and fake alike); sizes the rows left after fitting and queries cannot "
+                   "fill are dropped.")
+@click.option("--queries", "n_queries", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Queries per corpus (never in the base).")
+@click.option("--config", "configs", multiple=True, metavar="NAME=KIND[:key=value,...]",
+              help="A generator configuration (repeatable), as in `bench fidelity`. Default: "
+                   "'default=patch', the configuration of `synth fit`.")
+@functools.partial(index_option, default_text="faiss-hnsw, faiss-ivf, faiss-ivfsq8, hnswlib")
+@click.option("--queries-from", type=click.Choice(["model", "jitter"]), default="model", show_default=True,
+              help="Fake queries: model samples, or model samples plus isotropic noise (--jitter).")
+@click.option("--jitter", type=click.FloatRange(min=0), default=0.05, show_default=True,
+              help="With --queries-from jitter: q = normalize(s + jitter * g / sqrt(d)), g standard normal.")
+@click.option("--k", "k", type=click.IntRange(min=1, max=100), default=10, show_default=True,
+              help="Neighbours per query (recall@k and the cell diagnostics).")
+@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Timed passes per query setting; QPS is their median.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@seed_option
+def cost_cmd(real, out, n_fit, sizes, n_queries, configs, indexes, queries_from, jitter, k, repeats, as_json,
+             seed):
+    """Search cost of fake corpora relative to real ones of the same size n, as n grows past the fitting size N.
+
+    One seeded permutation of REAL gives N fitting rows, the real queries and the real base (nested over
+    n). Each configuration is fitted once; at each n every index is built on the real and on the fake corpus
+    and its cost at recall 0.90 / 0.95 / 0.99 (distance computations, single-thread QPS) is reported as the
+    ratio fake / real, with diagnostics that explain a gap (IVF cell spread of the true neighbours, relative
+    contrast, LID, hubness) and the two-sample and memorization checks. REAL as in `bench fidelity`.
+
+    \b
+    Example:
+      bench cost bundled --fit 10000 --sizes 5000,10000 --queries 300 \\
+          --config default=patch --config bridge=patch:bridge=0.75 --out results/cost
+    """
+    from synth.bundled import load_real
+
+    from .cost import INDEXES, cost_board, markdown, write_outputs
+
+    chosen = parse_configs(configs, {"default": ("patch", {})})
+    X = load_real(real)
+    result = cost_board(X, chosen, n_fit=n_fit, sizes=sizes, n_queries=n_queries, indexes=indexes or INDEXES, k=k,
+                        queries_from=queries_from, jitter=jitter, repeats=repeats, random_state=seed,
+                        verbose=progress(), source=real)
     echo_board(result, write_outputs(result, out), markdown, as_json)
 
 

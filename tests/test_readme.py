@@ -54,3 +54,12 @@ def test_readme_layer_tables_are_the_committed_layers_output():
 def test_readme_scale_table_is_the_committed_throughput_output():
     table = (ROOT / "docs" / "scale" / "throughput.md").read_text().strip()
     assert table in (ROOT / "README.md").read_text()
+
+
+def test_readme_cost_tables_are_the_committed_cost_board():
+    readme = (ROOT / "README.md").read_text()
+    board = (ROOT / "docs" / "cost" / "wordnet-all" / "cost.md").read_text().strip().split("\n\n")
+    tables = [part for part in board if part.startswith("| config |")]
+    assert tables, "no index table in the committed cost board"
+    for part in tables[:3]:
+        assert part in readme

@@ -102,6 +102,7 @@ def calibrate_noise_scale(X, params, seed, grid=NOISE_GRID, k=10):
 
 
 BRIDGE_NEIGHBORS = 5
+SOFT_TOP = 8  # softness > 0: each training row weighs in the patches of its SOFT_TOP most similar centres
 AUTO_MIN_PATCHES = 160  # n_patches="auto": this many up to 10,000 training points ...
 AUTO_POINTS_PER_PATCH = 62.5  # ... then one patch per this many points (bench scaling, docs/fidelity/scaling)
 HEADER_ALLOWANCE = 65_536  # bytes kept free of patches under max_mb for the file's JSON header
@@ -156,6 +157,73 @@ def auto_patches(n, d, rank, max_mb):
     return max(1, k)
 
 
+def soft_weights(X, centers, labels, softness, top=SOFT_TOP):
+    """Tempered responsibilities of each row for its ``top`` most similar patch centres.
+
+    ``w_ij = exp((cos(x_i, c_j) - cos(x_i, c_(1))) / (softness * r2))``, normalised to sum to one per row,
+    where ``c_(1)`` is the row's most similar centre and ``r2`` the mean squared distance of the rows to
+    the mean of their own (hard) patch: the temperature is a share of the patches' own spread, so one
+    value serves embedding models whose cosines live on different scales.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), unit rows
+    centers : ndarray of shape (n_patches, n_features)
+        Patch means (normalised here).
+    labels : ndarray of shape (n_samples,)
+        Each row's hard patch.
+    softness : float > 0
+    top : int
+
+    Returns
+    -------
+    cols : ndarray of shape (n_samples, t), int64
+        Patches of each row, t = min(top, n_patches).
+    w : ndarray of shape (n_samples, t), float64
+        Their weights; each row sums to one.
+    """
+    C = np.ascontiguousarray(centers / np.linalg.norm(centers, axis=1, keepdims=True), dtype=np.float32)
+    own = np.zeros_like(C, dtype=np.float64)
+    np.add.at(own, labels, X)
+    own /= np.maximum(np.bincount(labels, minlength=len(C)), 1)[:, None]
+    r2 = float(np.mean(np.sum((X - own[labels]) ** 2, axis=1)))
+    index = faiss.IndexFlatIP(C.shape[1])
+    index.add(C)
+    sims, cols = index.search(X, min(top, len(C)))
+    w = np.exp((sims.astype(np.float64) - sims[:, :1]) / (softness * max(r2, 1e-12)))
+    return cols.astype(np.int64), w / w.sum(axis=1, keepdims=True)
+
+
+def patch_rows(X, labels, counts, softness):
+    """The training rows each patch is fitted on, with their weights, grouped by patch.
+
+    Hard patches (``softness=0``) take the rows of their k-means cell, each with weight 1; soft patches
+    take every row that has them among its :data:`SOFT_TOP` nearest centres, weighted by
+    :func:`soft_weights`.
+
+    Returns
+    -------
+    rows : ndarray of int64
+        Row indices, grouped by patch.
+    weights : ndarray of float64
+    bounds : ndarray of shape (n_patches + 1,)
+        Patch j's rows are ``rows[bounds[j]:bounds[j + 1]]``.
+    """
+    K = len(counts)
+    if softness > 0 and K > 1:
+        sums = np.zeros((K, X.shape[1]))
+        np.add.at(sums, labels, X)
+        cols, w = soft_weights(X, sums / counts[:, None], labels, softness)
+        keep = w > 1e-6  # negligible weights only cost time
+        rows = np.broadcast_to(np.arange(len(X))[:, None], cols.shape)[keep]
+        cols, w = cols[keep], w[keep]
+    else:
+        rows, cols, w = np.arange(len(X)), labels, np.ones(len(X))
+    order = np.argsort(cols, kind="stable")
+    bounds = np.searchsorted(cols[order], np.arange(K + 1))
+    return rows[order], w[order], bounds
+
+
 class PatchPCA(Generator):
     """A mixture of local PCA patches, sampled on the unit sphere.
 
@@ -190,6 +258,18 @@ class PatchPCA(Generator):
         hard as on real data (HNSW cost ratio about 1 at 0.75 on the bundled sample) at the price of a
         less balanced two-sample test (see docs/fidelity/README.md). Every bridged mean is still made of
         patch means of at least ``min_points`` points. 0 samples exactly as before the option existed.
+    softness : float >= 0, default=0
+        Tempered (soft) patches. 0 cuts the training rows into disjoint k-means cells and fits each patch on
+        its own cell. Above 0 each row also weighs in the patches of neighbouring centres, with weight
+        ``exp((cos(x, c_j) - cos(x, c_1)) / (softness * r2))`` (``c_1`` its nearest centre, ``r2`` the
+        rows' mean squared distance to their own patch mean, so the value does not depend on how spread a
+        model's embeddings are), and each patch's mean, directions and variances are weighted estimates.
+        Hard cells cut a continuum at arbitrary borders, so patches fitted on them are too compact along
+        the directions to their neighbours: samples rarely fall between patches, a query's nearest
+        neighbours sit in its own cell, and IVF and HNSW search the fakes far more cheaply than real data.
+        Responsibilities that sum to one per row keep the mixture's total covariance equal to the data's
+        (law of total covariance), so the global statistics stay put (see :func:`soft_weights` and
+        docs/cost/README.md).
     max_mb : float or None, default=16
         With ``n_patches="auto"``, the largest model file in megabytes (10^6 bytes): 16 MB holds 184
         patches at 1024-d and 491 at 384-d (rank 40). None: no cap. An integer ``n_patches`` is not capped.
@@ -224,8 +304,9 @@ class PatchPCA(Generator):
     kind = "patch"
 
     def __init__(self, n_patches="auto", rank=40, min_points=20, n_iter=25, noise_scale="auto", bridge=0.0,
-                 max_mb=16.0, copy_guard=True, random_state=None, verbose=0):
+                 softness=0.0, max_mb=16.0, copy_guard=True, random_state=None, verbose=0):
         self.n_patches = n_patches
+        self.softness = softness
         self.max_mb = max_mb
         self.copy_guard = copy_guard
         self.bridge = bridge
@@ -258,6 +339,8 @@ class PatchPCA(Generator):
             raise SynthError(f"max_mb must be > 0 or None, got {self.max_mb!r}")
         if not 0 <= self.bridge <= 1:
             raise SynthError(f"bridge must be between 0 and 1, got {self.bridge!r}")
+        if not (isinstance(self.softness, (int, float, np.integer, np.floating)) and self.softness >= 0):
+            raise SynthError(f"softness must be a number >= 0, got {self.softness!r}")
         auto = isinstance(self.noise_scale, str)
         if auto and self.noise_scale != "auto" or not auto and not self.noise_scale >= 0:
             raise SynthError(f"noise_scale must be 'auto' or a number >= 0, got {self.noise_scale!r}")
@@ -295,18 +378,22 @@ class PatchPCA(Generator):
             labels = nearest(X, centroids)
             counts = np.bincount(labels, minlength=len(centroids))
         rank = int(min(self.rank, d))
-        order = np.argsort(labels, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(counts)])
         K = len(counts)
+        rows, weights, bounds = patch_rows(X, labels, counts, self.softness)
         means = np.zeros((K, d), np.float32)
         comps = np.zeros((K, rank, d), np.float16)
         variances = np.zeros((K, rank), np.float32)
         noise = np.zeros(K, np.float32)
+        mass = np.zeros(K)
         for j in tqdm(range(K), desc="patches", disable=not self.verbose, leave=False):
-            P = X[order[bounds[j]:bounds[j + 1]]].astype(np.float64)
-            m = P.mean(axis=0)
-            _, S, Vt = np.linalg.svd(P - m, full_matrices=False)
-            var = S**2 / (len(P) - 1)
+            P = X[rows[bounds[j]:bounds[j + 1]]].astype(np.float64)
+            w = weights[bounds[j]:bounds[j + 1]]
+            mass[j] = w.sum()
+            w = w / mass[j]
+            m = w @ P
+            # weighted covariance with the unbiased (reliability-weights) correction; equal weights give S^2/(n-1)
+            _, S, Vt = np.linalg.svd((P - m) * np.sqrt(w)[:, None], full_matrices=False)
+            var = S**2 / max(1.0 - float(w @ w), 1e-12)
             r = min(rank, len(P) - 1)
             means[j] = m
             comps[j, :r] = sign_flip(Vt[:r])
@@ -315,13 +402,14 @@ class PatchPCA(Generator):
         # canonical patch order: most points first, ties broken by the mean's coordinates
         perm = np.lexsort(means.T[::-1].tolist() + [-counts]) if K > 1 else np.arange(K)
         self.counts_ = counts[perm].astype(np.int64)
-        self.weights_ = self.counts_ / self.counts_.sum()
+        self.mass_ = mass[perm]
+        self.weights_ = self.mass_ / self.mass_.sum()
         self.means_, self.components_ = means[perm], comps[perm]
         self.variances_, self.noise_variance_ = variances[perm], noise[perm]
         self.dim_ = d
         self._cache = self._nbrs = None
         if auto_noise:
-            params = {k: getattr(self, k) for k in ("rank", "min_points", "n_iter", "bridge")}
+            params = {k: getattr(self, k) for k in ("rank", "min_points", "n_iter", "bridge", "softness")}
             params["n_patches"] = n_patches
             self.noise_scale_, self.calibration_ = calibrate_noise_scale(X, params, seed)
         else:
@@ -374,13 +462,14 @@ class PatchPCA(Generator):
         return normalize(Y)
 
     def _arrays(self):
-        return {"counts": self.counts_, "means": self.means_, "components": self.components_,
+        return {"counts": self.counts_, "mass": self.mass_, "means": self.means_, "components": self.components_,
                 "variances": self.variances_, "noise_variance": self.noise_variance_,
                 "noise_scale": np.array([self.noise_scale_], np.float64)}
 
     def _set_arrays(self, a):
         self.counts_ = a["counts"].astype(np.int64)
-        self.weights_ = self.counts_ / self.counts_.sum()
+        self.mass_ = a["mass"].astype(np.float64) if "mass" in a else self.counts_.astype(np.float64)  # older files
+        self.weights_ = self.mass_ / self.mass_.sum()
         self.means_, self.components_ = a["means"], a["components"]
         self.variances_, self.noise_variance_ = a["variances"], a["noise_variance"]
         self.noise_scale_ = float(a["noise_scale"][0]) if "noise_scale" in a else 1.0  # files before the scale

@@ -1,0 +1,307 @@
+"""The search-cost scoreboard: what it costs to search fake data against real data, as n grows past N.
+
+One seeded permutation of the real rows gives the fitting rows (the first N), the real queries (the next Q)
+and the real base (the rest, nested: the base of size n is its first n rows). Every configuration is fitted
+once on the N rows; at each n its fake base and fake queries are fresh model samples. Every index is built
+on every corpus and its cost at equal recall (distance computations, single-thread QPS) is compared as the
+ratio fake / real, with the diagnostics that explain a gap (:mod:`bench.mesoscale`) and the two-sample and
+memorization checks that say whether the fake is faithful and private (REFERENCE "Search cost at equal
+recall").
+"""
+
+import math
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from synth.arrays import unit_rows
+from synth.artifact import model_bytes
+from synth.errors import SynthError
+from synth.models.base import normalize
+from synth.twosample import memorization
+
+from .fidelity import _two_sample, copies, fit_config, save_png, write_board
+from .indexes import get
+from .mesoscale import diagnostics
+from .runner import TARGETS, cost_at_target, measure_index
+from .suites import make_corpus
+
+SIZES = (10_000, 30_000, 100_000)
+INDEXES = ("faiss-hnsw", "faiss-ivf", "faiss-ivfsq8", "hnswlib")
+QUERY_SOURCES = ("model", "jitter")
+N_MEMORIZATION = 2000
+HEADLINE = "0.95"  # the target of the plot and of the absolute columns
+
+
+def jitter_queries(model, n, jitter, sample_seed, noise_seed):
+    """Model samples moved off the model's typical set by isotropic Gaussian noise.
+
+    q = normalize(s + jitter * g / sqrt(d)), s a fresh model sample (never a base row), g ~ N(0, I_d):
+    the noise has norm about ``jitter`` whatever d, so ``jitter`` is the typical step on the sphere.
+    Real queries include atypical points that plain model samples lack; this is the simplest such query model.
+
+    Parameters
+    ----------
+    model : synth.models.Generator
+    n : int
+    jitter : float
+    sample_seed, noise_seed : int
+
+    Returns
+    -------
+    queries : ndarray of shape (n, d), float32 unit rows
+    """
+    s = model.sample(n, random_state=sample_seed)
+    g = np.random.default_rng(noise_seed).standard_normal(s.shape, dtype=np.float32)
+    return normalize(s + np.float32(jitter / math.sqrt(s.shape[1])) * g)
+
+
+def _measure(corpus, specs, k, targets, repeats, bar):
+    """Each index on one corpus, first build-grid point: its sweep and its cost at each target."""
+    out = {}
+    for spec in specs:
+        bar.set_postfix_str(f"{spec.name} on {corpus.name}")
+        r = measure_index(spec, spec.build_grid[0], corpus, k=k, repeats=repeats)
+        for key in ("ndis", "qps"):
+            r[f"{key}_at_target"] = {f"{t:.2f}": cost_at_target(r["curve"], t, key) for t in targets}
+        out[spec.name] = r
+        bar.update()
+    return out
+
+
+def _ratio(fake, real):
+    return None if fake is None or real is None else fake / real
+
+
+def ratios(fake_cost, real_cost):
+    """fake / real per index, target and cost; None where either side is not reached or has no counter."""
+    return {name: {key: {t: _ratio(v, real_cost[name][f"{key}_at_target"][t])
+                         for t, v in fake_cost[name][f"{key}_at_target"].items()} for key in ("ndis", "qps")}
+            for name in fake_cost}
+
+
+def _corpus(name, base, queries, k, targets, repeats, specs, bar, random_state):
+    corpus = make_corpus(name, base, queries)
+    return {"cost": _measure(corpus, specs, k, targets, repeats, bar),
+            "diagnostics": diagnostics(corpus, k, random_state)}
+
+
+def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, indexes=INDEXES, k=10,
+               targets=TARGETS, queries_from="model", jitter=0.05, repeats=3, n_permutations=0, random_state=0,
+               verbose=0, source=None):
+    """Search cost of fake corpora against real ones of the same size, for each configuration and n.
+
+    Parameters
+    ----------
+    real : ndarray of shape (n_samples, n_features)
+        Real embeddings; rows are normalized. Split by one seeded permutation into ``n_fit`` fitting rows,
+        ``n_queries`` real queries and the real base (the rest; the base of size n is its first n rows).
+    configs : dict of str to (kind, params), optional
+        Default ``{"default": ("patch", {})}``, the configuration of `synth fit`.
+    n_fit : int
+        N, the fitting rows.
+    sizes : sequence of int
+        Base sizes n; those above the rows left for the base are dropped (``dropped_sizes``).
+    n_queries : int
+        Queries per corpus, never in its base.
+    indexes : sequence of str
+        Registered index plug-ins, each built with its first build-grid point.
+    k : int
+        Recall@k and the neighbours of the diagnostics.
+    targets : sequence of float
+        Recalls at which cost is interpolated.
+    queries_from : {"model", "jitter"}
+        Fake queries: model samples from their own seed, or those samples jittered
+        (:func:`jitter_queries`).
+    jitter : float
+        Noise of the jittered queries.
+    repeats : int
+        Timed passes per query setting; QPS is their median.
+    n_permutations : int
+        Of the two-sample test (0: no p-value).
+    random_state : int
+    verbose : int
+    source : str, optional
+        Name of the real set, for errors and the report.
+
+    Returns
+    -------
+    dict
+        ``data``, ``n_fit``, ``sizes``, ``dropped_sizes``, ``n_queries``, ``queries_from``, ``jitter``,
+        ``indexes``, ``index_info``; ``real[n]`` with ``cost`` (per index: ``ndis_at_target``,
+        ``qps_at_target``, ``curve``, ...) and ``diagnostics``; ``configs[name]`` with ``by_n[n]``
+        (``cost``, ``diagnostics``, ``ratios[index]["ndis" | "qps"][target]``), ``c2st``, ``memorization``,
+        ``copies``, ``n_patches``, ``noise_scale``, ``fit_seconds``, ``model_bytes``.
+    """
+    configs = dict(configs or {"default": ("patch", {})})
+    if queries_from not in QUERY_SOURCES:
+        raise SynthError(f"queries_from must be one of {', '.join(QUERY_SOURCES)}, got {queries_from!r}")
+    if not jitter >= 0:
+        raise SynthError(f"jitter must be >= 0, got {jitter}")
+    specs = [get(name) for name in indexes]
+    real = unit_rows(real, min_rows=2, path=source)
+    n, d = real.shape
+    n_base = n - n_fit - n_queries
+    n_c2st = n_fit // 10
+    if n_c2st <= k or n_queries < 1:
+        raise SynthError(f"n_fit={n_fit:,}, n_queries={n_queries}: the two-sample test at n = N / 10 needs "
+                         f"N > {10 * k} and at least one query is needed", source)
+    kept = sorted({int(s) for s in sizes if k < s <= n_base})
+    dropped = sorted({int(s) for s in sizes} - set(kept))
+    if not kept:
+        raise SynthError(f"{n:,} real rows: {n_fit:,} to fit and {n_queries:,} queries leave {max(n_base, 0):,} "
+                         f"for the base, fewer than any size ({', '.join(f'{s:,}' for s in sorted(sizes))})",
+                         source)
+    order = np.random.default_rng(random_state).permutation(n)
+    fit_rows, queries = real[order[:n_fit]], real[order[n_fit:n_fit + n_queries]]
+    rest = real[order[n_fit + n_queries:]]
+    # one stream each: fake base, fake queries, jitter noise, privacy fakes, c2st permutations
+    seed_b, seed_q, seed_g, seed_p, seed_t = (int(s) for s in np.random.SeedSequence(random_state).generate_state(5))
+    n_mem = min(N_MEMORIZATION, len(rest))
+    n_c2st = min(n_c2st, len(rest))
+
+    bar = tqdm(total=len(kept) * (1 + len(configs)) * len(specs), desc="cost", disable=not verbose, leave=False)
+    run = (k, targets, repeats, specs, bar, random_state)
+    # real corpora do not depend on the configuration: measured once per n, shared by all
+    real_runs = {str(s): _corpus(f"real n={s:,}", rest[:s], queries, *run) for s in kept}
+    rows = {}
+    for name, (kind, params) in configs.items():
+        model, fit_seconds = fit_config(name, kind, params, fit_rows, random_state)
+        # sample(n)[:m] == sample(m): one draw of the largest base gives every nested base
+        fake_base = model.sample(kept[-1], random_state=seed_b)
+        fake_q = (jitter_queries(model, n_queries, jitter, seed_q, seed_g) if queries_from == "jitter"
+                  else model.sample(n_queries, random_state=seed_q))
+        by_n = {}
+        for s in kept:
+            r = _corpus(f"{name} n={s:,}", fake_base[:s], fake_q, *run)
+            by_n[str(s)] = {**r, "ratios": ratios(r["cost"], real_runs[str(s)]["cost"])}
+        # held-out real rows for the privacy checks are base rows: never fitted
+        fake_p = model.sample(max(n_c2st, n_mem), random_state=seed_p)
+        mem = memorization(fit_rows, fake_p[:n_mem], rest[:n_mem])
+        rows[name] = {"kind": kind, "params": params, "by_n": by_n,
+                      "c2st": {"n": n_c2st, **_two_sample(rest[:n_c2st], fake_p[:n_c2st], k, n_permutations, seed_t)},
+                      "memorization": {"n": n_mem, **mem}, "copies": copies(mem),
+                      "n_patches": int(model.n_patches_) if hasattr(model, "n_patches_") else None,
+                      "noise_scale": getattr(model, "noise_scale_", None),
+                      "fit_seconds": round(fit_seconds, 2), "model_bytes": len(model_bytes(model))}
+    bar.close()
+    return {"data": {"source": source, "n": n, "d": d}, "n_fit": n_fit, "sizes": kept, "dropped_sizes": dropped,
+            "n_base_available": n_base, "n_queries": n_queries, "queries_from": queries_from,
+            "jitter": jitter if queries_from == "jitter" else None, "k": k, "targets": [float(t) for t in targets],
+            "repeats": repeats, "n_permutations": n_permutations, "random_state": random_state,
+            "indexes": [s.name for s in specs],
+            "index_info": {s.name: {"description": s.description, "counter": s.counter,
+                                    "counter_note": s.counter_note} for s in specs},
+            "real": real_runs, "configs": rows}
+
+
+def _x(v):
+    return "not reached" if v is None else f"{v:.2f}x"
+
+
+def _num(v):
+    return "not reached" if v is None else f"{v:,.0f}"
+
+
+def markdown(result):
+    """Cost ratios per index, the diagnostics table and the privacy lines, as Markdown."""
+    sizes, targets, k = result["sizes"], [f"{t:.2f}" for t in result["targets"]], result["k"]
+    src = result["data"]["source"] or "real"
+    queries = ("model samples" if result["queries_from"] == "model" else
+               f"model samples jittered by {result['jitter']} (isotropic, per-dimension sigma jitter / sqrt(d))")
+    lines = [f"{src}: every configuration fitted on N = {result['n_fit']:,} real rows; real base = held-out "
+             f"real rows, fake base = model samples, both of size n; {result['n_queries']:,} queries per "
+             f"corpus, never in its base (real: held-out rows; fake: {queries}); recall@{k}, seed "
+             f"{result['random_state']}, QPS = median of {result['repeats']} single-thread passes."]
+    if result["dropped_sizes"]:
+        lines.append(f"Dropped sizes (more than the {result['n_base_available']:,} rows left for the base): "
+                     + ", ".join(f"{s:,}" for s in result["dropped_sizes"]) + ".")
+    for index in result["indexes"]:
+        info = result["index_info"][index]
+        # an index without a distance counter gets QPS columns instead of a table of "no counter" cells
+        key, what = ("ndis", "ndis") if info["counter"] is not None else ("qps", "QPS")
+        note = ("ndis = distance computations per query, below 1 = the fake is easier" if key == "ndis" else
+                f"{info['counter_note']}, so QPS only, above 1 = the fake is faster")
+        lines += ["", f"**{index}**: fake / real cost at equal recall@{k} ({note})", "",
+                  "| config | n | " + " | ".join(f"{what} ratio @{t}" for t in targets)
+                  + (f" | QPS ratio @{HEADLINE}" if key == "ndis" else "")
+                  + f" | real {what} @{HEADLINE} | fake {what} @{HEADLINE} |",
+                  "|---|---|" + "---|" * (len(targets) + 2 + (key == "ndis"))]
+        for name, row in result["configs"].items():
+            for s in sizes:
+                r, fake = row["by_n"][str(s)]["ratios"][index], row["by_n"][str(s)]["cost"][index]
+                real = result["real"][str(s)]["cost"][index]
+                lines.append(f"| {name} | {s:,} | " + " | ".join(_x(r[key][t]) for t in targets)
+                             + (f" | {_x(r['qps'][HEADLINE])}" if key == "ndis" else "")
+                             + f" | {_num(real[key + '_at_target'][HEADLINE])} | "
+                               f"{_num(fake[key + '_at_target'][HEADLINE])} |")
+
+    lines += ["", f"**why: cells and hardness** (cells = spherical k-means of the base, nlist = round(sqrt(n)); "
+              f"per query, over its {k} true neighbours: share in its own cell, cells holding them, cells probed "
+              f"in centroid order to hold {math.ceil(0.9 * k - 1e-9)} of them; median / worst 5% of queries)", "",
+              "| corpus | n | own-cell share | cell spread | cells to reach | RC median | LID median | hubness "
+              "| cos to nbr 1 / 10 / 100 |", "|---|---|---|---|---|---|---|---|---|"]
+    for s in sizes:
+        sets = [("real", result["real"][str(s)])] + [(name, row["by_n"][str(s)])
+                                                      for name, row in result["configs"].items()]
+        for label, run in sets:
+            g = run["diagnostics"]
+            cos = " / ".join("-" if c is None else f"{c:.3f}" for c in g["neighbor_cosine"].values())
+            lines.append(f"| {label} | {s:,} | {g['own_cell_share']['median']:.2f} / "
+                         f"{g['own_cell_share']['worst5']:.2f} | {g['cell_spread']['median']:.1f} / "
+                         f"{g['cell_spread']['worst5']:.1f} | {g['cells_to_reach']['median']:.1f} / "
+                         f"{g['cells_to_reach']['worst5']:.1f} | {g['rc']['median']:.3f} | "
+                         f"{g['lid']['median']:.1f} | {g['hubness']:.2f} | {cos} |")
+
+    first = next(iter(result["configs"].values()))
+    lines += ["", f"**fidelity and privacy** (fitted on N = {result['n_fit']:,}; c2st = k-NN two-sample test, "
+              f"n = {first['c2st']['n']:,} held-out real base rows vs n fakes, pooled / real side / fake side, "
+              f"0.5 = indistinguishable; memorization on n = {first['memorization']['n']:,} fakes and "
+              f"{first['memorization']['n']:,} held-out rows, about 0.05 for a generator that does not copy)", "",
+              "| config | c2st | memorization rate | NN-train cos fake / held-out | copies | patches | noise scale "
+              "| fit s | model MB |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, row in result["configs"].items():
+        t, mem = row["c2st"], row["memorization"]
+        lines.append(f"| {name} | {t['c2st']:.3f} / {t['c2st_real']:.3f} / {t['c2st_fake']:.3f} | "
+                     f"{mem['memorization_rate']:.3f} | {mem['fake_median']:.3f} / {mem['heldout_median']:.3f} | "
+                     f"{'yes' if row['copies'] else 'no'} | {row['n_patches'] or '-'} | "
+                     + ("-" if row["noise_scale"] is None else f"{row['noise_scale']:.2f}")
+                     + f" | {row['fit_seconds']:.1f} | {row['model_bytes'] / 1e6:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(result, path):
+    """One panel per index: ratio fake / real at recall 0.95 against n, one line per configuration.
+
+    Distance computations where the index counts them, else QPS (said in the panel's title).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes, indexes = result["sizes"], result["indexes"]
+    fig, axes = plt.subplots(1, len(indexes), figsize=(3.3 * len(indexes), 3.4), squeeze=False)
+    for ax, index in zip(axes[0], indexes):
+        key = "ndis" if result["index_info"][index]["counter"] is not None else "qps"
+        for i, (name, row) in enumerate(result["configs"].items()):
+            y = [row["by_n"][str(s)]["ratios"][index][key][HEADLINE] for s in sizes]
+            ax.plot(sizes, [np.nan if v is None else v for v in y], "-o", color=f"C{i}", ms=4, label=name)
+        ax.axhspan(0.9, 1.1, color="0.88", zorder=0)
+        ax.axhline(1.0, color="k", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ax.set_xticks(sizes, [f"{s:,}" for s in sizes], fontsize=7)
+        ax.minorticks_off()
+        ax.set_xlabel("n (base size)", fontsize=8)
+        ax.set_title(f"{index}\n" + ("distance computations" if key == "ndis" else "QPS (no distance counter)")
+                     + f", fake / real @{HEADLINE}", fontsize=8)
+    axes[0][0].set_ylabel("ratio fake / real (band: 0.9-1.1)", fontsize=8)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{result['data']['source'] or 'real'}: search cost, fitted on N = {result['n_fit']:,}", fontsize=9)
+    fig.tight_layout()
+    save_png(fig, path)
+
+
+def write_outputs(result, folder):
+    """``cost.json``, ``cost.md`` and ``cost.png`` in ``folder``; returns the paths."""
+    return write_board(result, folder, "cost", markdown, plot)
