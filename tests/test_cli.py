@@ -177,3 +177,14 @@ def test_fit_reports_a_lowered_auto_patch_count(tmp_path):
     r = run("fit", tmp_path / "small.npy", "-o", tmp_path / "g.safetensors", "--no-copy-guard", "--rank", 16,
             "--min-points", 10, "--noise-scale", 0.25)
     assert r.exit_code == 0 and "patch count lowered" not in r.output
+
+
+def test_fit_softness_option(files, tmp_path):
+    from synth.artifact import read_header
+
+    r = run("fit", files / "train.npy", "-o", tmp_path / "s.safetensors", "--patches", 20, "--rank", 8,
+            "--noise-scale", 1, "--softness", 0.1)
+    assert r.exit_code == 0, r.output
+    assert read_header(tmp_path / "s.safetensors")["params"]["softness"] == 0.1
+    r = run("fit", files / "train.npy", "-o", tmp_path / "t.safetensors", "--softness", -1)
+    assert r.exit_code == 2 and "--softness" in r.output and not (tmp_path / "t.safetensors").exists()
