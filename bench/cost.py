@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from synth.arrays import unit_rows
 from synth.artifact import model_bytes
 from synth.errors import SynthError
+from synth.metrics import geometry_stats
 from synth.models.base import normalize
 from synth.twosample import memorization
 
@@ -30,6 +31,8 @@ SIZES = (10_000, 30_000, 100_000)
 INDEXES = ("faiss-hnsw", "faiss-ivf", "faiss-ivfsq8", "hnswlib")
 QUERY_SOURCES = ("model", "jitter")
 N_MEMORIZATION = 2000
+N_STATS = 5000  # rows (real held-out and fake alike) for the geometry statistics
+STATS = ("twonn_id", "isoscore", "participation_ratio", "anisotropy", "nn_cosine")
 HEADLINE = "0.95"  # the target of the plot and of the absolute columns
 
 
@@ -164,6 +167,8 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
     run = (k, targets, repeats, specs, bar, random_state)
     # real corpora do not depend on the configuration: measured once per n, shared by all
     real_runs = {str(s): _corpus(f"real n={s:,}", rest[:s], queries, *run) for s in kept}
+    n_stats = min(N_STATS, len(rest))
+    real_stats = geometry_stats(rest[:n_stats])
     rows = {}
     for name, (kind, params) in configs.items():
         model, fit_seconds = fit_config(name, kind, params, fit_rows, random_state)
@@ -176,11 +181,14 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
             r = _corpus(f"{name} n={s:,}", fake_base[:s], fake_q, *run)
             by_n[str(s)] = {**r, "ratios": ratios(r["cost"], real_runs[str(s)]["cost"])}
         # held-out real rows for the privacy checks are base rows: never fitted
-        fake_p = model.sample(max(n_c2st, n_mem), random_state=seed_p)
+        fake_p = model.sample(max(n_c2st, n_mem, n_stats), random_state=seed_p)
+        stats = geometry_stats(fake_p[:n_stats])
         mem = memorization(fit_rows, fake_p[:n_mem], rest[:n_mem])
         rows[name] = {"kind": kind, "params": params, "by_n": by_n,
                       "c2st": {"n": n_c2st, **_two_sample(rest[:n_c2st], fake_p[:n_c2st], k, n_permutations, seed_t)},
                       "memorization": {"n": n_mem, **mem}, "copies": copies(mem),
+                      "stats": {key: stats[key] for key in STATS},
+                      "stats_ratio": {key: stats[key] / real_stats[key] for key in STATS},
                       "n_patches": int(model.n_patches_) if hasattr(model, "n_patches_") else None,
                       "noise_scale": getattr(model, "noise_scale_", None),
                       "fit_seconds": round(fit_seconds, 2), "model_bytes": len(model_bytes(model))}
@@ -192,7 +200,8 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
             "indexes": [s.name for s in specs],
             "index_info": {s.name: {"description": s.description, "counter": s.counter,
                                     "counter_note": s.counter_note} for s in specs},
-            "real": real_runs, "configs": rows}
+            "real": real_runs, "real_stats": {"n": n_stats, **{key: real_stats[key] for key in STATS}},
+            "configs": rows}
 
 
 def _x(v):
@@ -267,6 +276,17 @@ def markdown(result):
                      f"{'yes' if row['copies'] else 'no'} | {row['n_patches'] or '-'} | "
                      + ("-" if row["noise_scale"] is None else f"{row['noise_scale']:.2f}")
                      + f" | {row['fit_seconds']:.1f} | {row['model_bytes'] / 1e6:.2f} |")
+    rs = result["real_stats"]
+    lines += ["", f"**geometry statistics** (n = {rs['n']:,} held-out real rows and {rs['n']:,} fakes; fake / real "
+              "in brackets)", "", "| set | TwoNN dim | IsoScore | part. ratio | anisotropy | NN cosine |",
+              "|---|---|---|---|---|---|",
+              f"| real | {rs['twonn_id']:.1f} | {rs['isoscore']:.4f} | {rs['participation_ratio']:.1f} | "
+              f"{rs['anisotropy']:.4f} | {rs['nn_cosine']:.3f} |"]
+    for name, row in result["configs"].items():
+        v, q = row["stats"], row["stats_ratio"]
+        lines.append(f"| {name} | {v['twonn_id']:.1f} ({q['twonn_id']:.2f}) | {v['isoscore']:.4f} ({q['isoscore']:.2f}) | "
+                     f"{v['participation_ratio']:.1f} ({q['participation_ratio']:.2f}) | "
+                     f"{v['anisotropy']:.4f} ({q['anisotropy']:.2f}) | {v['nn_cosine']:.3f} ({q['nn_cosine']:.2f}) |")
     return "\n".join(lines) + "\n"
 
 

@@ -110,6 +110,10 @@ def main():
                    "exp(cosine gap / (softness x the patches' mean squared radius)). Patches then overlap as "
                    "real data does between k-means cells, which brings IVF and HNSW search cost on the fakes "
                    "closer to real's (see `bench cost`); 0.1 is a measured choice, 0 = disjoint cells.")
+@click.option("--recolor/--no-recolor", default=False, show_default=True,
+              help="Map the fakes onto REAL's mean and covariance with the Gaussian optimal-transport map "
+                   "(stored in the model file, d x d float16): keeps anisotropy, IsoScore and participation "
+                   "ratio on real's when --bridge or --softness would move them.")
 @click.option("--max-mb", type=click.FloatRange(min=0, min_open=True), default=16.0, show_default=True,
               help="With --patches auto, the largest model file in MB (16 MB: 184 patches at 1024-d, 491 at "
                    "384-d).")
@@ -119,8 +123,8 @@ def main():
 @input_options
 @seed_option
 @force_option
-def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, softness, max_mb, copy_guard, key, column,
-        split, seed, force):
+def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, softness, recolor, max_mb, copy_guard, key,
+        column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
@@ -132,7 +136,8 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, softnes
     check_output(out, force)
     t0 = time.perf_counter()
     params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points, noise_scale=noise_scale,
-                            bridge=bridge, softness=softness, max_mb=max_mb, copy_guard=copy_guard)}.get(kind, {})
+                            bridge=bridge, softness=softness, recolor=recolor, max_mb=max_mb,
+                            copy_guard=copy_guard)}.get(kind, {})
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
                                   key=key, column=column, split=split)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")

@@ -74,6 +74,7 @@ SCHEMA = {
         "noise_scale": ((str, int, float), "auto", _noise), "seed": (INT, 0, None),
         "bridge": (FLOAT, 0.0, lambda v: None if 0 <= v <= 1 else "must be between 0 and 1"),
         "softness": (FLOAT, 0.0, lambda v: None if v >= 0 else "must be >= 0"),
+        "recolor": (BOOL, False, None),
         "copy_guard": (BOOL, True, None),
     },
     "sample": (list, {
@@ -343,7 +344,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     f = recipe["fit"]
     params = {"patch": dict(n_patches=f["patches"], rank=f["rank"], min_points=f["min_points"],
                             noise_scale=f["noise_scale"], bridge=f["bridge"], softness=f["softness"],
-                            max_mb=f["max_mb"], copy_guard=f["copy_guard"])}.get(f["kind"], {})
+                            recolor=f["recolor"], max_mb=f["max_mb"], copy_guard=f["copy_guard"])}.get(f["kind"], {})
     model_path = out / "model.safetensors"
     info = {"source": f"recipe {recipe['name']}", "n": int(len(train)), "d": int(train.shape[1]),
             "n_duplicates": count_duplicates(train)}

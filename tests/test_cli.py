@@ -188,3 +188,13 @@ def test_fit_softness_option(files, tmp_path):
     assert read_header(tmp_path / "s.safetensors")["params"]["softness"] == 0.1
     r = run("fit", files / "train.npy", "-o", tmp_path / "t.safetensors", "--softness", -1)
     assert r.exit_code == 2 and "--softness" in r.output and not (tmp_path / "t.safetensors").exists()
+
+
+def test_fit_recolor_option(files, tmp_path):
+    from synth.artifact import load_model
+
+    r = run("fit", files / "train.npy", "-o", tmp_path / "r.safetensors", "--patches", 20, "--rank", 8,
+            "--noise-scale", 1, "--bridge", 0.75, "--recolor")
+    assert r.exit_code == 0, r.output
+    model = load_model(tmp_path / "r.safetensors")
+    assert model.recolor and model.recolor_map_.shape == (model.dim_, model.dim_)

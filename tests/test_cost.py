@@ -153,6 +153,11 @@ def test_cost_command(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["cost.json", "cost.md", "cost.png"]
     assert json.loads((out / "cost.json").read_text())["configs"]["same"]["by_n"]["600"]["ratios"]["faiss-ivf"]
     assert "jittered by 0.1" in (out / "cost.md").read_text()
+    # the statistics are measured on both sides, and their ratio is fake over real
+    board = json.loads((out / "cost.json").read_text())
+    same = board["configs"]["same"]
+    assert same["stats_ratio"]["isoscore"] == same["stats"]["isoscore"] / board["real_stats"]["isoscore"]
+    assert "**geometry statistics**" in (out / "cost.md").read_text()
     assert (out / "cost.png").read_bytes()[:4] == b"\x89PNG"
 
     res = runner.invoke(bench_main, ["cost", str(tmp_path / "missing.npy"), "--out", str(tmp_path / "o2")])

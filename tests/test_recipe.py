@@ -56,6 +56,8 @@ fit:
     (GOOD.replace("  patches: 30", "  patches: many"), 7, ["fit.patches", "'auto'"]),
     (GOOD.replace("  patches: 30", "  copy_guard: maybe"), 7, ["fit.copy_guard", "maybe"]),
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  max_mb: 0"), 10, ["fit.max_mb", "positive"]),
+    (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  softness: -1"), 10, ["fit.softness", ">= 0"]),
+    (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  recolor: often"), 10, ["fit.recolor", "often"]),
 ])
 def test_bad_recipes_name_the_file_and_line(tmp_path, text, line, words):
     path = tmp_path / "bad.yml"

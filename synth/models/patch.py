@@ -106,6 +106,8 @@ SOFT_TOP = 8  # softness > 0: each training row weighs in the patches of its SOF
 AUTO_MIN_PATCHES = 160  # n_patches="auto": this many up to 10,000 training points ...
 AUTO_POINTS_PER_PATCH = 62.5  # ... then one patch per this many points (bench scaling, docs/fidelity/scaling)
 HEADER_ALLOWANCE = 65_536  # bytes kept free of patches under max_mb for the file's JSON header
+RECOLOR_SAMPLES = 20_000  # recolor=True: fakes drawn at fit time to measure the mixture's mean and covariance
+RECOLOR_ITER = 3  # corrections of the map's target for the re-normalisation after it
 COPY_MARGIN = 0.01  # fakes copy when their median nearest-training cosine exceeds held-out's by more
 COPY_CHECK_N = 2000  # fakes (and training rows) the fit-time copy check compares
 AUTO_BACKOFF = 0.7  # the auto patch count's factor after a failed copy check
@@ -142,7 +144,30 @@ def patch_bytes(d, rank):
     return 4 * d + 2 * rank * d + 4 * rank + 4 + 8
 
 
-def auto_patches(n, d, rank, max_mb):
+def recolor_bytes(d):
+    """Bytes of the recolouring map in a model file: a float16 d x d matrix and two float32 means."""
+    return 2 * d * d + 8 * d
+
+
+def psd_sqrt(C):
+    """Square root and inverse square root of a symmetric positive semi-definite matrix (eigenvalues
+    floored at 1e-12 relative to the largest)."""
+    w, U = np.linalg.eigh(C)
+    w = np.maximum(w, 1e-12 * max(w.max(), 1e-300))
+    return (U * np.sqrt(w)) @ U.T, (U / np.sqrt(w)) @ U.T
+
+
+def gaussian_transport(C_from, C_to):
+    """The optimal-transport (Monge) map between centred Gaussians: the symmetric matrix
+    ``T = C_to^1/2 (C_to^1/2 C_from C_to^1/2)^-1/2 C_to^1/2`` with ``T C_from T = C_to``, the linear map
+    that moves points least (in mean squared distance) among all that turn one covariance into the other
+    (Knott & Smith 1984; Peyre & Cuturi 2019, Remark 2.31)."""
+    half, _ = psd_sqrt(C_to)
+    _, inv_half = psd_sqrt(half @ C_from @ half)
+    return half @ inv_half @ half
+
+
+def auto_patches(n, d, rank, max_mb, reserve=0):
     """The patch count of ``n_patches="auto"``: ``max(160, n / 62.5)``, capped so that the file stays
     within ``max_mb`` megabytes (10^6 bytes); at least 1.
 
@@ -153,7 +178,7 @@ def auto_patches(n, d, rank, max_mb):
     """
     k = max(AUTO_MIN_PATCHES, round(n / AUTO_POINTS_PER_PATCH))
     if max_mb is not None:
-        k = min(k, int((max_mb * 1e6 - HEADER_ALLOWANCE) // patch_bytes(d, min(rank, d))))
+        k = min(k, int((max_mb * 1e6 - HEADER_ALLOWANCE - reserve) // patch_bytes(d, min(rank, d))))
     return max(1, k)
 
 
@@ -270,6 +295,14 @@ class PatchPCA(Generator):
         Responsibilities that sum to one per row keep the mixture's total covariance equal to the data's
         (law of total covariance), so the global statistics stay put (see :func:`soft_weights` and
         docs/cost/README.md).
+    recolor : bool, default=False
+        After fitting, draw :data:`RECOLOR_SAMPLES` fakes and store the Gaussian optimal-transport map
+        (:func:`gaussian_transport`) from their mean and covariance to the training rows'; every sample is
+        then ``normalize(mu_real + T (y - mu_fake))``. Bridging and soft patches concentrate the spectrum
+        (anisotropy up, IsoScore and participation ratio down); the map restores real's first two moments,
+        and with them those statistics, while moving each point as little as any such linear map can. It
+        costs a d x d float16 matrix in the model file (0.3 MB at 384-d, 2.1 MB at 1024-d, taken from
+        ``max_mb``) and a d x d product per sample.
     max_mb : float or None, default=16
         With ``n_patches="auto"``, the largest model file in megabytes (10^6 bytes): 16 MB holds 184
         patches at 1024-d and 491 at 384-d (rank 40). None: no cap. An integer ``n_patches`` is not capped.
@@ -304,8 +337,9 @@ class PatchPCA(Generator):
     kind = "patch"
 
     def __init__(self, n_patches="auto", rank=40, min_points=20, n_iter=25, noise_scale="auto", bridge=0.0,
-                 softness=0.0, max_mb=16.0, copy_guard=True, random_state=None, verbose=0):
+                 softness=0.0, recolor=False, max_mb=16.0, copy_guard=True, random_state=None, verbose=0):
         self.n_patches = n_patches
+        self.recolor = recolor
         self.softness = softness
         self.max_mb = max_mb
         self.copy_guard = copy_guard
@@ -348,13 +382,15 @@ class PatchPCA(Generator):
         n, d = X.shape
         seed = check_seed(self.random_state)
         if self.n_patches != "auto" or not self.copy_guard:
-            n_patches = int(self.n_patches) if self.n_patches != "auto" else auto_patches(n, d, self.rank, self.max_mb)
+            n_patches = (int(self.n_patches) if self.n_patches != "auto"
+                         else auto_patches(n, d, self.rank, self.max_mb, recolor_bytes(d) if self.recolor else 0))
             self._fit_patches(X, n_patches, seed, auto)
             self.copy_check_ = None
             return self
         # the auto patch count backs off (x 0.7) while the fakes sit closer to the training rows than the
         # training rows sit to each other (the copying rule of the memorization check, on training data)
-        n_patches, tried = min(auto_patches(n, d, self.rank, self.max_mb), max(1, n // self.min_points)), []
+        reserve = recolor_bytes(d) if self.recolor else 0
+        n_patches, tried = min(auto_patches(n, d, self.rank, self.max_mb, reserve), max(1, n // self.min_points)), []
         while True:
             self._fit_patches(X, n_patches, seed, auto)
             check = copy_check(self, X, seed)
@@ -409,11 +445,47 @@ class PatchPCA(Generator):
         self.dim_ = d
         self._cache = self._nbrs = None
         if auto_noise:
+            # the noise is calibrated before recolouring (the map depends on the noise scale)
             params = {k: getattr(self, k) for k in ("rank", "min_points", "n_iter", "bridge", "softness")}
             params["n_patches"] = n_patches
             self.noise_scale_, self.calibration_ = calibrate_noise_scale(X, params, seed)
         else:
             self.noise_scale_, self.calibration_ = float(self.noise_scale), None
+        self._recolor = self.recolor_map_ = None
+        if self.recolor:
+            self._fit_recolor(X, seed)
+
+    def _fit_recolor(self, X, seed, n_iter=RECOLOR_ITER):
+        """Measure the fitted mixture's mean and covariance on fakes and store the transport map to X's.
+
+        Re-normalising after the map moves the moments a little, so the map's target is corrected
+        ``n_iter`` times by what the re-normalised fakes still miss (a fixed-point iteration on the target).
+        """
+        self.recolor_map_ = None  # sample the mixture itself
+        fake = self.sample(RECOLOR_SAMPLES, random_state=seed).astype(np.float64)
+        X64 = X.astype(np.float64)
+        mean_real, cov_real = X64.mean(axis=0), np.cov(X64, rowvar=False)
+        mean_fake, cov_fake = fake.mean(axis=0), np.cov(fake, rowvar=False)
+        mean_to, cov_to = mean_real.copy(), cov_real.copy()
+        for i in range(n_iter + 1):
+            if i:  # aim past what the last map's re-normalised output missed
+                out = (fake - mean_fake) @ T + mean_to
+                out /= np.linalg.norm(out, axis=1, keepdims=True)
+                mean_to += mean_real - out.mean(axis=0)
+                cov_to += cov_real - np.cov(out, rowvar=False)
+            T = gaussian_transport(cov_fake, cov_to)
+        self.recolor_map_ = (T - np.eye(len(T))).astype(np.float16)
+        self.recolor_means_ = np.stack([mean_to, mean_fake]).astype(np.float32)
+        self._recolor = None
+
+    def _recolor_block(self, Y):
+        """Apply the stored transport map to unit rows (in place where possible) and re-normalise."""
+        if getattr(self, "_recolor", None) is None:
+            self._recolor = self.recolor_map_.astype(np.float32)
+        Y -= self.recolor_means_[1]
+        Y += Y @ self._recolor  # T y = y + (T - I) y
+        Y += self.recolor_means_[0]
+        return normalize(Y)
 
     @property
     def n_patches_(self):
@@ -459,12 +531,14 @@ class PatchPCA(Generator):
             pos += counts[j]
             z = rng.standard_normal((len(rows), factors.shape[1]), dtype=np.float32)
             Y[rows] += z @ factors[j]
-        return normalize(Y)
+        Y = normalize(Y)
+        return self._recolor_block(Y) if getattr(self, "recolor_map_", None) is not None else Y
 
     def _arrays(self):
         return {"counts": self.counts_, "mass": self.mass_, "means": self.means_, "components": self.components_,
                 "variances": self.variances_, "noise_variance": self.noise_variance_,
-                "noise_scale": np.array([self.noise_scale_], np.float64)}
+                "noise_scale": np.array([self.noise_scale_], np.float64),
+                **({"recolor_map": self.recolor_map_, "recolor_means": self.recolor_means_} if self.recolor else {})}
 
     def _set_arrays(self, a):
         self.counts_ = a["counts"].astype(np.int64)
@@ -474,5 +548,8 @@ class PatchPCA(Generator):
         self.variances_, self.noise_variance_ = a["variances"], a["noise_variance"]
         self.noise_scale_ = float(a["noise_scale"][0]) if "noise_scale" in a else 1.0  # files before the scale
         self.calibration_ = None
+        if self.recolor:
+            self.recolor_map_, self.recolor_means_ = a["recolor_map"], a["recolor_means"]
+        self._recolor = None
         self.dim_ = self.means_.shape[1]
         self._cache = self._nbrs = None
