@@ -24,7 +24,7 @@ from synth.twosample import memorization
 from .fidelity import _two_sample, copies, fit_config, save_png, write_board
 from .indexes import get
 from .mesoscale import diagnostics
-from .runner import TARGETS, cost_at_target, measure_index
+from .runner import TARGETS, costs_at_targets, measure_index
 from .suites import make_corpus
 
 SIZES = (10_000, 30_000, 100_000)
@@ -64,10 +64,8 @@ def _measure(corpus, specs, k, targets, repeats, bar):
     out = {}
     for spec in specs:
         bar.set_postfix_str(f"{spec.name} on {corpus.name}")
-        r = measure_index(spec, spec.build_grid[0], corpus, k=k, repeats=repeats)
-        for key in ("ndis", "qps"):
-            r[f"{key}_at_target"] = {f"{t:.2f}": cost_at_target(r["curve"], t, key) for t in targets}
-        out[spec.name] = r
+        out[spec.name] = costs_at_targets(measure_index(spec, spec.build_grid[0], corpus, k=k, repeats=repeats),
+                                          targets)
         bar.update()
     return out
 

@@ -109,6 +109,13 @@ def cost_at_target(curve, target, key):
     return float(cost(out))
 
 
+def costs_at_targets(r, targets):
+    """Add ``ndis_at_target`` and ``qps_at_target`` (keys like ``"0.95"``) to a :func:`measure_index` result."""
+    for key in ("ndis", "qps"):
+        r[f"{key}_at_target"] = {f"{t:.2f}": cost_at_target(r["curve"], t, key) for t in targets}
+    return r
+
+
 def run(suite, index_names, targets=TARGETS, k=10, repeats=3, verbose=0):
     """Measure every index on every corpus of a suite.
 
@@ -139,9 +146,7 @@ def run(suite, index_names, targets=TARGETS, k=10, repeats=3, verbose=0):
                         "counter_note": spec.counter_note, "query_param": spec.query_param}
         for name, corpus in suite.items():
             bar.set_postfix_str(f"{key} on {name}")
-            r = measure_index(spec, params, corpus, k=k, repeats=repeats)
-            r["ndis_at_target"] = {f"{t:.2f}": cost_at_target(r["curve"], t, "ndis") for t in targets}
-            r["qps_at_target"] = {f"{t:.2f}": cost_at_target(r["curve"], t, "qps") for t in targets}
+            r = costs_at_targets(measure_index(spec, params, corpus, k=k, repeats=repeats), targets)
             results.setdefault(key, {})[name] = r
             bar.update()
     bar.close()

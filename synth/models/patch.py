@@ -182,7 +182,7 @@ def auto_patches(n, d, rank, max_mb, reserve=0):
     return max(1, k)
 
 
-def soft_weights(X, centers, labels, softness, top=SOFT_TOP):
+def soft_weights(X, means, labels, softness, top=SOFT_TOP):
     """Tempered responsibilities of each row for its ``top`` most similar patch centres.
 
     ``w_ij = exp((cos(x_i, c_j) - cos(x_i, c_(1))) / (softness * r2))``, normalised to sum to one per row,
@@ -193,8 +193,8 @@ def soft_weights(X, centers, labels, softness, top=SOFT_TOP):
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), unit rows
-    centers : ndarray of shape (n_patches, n_features)
-        Patch means (normalised here).
+    means : ndarray of shape (n_patches, n_features)
+        Mean of each hard patch; the centres are these, normalised.
     labels : ndarray of shape (n_samples,)
         Each row's hard patch.
     softness : float > 0
@@ -207,11 +207,8 @@ def soft_weights(X, centers, labels, softness, top=SOFT_TOP):
     w : ndarray of shape (n_samples, t), float64
         Their weights; each row sums to one.
     """
-    C = np.ascontiguousarray(centers / np.linalg.norm(centers, axis=1, keepdims=True), dtype=np.float32)
-    own = np.zeros_like(C, dtype=np.float64)
-    np.add.at(own, labels, X)
-    own /= np.maximum(np.bincount(labels, minlength=len(C)), 1)[:, None]
-    r2 = float(np.mean(np.sum((X - own[labels]) ** 2, axis=1)))
+    C = np.ascontiguousarray(means / np.linalg.norm(means, axis=1, keepdims=True), dtype=np.float32)
+    r2 = float(np.mean(np.sum((X - means[labels]) ** 2, axis=1)))
     index = faiss.IndexFlatIP(C.shape[1])
     index.add(C)
     sims, cols = index.search(X, min(top, len(C)))
@@ -238,7 +235,7 @@ def patch_rows(X, labels, counts, softness):
     if softness > 0 and K > 1:
         sums = np.zeros((K, X.shape[1]))
         np.add.at(sums, labels, X)
-        cols, w = soft_weights(X, sums / counts[:, None], labels, softness)
+        cols, w = soft_weights(X, sums / counts[:, None], labels, softness)  # counts >= min_points > 0
         keep = w > 1e-6  # negligible weights only cost time
         rows = np.broadcast_to(np.arange(len(X))[:, None], cols.shape)[keep]
         cols, w = cols[keep], w[keep]
@@ -381,15 +378,15 @@ class PatchPCA(Generator):
         X = unit_rows(X, min_rows=2 * self.min_points)
         n, d = X.shape
         seed = check_seed(self.random_state)
+        reserve = recolor_bytes(d) if self.recolor else 0  # the map's bytes come out of max_mb
         if self.n_patches != "auto" or not self.copy_guard:
             n_patches = (int(self.n_patches) if self.n_patches != "auto"
-                         else auto_patches(n, d, self.rank, self.max_mb, recolor_bytes(d) if self.recolor else 0))
+                         else auto_patches(n, d, self.rank, self.max_mb, reserve))
             self._fit_patches(X, n_patches, seed, auto)
             self.copy_check_ = None
             return self
         # the auto patch count backs off (x 0.7) while the fakes sit closer to the training rows than the
         # training rows sit to each other (the copying rule of the memorization check, on training data)
-        reserve = recolor_bytes(d) if self.recolor else 0
         n_patches, tried = min(auto_patches(n, d, self.rank, self.max_mb, reserve), max(1, n // self.min_points)), []
         while True:
             self._fit_patches(X, n_patches, seed, auto)
@@ -451,7 +448,7 @@ class PatchPCA(Generator):
             self.noise_scale_, self.calibration_ = calibrate_noise_scale(X, params, seed)
         else:
             self.noise_scale_, self.calibration_ = float(self.noise_scale), None
-        self._recolor = self.recolor_map_ = None
+        self._recolor = self.recolor_map_ = None  # no map yet: _fit_recolor samples the mixture itself
         if self.recolor:
             self._fit_recolor(X, seed)
 
@@ -461,18 +458,17 @@ class PatchPCA(Generator):
         Re-normalising after the map moves the moments a little, so the map's target is corrected
         ``n_iter`` times by what the re-normalised fakes still miss (a fixed-point iteration on the target).
         """
-        self.recolor_map_ = None  # sample the mixture itself
         fake = self.sample(RECOLOR_SAMPLES, random_state=seed).astype(np.float64)
         X64 = X.astype(np.float64)
         mean_real, cov_real = X64.mean(axis=0), np.cov(X64, rowvar=False)
         mean_fake, cov_fake = fake.mean(axis=0), np.cov(fake, rowvar=False)
         mean_to, cov_to = mean_real.copy(), cov_real.copy()
-        for i in range(n_iter + 1):
-            if i:  # aim past what the last map's re-normalised output missed
-                out = (fake - mean_fake) @ T + mean_to
-                out /= np.linalg.norm(out, axis=1, keepdims=True)
-                mean_to += mean_real - out.mean(axis=0)
-                cov_to += cov_real - np.cov(out, rowvar=False)
+        T = gaussian_transport(cov_fake, cov_to)
+        for _ in range(n_iter):  # aim past what the last map's re-normalised output missed
+            out = (fake - mean_fake) @ T + mean_to
+            out /= np.linalg.norm(out, axis=1, keepdims=True)
+            mean_to += mean_real - out.mean(axis=0)
+            cov_to += cov_real - np.cov(out, rowvar=False)
             T = gaussian_transport(cov_fake, cov_to)
         self.recolor_map_ = (T - np.eye(len(T))).astype(np.float16)
         self.recolor_means_ = np.stack([mean_to, mean_fake]).astype(np.float32)
