@@ -9,9 +9,10 @@ are relative to the recipe file; outputs go under the run's output folder. See r
 
 import json
 import time
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
+import yaml
 
 from .bundled import NAMED
 from .errors import SynthError
@@ -115,14 +116,43 @@ class Recipe(dict):
         return p
 
 
+def _escapes(value):
+    """Why a sample path would leave the run's output folder (None if it stays inside)."""
+    p = PurePath(value)
+    if p.is_absolute() or value.startswith("~"):
+        return f"must be relative to the output folder, got {value!r}"
+    if ".." in p.parts:
+        return f"must stay inside the output folder (no '..'), got {value!r}"
+    if not p.parts:
+        return f"must name a file or folder inside the output folder, got {value!r}"
+    return None
+
+
 def _type_name(types):
     return " or ".join(TYPE_NAMES[t] for t in types)
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """YAML that parses but that a recipe refuses (aliases)."""
+
+
+class _RecipeLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases (``*name``).
+
+    A recipe has no use for them, and nested aliases expand exponentially when the document is walked: a
+    381-byte "billion laughs" file would take minutes and gigabytes.
+    """
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _Refused(problem=f"aliases (*{event.anchor}) are not allowed in a recipe",
+                           problem_mark=event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def _plain(node, path):
     """Turn a composed YAML node into Python values, recording the line of every dotted key."""
-    import yaml
-
     lines = {}
 
     def walk(n, key):
@@ -142,7 +172,12 @@ def _plain(node, path):
                 lines[f"{key}[{i}]"] = v.start_mark.line + 1
                 out.append(walk(v, f"{key}[{i}]"))
             return out
-        return yaml.safe_load(yaml.serialize(n))
+        try:
+            return yaml.safe_load(yaml.serialize(n))
+        except yaml.YAMLError:  # a tag safe_load does not build, e.g. !!python/object
+            where = f"{key}: " if key else ""
+            raise SynthError(f"line {n.start_mark.line + 1}: {where}tag {n.tag!r} is not allowed in a recipe",
+                             path) from None
 
     return walk(node, ""), lines
 
@@ -196,21 +231,24 @@ def _check_section(value, schema, key, lines, path):
 
 def load_recipe(path):
     """Read and validate a recipe file; returns a :class:`Recipe`. Raises SynthError naming the line."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise SynthError("no such recipe file", path)
     try:
-        node = yaml.compose(path.read_text())
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=_RecipeLoader)
+        data, lines = _plain(node, path) if node is not None else (None, {})
+    except UnicodeDecodeError:
+        raise SynthError("is not UTF-8 text", path) from None
+    except RecursionError:
+        raise SynthError("is nested too deeply", path) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
-        raise SynthError(f"{where}not valid YAML ({getattr(e, 'problem', None) or type(e).__name__})",
+        problem = getattr(e, "problem", None) or type(e).__name__
+        raise SynthError(where + (problem if isinstance(e, _Refused) else f"not valid YAML ({problem})"),
                          path) from None
     if node is None:
         raise SynthError("is empty", path)
-    data, lines = _plain(node, path)
     out = _check_section(data, SCHEMA, "", lines, path)
     recipe = Recipe(out, path, lines)
     if not out["name"]:
@@ -224,6 +262,9 @@ def load_recipe(path):
                 raise recipe.error(f"sample[{i}]", f"{req} is required")
         if bool(s["queries"]) != bool(s["neighbors"]):
             raise recipe.error(f"sample[{i}]", "queries and neighbors go together")
+        problem = _escapes(s["path"])
+        if problem:
+            raise recipe.error(f"sample[{i}].path", problem)
     if out["publish"] is not None:
         if out["publish"]["n"] is None:
             raise recipe.error("publish", "n is required")
@@ -323,6 +364,16 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise SynthError("exists and is not empty (use --force to write into it)", out)
+    root = out.resolve()
+    for i, s in enumerate(recipe["sample"] or []):
+        # resolved, so that a symbolic link inside OUT cannot lead a sample out of it
+        try:
+            target = (out / s["path"]).resolve()
+        except (OSError, RuntimeError):  # a symbolic link loop
+            target = None
+        if target is None or target == root or not target.is_relative_to(root):
+            raise recipe.error(f"sample[{i}].path", f"{s['path']!r} does not resolve to a file inside the output "
+                                                    f"folder {out} (a symbolic link leads elsewhere)")
     out.mkdir(parents=True, exist_ok=True)
     times, written = {}, []
 

@@ -1,0 +1,125 @@
+"""Hostile inputs (issue 16): each ends in one line naming the file, no traceback, nothing written or lost."""
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from synth.cli import main
+
+RECIPE = """name: tiny
+source:
+  embeddings: bundled
+split:
+  train: 3000
+fit:
+  kind: random
+"""
+
+
+def run(*args, cli=main):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def assert_one_line_error(result, path, *words):
+    """A click result that failed with ``Error: PATH: ...`` on one line, mentioning ``words``."""
+    assert result.exit_code == 1, result.output
+    # a ClickException ends in SystemExit; anything else escaped as a traceback
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {path}: "), result.output
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+def listing(folder):
+    """Every path below ``folder`` (hidden ones too) with its bytes, for 'nothing changed' checks."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() and not p.is_symlink() else None)
+            for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    np.save(folder / "rows.npy", np.random.default_rng(0).standard_normal((300, 8)).astype(np.float32))
+    r = run("fit", folder / "rows.npy", "-o", folder / "random.safetensors", "--kind", "random")
+    assert r.exit_code == 0, r.output
+    return folder / "random.safetensors"
+
+
+# ------------------------------------------------------------------------- 2. recipe outputs stay inside OUT
+@pytest.mark.parametrize("where", ["absolute", "../victim.fbin", "sub/../../victim.fbin"])
+def test_recipe_sample_path_leaving_out_is_refused(tmp_path, where):
+    victim = tmp_path / "victim.fbin"
+    victim.write_bytes(b"precious")
+    path = str(victim) if where == "absolute" else where
+    recipe = tmp_path / "r.yml"
+    recipe.write_text(RECIPE + f"sample:\n  - path: {path}\n    n: 10\n")
+    before = listing(tmp_path)
+    for args in (("check", recipe), ("run", recipe, "--out", tmp_path / "out", "--force")):
+        r = run("recipe", *args)
+        assert_one_line_error(r, recipe, "line 9: sample[0].path:", repr(path))
+    assert victim.read_bytes() == b"precious"
+    assert listing(tmp_path) == before
+
+
+def test_recipe_sample_path_through_a_symlink_out_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "fake.fbin").write_bytes(b"precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "link").symlink_to(outside, target_is_directory=True)
+    recipe = tmp_path / "r.yml"
+    recipe.write_text(RECIPE + "sample:\n  - path: link/fake.fbin\n    n: 10\n")
+    before = listing(tmp_path)
+    r = run("recipe", "run", recipe, "--out", out, "--force")
+    assert_one_line_error(r, recipe, "sample[0].path", "does not resolve to a file inside the output folder")
+    assert listing(tmp_path) == before
+
+
+# ------------------------------------------------------------------------- 4. YAML bombs and python tags
+def billion_laughs(levels=9):
+    names = "abcdefghijklmnopqrstuvwxyz"[:levels]
+    lines = [f'{names[0]}: &{names[0]} ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip(names, names[1:]):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    bomb = tmp_path / "bomb.yml"
+    bomb.write_text(billion_laughs())
+    assert len(bomb.read_bytes()) < 400
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "synth.cli", "recipe", "check", str(bomb)], capture_output=True,
+                          text=True, timeout=120)
+    assert time.perf_counter() - t0 < 30
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"Error: {bomb}: line 2: aliases (*a) are not allowed in a recipe"
+
+
+@pytest.mark.parametrize("text, words", [
+    ("name: !!python/object/apply:os.system ['touch PWNED']\nsource: {embeddings: bundled}\n",
+     ["line 1: name:", "python/object/apply:os.system", "not allowed"]),
+    ("name: x\nsource: !!python/object:os.Foo {embeddings: bundled}\n",
+     ["line 2: source:", "python/object:os.Foo", "not allowed"]),
+    ("name: x\nsource:\n  embeddings: !!python/name:os.system\n", ["line 3: source.embeddings:", "python/name"]),
+    ("name: " + "[" * 3000 + "]" * 3000 + "\n", ["nested too deeply"]),
+])
+def test_recipe_with_python_tags_or_deep_nesting_is_a_one_line_error(tmp_path, monkeypatch, text, words):
+    monkeypatch.chdir(tmp_path)
+    recipe = tmp_path / "r.yml"
+    recipe.write_text(text)
+    r = run("recipe", "check", recipe)
+    assert_one_line_error(r, recipe, *words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.yml"]
+
+
+def test_recipe_that_is_not_utf8_is_a_one_line_error(tmp_path):
+    recipe = tmp_path / "r.yml"
+    recipe.write_bytes(b"name: \xff\xfe\n")
+    assert_one_line_error(run("recipe", "check", recipe), recipe, "not UTF-8")
