@@ -459,15 +459,43 @@ def write_partial_truth(out, queries, ids, scores, shard):
     return path
 
 
+def _read_partial_truth(path):
+    """(queries, ids, scores) of one file written by :func:`write_partial_truth`, checked."""
+    try:
+        z = np.load(path, allow_pickle=False)
+    except Exception as e:  # zipfile.BadZipFile, ValueError (not a numpy file), EOFError
+        raise SynthError(f"not a readable .npz archive ({type(e).__name__})", path) from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise SynthError("is a single .npy array, not a partial ground-truth .npz", path)
+    with z:
+        missing = [key for key in ("queries", "ids", "scores") if key not in z.files]
+        if missing:
+            raise SynthError(f"not a partial ground-truth file: no {', '.join(missing)} (arrays: {z.files})", path)
+        try:
+            queries, ids, scores = z["queries"], z["ids"], z["scores"]
+        except Exception as e:  # truncated member, object array
+            raise SynthError(f"not a readable .npz archive ({type(e).__name__})", path) from None
+    if queries.ndim != 2 or ids.ndim != 2 or ids.shape != scores.shape or len(ids) != len(queries):
+        raise SynthError(f"shapes disagree: queries {queries.shape}, ids {ids.shape}, scores {scores.shape}", path)
+    return queries, ids, scores
+
+
 def merge_partial_truth(paths, k):
-    """Merge shards' ``*.neighbors-part-*.npz`` files: (queries, ids, scores) of the whole corpus."""
+    """Merge shards' ``*.neighbors-part-*.npz`` files: (queries, ids, scores) of the whole corpus.
+
+    Exact only when every part holds at least ``k`` neighbours per query, so a larger ``k`` is refused.
+    """
     parts, queries = [], None
     for p in paths:
-        with np.load(p) as z:
-            if queries is not None and not np.array_equal(queries, z["queries"]):
-                raise SynthError("queries differ from the first part's: not shards of one run", p)
-            queries = z["queries"]
-            parts.append((z["ids"], z["scores"]))
+        q, ids, scores = _read_partial_truth(p)
+        if queries is not None and not np.array_equal(queries, q):
+            raise SynthError("queries differ from the first part's: not shards of one run", p)
+        if ids.shape[1] < k:
+            raise SynthError(f"holds the top-{ids.shape[1]} neighbours of each query; a merged top-{k} would not "
+                             f"be exact (merge with --neighbors {ids.shape[1]} or less, or sample again with "
+                             f"--neighbors {k})", p)
+        queries = q
+        parts.append((ids, scores))
     if not parts:
         raise SynthError("no partial ground-truth files given")
     ids, scores = merge_topk(parts, k)

@@ -123,3 +123,51 @@ def test_recipe_that_is_not_utf8_is_a_one_line_error(tmp_path):
     recipe = tmp_path / "r.yml"
     recipe.write_bytes(b"name: \xff\xfe\n")
     assert_one_line_error(run("recipe", "check", recipe), recipe, "not UTF-8")
+
+
+# ------------------------------------------------------------------------- 6. merge-neighbors
+@pytest.fixture(scope="module")
+def parts(model):
+    folder = model.parent / "parts"
+    folder.mkdir()
+    for i in range(2):
+        r = run("sample", model, "-n", 200, "-o", folder / "c.fbin", "--shard", f"{i}/2", "--queries", 5,
+                "--neighbors", 5, "--force")
+        assert r.exit_code == 0, r.output
+    (folder / "c.fbin").unlink()
+    r = run("sample", model, "-n", 200, "-o", folder / "whole.fbin", "--queries", 5, "--neighbors", 5)
+    assert r.exit_code == 0, r.output
+    return sorted(folder.glob("c.fbin.neighbors-part-*.npz"))
+
+
+def test_merge_neighbors_refuses_k_above_what_the_parts_hold(parts, tmp_path):
+    out = tmp_path / "c.fbin"
+    r = run("merge-neighbors", out, *parts, "--neighbors", 7)
+    assert_one_line_error(r, parts[0], "top-5", "top-7 would not be exact")
+    assert list(tmp_path.iterdir()) == []
+    # K as made (or less) merges to the exact top-K of the whole corpus
+    r = run("merge-neighbors", out, *parts, "--neighbors", 5)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "c.gt.bin").read_bytes() == (parts[0].parent / "whole.gt.bin").read_bytes()
+
+
+@pytest.mark.parametrize("kind, words", [
+    ("junk", ["not a readable .npz archive"]),
+    ("keyless", ["no queries, ids, scores", "['x']"]),
+    ("npy", ["single .npy array"]),
+    ("shapes", ["shapes disagree"]),
+])
+def test_merge_neighbors_on_junk_or_keyless_npz_is_a_one_line_error(parts, tmp_path, kind, words):
+    bad = tmp_path / ("bad.npy" if kind == "npy" else "bad.npz")
+    if kind == "junk":
+        bad.write_bytes(b"PK\x03\x04 not really a zip")
+    elif kind == "keyless":
+        np.savez(bad, x=np.zeros(3))
+    elif kind == "npy":
+        np.save(bad, np.zeros(3))
+    else:
+        np.savez(bad, queries=np.zeros((5, 8)), ids=np.zeros((4, 5), np.int64), scores=np.zeros((4, 5)))
+    before = listing(tmp_path)
+    r = run("merge-neighbors", tmp_path / "c.fbin", parts[0], bad, "--neighbors", 5)
+    assert_one_line_error(r, bad, *words)
+    assert listing(tmp_path) == before
