@@ -16,7 +16,7 @@ import numpy as np
 from .errors import SynthError
 from .groundtruth import merge_topk
 from .io import atomic_path
-from .sampling import MANIFEST, RAW_FORMATS, _raw_header, sample_to_file, shard_range, write_truth
+from .sampling import MANIFEST, RAW_FORMATS, _raw_header, check_target, sample_to_file, shard_range, write_truth
 
 
 def shard_file(out, index, count):
@@ -91,13 +91,17 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     info : dict
         ``tasks``, ``d``, and when queries were asked for ``queries``, ``neighbors``, ``scores`` (merged).
     """
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SynthError('running on Dask needs the dask extra: pip install "synth-embeddings[dask]"') from None
 
     from .artifact import load_model
 
     gen = load_model(model) if isinstance(model, (str, os.PathLike)) else model
     out = Path(out)
     ext = out.suffix.lower()
+    check_target(out, n)
     if ext and ext not in RAW_FORMATS:
         raise SynthError(f"Dask runs write .npy, .fbin, .fvecs or a parquet folder, not {ext}", out)
     if ext == "" and force and (out / MANIFEST).exists():  # cleared here: tasks must not race to clear it

@@ -28,6 +28,7 @@ from .models.base import BLOCK_ROWS, block_rng, check_seed, one_blas_thread
 RAW_FORMATS = (".npy", ".fbin", ".fvecs")
 MANIFEST = ".synth-sample.json"
 ROWS_PER_FILE = 1_000_000
+INT32_MAX = 2**31 - 1
 ROW_GROUP_BYTES = 32 << 20  # parquet row groups of about this size  # VectorDBBench shards hold about this many rows when no --shard split is given
 
 
@@ -262,6 +263,29 @@ def _parquet_complete(path, rows):
 
 
 # --------------------------------------------------------------------------------------------- the whole job
+def check_target(out, rows):
+    """Refuse an output that cannot be written, before anything is: a folder where a file goes (or the reverse),
+    or more rows than the format's header can count.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        The output, as :func:`sample_to_file` takes it.
+    rows : int
+        Rows the file will hold.
+    """
+    out = Path(out)
+    ext = out.suffix.lower()
+    if ext and out.is_dir():
+        raise SynthError(f"is a folder; a {ext} file is never written over a folder, even with --force", out)
+    if not ext and out.exists() and not out.is_dir():
+        raise SynthError("is a file; an output without extension is a folder of parquet shards", out)
+    # big-ann readers take the header's count as int32 (ours reads uint32): the smaller bound serves both
+    if ext == ".fbin" and rows > INT32_MAX:
+        raise SynthError(f"{rows:,} rows do not fit: the .fbin header stores the count as a 32-bit integer, "
+                         f"at most {INT32_MAX:,} rows (write .npy, .h5 or a parquet folder)", out)
+
+
 def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=65536, shard=None, threads=1,
                    n_queries=0, k=0, files=None, force=False, progress=None):
     """Stream rows of the sample of ``n`` vectors from ``gen`` into ``out``, optionally with queries and ground truth.
@@ -313,6 +337,7 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
     d = gen.n_features_
     index, count = shard if shard is not None else (0, 1)
     start, stop = shard_range(n, index, count)
+    check_target(out, stop - start)
     with_truth = n_queries > 0 and k > 0
     queries = top = None
     if with_truth:

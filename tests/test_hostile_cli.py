@@ -171,3 +171,44 @@ def test_merge_neighbors_on_junk_or_keyless_npz_is_a_one_line_error(parts, tmp_p
     r = run("merge-neighbors", tmp_path / "c.fbin", parts[0], bad, "--neighbors", 5)
     assert_one_line_error(r, bad, *words)
     assert listing(tmp_path) == before
+
+
+# ------------------------------------------------------------------------- 8. tracebacks shown to users
+@pytest.mark.parametrize("n", [2**31, 2**32])
+def test_sample_count_the_fbin_header_cannot_hold(model, tmp_path, n):
+    out = tmp_path / "x.fbin"
+    proc = subprocess.run([sys.executable, "-m", "synth.cli", "sample", str(model), "-n", str(n), "-o", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (f"Error: {out}: {n:,} rows do not fit: the .fbin header stores the count as a "
+                                   "32-bit integer, at most 2,147,483,647 rows (write .npy, .h5 or a parquet "
+                                   "folder)")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["D.fbin", "D.npy", "D.h5"])
+def test_sample_with_force_onto_an_existing_folder(model, tmp_path, name):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine")
+    before = listing(tmp_path)
+    r = run("sample", model, "-n", 10, "-o", folder, "--force")
+    assert_one_line_error(r, folder, "is a folder", "never written over a folder")
+    assert listing(tmp_path) == before
+
+
+def test_sample_folder_output_onto_an_existing_file(model, tmp_path):
+    target = tmp_path / "corpus"
+    target.write_text("mine")
+    r = run("sample", model, "-n", 10, "-o", target, "--force")
+    assert_one_line_error(r, target, "is a file")
+    assert listing(tmp_path) == {"corpus": b"mine"}
+
+
+def test_workers_without_the_dask_extra(model, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask", None)  # an import of it now fails, as when it is not installed
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    r = run("sample", model, "-n", 10, "-o", tmp_path / "x.fbin", "--workers", 2)
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert r.output.strip() == 'Error: running on Dask needs the dask extra: pip install "synth-embeddings[dask]"'
+    assert list(tmp_path.iterdir()) == []
