@@ -36,6 +36,8 @@ def benchmark(corpora, indexes, targets, k, repeats, out, as_json, suite_info):
     result = run(corpora, list(indexes) or list(registry()), targets=list(targets) or TARGETS, k=k,
                  repeats=repeats, verbose=progress())
     result["suite"] = suite_info
+    for key, reason in result["skipped"].items():
+        click.echo(f"skipped {key}: {reason}", err=True)
     paths = write_outputs(result, out)
     if as_json:
         click.echo(json.dumps(public(result), indent=2))

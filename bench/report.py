@@ -53,6 +53,9 @@ def markdown(result):
     counters = [f"- `{name}`: {info['counter'] or 'null: ' + (info['counter_note'] or '')}"
                 for name, info in result["indexes"].items()]
     parts.append("Distance counters:\n" + "\n".join(counters))
+    if result.get("skipped"):
+        parts.append("Not built on these corpora:\n" + "\n".join(
+            f"- `{name}`: {reason}" for name, reason in result["skipped"].items()))
     return "\n\n".join(parts) + "\n"
 
 

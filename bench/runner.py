@@ -6,6 +6,8 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
+from synth.errors import SynthError
+
 from .hardness import hardness
 from .indexes import get
 
@@ -133,15 +135,33 @@ def run(suite, index_names, targets=TARGETS, k=10, repeats=3, verbose=0):
     dict
         ``results[index][corpus]`` with ``ndis_at_target``, ``qps_at_target`` (keys like ``"0.95"``),
         ``curve``, ``build_seconds``, ``memory_bytes``, ``build_params``; ``indexes[index]`` with the
-        counter's meaning; ``hardness[corpus]`` summaries (per-query values under ``per_query``).
+        counter's meaning; ``hardness[corpus]`` summaries (per-query values under ``per_query``);
+        ``skipped[index]``: why an index setting that cannot be built on the smallest corpus was left out.
     """
+    for name, corpus in suite.items():
+        depth = corpus.neighbors.shape[1]
+        if depth < k:
+            raise SynthError(f"corpus {name!r} holds {depth} true neighbours per query (base of {len(corpus.base)} "
+                             f"rows); k = {k} needs {k}", corpus.path)
     specs = [get(name) for name in index_names]
-    jobs = [(spec, params) for spec in specs for params in spec.build_grid]
+    smallest = min(suite.values(), key=lambda c: len(c.base))
+    n, d = smallest.base.shape
+    jobs, skipped = [], {}
+    for spec in specs:
+        for params in spec.build_grid:
+            key = spec.name if len(spec.build_grid) == 1 else (
+                spec.name + "[" + ",".join(f"{k_}={v}" for k_, v in params.items()) + "]")
+            reason = spec.unbuildable(params, n, d)
+            if reason:
+                skipped[key] = reason
+            else:
+                jobs.append((spec, params, key))
+    if not jobs:
+        key, reason = next(iter(skipped.items()))
+        raise SynthError(f"no index asked for can be built on its {n} base rows ({key}: {reason})", smallest.path)
     results, indexes = {}, {}
     bar = tqdm(total=len(jobs) * len(suite), desc="bench", disable=not verbose, leave=False)
-    for spec, params in jobs:
-        key = spec.name if len(spec.build_grid) == 1 else (
-            spec.name + "[" + ",".join(f"{k_}={v}" for k_, v in params.items()) + "]")
+    for spec, params, key in jobs:
         indexes[key] = {"index": spec.name, "description": spec.description, "counter": spec.counter,
                         "counter_note": spec.counter_note, "query_param": spec.query_param}
         for name, corpus in suite.items():
@@ -151,4 +171,4 @@ def run(suite, index_names, targets=TARGETS, k=10, repeats=3, verbose=0):
             bar.update()
     bar.close()
     return {"k": k, "targets": [float(t) for t in targets], "indexes": indexes, "results": results,
-            "hardness": {name: hardness(corpus, k) for name, corpus in suite.items()}}
+            "skipped": skipped, "hardness": {name: hardness(corpus, k) for name, corpus in suite.items()}}

@@ -36,6 +36,8 @@ class Corpus:
         Their cosines, descending.
     meta : dict
         How the corpus was made.
+    path : str, optional
+        The file it was read from (named in errors); None for a corpus built in memory.
     """
 
     name: str
@@ -44,6 +46,7 @@ class Corpus:
     neighbors: np.ndarray
     similarities: np.ndarray
     meta: dict = field(default_factory=dict)
+    path: str | None = None
 
 
 def ground_truth(base, queries, depth=DEPTH):
@@ -138,7 +141,7 @@ def load_corpus(path):
         meta = json.loads(f.attrs.get("meta", "{}"))
     if ids.shape != sims.shape or len(ids) != len(queries) or base.shape[1] != queries.shape[1]:
         raise SynthError("train/test/neighbors/distances shapes disagree", path)
-    return Corpus(name, base, queries, ids, sims, meta)
+    return Corpus(name, base, queries, ids, sims, meta, path=str(path))
 
 
 def save_suite(suite, folder):

@@ -1,5 +1,6 @@
 """Hostile inputs (issue 16): each ends in one line naming the file, no traceback, nothing written or lost."""
 
+import json
 import subprocess
 import sys
 import time
@@ -8,6 +9,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from bench.cli import main as bench_main
+from bench.suites import make_corpus, save_corpus
 from synth.cli import main
 
 RECIPE = """name: tiny
@@ -203,6 +206,38 @@ def test_sample_folder_output_onto_an_existing_file(model, tmp_path):
     r = run("sample", model, "-n", 10, "-o", target, "--force")
     assert_one_line_error(r, target, "is a file")
     assert listing(tmp_path) == {"corpus": b"mine"}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """An ann-benchmarks file whose base has 50 rows (so 50 true neighbours per query)."""
+    X = np.random.default_rng(1).standard_normal((60, 16)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    path = tmp_path_factory.mktemp("tiny") / "tiny.h5"
+    save_corpus(make_corpus("real", X[:50], X[50:]), path)
+    return path
+
+
+def test_bench_run_k_above_the_stored_neighbours(tiny, tmp_path):
+    r = run("run", tiny, "--k", 100, "--out", tmp_path / "o", "--index", "faiss-flat", cli=bench_main)
+    assert_one_line_error(r, tiny, "holds 50 true neighbours per query", "k = 100")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_run_skips_index_settings_that_cannot_be_built(tiny, tmp_path):
+    out = tmp_path / "o"
+    r = CliRunner().invoke(bench_main, ["run", str(tiny), "--out", str(out), "--index", "faiss-ivf", "--index",
+                                        "faiss-ivfpq", "--repeats", "1"])
+    assert r.exit_code == 0, r.output
+    note = "skipped faiss-ivfpq: nbits = 8 needs at least 256 base rows to train its codes, got 50"
+    assert r.stderr.strip().splitlines()[-1] == note
+    result = json.loads((out / "results.json").read_text())
+    assert set(result["results"]) == {"faiss-ivf"} and set(result["skipped"]) == {"faiss-ivfpq"}
+    assert "faiss-ivfpq" in (out / "results.md").read_text()
+    # nothing left to run: one line, nothing written
+    r = run("run", tiny, "--out", tmp_path / "o2", "--index", "faiss-ivfpq", cli=bench_main)
+    assert_one_line_error(r, tiny, "no index asked for can be built on its 50 base rows", "256")
+    assert not (tmp_path / "o2").exists()
 
 
 def test_workers_without_the_dask_extra(model, tmp_path, monkeypatch):

@@ -96,8 +96,17 @@ class IndexSpec:
         bench.indexes.base.Index
         """
         cls = self.index_class()
-        params = {k: cls.auto(k, n, d) if v == "auto" else v for k, v in build_params.items()}
-        return cls(**params)
+        return cls(**self.resolve(cls, build_params, n, d))
+
+    @staticmethod
+    def resolve(cls, build_params, n, d):
+        """``build_params`` with each ``"auto"`` replaced by ``cls.auto(param, n, d)``."""
+        return {k: cls.auto(k, n, d) if v == "auto" else v for k, v in build_params.items()}
+
+    def unbuildable(self, build_params, n, d):
+        """Why ``build_params`` cannot index ``n`` rows of dimension ``d``, or None (the class's rule)."""
+        cls = self.index_class()
+        return cls.unbuildable(self.resolve(cls, build_params, n, d), n, d)
 
 
 def _check(config, path):

@@ -32,6 +32,22 @@ class Index:
         """The value of a build parameter written as ``auto`` in config.yml, for ``n`` rows of dimension ``d``."""
         raise SynthError(f"{cls.__name__} has no rule for {param}: auto")
 
+    @classmethod
+    def unbuildable(cls, params, n, d):
+        """Why these build parameters cannot index ``n`` rows of dimension ``d`` (None when they can).
+
+        Parameters
+        ----------
+        params : dict
+            Build parameters, "auto" already resolved.
+        n, d : int
+
+        Returns
+        -------
+        str or None
+        """
+        return None
+
     def build(self, X):
         """Index the rows of ``X``, an ndarray of shape (n, d), float32, C-contiguous, unit rows."""
         raise NotImplementedError
@@ -149,6 +165,12 @@ class FaissIVF(FaissIndex):
         if param == "nlist":
             return max(1, int(round(np.sqrt(n))))
         return super().auto(param, n, d)
+
+    @classmethod
+    def unbuildable(cls, params, n, d):
+        if n < params["nlist"]:  # k-means needs a training point per list
+            return f"nlist = {params['nlist']} needs at least {params['nlist']} base rows, got {n}"
+        return super().unbuildable(params, n, d)
 
     def seed(self, index):
         """Fix the k-means seed of ``index`` (and of its product quantizer, if any)."""

@@ -28,6 +28,15 @@ class FaissIVFPQ(FaissIVF):
             return max(q for q in range(1, max(1, d // 8) + 1) if d % q == 0)
         return super().auto(param, n, d)
 
+    @classmethod
+    def unbuildable(cls, params, n, d):
+        codes = 2 ** int(params["nbits"])
+        if d % int(params["m"]):
+            return f"m = {params['m']} does not divide the dimension {d}"
+        if n < codes:  # each sub-quantizer's k-means trains 2^nbits centroids
+            return f"nbits = {params['nbits']} needs at least {codes} base rows to train its codes, got {n}"
+        return super().unbuildable(params, n, d)
+
     def make(self, X):
         import faiss
 
