@@ -114,10 +114,7 @@ def test_the_lock_is_per_output_and_released(tmp_path):
 
 def test_a_second_whole_folder_writer_is_refused(gen, tmp_path):
     out = tmp_path / "corpus"
-    with output_lock(out):
-        sub = subprocess.run([sys.executable, "-m", "synth.cli", "sample", "-h"], env=ENV, capture_output=True)
-        assert sub.returncode == 0
-    # the library takes the same lock: a holder elsewhere in the process would be re-entrant, so take it in a child
+    # the holder must be another process: within one process the lock is re-entrant
     child = subprocess.Popen([sys.executable, "-c", "import sys, time; from synth.io import output_lock\n"
                               f"with output_lock({str(out)!r}):\n print('held', flush=True); time.sleep(60)"],
                              env=ENV, stdout=subprocess.PIPE, text=True)
@@ -255,6 +252,16 @@ def test_a_full_disk_while_writing_json_keeps_the_old_file(tmp_path, monkeypatch
         write_json(path, {"a": 1})
     assert e.value.path == str(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.json"] and path.read_bytes() == b"{}"
+
+
+def test_a_full_disk_in_publish_leaves_no_temporary_folder(model, tmp_path, monkeypatch):
+    fill_disk(monkeypatch, "")
+    (tmp_path / "pub").mkdir()
+    (tmp_path / "pub" / "README.md").write_text("the previous card")
+    before = snapshot(tmp_path)
+    r = run("publish", model, "--n", 300, "--queries", 5, "--k", 5, "--out", tmp_path / "pub", "--force")
+    assert_refused(r, tmp_path / "pub", "disk full")
+    assert snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["pub"]
 
 
 def test_a_quota_is_a_full_disk_too(model, tmp_path, monkeypatch):
