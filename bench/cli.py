@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from synth.cli import Group, progress, seed_option
+from synth.cli import Group, force_folder_option, progress, seed_option
 
 
 def index_option(f, default_text="all registered"):
@@ -130,7 +130,8 @@ def parse_sizes(ctx, param, value):
               help="Queries of the HNSW runs (held-out rows outside the base).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @seed_option
-def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, seed):
+@force_folder_option
+def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, seed, force):
     """Fit generator configurations on part of REAL and score each against the held-out rest.
 
     REAL is any format `synth fit` reads or a named set (see `bench compare --help`): `bundled`,
@@ -139,9 +140,11 @@ def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, s
     statistics, the model file size, the fit time and the HNSW cost ratio at recall 0.95.
     """
     from synth.bundled import load_real
+    from synth.io import check_folder
 
     from .fidelity import DEFAULT_CONFIGS, markdown, scoreboard, write_outputs
 
+    check_folder(out, force)
     chosen = parse_configs(configs, DEFAULT_CONFIGS)
     X = load_real(real)
     result = scoreboard(X, chosen, n_train=n_train, sizes=sizes, k=k, hnsw=not no_hnsw, n_queries=queries,

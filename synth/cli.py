@@ -1,7 +1,10 @@
 """The ``synth`` command: fit, sample, stats, score, demo. Each command parses, calls the library, prints."""
 
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,10 +17,29 @@ class Group(click.Group):
     """Turn input problems into a one-line error and exit status 1, without a traceback."""
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except SynthError as e:
-            raise click.ClickException(str(e)) from None
+        with exit_on_sigterm():
+            try:
+                return super().invoke(ctx)
+            except SynthError as e:
+                raise click.ClickException(str(e)) from None
+
+
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def exit_on_sigterm():
+    """SIGTERM unwinds like an exception (exit status 143), so writers remove their temporaries and release
+    their locks; the default action would kill the process where it stands."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def input_options(f):
@@ -34,6 +56,11 @@ def seed_option(f):
 
 def force_option(f):
     return click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")(f)
+
+
+def force_folder_option(f):
+    return click.option("--force", is_flag=True, help="Write into OUT even if it holds files (they may be "
+                                                       "overwritten).")(f)
 
 
 def check_output(path, force):
@@ -188,15 +215,26 @@ def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k
     --shard and Dask give the same bytes. Files are written under a temporary name; a rerun after a kill
     resumes .npy/.fbin/.fvecs files and parquet folders where they stopped.
     """
-    from tqdm.auto import tqdm
-
-    from .artifact import load_model
-    from .sampling import parse_shard, sample_to_file, write_partial_truth, write_truth
+    from .io import output_lock
 
     if (n_queries > 0) != (k > 0):
         raise SynthError("--queries and --neighbors go together")
-    if Path(out).suffix:
-        check_output(out, force)
+    # a folder written in shards is locked file by file by the library, so that shards run at once
+    with output_lock(out) if Path(out).suffix or not shard else contextlib.nullcontext():
+        _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, workers, scheduler, tasks,
+                seed, force)
+
+
+def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, workers, scheduler, tasks,
+            seed, force):
+    from tqdm.auto import tqdm
+
+    from .artifact import load_model
+    from .sampling import output_files, parse_shard, sample_to_file, write_partial_truth, write_truth
+
+    part = parse_shard(shard) if shard else None
+    for path in output_files(out, n_queries, k, part):  # all of them before writing any
+        check_output(path, force)
     t0 = time.perf_counter()
     if workers or scheduler:
         from .distributed import sample_on_dask
@@ -208,7 +246,6 @@ def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k
                    f"in {time.perf_counter() - t0:.1f} s")
         return
     gen = load_model(model)
-    part = parse_shard(shard) if shard else None
     with tqdm(total=n, unit="vec", unit_scale=True, disable=not progress(), leave=False) as bar:
         info = sample_to_file(gen, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size, shard=part,
                               threads=threads, n_queries=n_queries, k=k, files=files, force=force,
@@ -435,7 +472,8 @@ def score(real, fake, train, n, k, permutations, as_json, seed):
 @click.option("--n", "n", type=click.IntRange(min=100), default=5000, show_default=True,
               help="Points per side in the two-sample test and the statistics.")
 @seed_option
-def demo(out, n, seed):
+@force_folder_option
+def demo(out, n, seed, force):
     """Fit patch, fog and random models on the bundled real sample and compare them with held-out real.
 
     The bundled sample is all-MiniLM-L6-v2 over WordNet glosses. Prints the statistics of real, patch
@@ -445,7 +483,7 @@ def demo(out, n, seed):
     from .demo import run_demo
     from .report import format_demo
 
-    result = run_demo(out, n=n, random_state=seed, verbose=progress())
+    result = run_demo(out, n=n, random_state=seed, verbose=progress(), force=force)
     click.echo(format_demo(result))
     click.echo(f"\nwrote {Path(out) / 'demo.json'}, {Path(out) / 'demo.md'}, {Path(out) / 'clouds.png'}")
 

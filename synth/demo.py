@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from .bundled import load_minilm_wordnet
-from .io import write_json
+from .io import atomic_path, check_folder, write_json
 from .models import Fog, PatchPCA, RandomSphere
 from .plot import plot_clouds
 from .twosample import score
@@ -14,7 +14,7 @@ from .twosample import score
 N_TRAIN = 10_000
 
 
-def run_demo(out_dir="synth-demo", n=5000, n_train=N_TRAIN, random_state=0, verbose=0):
+def run_demo(out_dir="synth-demo", n=5000, n_train=N_TRAIN, random_state=0, verbose=0, force=False):
     """Fit the three models on ``n_train`` bundled points and score each against the held-out rest.
 
     Parameters
@@ -26,6 +26,8 @@ def run_demo(out_dir="synth-demo", n=5000, n_train=N_TRAIN, random_state=0, verb
     n_train : int, default=10000
     random_state : int, default=0
     verbose : int, default=0
+    force : bool, default=False
+        Write into ``out_dir`` even if it exists and holds files; otherwise that is refused before any work.
 
     Returns
     -------
@@ -36,6 +38,7 @@ def run_demo(out_dir="synth-demo", n=5000, n_train=N_TRAIN, random_state=0, verb
     """
     from .report import format_demo_markdown
 
+    check_folder(out_dir, force)
     X = load_minilm_wordnet()
     order = np.random.default_rng(random_state).permutation(len(X))
     train, heldout = X[order[:n_train]], X[order[n_train:]]
@@ -64,7 +67,8 @@ def run_demo(out_dir="synth-demo", n=5000, n_train=N_TRAIN, random_state=0, verb
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "demo.json", result)
-    (out / "demo.md").write_text(format_demo_markdown(result) + "\n")
+    with atomic_path(out / "demo.md") as tmp:
+        tmp.write_text(format_demo_markdown(result) + "\n")
     plot_clouds(heldout, samples, out / "clouds.png", random_state=random_state,
                 title="bundled MiniLM-WordNet: held-out real vs three generators (PCA map of real)")
     return result

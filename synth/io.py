@@ -7,9 +7,13 @@ is renamed into place only when complete, so a failure never leaves a partial fi
 """
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import os
+import re
+import shutil
 import uuid
 from pathlib import Path
 
@@ -267,21 +271,200 @@ def load_embeddings(path, key=None, column=None, split=None, min_points=2):
 
 
 # --------------------------------------------------------------------------------------------- writing
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_disk_full(e):
+    """Whether ``e`` is a write failing for want of space (pyarrow's errors carry no errno, only the text)."""
+    return isinstance(e, OSError) and (e.errno in DISK_FULL or "No space left on device" in str(e)
+                                       or "Disk quota exceeded" in str(e))
+
+
+@contextlib.contextmanager
+def disk_full_error(path, *temporaries):
+    """Turn running out of disk space inside the block into a one-line :class:`SynthError` naming ``path``.
+
+    The ``temporaries`` (files or folders) are removed first: a write that cannot finish leaves nothing.
+    """
+    try:
+        yield
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        for tmp in temporaries:
+            remove_path(tmp)
+        raise disk_full(e, path) from None
+
+
+def disk_full(e, path):
+    """The one-line error for the disk-full ``OSError`` ``e`` met while writing ``path``."""
+    free = shutil.disk_usage(_existing_folder(path)).free
+    return SynthError(f"disk full: {os.strerror(e.errno or errno.ENOSPC)} while writing ({human_bytes(free)} free)",
+                      path)
+
+
+def remove_path(path):
+    """Remove a file or a folder if it is there."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def temporary_name(path):
+    """``.NAME.PID.xxxxxxxx.tmp`` beside ``path``: the writer's PID tells a later run whether it is stale."""
+    path = Path(path)
+    return path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+
+
+def pid_alive(pid):
+    """Whether a process of this id runs on this machine (``os.kill(pid, 0)`` delivers nothing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path):
+    """Remove the temporaries of ``path`` (see :func:`temporary_name`) whose writer is no longer alive.
+
+    A writer killed by SIGKILL (or by SIGTERM outside the CLI) cannot remove its temporary; the next write to
+    the same output does. Temporaries of live processes, this one's included, are kept. The PID is of this
+    machine: outputs on a filesystem shared between machines should be written under :func:`output_lock`.
+
+    Returns
+    -------
+    removed : list of Path
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[0-9a-f]{{8}}\.tmp")
+    removed = []
+    for p in path.parent.iterdir():
+        m = pattern.fullmatch(p.name)
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
+            remove_path(p)
+            removed.append(p)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    Stale temporaries of ``path`` left by killed writers are removed first; a full disk inside the block
+    becomes a one-line :class:`SynthError` and the temporary is removed.
+    """
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise SynthError("output folder does not exist", path.parent)
+    remove_stale_temporaries(path)
     # not mkstemp: its 0600 mode would survive the rename
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp = temporary_name(path)
     try:
-        yield tmp
-        os.replace(tmp, path)
+        with disk_full_error(path, tmp):
+            yield tmp
+            os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
+        remove_path(tmp)
         raise
+
+
+def _existing_folder(path):
+    """The nearest folder at or above ``path`` that exists (where its bytes will land)."""
+    folder = Path(path).absolute()
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def human_bytes(size):
+    """``14.6 TB``: decimal units, as disk sizes are sold and ``df -H`` prints them."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(size) < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+
+
+def check_free_space(path, need):
+    """Refuse to start writing ``need`` bytes to ``path`` when its filesystem has less free space.
+
+    Raises
+    ------
+    SynthError
+        ``needs 14.6 TB, 80.1 GB free``, naming ``path``.
+    """
+    free = shutil.disk_usage(_existing_folder(Path(path).parent)).free
+    if need > free:
+        raise SynthError(f"needs {human_bytes(need)}, {human_bytes(free)} free", path)
+
+
+def check_folder(path, force):
+    """Refuse an existing, non-empty output folder unless ``force``: what it holds would be overwritten."""
+    path = Path(path)
+    if path.exists() and not force and (not path.is_dir() or any(path.iterdir())):
+        raise SynthError("exists and is not empty (use --force to write into it)", path)
+
+
+# Locks. One writer per output: ``fcntl.flock`` on ``.NAME.lock`` beside the output, taken before anything is
+# written (temporaries, ``.partial`` files, side files) and released after the last rename. A second writer
+# fails at once (LOCK_NB) instead of waiting. The kernel drops the lock when its holder dies, so a killed run
+# never blocks the next one. The lock file is removed on release by a holder that can still take it
+# exclusively; a process that opened the file just before it was unlinked sees a different inode at the path
+# after locking, and retries on the new file. Within one process the lock is re-entrant (the CLI holds it
+# around the library call that takes it again).
+_HELD = {}
+
+
+def lock_path(path):
+    """``.NAME.lock`` beside ``path``."""
+    path = Path(path)
+    return path.parent / f".{path.name}.lock"
+
+
+@contextlib.contextmanager
+def output_lock(path):
+    """Hold the exclusive writer's lock of ``path`` for the block.
+
+    Raises
+    ------
+    SynthError
+        ``another synth process is writing it`` when another process holds it.
+    """
+    lock = lock_path(path).absolute()
+    if lock in _HELD:
+        yield
+        return
+    if not lock.parent.is_dir():
+        raise SynthError("output folder does not exist", lock.parent)
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SynthError("another synth process is writing it", path) from None
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # unlinked by the previous holder between our open and our flock: lock the new file
+    _HELD[lock] = fd
+    try:
+        yield
+    finally:
+        del _HELD[lock]
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
 
 
 class VectorWriter:
@@ -311,18 +494,6 @@ class VectorWriter:
         pass
 
 
-class NpyWriter(VectorWriter):
-    def open(self):
-        self.mm = np.lib.format.open_memmap(self.path, mode="w+", dtype=self.dtype, shape=(self.n, self.d))
-
-    def append(self, rows):
-        self.mm[self.written:self.written + len(rows)] = rows
-
-    def close(self):
-        self.mm.flush()
-        del self.mm
-
-
 class BigAnnWriter(VectorWriter):
     def open(self):
         self.f = open(self.path, "wb")
@@ -333,6 +504,15 @@ class BigAnnWriter(VectorWriter):
 
     def close(self):
         self.f.close()
+
+
+class NpyWriter(BigAnnWriter):
+    """Written, not memory-mapped: a full disk under a memory map is a SIGBUS, not an error one can report."""
+
+    def open(self):
+        self.f = open(self.path, "wb")
+        np.lib.format.write_array_header_1_0(self.f, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                                                      "fortran_order": False, "shape": (self.n, self.d)})
 
 
 class FvecsWriter(BigAnnWriter):

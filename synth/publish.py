@@ -20,7 +20,6 @@ cost ratio (fake / real distance computations at recall 0.95).
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -184,7 +183,7 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
     from .artifact import load_model
     from .card import render_card
     from .groundtruth import TopK
-    from .io import fingerprint
+    from .io import disk_full, fingerprint, is_disk_full, remove_stale_temporaries, temporary_name
     from .models.base import check_seed
     from .sampling import iter_rows, query_seed
 
@@ -221,7 +220,9 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
     feats = features(d, k)
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    remove_stale_temporaries(out)  # left by killed runs
+    tmp = temporary_name(out)
+    tmp.mkdir()
     try:
         # the query stream: the published queries, and the audit's HNSW queries (its first 1,000 rows)
         n_stream = max(n_queries, AUDIT_QUERIES if train is not None else 0)
@@ -278,8 +279,10 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if is_disk_full(e):
+            raise disk_full(e, out) from None
         raise
     uploaded = None
     if repo_id and not dry_run:

@@ -5,14 +5,21 @@ derive from ``SeedSequence(seed, spawn_key=(block,))``. So the bytes written do 
 the thread count or the shard split: shard i of N is rows ``[i*n//N, (i+1)*n//N)`` of the whole.
 
 Writes never leave a file that looks complete but is not. The fixed-row formats (.npy, .fbin, .fvecs) are
-written to ``.NAME.partial`` beside the output, with a ``.NAME.partial.json`` describing the run; a rerun with
-the same parameters truncates the partial file to whole rows, regenerates from there and renames it into place
-at the end, so a run killed at any point and rerun yields the same bytes as an uninterrupted one. A folder
-output is a VectorDBBench corpus (``train-XX-of-NN.parquet`` files, each renamed into place when complete); a
-rerun keeps the finished files. Single .h5 and .parquet files are atomic but restart from scratch.
+written to ``.NAME.partial`` beside the output, with a ``.NAME.partial.json`` describing the run and a
+``.NAME.partial.sums`` holding a blake2b checksum of each completed block of ``CHECK_ROWS`` rows. A rerun with
+the same parameters verifies the blocks on disk, keeps those up to the first missing or damaged one, regenerates
+from there and renames the file into place at the end, so a run killed at any point (or a partial file damaged
+on disk) and rerun yields the same bytes as an uninterrupted one. A folder output is a VectorDBBench corpus
+(``train-XX-of-NN.parquet`` files, each renamed into place when complete); a rerun keeps the finished files.
+Single .h5 and .parquet files are atomic but restart from scratch.
+
+One process writes an output at a time (:func:`synth.io.output_lock`: a file output, or a whole folder, and
+each parquet file of a folder); the free disk space is checked against the size of what is left to write
+before anything is written; a full disk ends in a one-line error that leaves no temporary behind.
 """
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import os
@@ -22,7 +29,7 @@ import numpy as np
 
 from .errors import SynthError
 from .groundtruth import TopK, merge_topk
-from .io import atomic_path, open_writer, write_json
+from .io import atomic_path, check_free_space, disk_full_error, open_writer, output_lock, remove_path, write_json
 from .models.base import BLOCK_ROWS, block_rng, check_seed, one_blas_thread
 
 RAW_FORMATS = (".npy", ".fbin", ".fvecs")
@@ -30,6 +37,7 @@ MANIFEST = ".synth-sample.json"
 ROWS_PER_FILE = 1_000_000
 INT32_MAX = 2**31 - 1
 ROW_GROUP_BYTES = 32 << 20  # parquet row groups of about this size  # VectorDBBench shards hold about this many rows when no --shard split is given
+CHECK_ROWS = BLOCK_ROWS  # rows per checksummed block of a resumable partial file: at most this many regenerated
 
 
 # --------------------------------------------------------------------------------------------- rows
@@ -167,45 +175,114 @@ def _stored_rows(path, ext, header, d, dtype, count, block_rows):
         yield np.array(mm[i:i + block_rows], dtype=np.float32)
 
 
+def _digest(data=b""):
+    return hashlib.blake2b(data, digest_size=16)
+
+
+class _BlockSums:
+    """Append the checksum of each completed block of a partial file to its ``.sums`` file, one hex line each.
+
+    Called with the bytes just written to the partial file (after they were flushed to it), so a checksum
+    never names bytes the file does not hold yet.
+    """
+
+    def __init__(self, f, block_bytes):
+        self.f, self.block_bytes = f, block_bytes
+        self.h, self.have = _digest(), 0
+
+    def update(self, data):
+        data = memoryview(data).cast("B")
+        while len(data):
+            take = min(self.block_bytes - self.have, len(data))
+            self.h.update(data[:take])
+            self.have += take
+            data = data[take:]
+            if self.have == self.block_bytes:
+                self.f.write(self.h.hexdigest() + "\n")
+                self.f.flush()
+                self.h, self.have = _digest(), 0
+
+
+def _verified_blocks(partial, sums, offset, block_bytes):
+    """Checksums of the blocks of ``partial`` (from byte ``offset``) that are whole and match, up to the first
+    block that is missing, torn or damaged."""
+    try:
+        expected = sums.read_text().split()
+        size = partial.stat().st_size
+    except (FileNotFoundError, UnicodeDecodeError):
+        return []
+    kept = []
+    with open(partial, "rb") as f:
+        f.seek(offset)
+        for digest in expected[:max(0, size - offset) // block_bytes]:
+            if _digest(f.read(block_bytes)).hexdigest() != digest:
+                break
+            kept.append(digest)
+    return kept
+
+
+def _read_json(path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _write_raw(out, chunks_from, total, d, dtype, params, chunk_size, on_rows):
-    """Write ``total`` rows to a raw-format file, resuming a matching partial file; see the module docstring."""
+    """Write ``total`` rows to a raw-format file, resuming a matching partial file; see the module docstring.
+
+    Resuming keeps only blocks whose checksum matches; from the first block that does not, the rows are
+    regenerated (sampling is deterministic, so the output is the bytes of an uninterrupted run), not refused.
+    """
     out = Path(out)
     ext = out.suffix.lower()
     if ext in (".fbin", ".fvecs") and np.dtype(dtype) != np.float32:
         raise SynthError(f"{ext} holds float32 only", out)
+    if ext == ".fbin" and total > np.iinfo(np.uint32).max:
+        raise SynthError(f"{total} rows do not fit a .fbin header (uint32: at most {np.iinfo(np.uint32).max}); "
+                         "use .npy or a folder", out)
     if not out.parent.exists():
         raise SynthError("output folder does not exist", out.parent)
     partial = out.parent / f".{out.name}.partial"
     sidecar = out.parent / f".{out.name}.partial.json"
+    sums = out.parent / f".{out.name}.partial.sums"
     header = _raw_header(ext, total, d, dtype)
     row_bytes = _row_bytes(ext, d, dtype)
-    done = 0
-    if partial.exists() and sidecar.exists() and json.loads(sidecar.read_text()) == params:
-        done = max(0, (partial.stat().st_size - len(header)) // row_bytes)
-        done = min(done, total)
-    else:
-        write_json(sidecar, params)
-    resumed = done
-    # rows already on disk still feed the ground truth, read back as stored
-    for rows in _stored_rows(partial, ext, header, d, dtype, done, chunk_size):
-        on_rows(rows)
-    mode = "r+b" if done else "wb"
-    with open(partial, mode) as f:
-        if done:
+    block_bytes = CHECK_ROWS * row_bytes
+    described = dict(params, check_rows=CHECK_ROWS)
+    kept = []
+    if partial.exists() and _read_json(sidecar) == described:
+        kept = _verified_blocks(partial, sums, len(header), block_bytes)
+    done = min(len(kept) * CHECK_ROWS, total)
+    # the partial file's bytes are kept or truncated away, so only what it lacks must still be free
+    check_free_space(out, len(header) + total * row_bytes - (partial.stat().st_size if partial.exists() else 0))
+    with disk_full_error(out, partial, sidecar, sums):
+        if not done:
+            write_json(sidecar, described)
+        # rows already on disk still feed the ground truth, read back as stored
+        for rows in _stored_rows(partial, ext, header, d, dtype, done, chunk_size):
+            on_rows(rows)
+        with open(partial, "r+b" if done else "wb") as f, open(sums, "w") as s:
             f.truncate(len(header) + done * row_bytes)
-            f.seek(0, os.SEEK_END)
-        else:
             f.write(header)
-        for chunk in chunks_from(done):
-            stored = np.ascontiguousarray(chunk, dtype=dtype)
-            f.write(_raw_rows(ext, stored, dtype))
-            on_rows(stored)
-            del chunk, stored
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, out)
+            f.seek(0, os.SEEK_END)
+            s.write("".join(digest + "\n" for digest in kept[:done // CHECK_ROWS]))
+            s.flush()
+            checked = _BlockSums(s, block_bytes)
+            for chunk in chunks_from(done):
+                stored = np.ascontiguousarray(chunk, dtype=dtype)
+                data = _raw_rows(ext, stored, dtype)
+                f.write(data)
+                f.flush()
+                checked.update(data)
+                on_rows(stored)
+                del chunk, stored, data
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, out)
     sidecar.unlink(missing_ok=True)
-    return resumed
+    sums.unlink(missing_ok=True)
+    return done
 
 
 # --------------------------------------------------------------------------------------------- parquet folders
@@ -356,17 +433,21 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
     params = {"n": n, "d": d, "dtype": dtype.name, "seed": seed, "start": start, "stop": stop,
               "model": model_id(gen)}
     resumed = 0
-    if out.suffix == "":
-        resumed = _sample_folder(gen, out, n, seed, dtype, chunk_size, shard, threads, files, force, params,
-                                 on_rows)
-    elif out.suffix.lower() in RAW_FORMATS:
-        resumed = _write_raw(out, lambda done: iter_rows(gen, seed, start + done, stop, chunk_size, threads),
-                             stop - start, d, dtype, params, chunk_size, on_rows)
-    else:
-        with open_writer(out, stop - start, d, dtype) as w:
-            for chunk in iter_rows(gen, seed, start, stop, chunk_size, threads):
-                w.write(chunk)
-                on_rows(np.asarray(chunk, dtype=dtype))
+    # a folder written in shards is locked file by file, so that shards can be written at once
+    with output_lock(out) if out.suffix or shard is None else contextlib.nullcontext():
+        if out.suffix == "":
+            resumed = _sample_folder(gen, out, n, seed, dtype, chunk_size, shard, threads, files, force, params,
+                                     on_rows)
+        elif out.suffix.lower() in RAW_FORMATS:
+            resumed = _write_raw(out, lambda done: iter_rows(gen, seed, start + done, stop, chunk_size, threads),
+                                 stop - start, d, dtype, params, chunk_size, on_rows)
+        else:
+            extra = 8 if out.suffix.lower() == ".parquet" else 0  # the id column
+            check_free_space(out, (stop - start) * (d * dtype.itemsize + extra))
+            with open_writer(out, stop - start, d, dtype) as w:
+                for chunk in iter_rows(gen, seed, start, stop, chunk_size, threads):
+                    w.write(chunk)
+                    on_rows(np.asarray(chunk, dtype=dtype))
     info = {"start": start, "stop": stop, "resumed_rows": int(resumed), "d": d, "dtype": dtype.name}
     if with_truth:
         ids, scores = top.result() if stop - start >= k else (top.ids, top.scores)
@@ -377,26 +458,50 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
 def _sample_folder(gen, out, n, seed, dtype, chunk_size, shard, threads, files, force, params, on_rows):
     count = shard[1] if shard is not None else (files or max(1, -(-n // ROWS_PER_FILE)))
     todo = [shard[0]] if shard is not None else range(count)
-    out.mkdir(parents=True, exist_ok=True)
     manifest = dict(params, start=0, stop=n, files=count)
     mpath = out / MANIFEST
-    if mpath.exists() and json.loads(mpath.read_text()) != manifest:
-        if not force:
-            raise SynthError("holds a corpus written with other parameters (use --force to replace it)", out)
+    if out.is_dir() and not mpath.exists() and any(out.iterdir()) and not force:
+        raise SynthError("is a folder that holds other files (use --force to write into it)", out)
+    if out.exists() and not out.is_dir():
+        raise SynthError("exists and is not a folder", out)
+    if mpath.exists() and _read_json(mpath) != manifest and not force:
+        raise SynthError("holds a corpus written with other parameters (use --force to replace it)", out)
+    _check_folder_space(out, n, count, todo, params["d"] * dtype.itemsize + 8)  # the vector and its id
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    if mpath.exists() and _read_json(mpath) != manifest:
         for p in out.glob("train-*-of-*.parquet"):
             p.unlink()
     write_json(mpath, manifest)
     resumed = 0
-    for i in todo:
-        a, b = shard_range(n, i, count)
-        path = out / parquet_name(i, count)
-        if _parquet_complete(path, b - a):
-            for rows in _parquet_rows(path, params["d"]):
-                on_rows(rows)
-            resumed += b - a
-            continue
-        _write_parquet_file(path, iter_rows(gen, seed, a, b, chunk_size, threads), params["d"], dtype, a, on_rows)
+    try:
+        for i in todo:
+            a, b = shard_range(n, i, count)
+            path = out / parquet_name(i, count)
+            with output_lock(path):
+                if _parquet_complete(path, b - a):
+                    for rows in _parquet_rows(path, params["d"]):
+                        on_rows(rows)
+                    resumed += b - a
+                    continue
+                _write_parquet_file(path, iter_rows(gen, seed, a, b, chunk_size, threads), params["d"], dtype, a,
+                                    on_rows)
+    except SynthError:  # a full disk: a folder this run made and filled with nothing goes too
+        if created and not any(out.glob("train-*-of-*.parquet")):
+            remove_path(out)
+        raise
     return resumed
+
+
+def _check_folder_space(out, n, count, todo, row_size):
+    """Refuse a folder run whose files still to write need more than the free space (finished files are kept)."""
+    rows = sum(b - a for a, b in (shard_range(n, i, count) for i in todo)) if len(todo) == 1 else n
+    for p in out.glob(f"train-*-of-{count:02d}.parquet"):  # the files there, not all N names: N may be huge
+        i = p.name.split("-")[1]
+        if i.isdigit() and int(i) in todo and p.name == parquet_name(int(i), count):
+            a, b = shard_range(n, int(i), count)
+            rows -= (b - a) if _parquet_complete(p, b - a) else 0
+    check_free_space(out, rows * row_size)
 
 
 # --------------------------------------------------------------------------------------------- queries + truth files
@@ -436,7 +541,7 @@ def write_truth(out, queries, ids, scores, dtype=np.float32):
     ext = Path(out).suffix.lower()
     qn, k = ids.shape
     if ext in (".h5", ".hdf5"):
-        with h5py.File(out, "a") as f:
+        with disk_full_error(out), h5py.File(out, "a") as f:
             for key in ("test", "neighbors", "distances"):
                 if key in f:
                     del f[key]
@@ -475,10 +580,31 @@ def write_truth(out, queries, ids, scores, dtype=np.float32):
     return paths
 
 
+def partial_truth_path(out, shard):
+    """Where :func:`write_partial_truth` puts shard ``(i, N)``'s ground truth."""
+    return Path(f"{out}.neighbors-part-{shard[0]:03d}-of-{shard[1]:03d}.npz")
+
+
+def output_files(out, n_queries=0, k=0, shard=None):
+    """Every file a sample run writes and must not replace without ``force``: the corpus and its side files.
+
+    A folder corpus is not listed, nor the query files inside it: the folder resumes, and its manifest
+    refuses a run with other parameters. With a shard of several, the ground truth is the shard's partial one.
+    """
+    out = Path(out)
+    paths = [out] if out.suffix else []
+    if n_queries > 0 and k > 0:
+        if shard is not None and shard[1] > 1:
+            paths.append(partial_truth_path(out, shard))
+        elif out.suffix:
+            paths += [p for p in truth_paths(out).values() if p not in paths]
+    return paths
+
+
 def write_partial_truth(out, queries, ids, scores, shard):
     """Shard ``(i, N)``'s partial ground truth, ``OUT.neighbors-part-III-of-NNN.npz``; merge with
     :func:`merge_partial_truth`."""
-    path = Path(f"{out}.neighbors-part-{shard[0]:03d}-of-{shard[1]:03d}.npz")
+    path = partial_truth_path(out, shard)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, queries=queries, ids=ids, scores=scores)
     return path
