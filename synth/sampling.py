@@ -83,7 +83,7 @@ def iter_rows(gen, seed, start, stop, chunk_size=65536, threads=1):
 
     def block(b):
         with one_blas_thread():
-            rows = gen._sample_block(BLOCK_ROWS, block_rng(seed, b))
+            rows = gen.sample_block(BLOCK_ROWS, block_rng(seed, b))
         return rows[max(start - b * BLOCK_ROWS, 0):min(stop - b * BLOCK_ROWS, BLOCK_ROWS)]
 
     limit = None
@@ -189,19 +189,24 @@ def _write_raw(out, chunks_from, total, d, dtype, params, chunk_size, on_rows):
     for rows in _stored_rows(partial, ext, header, d, dtype, done, chunk_size):
         on_rows(rows)
     mode = "r+b" if done else "wb"
-    with open(partial, mode) as f:
-        if done:
-            f.truncate(len(header) + done * row_bytes)
-            f.seek(0, os.SEEK_END)
-        else:
-            f.write(header)
-        for chunk in chunks_from(done):
-            stored = np.ascontiguousarray(chunk, dtype=dtype)
-            f.write(_raw_rows(ext, stored, dtype))
-            on_rows(stored)
-            del chunk, stored
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(partial, mode) as f:
+            if done:
+                f.truncate(len(header) + done * row_bytes)
+                f.seek(0, os.SEEK_END)
+            else:
+                f.write(header)
+            for chunk in chunks_from(done):
+                stored = np.ascontiguousarray(chunk, dtype=dtype)
+                f.write(_raw_rows(ext, stored, dtype))
+                on_rows(stored)
+                del chunk, stored
+            f.flush()
+            os.fsync(f.fileno())
+    except SynthError:  # e.g. the model's rows are not finite: a rerun fails the same way, nothing to resume
+        partial.unlink(missing_ok=True)
+        sidecar.unlink(missing_ok=True)
+        raise
     os.replace(partial, out)
     sidecar.unlink(missing_ok=True)
     return resumed
