@@ -18,7 +18,7 @@ def index_option(f, default_text="all registered"):
 
 def common_options(f):
     f = click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")(f)
-    f = click.option("--target-recall", "targets", multiple=True, type=click.FloatRange(0, 1),
+    f = click.option("--target-recall", "targets", multiple=True, type=click.FloatRange(0, 1, min_open=True),
                      help="Recall at which cost is interpolated (repeatable; default 0.90 0.95 0.99).")(f)
     f = click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
                      help="Timed passes per setting; QPS is their median.")(f)

@@ -60,8 +60,20 @@ def unit_rows(X, min_rows=1, path=None, chunk=65536):
         finite = np.isfinite(block).all(axis=1)
         if not finite.all():
             raise SynthError(f"row {start + int(np.argmin(finite))} contains NaN or infinite values", path)
-        norms = np.linalg.norm(block, axis=1)
-        if not norms.all():
-            raise SynthError(f"row {start + int(np.argmin(norms))} is all zeros (no direction)", path)
+        with np.errstate(over="ignore", under="ignore"):
+            norms = np.linalg.norm(block, axis=1)
+        # the sum of squares over- or underflows for finite rows of norm near 1e38 (float32) or below about
+        # 1e-19: those rows are divided by their largest entry first, which leaves every other row's bytes
+        # as they were (model files fingerprint the normalised training rows)
+        tiny = np.finfo(block.dtype).tiny
+        bad = ~np.isfinite(norms) | (norms < np.sqrt(tiny) * np.sqrt(d))
+        if bad.any():
+            block = block.copy()
+            peak = np.max(np.abs(block[bad]), axis=1)
+            if not peak.all():
+                raise SynthError(f"row {start + int(np.flatnonzero(bad)[np.argmin(peak)])} is all zeros "
+                                 "(no direction)", path)
+            block[bad] /= peak[:, None]
+            norms[bad] = np.linalg.norm(block[bad], axis=1)
         U[start:start + len(block)] = block / norms[:, None]
     return U

@@ -38,7 +38,7 @@ def _checksum(header, arrays):
     return "sha256:" + h.hexdigest()
 
 
-def model_bytes(model, fit_data=None, stats=None):
+def model_bytes(model, fit_data=None, stats=None, fit_check=None):
     """Serialize a fitted model to the bytes of a model file.
 
     Parameters
@@ -49,6 +49,9 @@ def model_bytes(model, fit_data=None, stats=None):
         Fingerprint of the data it was fitted on: ``n``, ``d``, ``sha256``, ``n_duplicates``, ``source``.
     stats : dict, optional
         Geometry statistics of the fit data (see :func:`synth.metrics.geometry_stats`).
+    fit_check : dict, optional
+        The memorization check on the fit data (:func:`synth.fitting.fit_check`), with its ``warning``;
+        stored only when given, so files written without it keep their bytes.
     """
     model._check_fitted()
     arrays = {name: np.ascontiguousarray(a) for name, a in model._arrays().items()}
@@ -56,14 +59,16 @@ def model_bytes(model, fit_data=None, stats=None):
     header = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "synth_version": __version__,
               "kind": model.kind, "params": params, "dim": model.n_features_,
               "fit_data": fit_data, "stats": stats}
+    if fit_check is not None:
+        header["fit_check"] = fit_check
     header["checksum"] = _checksum(header, arrays)
     # one metadata key: the JSON text is ours, so the file's bytes do not depend on map ordering
     return save(arrays, metadata={"synth": json.dumps(header, sort_keys=True)})
 
 
-def save_model(model, path, fit_data=None, stats=None):
+def save_model(model, path, fit_data=None, stats=None, fit_check=None):
     """Write a model file atomically; returns its size in bytes."""
-    data = model_bytes(model, fit_data, stats)
+    data = model_bytes(model, fit_data, stats, fit_check)
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(data)
     return len(data)
@@ -117,10 +122,19 @@ def load_model(path):
     cls = _models().get(header.get("kind"))
     if cls is None:
         raise SynthError(f"unknown model kind {header.get('kind')!r}", path)
+    # a checksum only proves the file is what its writer meant: a hand-made or buggy file can carry a valid
+    # checksum over NaN parameters or arrays of the wrong shape, which would sample NaN rows or crash
+    for name in sorted(arrays):
+        a = arrays[name]
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise SynthError(f"model array {name!r} holds NaN or infinite values", path)
     try:
         model = cls(**header["params"])
         model._set_arrays(arrays)
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, IndexError) as e:
         raise SynthError(f"model arrays do not fit kind {header['kind']!r} ({e})", path) from None
+    if header.get("dim") != model.n_features_:
+        raise SynthError(f"the header says dimension {header.get('dim')!r}, the arrays {model.n_features_}", path)
     model.header_ = header
+    model.path_ = str(path)
     return model

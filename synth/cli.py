@@ -88,7 +88,20 @@ def auto_or(convert, minimum, what):
     return parse
 
 
-parse_noise_scale = auto_or(float, 0, "a number >= 0")
+def parse_noise_scale(ctx, param, value):
+    """--noise-scale: the model's own rule (:func:`synth.models.patch.noise_scale_problem`)."""
+    from .models.patch import noise_scale_problem
+
+    try:
+        value = value if value == "auto" else float(value)
+    except ValueError:
+        pass
+    problem = noise_scale_problem(value)
+    if problem:
+        raise click.BadParameter(f"{value!r} {problem}")
+    return value
+
+
 parse_patches = auto_or(int, 1, "an integer >= 1")
 
 
@@ -174,10 +187,12 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, softnes
         tried = model.copy_check_ or []
         if len(tried) > 1:
             click.echo(f"patch count lowered from {tried[0]['n_patches']} to {tried[-1]['n_patches']}: with more "
-                       "patches the fakes sat closer to the training rows than the rows sit to each other")
+                       "patches the fit failed the memorization check on its training rows")
     elif kind == "fog":
         click.echo(f"fog knobs {model.knobs_}, largest statistic mismatch {model.match_error_:.1%}")
     click.echo(f"wrote {out}: {size / 1e6:.2f} MB in {time.perf_counter() - t0:.1f} s")
+    if model.fit_check_["warning"]:
+        click.echo(f"Warning: {out}: {model.fit_check_['warning']}", err=True)
 
 
 @main.command()
@@ -326,7 +341,7 @@ def publish(model, n, n_queries, k, out, train, heldout, audit_n, no_hnsw, card,
     info = run_publish(model, out, n, n_queries=n_queries, k=k, random_state=seed, train=X_train,
                        heldout=X_held, audit_n=audit_n, hnsw=not no_hnsw, card=card, repo_id=repo_id,
                        private=private, dry_run=dry_run, allow_unsafe=allow_unsafe, force=force,
-                       verbose=progress())
+                       verbose=progress(), heldout_path=heldout)
     a = info["audit"]
     if a["audit"]:
         s = a["audit"]["score"]

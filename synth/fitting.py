@@ -67,5 +67,25 @@ def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbo
         fit_data = {"source": info["source"], "n": info["n"], "d": info["d"], "n_duplicates": info["n_duplicates"],
                     "sha256": fingerprint(X)}
         stats = geometry_stats(X, n=STATS_N, random_state=random_state)
-        size = save_model(model, out, fit_data=fit_data, stats=stats)
+        model.fit_check_ = fit_check(model, X, random_state)
+        size = save_model(model, out, fit_data=fit_data, stats=stats, fit_check=model.fit_check_)
     return model, size
+
+
+def fit_check(model, X, random_state=0):
+    """The publish gate's memorization check of a fitted model on its training rows ``X``.
+
+    The copy guard's last :func:`synth.models.patch.copy_check` when it ran (it is of this very model),
+    else one run now: an explicit patch count, ``copy_guard=False``, a guard that backed off to one patch,
+    a fog or a random model. Returns the check with ``warning``: None when it passes, else the one line
+    saying that ``synth publish`` will refuse the model.
+    """
+    from .models.base import check_seed
+    from .models.patch import copy_check
+
+    tried = getattr(model, "copy_check_", None)
+    check = dict(tried[-1]) if tried else copy_check(model, X, check_seed(random_state))
+    check["warning"] = None if not check["copies"] else (
+        f"the model fails the memorization check on its training rows ({check['check']}): synth publish is "
+        "likely to refuse it; fit fewer patches (--patches) or let --patches auto back off (--copy-guard)")
+    return check

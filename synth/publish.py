@@ -17,6 +17,7 @@ its ceiling, the geometry statistics, the memorization check against the trainin
 cost ratio (fake / real distance computations at recall 0.95).
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -74,6 +75,31 @@ def _write_table(path, parts, feats):
 def default_rows_per_file(d):
     """Corpus rows per parquet file: about 512 MB of float32 vectors."""
     return max(1, (512 << 20) // (4 * d))
+
+
+def row_digests(X):
+    """blake2b digest of each row's float32 bytes (``-0.0`` counted as ``0.0``), for exact row matching.
+
+    ``X`` are unit rows as :func:`synth.io.load_embeddings` returns them, so the same vector stored in
+    two files (any format, any scale) gives the same digest. 16 bytes a row: a set of them for a million
+    training rows takes tens of megabytes, not the rows themselves.
+    """
+    X = np.ascontiguousarray(X, dtype=np.float32) + np.float32(0)  # -0.0 + 0.0 = +0.0
+    return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in X]
+
+
+def shared_rows(train, heldout):
+    """Number of ``heldout`` rows equal to some ``train`` row (after the same L2 normalisation).
+
+    The privacy gate compares the fakes' nearest-training cosines with those of held-out rows; a held-out
+    set that repeats training rows has nearest-training cosine 1 and hides any copying (the command passed
+    with ``--heldout`` = ``--train``). Held-out rows must be rows the model never saw, so any overlap is
+    refused. These digests catch exact repeats before any work; a row stored at another precision (float64,
+    float16) normalises to other bytes, and is caught by the audit instead (``heldout_in_train`` of
+    :func:`synth.twosample.memorization`: nearest-training cosine 1 up to rounding, on the audited rows).
+    """
+    seen = set(row_digests(train))
+    return sum(h in seen for h in row_digests(heldout))
 
 
 def check_audit(dcr, max_rate=MAX_MEMORIZATION, max_gap=MAX_MEDIAN_GAP):
@@ -141,7 +167,7 @@ def _model_info(model_path, gen):
 
 def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, heldout=None, audit_n=5000,
             hnsw=True, card=None, repo_id=None, private=False, dry_run=False, allow_unsafe=False,
-            rows_per_file=None, force=False, token=None, verbose=0):
+            rows_per_file=None, force=False, token=None, verbose=0, heldout_path=None):
     """Write a Hub-ready dataset folder for a corpus sampled from ``model``; upload it with ``repo_id``.
 
     Parameters
@@ -174,6 +200,8 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
         Upload even when the memorization check failed or was not run.
     token : str, optional
         Hub token (default: huggingface_hub's usual sources, HF_TOKEN or a cached login).
+    heldout_path : str, optional
+        Where ``heldout`` came from, named in errors about it.
 
     Returns
     -------
@@ -209,6 +237,10 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
                              f"model fitted on {fit.get('n')} from {fit.get('source')})", model)
         if heldout.shape[1] != d:
             raise SynthError(f"--heldout has dimension {heldout.shape[1]}, the model {d}")
+        shared = shared_rows(train, heldout)
+        if shared:
+            raise SynthError(f"shares {shared} of its {len(heldout)} rows with the training set: held-out rows "
+                             "must be real rows the model never saw", heldout_path or "--heldout")
     if repo_id and not dry_run:
         from huggingface_hub.utils import validate_repo_id
 
@@ -221,6 +253,7 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out)  # left by killed runs
+    # mkdir, not mkdtemp: its 0700 mode would survive the rename; mkdir applies the umask as for any folder
     tmp = temporary_name(out)
     tmp.mkdir()
     try:
@@ -269,6 +302,11 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
         if train is not None:
             result["audit"] = audit(gen, train, heldout, fake, stream[:AUDIT_QUERIES], k=min(k, 10), n=audit_n, hnsw=hnsw,
                                     random_state=seed, verbose=verbose)
+            dcr = result["audit"]["score"]["dcr"]
+            if dcr["heldout_in_train"]:  # the same rows stored at another precision escape the exact digests
+                raise SynthError(f"shares {dcr['heldout_in_train']} of its {result['audit']['score']['n']} audited "
+                                 "rows with the training set (equal up to float rounding): held-out rows must be "
+                                 "real rows the model never saw", heldout_path or "--heldout")
         passed, reason = check_audit(result["audit"]["score"].get("dcr") if result["audit"] else None)
         result["privacy"] = {"passed": passed, "check": reason, "max_memorization_rate": MAX_MEMORIZATION,
                              "max_median_gap": MAX_MEDIAN_GAP}

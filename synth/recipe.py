@@ -31,9 +31,9 @@ def _frac(v):
 
 
 def _noise(v):
-    if v == "auto" or (isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0):
-        return None
-    return "must be 'auto' or a positive number"
+    from .models.patch import noise_scale_problem
+
+    return noise_scale_problem(v)
 
 
 def _patches(v):

@@ -92,7 +92,7 @@ def iter_rows(gen, seed, start, stop, chunk_size=65536, threads=1):
 
     def block(b):
         with one_blas_thread():
-            rows = gen._sample_block(BLOCK_ROWS, block_rng(seed, b))
+            rows = gen.sample_block(BLOCK_ROWS, block_rng(seed, b))
         return rows[max(start - b * BLOCK_ROWS, 0):min(stop - b * BLOCK_ROWS, BLOCK_ROWS)]
 
     limit = None
@@ -256,30 +256,35 @@ def _write_raw(out, chunks_from, total, d, dtype, params, chunk_size, on_rows):
     done = min(len(kept) * CHECK_ROWS, total)
     # the partial file's bytes are kept or truncated away, so only what it lacks must still be free
     check_free_space(out, len(header) + total * row_bytes - (partial.stat().st_size if partial.exists() else 0))
-    with disk_full_error(out, partial, sidecar, sums):
-        if not done:
-            write_json(sidecar, described)
-        # rows already on disk still feed the ground truth, read back as stored
-        for rows in _stored_rows(partial, ext, header, d, dtype, done, chunk_size):
-            on_rows(rows)
-        with open(partial, "r+b" if done else "wb") as f, open(sums, "w") as s:
-            f.truncate(len(header) + done * row_bytes)
-            f.write(header)
-            f.seek(0, os.SEEK_END)
-            s.write("".join(digest + "\n" for digest in kept[:done // CHECK_ROWS]))
-            s.flush()
-            checked = _BlockSums(s, block_bytes)
-            for chunk in chunks_from(done):
-                stored = np.ascontiguousarray(chunk, dtype=dtype)
-                data = _raw_rows(ext, stored, dtype)
-                f.write(data)
+    try:
+        with disk_full_error(out, partial, sidecar, sums):
+            if not done:
+                write_json(sidecar, described)
+            # rows already on disk still feed the ground truth, read back as stored
+            for rows in _stored_rows(partial, ext, header, d, dtype, done, chunk_size):
+                on_rows(rows)
+            with open(partial, "r+b" if done else "wb") as f, open(sums, "w") as s:
+                f.truncate(len(header) + done * row_bytes)
+                f.write(header)
+                f.seek(0, os.SEEK_END)
+                s.write("".join(digest + "\n" for digest in kept[:done // CHECK_ROWS]))
+                s.flush()
+                checked = _BlockSums(s, block_bytes)
+                for chunk in chunks_from(done):
+                    stored = np.ascontiguousarray(chunk, dtype=dtype)
+                    data = _raw_rows(ext, stored, dtype)
+                    f.write(data)
+                    f.flush()
+                    checked.update(data)
+                    on_rows(stored)
+                    del chunk, stored, data
                 f.flush()
-                checked.update(data)
-                on_rows(stored)
-                del chunk, stored, data
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, out)
+                os.fsync(f.fileno())
+            os.replace(partial, out)
+    except SynthError:  # e.g. the model's rows are not finite: a rerun fails the same way, nothing to resume
+        for path in (partial, sidecar, sums):
+            path.unlink(missing_ok=True)
+        raise
     sidecar.unlink(missing_ok=True)
     sums.unlink(missing_ok=True)
     return done

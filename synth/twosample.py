@@ -94,6 +94,9 @@ def knn_two_sample(real, fake, k=10, n_permutations=200, random_state=None):
     }
 
 
+SAME_ROW_TOL = 1e-5  # nearest-training cosine above 1 - this: the held-out row is a training row
+
+
 def memorization(train, fake, heldout):
     """Distance-to-closest-record check: does the generator copy its training points?
 
@@ -114,7 +117,8 @@ def memorization(train, fake, heldout):
     -------
     dict
         ``fake_median`` and ``heldout_median`` (median nearest-training cosine), ``threshold``,
-        ``memorization_rate``.
+        ``memorization_rate`` and ``heldout_in_train`` (held-out rows whose nearest-training cosine is
+        1 up to float rounding: training rows, which a held-out set must not hold).
     """
     train, fake = _check_pair(train, fake, ("train", "fake"))
     train, heldout = _check_pair(train, heldout, ("train", "heldout"))
@@ -127,6 +131,8 @@ def memorization(train, fake, heldout):
         "heldout_median": float(np.median(held_sim)),
         "memorization_rate": float(np.mean(fake_sim > threshold)),
         "threshold": threshold,
+        # held-out rows that repeat a training row (up to float rounding) make the check meaningless
+        "heldout_in_train": int(np.sum(held_sim >= 1 - SAME_ROW_TOL)),
     }
 
 

@@ -135,7 +135,7 @@ def test_fit_noise_scale_option(files, tmp_path):
 
     assert load_model(model).noise_scale_ == 0.5
     r = run("fit", files / "train.npy", "-o", tmp_path / "bad.safetensors", "--noise-scale", "loud")
-    assert r.exit_code == 2 and "neither 'auto' nor a number" in r.output
+    assert r.exit_code == 2 and "'loud' must be 'auto' or a finite number > 0" in r.output
     assert not (tmp_path / "bad.safetensors").exists()
 
 

@@ -63,7 +63,7 @@ class Generator(BaseEstimator):
         """Rows start .. stop-1 of the stream, as slices of whole generated blocks."""
         for b in range(start // BLOCK_ROWS, -(-stop // BLOCK_ROWS)):
             with one_blas_thread():
-                block = self._sample_block(BLOCK_ROWS, block_rng(seed, b))
+                block = self.sample_block(BLOCK_ROWS, block_rng(seed, b))
             yield block[max(start - b * BLOCK_ROWS, 0):min(stop - b * BLOCK_ROWS, BLOCK_ROWS)]
 
     def iter_samples(self, n, random_state=None, start=0, chunk_size=65536):
@@ -121,6 +121,22 @@ class Generator(BaseEstimator):
             row += len(block)
         return out
 
+    def sample_block(self, m, rng):
+        """``m`` rows drawn with ``rng``: ``_sample_block``, checked to be finite before anyone writes them.
+
+        Raises
+        ------
+        SynthError
+            Naming the model file (``path_``, set by :func:`synth.artifact.load_model`) when a row holds
+            NaN or infinite values, e.g. a model whose finite parameters overflow float32 when combined.
+        """
+        block = self._sample_block(m, rng)
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            raise SynthError(f"the model produced a non-finite vector (row {int(np.argmin(finite))} of a block): "
+                             "its parameters are unusable; nothing was written", getattr(self, "path_", None))
+        return block
+
     def _sample_block(self, m, rng):
         raise NotImplementedError
 
@@ -133,5 +149,23 @@ class Generator(BaseEstimator):
 
 def normalize(Y):
     """Scale rows of a float32 array to unit norm, in place; returns it."""
-    Y /= np.linalg.norm(Y, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # sample_block refuses what breaks here
+        Y /= np.linalg.norm(Y, axis=1, keepdims=True)
     return Y
+
+
+def check_array(arrays, name, shape, minimum=None):
+    """Check a model-file array's shape (None = any length on that axis) and lower bound; returns it.
+
+    Raises
+    ------
+    ValueError
+        Naming the array, for :func:`synth.artifact.load_model` to report in one line.
+    """
+    a = arrays[name]
+    if a.ndim != len(shape) or any(want is not None and got != want for got, want in zip(a.shape, shape)):
+        want = "(" + ", ".join("*" if w is None else str(w) for w in shape) + ")"
+        raise ValueError(f"array {name!r} has shape {a.shape}, expected {want}")
+    if minimum is not None and a.size and not (a >= minimum).all():
+        raise ValueError(f"array {name!r} has values below {minimum}")
+    return a

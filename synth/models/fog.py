@@ -9,9 +9,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..arrays import unit_rows
-from ..errors import SynthError
 from ..metrics import geometry_stats
-from .base import Generator, check_seed, normalize
+from .base import Generator, check_array, check_seed, normalize
 
 STATS = ("twonn_id", "isoscore", "participation_ratio", "anisotropy", "nn_cosine")
 
@@ -153,7 +152,9 @@ class Fog(Generator):
         return {"centers": self.centers_, "transform": self.transform_}
 
     def _set_arrays(self, a):
-        if a["transform"].shape != (a["centers"].shape[1],) * 2:
-            raise SynthError("fog transform does not match its centres")
+        K, d = check_array(a, "centers", (None, None)).shape
+        if K < 1 or d < 2:
+            raise ValueError(f"array 'centers' has shape {(K, d)}: no cluster or fewer than 2 dimensions")
+        check_array(a, "transform", (d, d))
         self.centers_, self.transform_ = a["centers"], a["transform"]
         self.dim_ = self.centers_.shape[1]

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..arrays import unit_rows
-from .base import Generator, normalize
+from .base import Generator, check_array, normalize
 
 
 class RandomSphere(Generator):
@@ -26,4 +26,5 @@ class RandomSphere(Generator):
         return {"dim": np.array([self.dim_], dtype=np.int64)}
 
     def _set_arrays(self, arrays):
+        check_array(arrays, "dim", (1,), minimum=2)
         self.dim_ = int(arrays["dim"][0])
