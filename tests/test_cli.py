@@ -170,7 +170,7 @@ def test_fit_reports_a_lowered_auto_patch_count(tmp_path):
     r = run("fit", tmp_path / "small.npy", "-o", tmp_path / "m.safetensors", "--rank", 16, "--min-points", 10,
             "--noise-scale", 0.25)
     assert r.exit_code == 0, r.output
-    assert "patch count lowered from 160 to " in r.output and "closer to the training rows" in r.output
+    assert "patch count lowered from 160 to " in r.output and "failed the memorization check on its training rows" in r.output
     r = run("fit", tmp_path / "small.npy", "-o", tmp_path / "k.safetensors", "--patches", 160, "--rank", 16,
             "--min-points", 10, "--noise-scale", 0.25)
     assert r.exit_code == 0 and "patch count lowered" not in r.output

@@ -331,7 +331,7 @@ def test_stale_temporaries_of_folder_shards_and_publish_are_removed(gen, model, 
 
 def test_more_rows_than_a_fbin_header_holds_are_refused(model, tmp_path):
     r = run("sample", model, "-n", 2**32, "-o", tmp_path / "x.fbin")
-    assert_refused(r, tmp_path / "x.fbin", "4294967296 rows do not fit a .fbin header")
+    assert_refused(r, tmp_path / "x.fbin", "4,294,967,296 rows do not fit: the .fbin header")
     assert not list(tmp_path.iterdir())
 
 
