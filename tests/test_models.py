@@ -6,7 +6,16 @@ from synth.bundled import load_minilm_wordnet
 from synth.errors import SynthError
 from synth.metrics import geometry_stats
 from synth.models import BLOCK_ROWS, MODELS, Fog, PatchPCA, RandomSphere
-from synth.models.patch import AUTO_BACKOFF, auto_patches, copy_check, patch_bytes
+from synth.models.patch import (
+    AUTO_BACKOFF,
+    COPY_EARLY_N,
+    CopyReference,
+    auto_patches,
+    copy_check,
+    leading_directions,
+    patch_bytes,
+    sign_flip,
+)
 
 
 def blobs(n=3000, d=24, centers=6, seed=0):
@@ -253,9 +262,13 @@ def test_copy_check_known_answers():
     train, heldout = X[:6000], X[6000:12000]
     copier = copy_check(_Replay(train[::-1].copy()), train, seed=0)
     assert copier["copies"] and copier["fake_median"] > 0.999
+    assert copier["n_fakes"] == COPY_EARLY_N  # rejected on the first fakes, the rest not searched
     # new real points are what a non-copying generator should look like: they pass
     honest = copy_check(_Replay(heldout), train, seed=0)
-    assert not honest["copies"]
+    assert not honest["copies"] and honest["n_fakes"] == 5000
+    # one reference serves several checks (the back-off's) with the same answers
+    reference = CopyReference(train, seed=0)
+    assert copy_check(_Replay(heldout), train, seed=0, reference=reference) == honest
     # the training rows' leave-one-out median stands in for held-out's median nearest-training cosine
     assert abs(honest["train_loo_median"] - honest["fake_median"]) < 0.01
 
@@ -268,6 +281,9 @@ def test_auto_patch_count_backs_off_until_it_stops_copying():
     assert not tried[-1]["copies"] or tried[-1]["n_patches"] == 1
     assert [t["n_patches"] for t in tried[1:]] == [max(1, int(t["n_patches"] * AUTO_BACKOFF)) for t in tried[:-1]]
     assert model.n_patches_ <= tried[-1]["n_patches"]
+    # the count kept has its own noise calibration, not the first count's scale reused while backing off
+    auto = PatchPCA(rank=16, min_points=10, random_state=0).fit(X[:1200])
+    assert len(auto.copy_check_) > 1 and auto.calibration_ is not None
     # without the guard the first count is kept
     unguarded = PatchPCA(rank=16, min_points=10, noise_scale=0.25, copy_guard=False, random_state=0).fit(X)
     assert unguarded.copy_check_ is None and unguarded.n_patches_ > model.n_patches_
@@ -394,3 +410,19 @@ def test_recolor_map_is_taken_from_the_file_budget():
 
     assert auto_patches(10**6, 1024, 40, 16, recolor_bytes(1024)) < auto_patches(10**6, 1024, 40, 16)
     assert recolor_bytes(1024) == 2 * 1024 * 1024 + 8 * 1024
+
+
+@pytest.mark.parametrize("shape", [(60, 384), (500, 64), (30, 30)])
+def test_leading_directions_match_the_svd(shape):
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal(shape) * np.geomspace(1, 0.01, shape[1])
+    r = min(20, shape[0] - 1)
+    Vt, top, total = leading_directions(A, r)
+    _, S, Vt_svd = np.linalg.svd(A, full_matrices=False)
+    np.testing.assert_allclose(sign_flip(Vt), sign_flip(Vt_svd[:r]), atol=1e-9)
+    np.testing.assert_allclose(top, S[:r] ** 2, rtol=1e-10)
+    assert total == pytest.approx((S ** 2).sum(), rel=1e-12)
+    # duplicate rows leave the trailing directions undetermined: the SVD answers instead
+    D = np.repeat(A[:3], 10, axis=0)
+    Vt, top, _ = leading_directions(D - D.mean(axis=0), 5)
+    assert np.all(np.isfinite(Vt)) and top[2:].max() < 1e-20 * top[0] + 1e-12
