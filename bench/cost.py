@@ -289,7 +289,9 @@ def markdown(result):
 
 
 def plot(result, path):
-    """One panel per index: ratio fake / real at recall 0.95 against n, one line per configuration.
+    """Top row, one panel per index: ratio fake / real at recall 0.95 against n, one line per configuration.
+    Bottom row, the trade-off: each configuration's two-sample weaker side (c2st at n = N/10) against the
+    same ratio, one marker per n (larger for larger n).
 
     Distance computations where the index counts them, else QPS (said in the panel's title).
     """
@@ -299,23 +301,32 @@ def plot(result, path):
     import matplotlib.pyplot as plt
 
     sizes, indexes = result["sizes"], result["indexes"]
-    fig, axes = plt.subplots(1, len(indexes), figsize=(3.3 * len(indexes), 3.4), squeeze=False)
-    for ax, index in zip(axes[0], indexes):
+    fig, axes = plt.subplots(2, len(indexes), figsize=(3.3 * len(indexes), 6.6), squeeze=False)
+    for top, low, index in zip(axes[0], axes[1], indexes):
         key = "ndis" if result["index_info"][index]["counter"] is not None else "qps"
+        what = "distance computations" if key == "ndis" else "QPS (no distance counter)"
         for i, (name, row) in enumerate(result["configs"].items()):
             y = [row["by_n"][str(s)]["ratios"][index][key][HEADLINE] for s in sizes]
-            ax.plot(sizes, [np.nan if v is None else v for v in y], "-o", color=f"C{i}", ms=4, label=name)
-        ax.axhspan(0.9, 1.1, color="0.88", zorder=0)
-        ax.axhline(1.0, color="k", lw=0.8, ls=":")
-        ax.set_xscale("log")
-        ax.set_xticks(sizes, [f"{s:,}" for s in sizes], fontsize=7)
-        ax.minorticks_off()
-        ax.set_xlabel("n (base size)", fontsize=8)
-        ax.set_title(f"{index}\n" + ("distance computations" if key == "ndis" else "QPS (no distance counter)")
-                     + f", fake / real @{HEADLINE}", fontsize=8)
+            y = [np.nan if v is None else v for v in y]
+            top.plot(sizes, y, "-o", color=f"C{i}", ms=4, label=name)
+            weaker = min(row["c2st"]["c2st_real"], row["c2st"]["c2st_fake"])
+            low.scatter(y, [weaker] * len(y), s=[12 + 12 * j for j in range(len(y))], color=f"C{i}", label=name)
+            low.plot(y, [weaker] * len(y), color=f"C{i}", lw=0.8)
+        top.axhspan(0.9, 1.1, color="0.88", zorder=0)
+        top.axhline(1.0, color="k", lw=0.8, ls=":")
+        top.set_xscale("log")
+        top.set_xticks(sizes, [f"{s:,}" for s in sizes], fontsize=7)
+        top.minorticks_off()
+        top.set_xlabel("n (base size)", fontsize=8)
+        top.set_title(f"{index}\n{what}, fake / real @{HEADLINE}", fontsize=8)
+        low.axvspan(0.9, 1.1, color="0.88", zorder=0)
+        low.set_xlabel(f"{key} ratio fake / real @{HEADLINE} (n = {', '.join(f'{s:,}' for s in sizes)})", fontsize=7)
     axes[0][0].set_ylabel("ratio fake / real (band: 0.9-1.1)", fontsize=8)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(f"{result['data']['source'] or 'real'}: search cost, fitted on N = {result['n_fit']:,}", fontsize=9)
+    n_c2st = next(iter(result["configs"].values()))["c2st"]["n"]
+    axes[1][0].set_ylabel(f"c2st weaker side, n = {n_c2st:,} (0.5 = indistinguishable)", fontsize=8)
+    fig.suptitle(f"{result['data']['source'] or 'real'}: search cost, fitted on N = {result['n_fit']:,}; "
+                 "below: the two-sample test against the cost ratio", fontsize=9)
     fig.tight_layout()
     save_png(fig, path)
 
