@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from synth.cli import Group, force_folder_option, progress, seed_option
+from synth.cli import Group, force_folder_option, progress, reports, seed_option
 
 
 def index_option(f, default_text="all registered"):
@@ -46,7 +46,7 @@ def benchmark(corpora, indexes, targets, k, repeats, out, as_json, suite_info):
         click.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("bench", cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="synth-embeddings")
 def main():
     """ANN index benchmarks: search cost at equal recall on real, fake, fog and random corpora.
@@ -69,6 +69,7 @@ def main():
               help="Neighbours per query (recall@k).")
 @common_options
 @seed_option
+@reports
 def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json, seed):
     """Build real, fake, fog and random corpora of equal size from REAL and benchmark indexes on each.
 
@@ -96,6 +97,7 @@ def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json,
 @click.argument("suite", nargs=-1, required=True)
 @click.option("--k", "k", type=click.IntRange(min=1, max=100), default=10, show_default=True)
 @common_options
+@reports
 def run_cmd(suite, k, indexes, targets, repeats, out, as_json):
     """Benchmark indexes on saved corpora: ann-benchmarks .h5 files, or a folder of them (OUT/suite)."""
     from .suites import load_suite
@@ -131,6 +133,7 @@ def parse_sizes(ctx, param, value):
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @seed_option
 @force_folder_option
+@reports
 def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, seed, force):
     """Fit generator configurations on part of REAL and score each against the held-out rest.
 
@@ -190,6 +193,7 @@ def parse_configs(configs, default):
 @click.option("--k", "k", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @seed_option
+@reports
 def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, seed):
     """c2st over training size N and test size n: fit on nested training sets of REAL, score each fit at
     every n against one fixed held-out set, with the memorization check.
@@ -233,6 +237,7 @@ def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, s
               help="Timed passes per query setting; QPS is their median.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @seed_option
+@reports
 def cost_cmd(real, out, n_fit, sizes, n_queries, configs, indexes, queries_from, jitter, k, repeats, as_json,
              seed):
     """Search cost of fake corpora relative to real ones of the same size n, as n grows past the fitting size N.

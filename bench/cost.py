@@ -19,6 +19,7 @@ from synth.artifact import model_bytes
 from synth.errors import SynthError
 from synth.metrics import geometry_stats
 from synth.models.base import normalize
+from synth.progress import stage
 from synth.twosample import memorization
 
 from .fidelity import _two_sample, copies, fit_config, save_png, write_board
@@ -179,6 +180,7 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
             r = _corpus(f"{name} n={s:,}", fake_base[:s], fake_q, *run)
             by_n[str(s)] = {**r, "ratios": ratios(r["cost"], real_runs[str(s)]["cost"])}
         # held-out real rows for the privacy checks are base rows: never fitted
+        stage(f"{name}: two-sample test, memorization, statistics")
         fake_p = model.sample(max(n_c2st, n_mem, n_stats), random_state=seed_p)
         stats = geometry_stats(fake_p[:n_stats])
         mem = memorization(fit_rows, fake_p[:n_mem], rest[:n_mem])

@@ -21,6 +21,7 @@ from synth.fitting import make_model
 from synth.io import atomic_path, write_json
 from synth.metrics import geometry_stats, hubness
 from synth.models import MODELS
+from synth.progress import stage
 from synth.twosample import knn_two_sample, memorization
 
 SIZES = (1000, 2000, 5000, 10_000)
@@ -77,6 +78,7 @@ def _two_sample(a, b, k, n_permutations, seed):
 
 def fit_config(name, kind, params, train, random_state):
     """Fit one configuration on ``train``; returns the model and the fit's wall time in seconds."""
+    stage(f"fitting {name} ({kind}) on {len(train):,} rows")
     model = make_model(kind, random_state=random_state, **params)
     t0 = time.perf_counter()
     try:
@@ -161,6 +163,7 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
 
     bar = tqdm(total=len(configs) + 1, desc="fidelity", disable=not verbose, leave=False)
     bar.set_postfix_str("ceiling")
+    stage(f"ceiling (training vs held-out) at n = {', '.join(f'{s:,}' for s in sizes)}")
     ceiling = {str(s): (_two_sample(heldout[:s], train[:s], k, 0, None) if s <= n_train else None) for s in sizes}
     real_info = {"stats": _stats(heldout[:stats_n]),
                  "heldout_median_nn_train": memorization(train, heldout[:n_mem], heldout[:n_mem])["heldout_median"]}
@@ -176,6 +179,7 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
         bar.set_postfix_str(name)
         model, fit_seconds = fit_config(name, kind, params, train, random_state)
         fake = model.sample(n_fake, random_state=int(seeds[0]))
+        stage(f"{name}: two-sample tests at n = {', '.join(f'{s:,}' for s in sizes)}, memorization, statistics")
         row = {"name": name, "kind": kind, "params": params, "fit_seconds": round(fit_seconds, 2),
                "model_bytes": len(model_bytes(model)),
                "n_patches": int(model.n_patches_) if hasattr(model, "n_patches_") else None,
@@ -278,6 +282,7 @@ def plot(result, path):
 
 def write_board(result, folder, stem, to_markdown, to_png):
     """``STEM.json``, ``STEM.md`` and ``STEM.png`` in ``folder``, each written atomically; returns the paths."""
+    stage(f"writing {stem}.json, {stem}.md and {stem}.png to {folder}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{stem}.json", folder / f"{stem}.md", folder / f"{stem}.png"]

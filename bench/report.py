@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from synth.io import atomic_path, write_json
+from synth.progress import stage
 
 COLORS = {"real": "#222222", "fake": "#1f77b4", "fog": "#ff7f0e", "random": "#2ca02c"}
 
@@ -135,6 +136,7 @@ def public(result):
 
 def write_outputs(result, folder):
     """Write ``results.json``, ``results.md``, the curve plots and ``hardness.png`` into ``folder``."""
+    stage(f"writing results.json, results.md and the plots to {folder}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "results.json", public(result))

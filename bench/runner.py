@@ -7,6 +7,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from synth.errors import SynthError
+from synth.progress import stage
 
 from .hardness import hardness
 from .indexes import get
@@ -55,6 +56,8 @@ def measure_index(spec, build_params, corpus, k=10, repeats=3):
         keeps no counter) and ``qps``.
     """
     n, d = corpus.base.shape
+    setting = ",".join(f"{k_}={v}" for k_, v in build_params.items())
+    stage(f"{spec.name}{f'[{setting}]' if setting else ''} on {corpus.name} ({n:,} rows): build and sweep")
     index = spec.create(build_params, n, d)
     t0 = time.perf_counter()
     index.build(corpus.base)
@@ -170,5 +173,6 @@ def run(suite, index_names, targets=TARGETS, k=10, repeats=3, verbose=0):
             results.setdefault(key, {})[name] = r
             bar.update()
     bar.close()
+    stage("hardness of each corpus")
     return {"k": k, "targets": [float(t) for t in targets], "indexes": indexes, "results": results,
             "skipped": skipped, "hardness": {name: hardness(corpus, k) for name, corpus in suite.items()}}

@@ -15,6 +15,7 @@ from synth.errors import SynthError
 from synth.io import atomic_path
 from synth.models import Fog, PatchPCA, RandomSphere
 from synth.neighbors import knn
+from synth.progress import stage
 
 CORPORA = ("real", "fake", "fog", "random")
 DEPTH = 100  # neighbours stored per query, as ann-benchmarks does
@@ -91,16 +92,20 @@ def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_
     order = np.random.default_rng(random_state).permutation(len(real))
     base, queries, rest = real[order[:n]], real[order[n:n + n_queries]], real[order[n + n_queries:]]
     if model is None:
+        stage(f"fitting patch on the {len(rest):,} leftover real rows")
         model = PatchPCA(random_state=random_state, verbose=verbose).fit(rest)
     elif model.n_features_ != real.shape[1]:
         raise SynthError(f"the model has dimension {model.n_features_}, the real data {real.shape[1]}")
+    stage("fitting fog")
     fog = Fog(random_state=random_state, verbose=verbose).fit(rest if len(rest) >= MIN_FIT else base)
     sphere = RandomSphere().fit(base)
     seeds = np.random.SeedSequence(random_state).generate_state(6)
+    stage(f"real corpus: {n:,} rows, exact ground truth of {n_queries:,} queries")
     suite = {"real": make_corpus("real", base, queries, depth, source="held-out real",
                                  random_state=random_state)}
     for i, (name, gen) in enumerate((("fake", model), ("fog", fog), ("random", sphere))):
         b, q = int(seeds[2 * i]), int(seeds[2 * i + 1])
+        stage(f"{name} corpus: sampling {n:,} + {n_queries:,} rows, exact ground truth")
         suite[name] = make_corpus(name, gen.sample(n, random_state=b), gen.sample(n_queries, random_state=q),
                                   depth, source=f"{gen.kind} model", base_seed=b, query_seed=q,
                                   model_params={k: v for k, v in gen.get_params().items() if k != "verbose"})
@@ -146,6 +151,7 @@ def load_corpus(path):
 
 def save_suite(suite, folder):
     """Write each corpus to ``folder/<name>.h5``; returns the paths."""
+    stage(f"saving the corpora to {folder}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -157,6 +163,7 @@ def save_suite(suite, folder):
 
 def load_suite(paths):
     """Read corpora from HDF5 files, or from every ``*.h5`` in a folder; keyed by corpus name."""
+    stage(f"reading {', '.join(map(str, paths))}")
     files = []
     for p in map(Path, paths):
         files += sorted(p.glob("*.h5")) if p.is_dir() else [p]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SynthError
+from .progress import stage
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "minilm-wordnet.npz"
@@ -103,6 +104,7 @@ def load_real(source, **where):
     -------
     X : ndarray of shape (n_samples, n_features), float32 unit rows
     """
+    stage(f"reading {source}")
     if source in NAMED:
         return NAMED[source]()
     from .io import load_embeddings

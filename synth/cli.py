@@ -1,9 +1,9 @@
 """The ``synth`` command: fit, sample, stats, score, demo. Each command parses, calls the library, prints."""
 
 import contextlib
+import functools
 import json
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
@@ -69,8 +69,33 @@ def check_output(path, force):
 
 
 def progress():
-    """Progress bars only for a person watching a terminal."""
-    return int(sys.stderr.isatty())
+    """Progress bars only for a person watching a terminal (and not under --quiet)."""
+    from .progress import show_bars
+
+    return int(show_bars())
+
+
+def command_name(ctx):
+    """``synth demo``, ``bench compare``, ``synth recipe run``: the group's own name, not how it was run."""
+    names = []
+    while ctx.parent is not None:
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    return " ".join([ctx.command.name, *reversed(names)])
+
+
+def reports(f):
+    """--quiet, and otherwise the command's stages on stderr while it runs (:mod:`synth.progress`).
+
+    Goes directly above the command function, below its options.
+    """
+    @functools.wraps(f)
+    def run(*args, quiet, **kwargs):
+        from .progress import reporting
+
+        with reporting(command_name(click.get_current_context()), quiet=quiet):
+            return f(*args, **kwargs)
+    return click.option("-q", "--quiet", is_flag=True, help="Print no progress on stderr.")(run)
 
 
 def auto_or(convert, minimum, what):
@@ -109,7 +134,7 @@ def echo_json(obj):
     click.echo(json.dumps(obj, indent=2))
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("synth", cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="synth-embeddings")
 def main():
     """Synthetic embedding corpora that behave like real ones.
@@ -163,6 +188,7 @@ def main():
 @input_options
 @seed_option
 @force_option
+@reports
 def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, softness, recolor, max_mb, copy_guard, key,
         column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
@@ -316,6 +342,7 @@ def parse_card_fields(ctx, param, values):
               help="Upload even though the memorization check failed or was not run.")
 @seed_option
 @force_option
+@reports
 def publish(model, n, n_queries, k, out, train, heldout, audit_n, no_hnsw, card, repo_id, private, dry_run,
             allow_unsafe, seed, force):
     """Write a Hub-ready dataset folder of N vectors sampled from MODEL, with queries, exact neighbours, the
@@ -379,6 +406,7 @@ def recipe_check(file):
               help="Folder for everything the recipe writes.")
 @click.option("--dry-run", is_flag=True, help="Write the publish folder but do not upload it.")
 @force_option
+@reports
 def recipe_run(file, out, dry_run, force):
     """Run recipe FILE into folder OUT: read or embed the source, split, fit, score, sample, benchmark and
     publish, as the recipe asks. OUT/recipe.json lists what was written and how long each step took."""
@@ -456,6 +484,7 @@ def stats(x, n, as_json, dims, key, column, split, seed):
               help="Label shuffles for the p-value.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @seed_option
+@reports
 def score(real, fake, train, n, k, permutations, as_json, seed):
     """How close FAKE is to REAL (held-out real embeddings, not used to fit).
 
@@ -466,9 +495,11 @@ def score(real, fake, train, n, k, permutations, as_json, seed):
     with held-out real's.
     """
     from .io import load_embeddings
+    from .progress import stage
     from .report import format_score
     from .twosample import score as run_score
 
+    stage(f"reading {', '.join(x for x in (real, fake, train) if x)}")
     R, _ = load_embeddings(real)
     F, _ = load_embeddings(fake)
     T = load_embeddings(train)[0] if train else None
@@ -476,8 +507,7 @@ def score(real, fake, train, n, k, permutations, as_json, seed):
         if A is not None and A.shape[1] != R.shape[1]:
             raise SynthError(f"{name} has dimension {A.shape[1]}, REAL has {R.shape[1]}",
                              fake if name == "FAKE" else train)
-    result = run_score(R, F, train=T, n=n, k=k, n_permutations=permutations, random_state=seed,
-                       progress=bool(progress()))
+    result = run_score(R, F, train=T, n=n, k=k, n_permutations=permutations, random_state=seed)
     click.echo(json.dumps(result, indent=2) if as_json else format_score(result))
 
 
@@ -488,6 +518,7 @@ def score(real, fake, train, n, k, permutations, as_json, seed):
               help="Points per side in the two-sample test and the statistics.")
 @seed_option
 @force_folder_option
+@reports
 def demo(out, n, seed, force):
     """Fit patch, fog and random models on the bundled real sample and compare them with held-out real.
 

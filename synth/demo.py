@@ -9,6 +9,7 @@ from .bundled import load_minilm_wordnet
 from .io import atomic_path, check_folder, write_json
 from .models import Fog, PatchPCA, RandomSphere
 from .plot import plot_clouds
+from .progress import stage
 from .twosample import score
 
 N_TRAIN = 10_000
@@ -39,6 +40,7 @@ def run_demo(out_dir="synth-demo", n=5000, n_train=N_TRAIN, random_state=0, verb
     from .report import format_demo_markdown
 
     check_folder(out_dir, force)
+    stage("reading the bundled sample")
     X = load_minilm_wordnet()
     order = np.random.default_rng(random_state).permutation(len(X))
     train, heldout = X[order[:n_train]], X[order[n_train:]]
@@ -49,12 +51,14 @@ def run_demo(out_dir="synth-demo", n=5000, n_train=N_TRAIN, random_state=0, verb
               "n_train": len(train), "n_heldout": len(heldout), "rows": {}}
     samples = {}
     for i, (name, model) in enumerate(models.items()):
+        stage(f"fitting {name} on {len(train):,} rows")
         t0 = time.perf_counter()
         model.fit(train)
         fit_seconds = time.perf_counter() - t0
+        stage(f"sampling {n:,} rows from {name}")
         samples[name] = model.sample(n, random_state=random_state + 1 + i)
-        s = score(heldout, samples[name], train=train, n=n, k=10, random_state=random_state,
-                  progress=bool(verbose))
+        stage(f"scoring {name} against held-out real")
+        s = score(heldout, samples[name], train=train, n=n, k=10, random_state=random_state)
         result["n"] = s["n"]
         result["rows"].setdefault("real", {"stats": s["stats"]["real"]})
         result["ceiling"] = {"c2st": s["ceiling"], "c2st_real": s["ceiling_real"],
@@ -64,6 +68,7 @@ def run_demo(out_dir="synth-demo", n=5000, n_train=N_TRAIN, random_state=0, verb
                                 "fit_seconds": round(fit_seconds, 2)}
     result["rows"]["fog"]["knobs"] = models["fog"].knobs_
     result["rows"]["patch"]["n_patches"] = models["patch"].n_patches_
+    stage(f"writing demo.json, demo.md and clouds.png to {out_dir}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "demo.json", result)

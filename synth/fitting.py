@@ -5,6 +5,7 @@ from .errors import SynthError
 from .io import fingerprint, load_embeddings
 from .metrics import geometry_stats
 from .models import MODELS
+from .progress import stage
 
 STATS_N = 5000  # statistics stored in the model file are measured on this many fit points
 
@@ -45,6 +46,7 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
     size : int or None
         Bytes written.
     """
+    stage(f"reading {source}")
     X, info = load_embeddings(source, key=key, column=column, split=split)
     model, size = fit_rows(X, info, out, kind=kind, params=params, random_state=random_state, verbose=verbose,
                            path=source)
@@ -58,6 +60,7 @@ def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbo
     ``path`` names them in errors. Returns ``(model, bytes written or None)``.
     """
     model = make_model(kind, random_state=random_state, verbose=verbose, **(params or {}))
+    stage(f"fitting {kind} on {len(X):,} rows")
     try:
         model.fit(X)
     except SynthError as e:
@@ -66,8 +69,10 @@ def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbo
     if out is not None:
         fit_data = {"source": info["source"], "n": info["n"], "d": info["d"], "n_duplicates": info["n_duplicates"],
                     "sha256": fingerprint(X)}
+        stage("statistics and memorization check for the model file")
         stats = geometry_stats(X, n=STATS_N, random_state=random_state)
         model.fit_check_ = fit_check(model, X, random_state)
+        stage(f"writing {out}")
         size = save_model(model, out, fit_data=fit_data, stats=stats, fit_check=model.fit_check_)
     return model, size
 

@@ -1,6 +1,5 @@
 """Fidelity and privacy scores: the k-NN two-sample test ("c2st") and distance to closest record."""
 
-import sys
 import warnings
 
 import numpy as np
@@ -8,6 +7,7 @@ import numpy as np
 from synth.errors import SynthError
 from synth.metrics import _as_unit, geometry_stats
 from synth.neighbors import knn
+from synth.progress import stage
 
 
 def _check_pair(a, b, names):
@@ -136,7 +136,7 @@ def memorization(train, fake, heldout):
     }
 
 
-def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state=0, progress=False):
+def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state=0):
     """Score a synthetic set against real data: two-sample test, its ceiling, geometry, privacy.
 
     ``n`` real and ``n`` fake rows (``n = min(n, len(real), len(fake))``) go into
@@ -158,8 +158,6 @@ def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state
     n_permutations : int, default=200
     random_state : int, numpy.random.Generator or None, default=0
         One generator drives every subsample and permutation.
-    progress : bool, default=False
-        Print each stage to stderr.
 
     Returns
     -------
@@ -176,16 +174,12 @@ def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state
     if n < k + 1:
         raise SynthError(f"only {n} points per sample; the test needs at least k + 1 = {k + 1}")
 
-    def say(msg):
-        if progress:
-            print(f"score: {msg}", file=sys.stderr, flush=True)
-
     rng = np.random.default_rng(random_state)
     real_order = rng.permutation(len(real))
     real_n = real[real_order[:n]]
     fake_n = fake[rng.choice(len(fake), size=n, replace=False)]
 
-    say(f"two-sample test, n={n}, k={k}, {n_permutations} permutations")
+    stage(f"two-sample test, n = {n:,}, k = {k}, {n_permutations} permutations")
     test = knn_two_sample(real_n, fake_n, k=k, n_permutations=n_permutations, random_state=rng)
 
     if train is not None:
@@ -200,10 +194,10 @@ def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state
             f"{'train' if train is not None else 'real (split in halves)'} is too small",
             stacklevel=2,
         )
-    say(f"ceiling, n={n_c}")
+    stage(f"ceiling (real vs real), n = {n_c:,}")
     ceiling = knn_two_sample(ceil_real, ceil_other, k=k, n_permutations=0)
 
-    say("geometry statistics")
+    stage("geometry statistics")
     result = {
         "n": n,
         "k": k,
@@ -218,6 +212,6 @@ def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state
         "stats": {"real": geometry_stats(real_n), "fake": geometry_stats(fake_n)},
     }
     if train is not None:
-        say("memorization")
+        stage("memorization check")
         result["dcr"] = memorization(train, fake_n, real_n)
     return result

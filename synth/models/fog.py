@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from ..arrays import unit_rows
 from ..metrics import geometry_stats
+from ..progress import stage
 from .base import Generator, check_array, check_seed, normalize
 
 STATS = ("twonn_id", "isoscore", "participation_ratio", "anisotropy", "nn_cosine")
@@ -75,6 +76,7 @@ class Fog(Generator):
         self
         """
         X = unit_rows(X, min_rows=20)
+        stage("fog: matching statistics")
         seed = check_seed(self.random_state)
         n, d = X.shape
         m = min(self.n_fit, n)

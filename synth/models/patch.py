@@ -7,6 +7,7 @@ from tqdm.auto import tqdm
 
 from ..arrays import unit_rows
 from ..errors import SynthError
+from ..progress import muted, stage
 from .base import Generator, check_array, check_seed, normalize
 
 
@@ -74,8 +75,9 @@ def calibrate_noise_scale(X, params, seed, grid=NOISE_GRID, k=10):
         return 1.0, None
     order = np.random.default_rng(seed).permutation(n)
     A, B = X[order[:n_fit]], X[order[n_fit:n_fit + n_test]]
-    sub = PatchPCA(**{**params, "n_patches": max(1, round(params["n_patches"] * n_fit / n))},
-                   noise_scale=1.0, random_state=seed).fit(A)
+    with muted():
+        sub = PatchPCA(**{**params, "n_patches": max(1, round(params["n_patches"] * n_fit / n))},
+                       noise_scale=1.0, random_state=seed).fit(A)
     grid = sorted(float(a) for a in grid)
     gaps = {}
 
@@ -490,6 +492,7 @@ class PatchPCA(Generator):
         reference, scale = CopyReference(X, seed), None
         while True:
             self._fit_patches(X, n_patches, seed, auto, scale)
+            stage(f"patch: memorization check at {n_patches} patches")
             check = copy_check(self, X, seed, reference=reference)
             if scale is not None and (not check["copies"] or n_patches == 1):
                 self._set_noise(X, n_patches, seed, auto)
@@ -507,6 +510,7 @@ class PatchPCA(Generator):
         ``scale``, when given, is used instead of a calibration."""
         n, d = X.shape
         k = int(min(n_patches, n // self.min_points))
+        stage(f"patch: k-means and local PCA, {k} patches")
         centroids = spherical_kmeans(X, k, self.n_iter, seed)
         labels = nearest(X, centroids)
         counts = np.bincount(labels, minlength=k)
@@ -557,6 +561,7 @@ class PatchPCA(Generator):
             # the noise is calibrated before recolouring (the map depends on the noise scale)
             params = {k: getattr(self, k) for k in ("rank", "min_points", "n_iter", "bridge", "softness")}
             params["n_patches"] = n_patches
+            stage("patch: calibrating the noise scale (two-sample test on a split)")
             self.noise_scale_, self.calibration_ = calibrate_noise_scale(X, params, seed)
         else:
             self.noise_scale_, self.calibration_ = float(self.noise_scale), None
