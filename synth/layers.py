@@ -21,12 +21,12 @@ from threadpoolctl import threadpool_limits
 
 from .cone import cone_axis
 from .errors import SynthError
+from .install import install_hint
 from .io import atomic_path, count_duplicates, write_json
 from .metrics import cm_volume_cv, geometry_stats, hubness
 from .models import Fog, PatchPCA
 from .twosample import knn_two_sample
 
-EMBED_MISSING = 'torch/transformers not installed: pip install "synth-embeddings[embed]"'
 # Keys of one level's report, in table order, with the column titles of the markdown tables.
 COLUMNS = [("n", "n"), ("duplicate_share", "dup."), ("twonn_id", "TwoNN"), ("isoscore", "IsoScore"),
            ("participation_ratio", "PR"), ("anisotropy", "aniso."), ("nn_cosine", "NN cos"),
@@ -102,7 +102,7 @@ def _import_embed():
         import torch
         import transformers
     except ImportError:
-        raise SynthError(EMBED_MISSING) from None
+        raise SynthError(f"torch/transformers not installed: {install_hint('embed')}") from None
     return torch, transformers
 
 

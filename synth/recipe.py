@@ -16,6 +16,7 @@ import yaml
 
 from .bundled import NAMED
 from .errors import SynthError
+from .install import install_hint
 
 # schema: key -> (types, default, check); a nested dict is a section; (list, item_schema) a list of sections
 INT, FLOAT, STR, BOOL = (int,), (int, float), (str,), (bool,)
@@ -321,7 +322,7 @@ def _embed(recipe, texts, verbose):
 
         st = SentenceTransformer(model, device="cpu")
     except ImportError:
-        raise recipe.error("source.model", "needs the [embed] extra: pip install 'synth-embeddings[embed]'") from None
+        raise recipe.error("source.model", f"needs the [embed] extra: {install_hint('embed')}") from None
     except Exception as e:
         raise recipe.error("source.model", f"could not load {model!r} ({type(e).__name__}; a Hub model id "
                                            "needs the network)") from None

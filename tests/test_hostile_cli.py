@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from bench.cli import main as bench_main
 from bench.suites import make_corpus, save_corpus
 from synth.cli import main
+from synth.install import install_hint
 
 RECIPE = """name: tiny
 source:
@@ -245,5 +246,5 @@ def test_workers_without_the_dask_extra(model, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     r = run("sample", model, "-n", 10, "-o", tmp_path / "x.fbin", "--workers", 2)
     assert r.exit_code == 1 and "Traceback" not in r.output
-    assert r.output.strip() == 'Error: running on Dask needs the dask extra: pip install "synth-embeddings[dask]"'
+    assert r.output.strip() == f"Error: running on Dask needs the dask extra: {install_hint('dask')}"
     assert list(tmp_path.iterdir()) == []

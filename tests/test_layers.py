@@ -2,6 +2,7 @@
 
 import inspect
 import json
+import re
 import sys
 
 import numpy as np
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 from synth.cli import main
 from synth.errors import SynthError
+from synth.install import install_hint
 from synth.layers import load_texts, resolve_model_path
 
 WORDS = ["the", "cat", "dog", "sat", "on", "a", "mat", "red", "blue", "runs", "fast", "slow", "big", "small",
@@ -46,7 +48,7 @@ def test_missing_extra_is_a_one_line_error(monkeypatch):
     from synth.layers import _import_embed
 
     monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(SynthError, match=r'pip install "synth-embeddings\[embed\]"'):
+    with pytest.raises(SynthError, match=re.escape(f"torch/transformers not installed: {install_hint('embed')}")):
         _import_embed()
 
 
