@@ -404,15 +404,19 @@ def recipe_check(file):
 @click.argument("file", type=click.Path())
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
               help="Folder for everything the recipe writes.")
-@click.option("--dry-run", is_flag=True, help="Write the publish folder but do not upload it.")
+@click.option("--no-upload", is_flag=True,
+              help="Run every step, the publish folder included, but do not upload it to the Hub (the recipe's "
+                   "publish.repo_id is ignored). Nothing else is skipped: this is not a quick check; "
+                   "`synth recipe check` validates without running.")
+@click.option("--dry-run", "dry_run", is_flag=True, hidden=True, help="Old name of --no-upload.")
 @force_option
 @reports
-def recipe_run(file, out, dry_run, force):
+def recipe_run(file, out, no_upload, dry_run, force):
     """Run recipe FILE into folder OUT: read or embed the source, split, fit, score, sample, benchmark and
     publish, as the recipe asks. OUT/recipe.json lists what was written and how long each step took."""
     from .recipe import run_recipe
 
-    summary = run_recipe(file, out, force=force, dry_run=dry_run, verbose=progress())
+    summary = run_recipe(file, out, force=force, dry_run=no_upload or dry_run, verbose=progress())
     for path in summary["written"]:
         click.echo(f"wrote {path}")
     total = sum(summary["seconds"].values())

@@ -159,3 +159,20 @@ def test_a_text_recipe_embeds_with_minilm(tmp_path):
     summary = json.loads((tmp_path / "out" / "recipe.json").read_text())
     assert summary["n_real"] == 700 and summary["n_heldout"] == 200
     assert load_model(tmp_path / "out" / "model.safetensors").n_features_ == 384
+
+
+@pytest.mark.parametrize("flags, no_upload", [([], False), (["--no-upload"], True), (["--dry-run"], True)])
+def test_no_upload_and_its_old_name_skip_only_the_upload(monkeypatch, tmp_path, flags, no_upload):
+    seen = {}
+
+    def fake_run(path, out, force=False, dry_run=False, verbose=0):
+        seen["dry_run"] = dry_run
+        return {"name": "tiny", "written": [], "seconds": {"fit": 1.0}}
+
+    monkeypatch.setattr("synth.recipe.run_recipe", fake_run)
+    r = run("recipe", "run", tmp_path / "r.yml", "--out", tmp_path / "out", *flags)
+    assert r.exit_code == 0, r.output
+    assert seen == {"dry_run": no_upload}
+    text = run("recipe", "run", "--help").output
+    assert "--no-upload" in text and "--dry-run" not in text
+    assert "Run every step, the publish folder included, but do not upload it" in " ".join(text.split())
