@@ -426,16 +426,19 @@ def recipe_run(file, out, no_upload, dry_run, force):
 
 @main.command("merge-neighbors")
 @click.argument("out", type=click.Path())
-@click.argument("parts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("parts", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.option("--neighbors", "k", type=click.IntRange(min=1), required=True, help="K of the parts.")
 @click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True)
 def merge_neighbors(out, parts, k, dtype):
-    """Merge the partial ground truth of shards (PARTS: *.neighbors-part-*.npz) into the files of corpus OUT.
+    """Merge the partial ground truth of shards (PARTS: *neighbors-part-*.npz) into the files of corpus OUT.
 
-    OUT names the corpus as `synth sample -o` would (its extension picks the ground-truth format).
+    OUT names the corpus as `synth sample -o` would (its extension picks the ground-truth format). Without
+    PARTS, every shard's part of OUT is found where `synth sample --shard` wrote it (inside a corpus folder,
+    beside a corpus file), and all N of them must be there.
     """
-    from .sampling import merge_partial_truth, write_truth
+    from .sampling import find_partial_truth, merge_partial_truth, write_truth
 
+    parts = parts or find_partial_truth(out)
     queries, ids, scores = merge_partial_truth(parts, k)
     paths = write_truth(out, queries, ids, scores, dtype=dtype)
     click.echo(f"merged {len(parts)} parts: {len(queries)} queries to {paths['queries']}, top-{k} neighbours "

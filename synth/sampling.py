@@ -20,6 +20,7 @@ before anything is written; a full disk ends in a one-line error that leaves no 
 
 import concurrent.futures
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -586,8 +587,26 @@ def write_truth(out, queries, ids, scores, dtype=np.float32):
 
 
 def partial_truth_path(out, shard):
-    """Where :func:`write_partial_truth` puts shard ``(i, N)``'s ground truth."""
-    return Path(f"{out}.neighbors-part-{shard[0]:03d}-of-{shard[1]:03d}.npz")
+    """Where :func:`write_partial_truth` puts shard ``(i, N)``'s ground truth: ``OUT.neighbors-part-III-of-NNN.npz``
+    beside a corpus file, ``OUT/neighbors-part-III-of-NNN.npz`` inside a corpus folder (with or without a
+    trailing slash: one place, and not a dot-file that ``OUT/*`` would miss)."""
+    out = Path(out)
+    name = f"neighbors-part-{shard[0]:03d}-of-{shard[1]:03d}.npz"
+    return out / name if not out.suffix else Path(f"{out}.{name}")
+
+
+def find_partial_truth(out):
+    """Every shard's partial ground truth of corpus ``out``, sorted; refused unless all N of them are there."""
+    out = Path(out)
+    pattern = "neighbors-part-*-of-*.npz"
+    found = sorted(out.glob(pattern) if not out.suffix else out.parent.glob(f"{glob.escape(out.name)}.{pattern}"))
+    if not found:
+        raise SynthError("no partial ground-truth files (neighbors-part-*-of-*.npz) of this corpus", out)
+    counts = {p.name.rsplit("-of-", 1)[1].removesuffix(".npz") for p in found}
+    if len(counts) > 1 or len(found) != int(counts.pop()):
+        raise SynthError(f"found {len(found)} partial ground-truth files ({', '.join(p.name for p in found[:3])}"
+                         f"{', ...' if len(found) > 3 else ''}): not one complete set of shards", out)
+    return found
 
 
 def output_files(out, n_queries=0, k=0, shard=None):

@@ -63,3 +63,23 @@ def test_readme_cost_tables_are_the_committed_cost_board():
     assert len(tables) >= 5, "the committed cost board lacks its index, diagnostics or statistics tables"
     for part in tables[:3] + tables[-3:]:
         assert part in readme
+
+
+def test_readme_route_from_the_bundled_data_to_train_npy_runs(tmp_path):
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    readme = (ROOT / "README.md").read_text().splitlines()
+    line = next(line for line in readme if line.startswith("python -c") and "train.npy" in line)
+    args = shlex.split(line)
+    subprocess.run([sys.executable, *args[1:]], cwd=tmp_path, check=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    train, heldout = np.load(tmp_path / "train.npy"), np.load(tmp_path / "heldout.npy")
+    assert train.shape == (10_000, 384) and heldout.shape == (14_000, 384)
+    # a split, not a copy: no held-out row is a training row
+    assert not set(map(bytes, heldout[:500])) & set(map(bytes, train))
+    assert readme.index(line) + 1 == next(i for i, s in enumerate(readme) if s.startswith("synth fit train.npy"))

@@ -252,3 +252,24 @@ def test_dask_run_gives_the_bytes_of_the_single_process_run(gen384, tmp_path):
     assert got["tasks"] == 3 and np.array_equal(got["neighbors"], knn(ref, info["queries"], k=7)[1])
     assert got_fbin["tasks"] == 4 and np.array_equal(read_vectors(tmp_path / "d.fbin"), ref)
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
+
+
+def test_merge_neighbors_finds_a_folder_corpus_parts_itself(gen, whole, tmp_path):
+    model = tmp_path / "m.safetensors"
+    save_model(gen, model)
+    for i, out in enumerate([f"{tmp_path / 'corpus'}/", tmp_path / "corpus"]):  # with and without the slash
+        r = run("sample", model, "-n", N, "-o", out, "--seed", 3, "--queries", 30, "--neighbors", 10,
+                "--shard", f"{i}/2")
+        assert r.exit_code == 0, r.output
+    parts = sorted(p.name for p in (tmp_path / "corpus").glob("*neighbors-part-*"))
+    assert parts == ["neighbors-part-000-of-002.npz", "neighbors-part-001-of-002.npz"]  # not dot-files
+    r = run("merge-neighbors", f"{tmp_path / 'corpus'}/", "--neighbors", 10)
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("merged 2 parts: 30 queries")
+    queries = pq.read_table(tmp_path / "corpus" / "test.parquet").column("emb").to_numpy(zero_copy_only=False)
+    _, ids = knn(whole, np.stack(queries).astype(np.float32), k=10)
+    got = pq.read_table(tmp_path / "corpus" / "neighbors.parquet").column("neighbors_id").to_pylist()
+    assert np.array_equal(np.array(got), ids)
+    (tmp_path / "corpus" / parts[1]).unlink()
+    r = run("merge-neighbors", tmp_path / "corpus", "--neighbors", 10)
+    assert r.exit_code == 1 and "found 1 partial ground-truth files" in r.output and "Traceback" not in r.output
