@@ -10,11 +10,13 @@ own output. Stdout is never touched: tables and JSON stay exactly what they are.
 
 import contextlib
 import contextvars
+import os
 import sys
 import threading
 import time
 
-GRACE = 1.0  # seconds before the first line: fast commands and fast failures print no progress
+# seconds before the first line: fast commands and fast failures print no progress ($SYNTH_PROGRESS_GRACE sets it)
+GRACE = float(os.environ.get("SYNTH_PROGRESS_GRACE", "1.0"))
 _active = contextvars.ContextVar("synth_progress_reporter", default=None)
 
 

@@ -36,6 +36,7 @@ def test_save_load_same_bytes_same_samples(tmp_path, fitted, kind):
     assert loaded.header_["schema_version"] == SCHEMA_VERSION and loaded.header_["kind"] == kind
 
 
+@pytest.mark.slow
 def test_refit_with_same_seed_gives_identical_file(real):
     files = [model_bytes(PatchPCA(n_patches=30, rank=16, random_state=7).fit(real)) for _ in range(2)]
     assert files[0] == files[1]
@@ -87,6 +88,7 @@ def test_foreign_files_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("n, d, limit_mb", [(10000, 384, 8), (20000, 1024, 16)])
+@pytest.mark.slow
 def test_default_fit_fits_the_size_budget(n, d, limit_mb):
     # 20,000 rows ask for 320 patches; at 1024-d the default 16 MB cap keeps 184
     rng = np.random.default_rng(0)

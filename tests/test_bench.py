@@ -105,6 +105,7 @@ def test_hardness_known_answers():
     assert np.median(relative_contrast(hi.base, hi.queries, hi.similarities)) < 1.2 < np.median(rc)
 
 
+@pytest.mark.slow
 def test_compare_then_run_reproduces(tmp_path):
     np.save(tmp_path / "real.npy", load_minilm_wordnet()[:3100])
     out = tmp_path / "cmp"

@@ -1,16 +1,18 @@
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from bench.cli import main
 
 
+@pytest.mark.slow
 def test_throughput_reports_every_method_and_the_ground_truth_ratio(tmp_path):
     out = tmp_path / "t.md"
     r = CliRunner().invoke(main, ["throughput", "--size", "3000x384", "--repeats", "1", "--queries", "20",
                                   "--k", "5", "--threads", "2", "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
-    result = json.loads(r.output)
+    result = json.loads(r.stdout)
     methods = [row["method"] for row in result["rows"]]
     assert methods == ["synth", "synth_threads", "numpy", "make_blobs", "faiss_synthetic"]
     numpy_row = result["rows"][methods.index("numpy")]
@@ -29,12 +31,13 @@ def test_throughput_refuses_bad_sizes_and_methods():
     assert r.exit_code == 1 and "unknown --method" in r.output
 
 
+@pytest.mark.slow
 def test_memory_benchmark_measures_the_sampler_child_and_cleans_up(tmp_path):
     corpus = tmp_path / "c.fbin"
     r = CliRunner().invoke(main, ["memory", "--n", "5000", "--d", "384", "--queries", "20", "--neighbors", "5",
                                   "--corpus", str(corpus), "--out", str(tmp_path / "m"), "--json"])
     assert r.exit_code == 0, r.output
-    got = json.loads(r.output)
+    got = json.loads(r.stdout)
     assert got["file_bytes"] == 8 + 5000 * 384 * 4
     assert got["array_bytes"] == 5000 * 384 * 4
     assert got["peak_rss_bytes"] > 50 * 2**20 and got["floor_rss_bytes"] > 50 * 2**20

@@ -61,6 +61,7 @@ def test_sample_formats_hold_the_same_rows(files, ext):
     np.testing.assert_array_equal(read_vectors(out), load_model(model).sample(5000, random_state=4))
 
 
+@pytest.mark.slow
 def test_fog_fit_reports_its_match(files, tmp_path):
     np.save(tmp_path / "small.npy", np.load(files / "train.npy")[:1500])
     r = run("fit", tmp_path / "small.npy", "-o", tmp_path / "fog.safetensors", "--kind", "fog")
@@ -111,6 +112,7 @@ def test_unknown_output_format(files, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
     r = run("demo", "--out", tmp_path / "demo", "--n", 1000)
     assert r.exit_code == 0, r.output
@@ -127,6 +129,7 @@ def test_demo_end_to_end(tmp_path):
     assert "ceiling (real/real)" in r.output
 
 
+@pytest.mark.slow
 def test_fit_noise_scale_option(files, tmp_path):
     model = tmp_path / "plain.safetensors"
     r = run("fit", files / "train.npy", "-o", model, "--patches", 20, "--noise-scale", "0.5")
@@ -139,6 +142,7 @@ def test_fit_noise_scale_option(files, tmp_path):
     assert not (tmp_path / "bad.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_fit_bridge_option(files, tmp_path):
     from synth.artifact import read_header
 
@@ -163,6 +167,7 @@ def test_fit_patch_count_auto_and_size_cap(files, tmp_path):
         assert r.exit_code == 2 and bad[0] in r.output and not (tmp_path / "c.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_fit_reports_a_lowered_auto_patch_count(tmp_path):
     from synth.bundled import load_minilm_wordnet
 
@@ -179,6 +184,7 @@ def test_fit_reports_a_lowered_auto_patch_count(tmp_path):
     assert r.exit_code == 0 and "patch count lowered" not in r.output
 
 
+@pytest.mark.slow
 def test_fit_softness_option(files, tmp_path):
     from synth.artifact import read_header
 
@@ -190,6 +196,7 @@ def test_fit_softness_option(files, tmp_path):
     assert r.exit_code == 2 and "--softness" in r.output and not (tmp_path / "t.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_fit_recolor_option(files, tmp_path):
     from synth.artifact import load_model
 

@@ -163,14 +163,14 @@ def test_cli_stats_dims_cm_sweep_and_cone(tmp_path):
     runner = CliRunner()
     r = runner.invoke(main, ["stats", str(tmp_path / "x.npy"), "--dims", "8", "--json"])
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output)
+    out = json.loads(r.stdout)
     assert out["dims"] == 8 and out["n"] == 400
     r = runner.invoke(main, ["stats", str(tmp_path / "x.npy"), "--dims", "64"])
     assert r.exit_code == 1 and r.output.startswith("Error:") and "Traceback" not in r.output
     r = runner.invoke(main, ["cm-sweep", str(tmp_path / "x.npy"), "--dims", "4,32", "--n", "200", "--repeats",
                              "2", "--simplices", "200", "--json", "--plot", str(tmp_path / "cm.png")])
     assert r.exit_code == 0, r.output
-    assert [row["dims"] for row in json.loads(r.output)["rows"]] == [4, 32]
+    assert [row["dims"] for row in json.loads(r.stdout)["rows"]] == [4, 32]
     assert (tmp_path / "cm.png").stat().st_size > 0
     r = runner.invoke(main, ["cm-sweep", str(tmp_path / "x.npy"), "--dims", "4,x"])
     assert r.exit_code == 1 and "Error:" in r.output
@@ -179,7 +179,7 @@ def test_cli_stats_dims_cm_sweep_and_cone(tmp_path):
     r = runner.invoke(main, ["cone", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "--texts",
                              str(tmp_path / "t.txt"), "--json", "--queries", "20"])
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output)
+    out = json.loads(r.stdout)
     assert out["comparison"]["axis_cosine"] is None  # 32-d vs 16-d
     assert out["sets"][str(tmp_path / "x.npy")]["highest"][0]["text"].startswith("sentence ")
     r = runner.invoke(main, ["cone", str(tmp_path / "x.npy"), "--queries", "20"])

@@ -25,7 +25,7 @@ def sphere(n, d, seed):
 @pytest.fixture(scope="module")
 def on_sphere():
     """Real = uniform on S^15. 'same' draws from exactly real's distribution; 'tight' is 8 flat 2-d patches."""
-    configs = {"same": ("random", {}), "tight": ("patch", {"n_patches": 8, "rank": 2, "noise_scale": 0})}
+    configs = {"same": ("random", {}), "tight": ("patch", {"n_patches": 8, "rank": 2, "noise_scale": 0.001})}
     return cost_board(sphere(6000, 16, 1), configs, n_fit=2000, sizes=(1000, 3000, 50_000), n_queries=100,
                       indexes=("faiss-ivf", "faiss-hnsw", "hnswlib"), repeats=1, source="sphere")
 
@@ -147,7 +147,7 @@ def test_cost_command(tmp_path):
                                      "--config", "same=random", "--index", "faiss-ivf", "--queries-from", "jitter",
                                      "--jitter", "0.1", "--repeats", "1", "--out", str(out), "--json"])
     assert res.exit_code == 0, res.output
-    got = json.loads(res.output)
+    got = json.loads(res.stdout)
     assert got["queries_from"] == "jitter" and got["jitter"] == 0.1
     assert got["sizes"] == [300, 600] and got["dropped_sizes"] == [5000] and got["indexes"] == ["faiss-ivf"]
     assert sorted(p.name for p in out.iterdir()) == ["cost.json", "cost.md", "cost.png"]

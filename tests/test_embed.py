@@ -68,6 +68,7 @@ def test_bundled_tsv_matches_npz(sample):
     assert len({r[2] for r in rows}) == len(rows)  # glosses were deduplicated
 
 
+@pytest.mark.slow
 def test_bundled_vectors_reproduce(sample):
     pytest.importorskip("sentence_transformers")
     X, _, rows = sample

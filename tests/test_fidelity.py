@@ -72,7 +72,7 @@ def test_fidelity_command(real, tmp_path):
                                      "--sizes", "200", "--no-hnsw", "--config", "p=patch:n_patches=8,rank=4",
                                      "--json"])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert [row["name"] for row in out["configs"]] == ["p"] and out["sizes"] == [200, 800]
     assert "hnsw" not in out["real"] and (tmp_path / "out" / "fidelity.md").exists()
     res = runner.invoke(bench_main, ["fidelity", str(path), "--out", str(tmp_path / "o2"), "--config", "p=blob"])
@@ -83,7 +83,7 @@ def test_fidelity_command(real, tmp_path):
 def test_fit_speed_command():
     res = CliRunner().invoke(bench_main, ["fit-speed", "--n", "2000", "--d", "32", "--json"])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert set(out["configs"]) == {"default", "default-no-guard", "seed"}
     assert out["configs"]["default-no-guard"]["tried"] == []
     assert out["configs"]["seed"]["noise_scale"] == 1.0 and out["configs"]["default"]["seconds"] > 0

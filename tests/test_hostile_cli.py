@@ -179,6 +179,7 @@ def test_merge_neighbors_on_junk_or_keyless_npz_is_a_one_line_error(parts, tmp_p
 
 # ------------------------------------------------------------------------- 8. tracebacks shown to users
 @pytest.mark.parametrize("n", [2**31, 2**32])
+@pytest.mark.slow
 def test_sample_count_the_fbin_header_cannot_hold(model, tmp_path, n):
     out = tmp_path / "x.fbin"
     proc = subprocess.run([sys.executable, "-m", "synth.cli", "sample", str(model), "-n", str(n), "-o", str(out)],

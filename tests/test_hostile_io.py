@@ -276,6 +276,7 @@ def test_a_quota_is_a_full_disk_too(model, tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------------------------- 9: leftovers, size
 @pytest.mark.parametrize("ext", [".h5", ".parquet"])
+@pytest.mark.slow
 def test_a_killed_runs_temporary_is_removed_by_the_next_run(gen, model, tmp_path, ext):
     out, n = tmp_path / f"big{ext}", 600_000
     cmd = [sys.executable, "-m", "synth.cli", "sample", str(model), "-n", str(n), "-o", str(out), "--seed", "2",

@@ -37,6 +37,7 @@ def patch(data):
     return PatchPCA(n_patches=12, rank=6, random_state=0).fit(data)
 
 
+@pytest.mark.slow
 def test_every_registered_model_fits_and_samples(data):
     for kind, cls in MODELS.items():
         params = {"n_fit": 600, "n_rounds": 1} if cls is Fog else {}
@@ -113,6 +114,7 @@ def test_noise_scale_calibration_known_answers():
     assert 0.6 < decaying.noise_scale_ < 0.9
 
 
+@pytest.mark.slow
 def test_calibrated_scale_balances_the_test_on_unseen_real_data():
     from synth.twosample import knn_two_sample
 
@@ -173,6 +175,7 @@ def test_random_sphere_is_uniform():
     np.testing.assert_allclose(np.cov(Y.T).diagonal(), 1 / 64, rtol=0.1)
 
 
+@pytest.mark.slow
 def test_fog_matches_the_five_statistics():
     data = load_minilm_wordnet()[:3000]
     fog = Fog(n_fit=1500, n_rounds=2, random_state=0).fit(data)
@@ -233,6 +236,7 @@ def test_auto_patch_count_grows_with_the_data_within_the_size_cap():
     assert auto_patches(10_000, 100_000, 40, 1) == 1  # a cap below one patch still keeps one
 
 
+@pytest.mark.slow
 def test_auto_patch_count_and_cap_on_a_real_fit():
     from synth.artifact import model_bytes
 
@@ -273,6 +277,7 @@ def test_copy_check_known_answers():
     assert abs(honest["train_loo_median"] - honest["fake_median"]) < 0.01
 
 
+@pytest.mark.slow
 def test_auto_patch_count_backs_off_until_it_stops_copying():
     X = load_minilm_wordnet()[:2500]
     model = PatchPCA(rank=16, min_points=10, noise_scale=0.25, random_state=0).fit(X)

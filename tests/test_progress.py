@@ -67,7 +67,7 @@ def test_a_terminal_gets_elapsed_time_and_bars():
 
 
 def cli(module, *args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SYNTH_PROGRESS_GRACE": "0"}  # every stage line, however fast
     proc = subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True, cwd=cwd,
                           env=env)
     assert proc.returncode == 0, proc.stderr
@@ -105,6 +105,7 @@ def test_fit_reports_its_stages_on_stderr_and_keeps_stdout(clustered):
     assert quiet.stderr == "" and quiet.stdout.splitlines()[:-1] == out[:-1]
 
 
+@pytest.mark.slow
 def test_bench_compare_reports_its_stages_and_its_json_stays_clean(clustered):
     cli("synth.cli", "fit", "x.npy", "-o", "small.safetensors", "--patches", 8, "--noise-scale", 1, cwd=clustered)
     proc = cli("bench.cli", "compare", "x.npy", "--model", "small.safetensors", "--n", 200, "--queries", 20,

@@ -83,6 +83,7 @@ def test_card_parses_with_three_configs_and_states_the_measured_audit(published)
     assert 0.2 < s["c2st"] < 0.52 and s["dcr"]["memorization_rate"] <= 0.06
 
 
+@pytest.mark.slow
 def test_synth_fit_reads_the_folder_and_a_hub_id(published, tmp_path, monkeypatch):
     r = run("fit", published, "-o", tmp_path / "refit.safetensors", "--patches", 20, "--rank", 8,
             "--noise-scale", 1)

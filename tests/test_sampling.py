@@ -130,6 +130,7 @@ def test_a_changed_seed_does_not_resume(gen, tmp_path):
     assert np.array_equal(np.load(out), gen.sample(N, random_state=3))
 
 
+@pytest.mark.slow
 def test_resume_after_killing_the_process(gen, tmp_path):
     model = tmp_path / "m.safetensors"
     save_model(gen, model)
@@ -232,6 +233,7 @@ def test_cli_sample_with_queries_and_neighbors(gen, whole, tmp_path):
     assert r.exit_code == 1 and "go together" in r.output
 
 
+@pytest.mark.slow
 def test_dask_run_gives_the_bytes_of_the_single_process_run(gen384, tmp_path):
     pytest.importorskip("distributed")
     from synth.distributed import sample_on_dask

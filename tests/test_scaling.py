@@ -21,7 +21,7 @@ def cap():
 
 @pytest.fixture(scope="module")
 def result(cap):
-    configs = {"one": ("patch", {"n_patches": 1, "rank": 5, "noise_scale": 0}), "random": ("random", {})}
+    configs = {"one": ("patch", {"n_patches": 1, "rank": 5, "noise_scale": 0.001}), "random": ("random", {})}
     return scaling(cap, [300, 1000], configs, n_heldout=2000, sizes=(200, 1000, 5000), source="cap")
 
 
@@ -61,9 +61,9 @@ def test_scaling_command(cap, tmp_path):
     runner = CliRunner()
     res = runner.invoke(bench_main, ["scaling", str(path), "--out", str(tmp_path / "out"), "--train", "200,500",
                                      "--heldout", "1000", "--sizes", "100,500", "--config",
-                                     "one=patch:n_patches=1,rank=5,noise_scale=0", "--json"])
+                                     "one=patch:n_patches=1,rank=5,noise_scale=0.001", "--json"])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert [r["n_train"] for r in out["runs"]] == [200, 500] and out["sizes"] == [100, 500]
     assert (tmp_path / "out" / "scaling.md").exists()
     res = runner.invoke(bench_main, ["scaling", str(path), "--out", str(tmp_path / "o2"), "--train", "1000",
