@@ -24,6 +24,7 @@ import glob
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -529,6 +530,19 @@ def truth_paths(out):
     return {"queries": Path(f"{stem}.queries.npy"), "neighbors": Path(f"{stem}.neighbors.npz")}
 
 
+def _add_h5_truth(path, queries, ids, scores, dtype):
+    """Datasets ``test``, ``neighbors`` and ``distances`` (1 - cosine) in the .h5 file ``path``, replacing old ones."""
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        for key in ("test", "neighbors", "distances"):
+            if key in f:
+                del f[key]
+        f.create_dataset("test", data=queries.astype(dtype))
+        f.create_dataset("neighbors", data=ids)
+        f.create_dataset("distances", data=(1.0 - scores).astype(np.float32))
+
+
 def write_truth(out, queries, ids, scores, dtype=np.float32):
     """Write queries and their exact neighbours beside (or into) the corpus ``out``, in its format's convention.
 
@@ -539,7 +553,6 @@ def write_truth(out, queries, ids, scores, dtype=np.float32):
     ``STEM.test.parquet``, ``STEM.neighbors.parquet``. .npy: ``STEM.queries.npy``, ``STEM.neighbors.npz``
     (``ids``, ``scores``).
     """
-    import h5py
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -547,13 +560,11 @@ def write_truth(out, queries, ids, scores, dtype=np.float32):
     ext = Path(out).suffix.lower()
     qn, k = ids.shape
     if ext in (".h5", ".hdf5"):
-        with disk_full_error(out), h5py.File(out, "a") as f:
-            for key in ("test", "neighbors", "distances"):
-                if key in f:
-                    del f[key]
-            f.create_dataset("test", data=queries.astype(dtype))
-            f.create_dataset("neighbors", data=ids)
-            f.create_dataset("distances", data=(1.0 - scores).astype(np.float32))
+        # into a copy, renamed over the corpus when complete: a failure (a full disk) leaves the corpus as it was
+        with atomic_path(out) as tmp, open(out, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 24)
+            dst.close()
+            _add_h5_truth(tmp, queries, ids, scores, dtype)
         return paths
     if ext in ("", ".parquet"):
         value = pa.float16() if np.dtype(dtype) == np.float16 else pa.float32()

@@ -404,3 +404,28 @@ def test_a_damaged_header_or_sidecar_is_rewritten(gen, model, tmp_path):
     assert r.exit_code == 0 and "resumed" not in r.output, r.output  # a sidecar it cannot read: start again
     assert out.read_bytes() == ref.read_bytes()
 
+
+
+def test_a_full_disk_while_adding_truth_to_an_h5_leaves_the_corpus_whole(model, tmp_path, monkeypatch):
+    import h5py
+
+    import synth.sampling
+
+    out = tmp_path / "data.h5"
+    assert run("sample", model, "-n", 2000, "-o", out).exit_code == 0
+    corpus = out.read_bytes()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(synth.sampling, "_add_h5_truth", full)
+    truth = synth.sampling.write_truth
+    with pytest.raises(SynthError, match="disk full"):
+        truth(out, np.ones((5, 16), np.float32), np.zeros((5, 3), np.int32), np.ones((5, 3), np.float32))
+    # the corpus is untouched and no temporary is left beside it
+    assert out.read_bytes() == corpus and sorted(p.name for p in tmp_path.iterdir()) == ["data.h5"]
+    monkeypatch.undo()
+    synth.sampling.write_truth(out, np.ones((5, 16), np.float32), np.zeros((5, 3), np.int32),
+                               np.ones((5, 3), np.float32))
+    with h5py.File(out) as f:
+        assert f["test"].shape == (5, 16) and f["neighbors"].shape == (5, 3) and len(f["train"]) == 2000
