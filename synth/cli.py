@@ -3,6 +3,7 @@
 import contextlib
 import functools
 import json
+import os
 import signal
 import threading
 import time
@@ -22,6 +23,14 @@ class Group(click.Group):
                 return super().invoke(ctx)
             except SynthError as e:
                 raise click.ClickException(str(e)) from None
+
+
+def usable_cores():
+    """Cores this process may run on (its CPU affinity where the OS reports one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _terminated(signum, frame):
@@ -232,7 +241,7 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, softnes
               help="Rows generated per step (memory); does not change the output.")
 @click.option("--shard", help="i/N: write only rows [i*n/N, (i+1)*n/N) of the corpus (same bytes as that slice "
                               "of a whole run). For a folder OUT, the file train-i-of-N.parquet.")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--threads", type=click.IntRange(min=1), default=None, show_default=f"all cores, here {usable_cores()}",
               help="Threads generating blocks; does not change the output.")
 @click.option("--files", type=click.IntRange(min=1), help="Folder OUT: number of parquet shards "
                                                           "(default: one per million rows).")
@@ -273,6 +282,7 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
     from .artifact import load_model
     from .sampling import output_files, parse_shard, sample_to_file, write_partial_truth, write_truth
 
+    threads = threads or usable_cores()
     part = parse_shard(shard) if shard else None
     for path in output_files(out, n_queries, k, part):  # all of them before writing any
         check_output(path, force)

@@ -275,3 +275,25 @@ def test_merge_neighbors_finds_a_folder_corpus_parts_itself(gen, whole, tmp_path
     (tmp_path / "corpus" / parts[1]).unlink()
     r = run("merge-neighbors", tmp_path / "corpus", "--neighbors", 10)
     assert r.exit_code == 1 and "found 1 partial ground-truth files" in r.output and "Traceback" not in r.output
+
+
+def test_cli_sample_uses_every_core_by_default_and_the_bytes_do_not_change(gen, tmp_path, monkeypatch):
+    import synth.cli
+    import synth.sampling
+
+    model = tmp_path / "m.safetensors"
+    save_model(gen, model)
+    used, real_iter_rows = [], synth.sampling.iter_rows
+
+    def spy(gen, seed, start, stop, chunk_size=65536, threads=1):
+        used.append(threads)
+        return real_iter_rows(gen, seed, start, stop, chunk_size, threads)
+
+    monkeypatch.setattr(synth.sampling, "iter_rows", spy)
+    monkeypatch.setattr(synth.cli, "usable_cores", lambda: 3)
+    assert run("sample", model, "-n", 9000, "-o", tmp_path / "default.fbin", "--seed", 4).exit_code == 0
+    assert used and set(used) == {3}
+    first = len(used)
+    assert run("sample", model, "-n", 9000, "-o", tmp_path / "one.fbin", "--seed", 4, "--threads", 1).exit_code == 0
+    assert set(used[first:]) == {1}
+    assert (tmp_path / "default.fbin").read_bytes() == (tmp_path / "one.fbin").read_bytes()
