@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from synth.cli import Group, force_folder_option, progress, reports, seed_option
+from synth.io import check_folder
 
 
 def index_option(f, default_text="all registered"):
@@ -24,6 +25,7 @@ def common_options(f):
                      help="Timed passes per setting; QPS is their median.")(f)
     f = click.option("--out", required=True, type=click.Path(file_okay=False),
                      help="Folder for results.json, results.md and the plots.")(f)
+    f = force_folder_option(f)
     return index_option(f)
 
 
@@ -70,7 +72,7 @@ def main():
 @common_options
 @seed_option
 @reports
-def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json, seed):
+def compare(real, model, n, queries, k, indexes, targets, repeats, out, force, as_json, seed):
     """Build real, fake, fog and random corpora of equal size from REAL and benchmark indexes on each.
 
     REAL holds held-out real embeddings (any format `synth fit` reads, or a named set: `bundled` for the
@@ -84,6 +86,7 @@ def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json,
 
     from .suites import build_suite, save_suite
 
+    check_folder(out, force)
     X = load_real(real)
     gen = load_model(model) if model else None
     suite = build_suite(X, model=gen, n=n, n_queries=queries, random_state=seed, verbose=progress())
@@ -98,10 +101,11 @@ def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json,
 @click.option("--k", "k", type=click.IntRange(min=1, max=100), default=10, show_default=True)
 @common_options
 @reports
-def run_cmd(suite, k, indexes, targets, repeats, out, as_json):
+def run_cmd(suite, k, indexes, targets, repeats, out, force, as_json):
     """Benchmark indexes on saved corpora: ann-benchmarks .h5 files, or a folder of them (OUT/suite)."""
     from .suites import load_suite
 
+    check_folder(out, force)
     benchmark(load_suite(suite), indexes, targets, k, repeats, out, as_json, {"files": list(suite)})
 
 
@@ -143,7 +147,6 @@ def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, s
     statistics, the model file size, the fit time and the HNSW cost ratio at recall 0.95.
     """
     from synth.bundled import load_real
-    from synth.io import check_folder
 
     from .fidelity import DEFAULT_CONFIGS, markdown, scoreboard, write_outputs
 
@@ -192,9 +195,10 @@ def parse_configs(configs, default):
               help="n per side of the two-sample test (at most --heldout).")
 @click.option("--k", "k", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@force_folder_option
 @seed_option
 @reports
-def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, seed):
+def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, force, seed):
     """c2st over training size N and test size n: fit on nested training sets of REAL, score each fit at
     every n against one fixed held-out set, with the memorization check.
 
@@ -205,6 +209,7 @@ def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, s
 
     from .scaling import markdown, scaling, write_outputs
 
+    check_folder(out, force)
     chosen = parse_configs(configs, {"default": ("patch", {})})
     X = load_real(real)
     result = scaling(X, train_sizes, chosen, n_heldout=n_heldout, sizes=sizes, k=k, random_state=seed,
@@ -236,10 +241,11 @@ def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, s
 @click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
               help="Timed passes per query setting; QPS is their median.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@force_folder_option
 @seed_option
 @reports
 def cost_cmd(real, out, n_fit, sizes, n_queries, configs, indexes, queries_from, jitter, k, repeats, as_json,
-             seed):
+             force, seed):
     """Search cost of fake corpora relative to real ones of the same size n, as n grows past the fitting size N.
 
     One seeded permutation of REAL gives N fitting rows, the real queries and the real base (nested over
@@ -257,6 +263,7 @@ def cost_cmd(real, out, n_fit, sizes, n_queries, configs, indexes, queries_from,
 
     from .cost import INDEXES, cost_board, markdown, write_outputs
 
+    check_folder(out, force)
     chosen = parse_configs(configs, {"default": ("patch", {})})
     X = load_real(real)
     result = cost_board(X, chosen, n_fit=n_fit, sizes=sizes, n_queries=n_queries, indexes=indexes or INDEXES, k=k,

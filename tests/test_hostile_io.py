@@ -165,7 +165,9 @@ def test_a_folder_of_other_files_is_not_written_into(model, tmp_path):
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.parametrize("command", [("demo", "--n", 100), ("fidelity", "bundled", "--no-hnsw")])
+@pytest.mark.parametrize("command", [("demo", "--n", 100), ("fidelity", "bundled", "--no-hnsw"),
+                                     ("compare", "bundled", "--n", 200), ("run", "suite.h5"),
+                                     ("scaling", "bundled"), ("cost", "bundled")])
 def test_report_folders_are_not_overwritten_without_force(tmp_path, command):
     out = tmp_path / "reports"
     out.mkdir()
@@ -175,7 +177,7 @@ def test_report_folders_are_not_overwritten_without_force(tmp_path, command):
     cli = main if command[0] == "demo" else bench_main
     t0 = time.perf_counter()
     r = run(*command, "--out", out, cli=cli)
-    assert_refused(r, out, "exists and is not empty (use --force")
+    assert_refused(r, out, "exists and is not empty (use --force")  # before reading its inputs
     assert time.perf_counter() - t0 < 10  # refused before the work, not after it
     assert snapshot(tmp_path) == before
     assert "--force" in run(command[0], "--help", cli=cli).output
