@@ -240,9 +240,6 @@ def _write_raw(out, chunks_from, total, d, dtype, params, chunk_size, on_rows):
     ext = out.suffix.lower()
     if ext in (".fbin", ".fvecs") and np.dtype(dtype) != np.float32:
         raise SynthError(f"{ext} holds float32 only", out)
-    if ext == ".fbin" and total > np.iinfo(np.uint32).max:
-        raise SynthError(f"{total} rows do not fit a .fbin header (uint32: at most {np.iinfo(np.uint32).max}); "
-                         "use .npy or a folder", out)
     if not out.parent.exists():
         raise SynthError("output folder does not exist", out.parent)
     partial = out.parent / f".{out.name}.partial"
@@ -561,9 +558,8 @@ def write_truth(out, queries, ids, scores, dtype=np.float32):
     qn, k = ids.shape
     if ext in (".h5", ".hdf5"):
         # into a copy, renamed over the corpus when complete: a failure (a full disk) leaves the corpus as it was
-        with atomic_path(out) as tmp, open(out, "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 24)
-            dst.close()
+        with atomic_path(out) as tmp:
+            shutil.copyfile(out, tmp)
             _add_h5_truth(tmp, queries, ids, scores, dtype)
         return paths
     if ext in ("", ".parquet"):
