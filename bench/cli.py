@@ -10,6 +10,15 @@ from synth.cli import Group, force_folder_option, progress, reports, seed_option
 from synth.io import check_folder
 
 
+def force_out(f):
+    """--force, and without it a non-empty --out folder refused before the command does any work."""
+    @functools.wraps(f)
+    def run(*args, force, **kwargs):
+        check_folder(kwargs["out"], force)
+        return f(*args, **kwargs)
+    return force_folder_option(run)
+
+
 def index_option(f, default_text="all registered"):
     from .indexes import registry
 
@@ -25,7 +34,6 @@ def common_options(f):
                      help="Timed passes per setting; QPS is their median.")(f)
     f = click.option("--out", required=True, type=click.Path(file_okay=False),
                      help="Folder for results.json, results.md and the plots.")(f)
-    f = force_folder_option(f)
     return index_option(f)
 
 
@@ -72,7 +80,8 @@ def main():
 @common_options
 @seed_option
 @reports
-def compare(real, model, n, queries, k, indexes, targets, repeats, out, force, as_json, seed):
+@force_out
+def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json, seed):
     """Build real, fake, fog and random corpora of equal size from REAL and benchmark indexes on each.
 
     REAL holds held-out real embeddings (any format `synth fit` reads, or a named set: `bundled` for the
@@ -86,7 +95,6 @@ def compare(real, model, n, queries, k, indexes, targets, repeats, out, force, a
 
     from .suites import build_suite, save_suite
 
-    check_folder(out, force)
     X = load_real(real)
     gen = load_model(model) if model else None
     suite = build_suite(X, model=gen, n=n, n_queries=queries, random_state=seed, verbose=progress())
@@ -101,11 +109,11 @@ def compare(real, model, n, queries, k, indexes, targets, repeats, out, force, a
 @click.option("--k", "k", type=click.IntRange(min=1, max=100), default=10, show_default=True)
 @common_options
 @reports
-def run_cmd(suite, k, indexes, targets, repeats, out, force, as_json):
+@force_out
+def run_cmd(suite, k, indexes, targets, repeats, out, as_json):
     """Benchmark indexes on saved corpora: ann-benchmarks .h5 files, or a folder of them (OUT/suite)."""
     from .suites import load_suite
 
-    check_folder(out, force)
     benchmark(load_suite(suite), indexes, targets, k, repeats, out, as_json, {"files": list(suite)})
 
 
@@ -136,9 +144,9 @@ def parse_sizes(ctx, param, value):
               help="Queries of the HNSW runs (held-out rows outside the base).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @seed_option
-@force_folder_option
 @reports
-def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, seed, force):
+@force_out
+def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, seed):
     """Fit generator configurations on part of REAL and score each against the held-out rest.
 
     REAL is any format `synth fit` reads or a named set (see `bench compare --help`): `bundled`,
@@ -150,7 +158,6 @@ def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, s
 
     from .fidelity import DEFAULT_CONFIGS, markdown, scoreboard, write_outputs
 
-    check_folder(out, force)
     chosen = parse_configs(configs, DEFAULT_CONFIGS)
     X = load_real(real)
     result = scoreboard(X, chosen, n_train=n_train, sizes=sizes, k=k, hnsw=not no_hnsw, n_queries=queries,
@@ -195,10 +202,10 @@ def parse_configs(configs, default):
               help="n per side of the two-sample test (at most --heldout).")
 @click.option("--k", "k", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
-@force_folder_option
 @seed_option
 @reports
-def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, force, seed):
+@force_out
+def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, seed):
     """c2st over training size N and test size n: fit on nested training sets of REAL, score each fit at
     every n against one fixed held-out set, with the memorization check.
 
@@ -209,7 +216,6 @@ def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, f
 
     from .scaling import markdown, scaling, write_outputs
 
-    check_folder(out, force)
     chosen = parse_configs(configs, {"default": ("patch", {})})
     X = load_real(real)
     result = scaling(X, train_sizes, chosen, n_heldout=n_heldout, sizes=sizes, k=k, random_state=seed,
@@ -241,11 +247,11 @@ def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, f
 @click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
               help="Timed passes per query setting; QPS is their median.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
-@force_folder_option
 @seed_option
 @reports
+@force_out
 def cost_cmd(real, out, n_fit, sizes, n_queries, configs, indexes, queries_from, jitter, k, repeats, as_json,
-             force, seed):
+             seed):
     """Search cost of fake corpora relative to real ones of the same size n, as n grows past the fitting size N.
 
     One seeded permutation of REAL gives N fitting rows, the real queries and the real base (nested over
@@ -263,7 +269,6 @@ def cost_cmd(real, out, n_fit, sizes, n_queries, configs, indexes, queries_from,
 
     from .cost import INDEXES, cost_board, markdown, write_outputs
 
-    check_folder(out, force)
     chosen = parse_configs(configs, {"default": ("patch", {})})
     X = load_real(real)
     result = cost_board(X, chosen, n_fit=n_fit, sizes=sizes, n_queries=n_queries, indexes=indexes or INDEXES, k=k,
