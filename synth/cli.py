@@ -235,12 +235,13 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, softnes
 @click.option("-n", "n", type=click.IntRange(min=1), required=True, help="Number of vectors (of the whole corpus).")
 @click.option("-o", "--out", required=True, type=click.Path(),
               help="Output file; format by extension: .npy .fbin .fvecs .h5 .parquet. A name without extension "
-                   "is a folder of VectorDBBench parquet shards train-XX-of-NN.parquet.")
+                   "is a VectorDBBench folder: train.parquet, or train-00-of-N.parquet ... for N files.")
 @click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True)
 @click.option("--chunk-size", type=click.IntRange(min=1), default=65536, show_default=True,
               help="Rows generated per step (memory); does not change the output.")
 @click.option("--shard", help="i/N: write only rows [i*n/N, (i+1)*n/N) of the corpus (same bytes as that slice "
-                              "of a whole run). For a folder OUT, the file train-i-of-N.parquet.")
+                              "of a whole run). For a folder OUT, the file train-0i-of-N.parquet (N = 1: "
+                              "train.parquet).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, show_default=f"all cores, here {usable_cores()}",
               help="Threads generating blocks; does not change the output.")
 @click.option("--files", type=click.IntRange(min=1), help="Folder OUT: number of parquet shards "

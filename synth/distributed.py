@@ -16,7 +16,16 @@ import numpy as np
 from .errors import SynthError
 from .groundtruth import merge_topk
 from .io import atomic_path
-from .sampling import MANIFEST, RAW_FORMATS, _raw_header, check_target, sample_to_file, shard_range, write_truth
+from .sampling import (
+    MANIFEST,
+    RAW_FORMATS,
+    _raw_header,
+    check_target,
+    sample_to_file,
+    shard_range,
+    train_files,
+    write_truth,
+)
 
 
 def shard_file(out, index, count):
@@ -107,7 +116,7 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     if ext and ext not in RAW_FORMATS:
         raise SynthError(f"Dask runs write .npy, .fbin, .fvecs or a parquet folder, not {ext}", out)
     if ext == "" and force and (out / MANIFEST).exists():  # cleared here: tasks must not race to clear it
-        for p in list(out.glob("train-*-of-*.parquet")) + [out / MANIFEST]:
+        for p in [*train_files(out), out / MANIFEST]:
             p.unlink()
     own = None
     if client is None:

@@ -10,7 +10,8 @@ written to ``.NAME.partial`` beside the output, with a ``.NAME.partial.json`` de
 the same parameters verifies the blocks on disk, keeps those up to the first missing or damaged one, regenerates
 from there and renames the file into place at the end, so a run killed at any point (or a partial file damaged
 on disk) and rerun yields the same bytes as an uninterrupted one. A folder output is a VectorDBBench corpus
-(``train-XX-of-NN.parquet`` files, each renamed into place when complete); a rerun keeps the finished files.
+(``train.parquet``, or ``train-00-of-N.parquet`` ... for N files, each renamed into place when complete); a rerun
+keeps the finished files (and renames those of a folder written with the old ``train-00-of-0N.parquet`` names).
 Single .h5 and .parquet files are atomic but restart from scratch.
 
 One process writes an output at a time (:func:`synth.io.output_lock`: a file output, or a whole folder, and
@@ -25,13 +26,23 @@ import hashlib
 import json
 import os
 import shutil
+from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
 
 from .errors import SynthError
 from .groundtruth import TopK, merge_topk
-from .io import atomic_path, check_free_space, disk_full_error, open_writer, output_lock, remove_path, write_json
+from .io import (
+    atomic_path,
+    check_free_space,
+    disk_full_error,
+    open_writer,
+    output_lock,
+    remove_path,
+    remove_stale_temporaries,
+    write_json,
+)
 from .models.base import BLOCK_ROWS, block_rng, check_seed, one_blas_thread
 
 RAW_FORMATS = (".npy", ".fbin", ".fvecs")
@@ -291,8 +302,46 @@ def _write_raw(out, chunks_from, total, d, dtype, params, chunk_size, on_rows):
 
 # --------------------------------------------------------------------------------------------- parquet folders
 def parquet_name(index, count):
-    """VectorDBBench shard file name."""
+    """VectorDBBench's name of training file ``index`` of ``count``: ``train.parquet`` alone, else
+    ``train-II-of-N.parquet``, the index zero-padded to two digits and the count not padded (its
+    ``compose_train_files``, which ``CustomDataset`` uses with the default names)."""
+    return "train.parquet" if count == 1 else f"train-{index:02d}-of-{count}.parquet"
+
+
+def _old_parquet_name(index, count):
+    """The name this code wrote before following VectorDBBench (``train-00-of-01.parquet``); a rerun renames it."""
     return f"train-{index:02d}-of-{count:02d}.parquet"
+
+
+def train_files(out):
+    """The training files in the corpus folder ``out``, under either naming."""
+    return [p for p in Path(out).glob("train*.parquet")
+            if p.name == "train.parquet" or fnmatch(p.name, "train-*-of-*.parquet")]
+
+
+def _file_index(name, count):
+    """``i`` if ``name`` is file i of ``count`` under either naming, else None."""
+    if count == 1:
+        return 0 if name in ("train.parquet", _old_parquet_name(0, 1)) else None
+    i = name.split("-")[1] if name.count("-") == 3 else ""
+    ok = i.isdigit() and int(i) < count and name in (parquet_name(int(i), count), _old_parquet_name(int(i), count))
+    return int(i) if ok else None
+
+
+def _adopt_old_file(out, index, count, rows):
+    """Give file ``index`` of a folder written under the old naming its VectorDBBench name: a complete file is
+    renamed (unless a complete one has the new name), anything else under the old name is removed. The caller
+    holds the new name's lock."""
+    path, old = out / parquet_name(index, count), out / _old_parquet_name(index, count)
+    if old == path:
+        return
+    remove_stale_temporaries(old)
+    if not old.exists():
+        return
+    if _parquet_complete(old, rows) and not _parquet_complete(path, rows):
+        os.replace(old, path)
+    else:
+        old.unlink(missing_ok=True)
 
 
 def _write_parquet_file(path, chunks, d, dtype, first_id, on_rows):
@@ -377,7 +426,7 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         A fitted model.
     out : str or os.PathLike
         A file (.npy .fbin .fvecs .h5 .parquet; format by extension) or a folder (no extension): a VectorDBBench
-        corpus of ``train-XX-of-NN.parquet`` files.
+        corpus, ``train.parquet`` or N files ``train-00-of-N.parquet`` ... (see :func:`parquet_name`).
     n : int
         Size of the whole corpus.
     random_state : int
@@ -387,7 +436,7 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         Rows generated per step: memory, not values.
     shard : (int, int), optional
         ``(i, N)``: write only rows ``[i*n//N, (i+1)*n//N)``. For a folder output, the file
-        ``train-i-of-N.parquet``; for a file output, that file holds just the shard's rows.
+        ``parquet_name(i, N)`` (``train-0i-of-N.parquet``); for a file output, that file holds just the shard's rows.
     threads : int
         Threads generating blocks at once; does not change the values.
     n_queries, k : int
@@ -474,7 +523,7 @@ def _sample_folder(gen, out, n, seed, dtype, chunk_size, shard, threads, files, 
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     if mpath.exists() and _read_json(mpath) != manifest:
-        for p in out.glob("train-*-of-*.parquet"):
+        for p in train_files(out):
             p.unlink()
     write_json(mpath, manifest)
     resumed = 0
@@ -483,6 +532,7 @@ def _sample_folder(gen, out, n, seed, dtype, chunk_size, shard, threads, files, 
             a, b = shard_range(n, i, count)
             path = out / parquet_name(i, count)
             with output_lock(path):
+                _adopt_old_file(out, i, count, b - a)
                 if _parquet_complete(path, b - a):
                     for rows in _parquet_rows(path, params["d"]):
                         on_rows(rows)
@@ -491,7 +541,7 @@ def _sample_folder(gen, out, n, seed, dtype, chunk_size, shard, threads, files, 
                 _write_parquet_file(path, iter_rows(gen, seed, a, b, chunk_size, threads), params["d"], dtype, a,
                                     on_rows)
     except SynthError:  # a full disk: a folder this run made and filled with nothing goes too
-        if created and not any(out.glob("train-*-of-*.parquet")):
+        if created and not train_files(out):
             remove_path(out)
         raise
     return resumed
@@ -500,11 +550,14 @@ def _sample_folder(gen, out, n, seed, dtype, chunk_size, shard, threads, files, 
 def _check_folder_space(out, n, count, todo, row_size):
     """Refuse a folder run whose files still to write need more than the free space (finished files are kept)."""
     rows = sum(b - a for a, b in (shard_range(n, i, count) for i in todo)) if len(todo) == 1 else n
-    for p in out.glob(f"train-*-of-{count:02d}.parquet"):  # the files there, not all N names: N may be huge
-        i = p.name.split("-")[1]
-        if i.isdigit() and int(i) in todo and p.name == parquet_name(int(i), count):
-            a, b = shard_range(n, int(i), count)
-            rows -= (b - a) if _parquet_complete(p, b - a) else 0
+    done = set()
+    for p in train_files(out):  # the files there, not all N names: N may be huge
+        i = _file_index(p.name, count)
+        if i is not None and i in todo and i not in done:
+            a, b = shard_range(n, i, count)
+            if _parquet_complete(p, b - a):
+                rows -= b - a
+                done.add(i)
     check_free_space(out, rows * row_size)
 
 

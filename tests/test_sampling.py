@@ -163,7 +163,7 @@ def test_parquet_folder_in_vectordbbench_layout(gen, whole, tmp_path):
     folder = tmp_path / "corpus"
     sample_to_file(gen, folder, N, random_state=3, files=3)
     names = sorted(p.name for p in folder.glob("*.parquet"))
-    assert names == ["train-00-of-03.parquet", "train-01-of-03.parquet", "train-02-of-03.parquet"]
+    assert names == ["train-00-of-3.parquet", "train-01-of-3.parquet", "train-02-of-3.parquet"]
     tables = [pq.read_table(folder / name) for name in names]
     ids = np.concatenate([t.column("id").to_numpy() for t in tables])
     emb = np.concatenate([read_vectors(folder / name) for name in names])
@@ -180,6 +180,82 @@ def test_parquet_folder_in_vectordbbench_layout(gen, whole, tmp_path):
     assert (folder / names[0]).stat().st_mtime_ns == before
     with pytest.raises(SynthError, match="other parameters"):
         sample_to_file(gen, folder, N, random_state=4, files=3)
+
+
+def vectordbbench_train_files(file_count):
+    """VectorDBBench's training file names for a custom dataset with the default names, reimplemented from
+    zilliztech/VectorDBBench vectordb_bench/backend/utils.py ``compose_train_files`` (which
+    vectordb_bench/backend/dataset.py ``CustomDataset.train_files`` calls for ``file_num > 1``; same in the
+    2.0.0 wheel): one file is ``train.parquet``; else ``f"train-{str(i).rjust(2, '0')}-of-{train_count}.parquet"``,
+    the index zero-padded to two digits, the count not padded."""
+    if file_count == 1:
+        return ["train.parquet"]
+    return [f"train-{str(i).rjust(2, '0')}-of-{file_count}.parquet" for i in range(file_count)]
+
+
+@pytest.mark.parametrize("files", [1, 2, 11])
+def test_sample_folder_has_the_files_vectordbbench_selects(gen, tmp_path, files):
+    model = tmp_path / "m.safetensors"
+    save_model(gen, model)
+    out, n = tmp_path / "corpus", 2000
+    r = run("sample", model, "-n", n, "-o", out, "--seed", 3, "--files", files, "--queries", 5, "--neighbors", 3)
+    assert r.exit_code == 0, r.output
+    selected = vectordbbench_train_files(files)
+    assert sorted(p.name for p in out.glob("train*")) == sorted(selected)
+    assert {"test.parquet", "neighbors.parquet"} <= {p.name for p in out.iterdir()}
+    # in VectorDBBench's order the files hold rows 0 .. n-1 in order
+    ids = np.concatenate([pq.read_table(out / name).column("id").to_numpy() for name in selected])
+    emb = np.concatenate([read_vectors(out / name) for name in selected])
+    assert np.array_equal(ids, np.arange(n)) and np.array_equal(emb, gen.sample(n, random_state=3))
+
+
+@pytest.mark.parametrize("files", [1, 3])
+def test_a_folder_with_the_old_file_names_is_renamed_on_rerun(gen, tmp_path, files):
+    """Folders written before the VectorDBBench names (train-00-of-01.parquet ...) are kept, under the new names."""
+    out, n = tmp_path / "corpus", 2000
+    sample_to_file(gen, out, n, random_state=3, files=files)
+    new = vectordbbench_train_files(files)
+    old = [f"train-{i:02d}-of-{files:02d}.parquet" for i in range(files)]
+    expected = {name: (out / name).read_bytes() for name in new}
+    for a, b in zip(new, old):
+        (out / a).rename(out / b)
+    info = sample_to_file(gen, out, n, random_state=3, files=files)
+    assert info["resumed_rows"] == n
+    assert sorted(p.name for p in out.glob("train*")) == sorted(new)
+    assert all((out / name).read_bytes() == data for name, data in expected.items())
+    # a damaged file under the old name is removed and its rows written under the new one
+    (out / new[-1]).rename(out / old[-1])
+    (out / old[-1]).write_bytes(b"damaged")
+    info = sample_to_file(gen, out, n, random_state=3, files=files)
+    assert info["resumed_rows"] == shard_range(n, files - 1, files)[0]
+    assert sorted(p.name for p in out.glob("train*")) == sorted(new)
+    assert (out / new[-1]).read_bytes() == expected[new[-1]]
+
+
+@pytest.mark.parametrize("files", [1, 3])
+def test_vectordbbench_loader_reads_the_sample_folder(gen, tmp_path, monkeypatch, files):
+    monkeypatch.setenv("LOG_FILE", str(tmp_path / "vectordb_bench.log"))  # its import makes ./logs/ otherwise
+    pytest.importorskip("vectordb_bench")
+    from vectordb_bench.backend.clients import MetricType
+    from vectordb_bench.backend.dataset import CustomDataset, ParquetDatasetManager
+    from vectordb_bench.backend.filter import NonFilter
+
+    model = tmp_path / "m.safetensors"
+    save_model(gen, model)
+    out, n, k = tmp_path / "corpus", 3000, 10
+    r = run("sample", model, "-n", n, "-o", out, "--seed", 3, "--files", files, "--queries", 20, "--neighbors", k)
+    assert r.exit_code == 0, r.output
+    # as its custom-dataset case builds it (vectordb_bench/backend/cases.py), with the default file names
+    data = CustomDataset(name="synth", size=n, dim=gen.n_features_, metric_type=MetricType.COSINE,
+                         use_shuffled=False, with_gt=True, dir=str(out), file_num=files)
+    manager = ParquetDatasetManager(data=data)
+    assert manager.prepare(filters=NonFilter(gt_file_name="neighbors.parquet"), k=k)
+    assert manager.train_files == vectordbbench_train_files(files)
+    batches = list(manager.iter_batches(700))
+    ids = np.concatenate([b["id"].to_numpy() for b in batches])
+    emb = np.stack([v for b in batches for v in b["emb"]]).astype(np.float32)
+    assert np.array_equal(ids, np.arange(n)) and np.array_equal(emb, gen.sample(n, random_state=3))
+    assert len(manager.test_data) == 20 and manager.gt_data.row_count == 20 and manager.gt_data.width == k
 
 
 def test_blockwise_ground_truth_is_exact_and_merges_across_shards(gen, whole):
