@@ -349,3 +349,36 @@ def test_publish_folder_has_a_normal_folder_mode(real, tmp_path):
     assert (tmp_path / "pub").stat().st_mode & 0o777 == 0o755
     assert (tmp_path / "pub" / "corpus").stat().st_mode & 0o777 == 0o755
     assert listing(tmp_path) == ["pub"]
+
+
+@pytest.mark.parametrize("name, change, words", [
+    ("partner_idx", lambda a: a + 1000, "array 'partner_idx' names patch"),
+    ("partner_w", lambda a: -a, "array 'partner_w' has values below 0"),
+    ("partner_w", lambda a: a * 0, "array 'partner_w' has a patch whose weights sum to 0"),
+    ("partner_ptr", lambda a: a[::-1].copy(), "array 'partner_ptr' must start at 0"),
+    ("partner_ptr", lambda a: a[:-1], "array 'partner_ptr' has shape"),
+])
+def test_model_file_with_a_malformed_partner_table_is_refused(real, tmp_path, name, change, words):
+    fit_model(real / "train.npy", tmp_path / "b.safetensors",
+              params=dict(n_patches=20, rank=8, noise_scale=1.0, bridge=0.5))
+    path = rewrite(tmp_path / "b.safetensors", tmp_path / "bad.safetensors",
+                   **{name: change(_open(tmp_path / "b.safetensors")[1][name])})
+    with pytest.raises(SynthError) as e:
+        load_model(path)
+    assert e.value.path == str(path) and words in e.value.problem
+
+
+def test_bridged_model_file_from_before_the_partner_table_still_samples(real, tmp_path):
+    fit_model(real / "train.npy", tmp_path / "b.safetensors",
+              params=dict(n_patches=20, rank=8, noise_scale=1.0, bridge=0.5))
+    header, stored = _open(tmp_path / "b.safetensors")
+    old = {k: v for k, v in stored.items() if not k.startswith("partner_")}
+    header.pop("checksum")
+    header["checksum"] = _checksum(header, old)
+    (tmp_path / "old.safetensors").write_bytes(save(old, metadata={"synth": json.dumps(header, sort_keys=True)}))
+    model = load_model(tmp_path / "old.safetensors")
+    assert model.partners_ is None and model.bridge == 0.5
+    Y = model.sample(300, random_state=0)
+    assert Y.shape == (300, 384) and np.allclose(np.linalg.norm(Y, axis=1), 1, atol=1e-5)
+    new = load_model(tmp_path / "b.safetensors")
+    assert not np.array_equal(Y, new.sample(300, random_state=0))  # the nearest-patch rule, not the table

@@ -431,3 +431,49 @@ def test_leading_directions_match_the_svd(shape):
     D = np.repeat(A[:3], 10, axis=0)
     Vt, top, _ = leading_directions(D - D.mean(axis=0), 5)
     assert np.all(np.isfinite(Vt)) and top[2:].max() < 1e-20 * top[0] + 1e-12
+
+
+def test_partner_table_counts_the_rows_between_two_patches():
+    from synth.models.patch import partner_table
+
+    E = np.eye(8, dtype=np.float32)[:5]
+
+    def rows(a, b, n):
+        R = np.tile(E[a] + 0.5 * E[b], (n, 1))
+        return R / np.linalg.norm(R, axis=1, keepdims=True)
+
+    X = np.r_[rows(0, 1, 30), rows(1, 2, 10), rows(3, 0, 5)]  # patch 4: no row near it
+    ptr, idx, w = partner_table(X, E)
+    got = {i: dict(zip(idx[ptr[i]:ptr[i + 1]].tolist(), [round(float(x), 4) for x in w[ptr[i]:ptr[i + 1]]]))
+           for i in range(5)}
+    assert got == {0: {1: round(30 / 35, 4), 3: round(5 / 35, 4)}, 1: {0: 0.75, 2: 0.25}, 2: {1: 1.0},
+                   3: {0: 1.0}, 4: {4: 1.0}}
+    ptr, idx, w = partner_table(X, E, max_partners=1)  # the most frequent partner only
+    assert idx[ptr[0]:ptr[1]].tolist() == [1] and w[ptr[0]] == 1.0
+    assert partner_table(X, E[:1])[1].tolist() == [0]  # one patch: bridges to itself
+
+
+def test_bridge_goes_only_where_training_rows_cross_between_patches(tmp_path):
+    from synth.artifact import load_model, save_model
+
+    # three tight clusters near orthogonal u, v, w; rows lean u <-> v and w -> v, none lean between u and w
+    rng = np.random.default_rng(0)
+    d = 32
+    u, v, w = np.eye(d)[:3]
+    X = np.r_[u + 0.2 * v + 0.02 * rng.standard_normal((300, d)), v + 0.2 * u + 0.02 * rng.standard_normal((300, d)),
+              w + 0.3 * v + 0.02 * rng.standard_normal((300, d))]
+    X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    model = PatchPCA(n_patches=3, rank=2, noise_scale=1.0, bridge=1.0, random_state=0).fit(X)
+
+    def between(m, a, b):  # share of samples well away from both clusters a and b
+        Y = m.sample(6000, random_state=1)
+        return float(np.mean(np.minimum(Y @ a, Y @ b) > 0.3))
+
+    assert between(model, u, v) > 0.2 and between(model, v, w) > 0.1
+    assert between(model, u, w) == 0.0
+    nearest_rule = clone(model).set_params(bridge=1.0)
+    nearest_rule.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")}, partners_=None)
+    assert between(nearest_rule, u, w) > 0.1  # the rule of files without a table bridges across the gap
+    save_model(model, tmp_path / "m.safetensors")
+    back = load_model(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(back.sample(500, random_state=3), model.sample(500, random_state=3))

@@ -33,7 +33,7 @@ def sign_flip(V):
     return V * signs[:, None]
 
 
-NOISE_GRID = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0)  # residual-noise scales tried by the calibration
+NOISE_GRID = (0.125, 0.18, 0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0)  # residual-noise scales tried by the calibration
 CALIBRATION_FIT = 10_000  # at most this many points fit the calibration's sub-model
 CALIBRATION_TEST = 5_000  # at most this many points test it
 CALIBRATION_MIN_TEST = 500  # below this the test is too noisy to calibrate: the scale stays 1
@@ -120,7 +120,8 @@ def noise_scale_problem(value):
     return "must be 'auto' or a finite number > 0"
 
 
-BRIDGE_NEIGHBORS = 5
+BRIDGE_NEIGHBORS = 5  # model files without a partner table: bridge towards one of this many nearest patches
+PARTNERS_MAX = 32  # bridge > 0: partners kept per patch (most frequent first)
 SOFT_TOP = 8  # softness > 0: each training row weighs in the patches of its SOFT_TOP most similar centres
 AUTO_MIN_PATCHES = 160  # n_patches="auto": this many up to 10,000 training points ...
 AUTO_POINTS_PER_PATCH = 62.5  # ... then one patch per this many points (bench scaling, docs/fidelity/scaling)
@@ -236,10 +237,68 @@ def leading_directions(A, r):
     return Vt, ev, total
 
 
-def patch_bytes(d, rank):
+def patch_bytes(d, rank, bridge=False):
     """Bytes one patch takes in a model file: float32 mean, float16 directions, float32 variances, noise
-    variance and an int64 count."""
-    return 4 * d + 2 * rank * d + 4 * rank + 4 + 8
+    variance and an int64 count; with ``bridge``, also its row of the partner table (at most
+    :data:`PARTNERS_MAX` int32 indices and float32 weights, and an int64 row pointer)."""
+    return 4 * d + 2 * rank * d + 4 * rank + 4 + 8 + (8 * PARTNERS_MAX + 8 if bridge else 0)
+
+
+def partner_table(X, means, max_partners=PARTNERS_MAX):
+    """Which patches each patch bridges towards, and how often: the training rows' second-nearest patches.
+
+    Each training row votes for the pair of its two most similar patch centres (normalised means); a pair's
+    count is symmetric (rows of either patch near the other). Row ``i`` of the table keeps patch ``i``'s
+    ``max_partners`` most frequent partners with weights proportional to their counts. Where no row has
+    patch ``i`` among its two nearest centres with another, the patch bridges to itself (no move).
+
+    The counts are where the real data crosses from one patch to another: a partner that no training row
+    sits between is never bridged to, and a busy border gets more fakes. Each row of the table is a
+    histogram over the rows near that patch, as the patch's mean is an average over them.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), unit rows
+    means : ndarray of shape (n_patches, n_features)
+    max_partners : int
+
+    Returns
+    -------
+    ptr : ndarray of shape (n_patches + 1,), int64
+        Patch i's partners are ``idx[ptr[i]:ptr[i + 1]]``.
+    idx : ndarray of int32
+    w : ndarray of float32
+        Weights, summing to one over each patch's partners.
+    """
+    K = len(means)
+    if K < 2:
+        return np.array([0, 1], np.int64), np.zeros(1, np.int32), np.ones(1, np.float32)
+    C = np.ascontiguousarray(means / np.linalg.norm(means, axis=1, keepdims=True), dtype=np.float32)
+    index = faiss.IndexFlatIP(C.shape[1])
+    index.add(C)
+    top = index.search(np.ascontiguousarray(X, dtype=np.float32), 2)[1]
+    pair = np.minimum(top[:, 0], top[:, 1]) * K + np.maximum(top[:, 0], top[:, 1])
+    keys, counts = np.unique(pair, return_counts=True)
+    a, b = keys // K, keys % K
+    rows = np.concatenate([a, b])
+    cols = np.concatenate([b, a])
+    cnt = np.concatenate([counts, counts]).astype(np.float64)
+    order = np.lexsort((cols, -cnt, rows))  # per patch: most frequent first, ties by index
+    rows, cols, cnt = rows[order], cols[order], cnt[order]
+    start = np.searchsorted(rows, np.arange(K))
+    rank = np.arange(len(rows)) - start[rows]
+    keep = rank < max_partners
+    rows, cols, cnt = rows[keep], cols[keep], cnt[keep]
+    lonely = np.setdiff1d(np.arange(K), rows)  # no partner: bridge to itself
+    rows = np.concatenate([rows, lonely])
+    cols = np.concatenate([cols, lonely])
+    cnt = np.concatenate([cnt, np.ones(len(lonely))])
+    order = np.argsort(rows, kind="stable")
+    rows, cols, cnt = rows[order], cols[order], cnt[order]
+    ptr = np.searchsorted(rows, np.arange(K + 1)).astype(np.int64)
+    total = np.add.reduceat(cnt, ptr[:-1])
+    w = cnt / np.repeat(total, np.diff(ptr))
+    return ptr, cols.astype(np.int32), w.astype(np.float32)
 
 
 def recolor_bytes(d):
@@ -265,7 +324,7 @@ def gaussian_transport(C_from, C_to):
     return half @ inv_half @ half
 
 
-def auto_patches(n, d, rank, max_mb, reserve=0):
+def auto_patches(n, d, rank, max_mb, reserve=0, bridge=False):
     """The patch count of ``n_patches="auto"``: ``max(160, n / 62.5)``, capped so that the file stays
     within ``max_mb`` megabytes (10^6 bytes); at least 1.
 
@@ -276,7 +335,7 @@ def auto_patches(n, d, rank, max_mb, reserve=0):
     """
     k = max(AUTO_MIN_PATCHES, round(n / AUTO_POINTS_PER_PATCH))
     if max_mb is not None:
-        k = min(k, int((max_mb * 1e6 - HEADER_ALLOWANCE - reserve) // patch_bytes(d, min(rank, d))))
+        k = min(k, int((max_mb * 1e6 - HEADER_ALLOWANCE - reserve) // patch_bytes(d, min(rank, d), bridge)))
     return max(1, k)
 
 
@@ -372,12 +431,19 @@ class PatchPCA(Generator):
     noise_scale : float or "auto", default="auto"
         ``a``, the scale of the residual noise; "auto" calibrates it on the training data.
     bridge : float in [0, 1], default=0
-        When > 0, each sample's mean moves from its patch mean ``m_i`` towards the mean ``m_j`` of one of the
-        patch's :data:`BRIDGE_NEIGHBORS` nearest patches (chosen uniformly): ``(1 - t) m_i + t m_j`` with
-        ``t ~ U(0, bridge)``. This fills the gaps between patches, which makes graph search on the fakes as
-        hard as on real data (HNSW cost ratio about 1 at 0.75 on the bundled sample) at the price of a
-        less balanced two-sample test (see docs/fidelity/README.md). Every bridged mean is still made of
-        patch means of at least ``min_points`` points. 0 samples exactly as before the option existed.
+        When > 0, each sample's mean moves from its patch mean ``m_i`` towards the mean ``m_j`` of a partner
+        patch: ``(1 - t) m_i + t m_j`` with ``t ~ U(0, bridge)``. The partner is drawn from the patch's
+        partner table (:func:`partner_table`): how often training rows have ``i`` and ``j`` as their two
+        nearest patch centres. So the fakes fill the borders that real data crosses, in proportion to how
+        busy each border is, and never a gap between two patches that no training row sits between.
+        Hard k-means patches leave the fakes far more central in their patches than new real points are
+        (the gap between a point's two nearest centres: median 0.136 for the default's fakes, 0.068 for
+        held-out rows on MiniLM-WordNet, 0.079 at bridge 0.5), which makes IVF and graph search on the
+        fakes much cheaper than on real data; see docs/cost/README.md for the measured cost ratios and
+        their price in the two-sample test and the spectrum. Every bridged mean is made of patch means of
+        at least ``min_points`` points. 0 samples exactly as before the option existed; model files
+        written before the partner table bridge towards one of the :data:`BRIDGE_NEIGHBORS` nearest
+        patches, as they did.
     softness : float >= 0, default=0
         Tempered (soft) patches. 0 cuts the training rows into disjoint k-means cells and fits each patch on
         its own cell. Above 0 each row also weighs in the patches of neighbouring centres, with weight
@@ -480,7 +546,7 @@ class PatchPCA(Generator):
         reserve = recolor_bytes(d) if self.recolor else 0  # the map's bytes come out of max_mb
         if self.n_patches != "auto" or not self.copy_guard:
             n_patches = (int(self.n_patches) if self.n_patches != "auto"
-                         else auto_patches(n, d, self.rank, self.max_mb, reserve))
+                         else auto_patches(n, d, self.rank, self.max_mb, reserve, self.bridge > 0))
             self._fit_patches(X, n_patches, seed, auto)
             self.copy_check_ = None
             return self
@@ -488,7 +554,8 @@ class PatchPCA(Generator):
         # with the training rows' leave-one-out cosines standing in for held-out's
         # While backing off, the noise scale calibrated at the first count is reused; the count that passes
         # then gets its own calibration and is checked again (a failure there backs off further).
-        n_patches, tried = min(auto_patches(n, d, self.rank, self.max_mb, reserve), max(1, n // self.min_points)), []
+        n_patches, tried = min(auto_patches(n, d, self.rank, self.max_mb, reserve, self.bridge > 0),
+                                max(1, n // self.min_points)), []
         reference, scale = CopyReference(X, seed), None
         while True:
             self._fit_patches(X, n_patches, seed, auto, scale)
@@ -549,7 +616,8 @@ class PatchPCA(Generator):
         self.means_, self.components_ = means[perm], comps[perm]
         self.variances_, self.noise_variance_ = variances[perm], noise[perm]
         self.dim_ = d
-        self._cache = self._nbrs = None
+        self._cache = self._nbrs = self._partner_cdf = None
+        self.partners_ = partner_table(X, self.means_) if self.bridge > 0 else None
         self._set_noise(X, n_patches, seed, auto_noise, scale)
 
     def _set_noise(self, X, n_patches, seed, auto_noise, scale=None):
@@ -617,6 +685,20 @@ class PatchPCA(Generator):
                 self._nbrs = nb[:, np.arange(BRIDGE_NEIGHBORS) % k]
         return self._nbrs
 
+    def _partner(self, labels, u):
+        """Each label's partner patch, drawn by the partner table's weights from uniforms ``u`` in [0, 1)."""
+        ptr, idx, w = self.partners_
+        if getattr(self, "_partner_cdf", None) is None or len(self._partner_cdf) != len(w):
+            # row i's cumulative weights, shifted by i: one increasing array serves every patch
+            cdf = np.cumsum(w.astype(np.float64))
+            cdf -= np.repeat(np.concatenate([[0.0], cdf[ptr[1:-1] - 1]]), np.diff(ptr))
+            cdf /= np.repeat(cdf[ptr[1:] - 1], np.diff(ptr))
+            cdf += np.repeat(np.arange(len(ptr) - 1, dtype=np.float64), np.diff(ptr))
+            cdf[ptr[1:] - 1] = np.arange(1, len(ptr))  # each row ends exactly at i + 1
+            self._partner_cdf = cdf
+        pos = np.searchsorted(self._partner_cdf, labels + u, side="right")
+        return idx[np.minimum(pos, ptr[labels + 1] - 1)]
+
     def _factors(self):
         """Per patch the (rank, d) float32 matrix V^T sqrt(l - s2), computed once per fitted state."""
         if getattr(self, "_cache", None) is None:
@@ -632,7 +714,10 @@ class PatchPCA(Generator):
         Y = rng.standard_normal((m, self.dim_), dtype=np.float32)
         Y *= sigma[labels, None]
         if self.bridge > 0:  # extra draws only when bridging: bridge = 0 keeps the stream of earlier versions
-            j = self._neighbors()[labels, rng.integers(0, BRIDGE_NEIGHBORS, size=m)]
+            if getattr(self, "partners_", None) is not None:
+                j = self._partner(labels, rng.random(m))
+            else:  # a file from before the partner table: one of the nearest patches, uniformly
+                j = self._neighbors()[labels, rng.integers(0, BRIDGE_NEIGHBORS, size=m)]
             t = rng.uniform(0, self.bridge, size=m).astype(np.float32)[:, None]
             Y += (1 - t) * self.means_[labels] + t * self.means_[j]
         else:
@@ -652,7 +737,9 @@ class PatchPCA(Generator):
         return {"counts": self.counts_, "mass": self.mass_, "means": self.means_, "components": self.components_,
                 "variances": self.variances_, "noise_variance": self.noise_variance_,
                 "noise_scale": np.array([self.noise_scale_], np.float64),
-                **({"recolor_map": self.recolor_map_, "recolor_means": self.recolor_means_} if self.recolor else {})}
+                **({"recolor_map": self.recolor_map_, "recolor_means": self.recolor_means_} if self.recolor else {}),
+                **(dict(zip(("partner_ptr", "partner_idx", "partner_w"), self.partners_))
+                   if getattr(self, "partners_", None) is not None else {})}
 
     def _set_arrays(self, a):
         K, d = check_array(a, "means", (None, None)).shape
@@ -679,5 +766,17 @@ class PatchPCA(Generator):
         if self.recolor:
             self.recolor_map_, self.recolor_means_ = a["recolor_map"], a["recolor_means"]
         self._recolor = None
+        self.partners_ = None
+        if "partner_ptr" in a:  # files from before the partner table bridge to the nearest patches
+            ptr = check_array(a, "partner_ptr", (K + 1,), minimum=0).astype(np.int64)
+            if ptr[0] != 0 or np.any(np.diff(ptr) < 1):
+                raise ValueError("array 'partner_ptr' must start at 0 and grow by at least 1 per patch")
+            idx = check_array(a, "partner_idx", (int(ptr[-1]),), minimum=0)
+            w = check_array(a, "partner_w", (int(ptr[-1]),), minimum=0)
+            if idx.max() >= K:
+                raise ValueError(f"array 'partner_idx' names patch {int(idx.max())} of {K}")
+            if not np.all(np.add.reduceat(w.astype(np.float64), ptr[:-1]) > 0):
+                raise ValueError("array 'partner_w' has a patch whose weights sum to 0")
+            self.partners_ = (ptr, idx.astype(np.int32), w.astype(np.float32))
         self.dim_ = self.means_.shape[1]
-        self._cache = self._nbrs = None
+        self._cache = self._nbrs = self._partner_cdf = None
