@@ -9,7 +9,7 @@ lines and drops comments after `` #``. Each command is then one of:
 - **synopsis** (a ``[--option ...]`` or an upper-case placeholder such as ``REAL`` or ``FILE``, as in the
   Commands section): ``--help`` of that subcommand exits 0 and names every option the line shows;
 - **run**: in a temporary folder holding ``train.npy`` (2,000 rows of the bundled sample), ``heldout.npy``
-  (5,000 other rows), ``real.npy`` (3,000 other rows) and ``model.safetensors`` (the README's
+  (5,000 other rows), ``real.npy`` (3,000 other rows) and ``model.safetensors`` (docs/publishing.md's
   ``synth fit train.npy -o model.safetensors`` on ``train.npy``), except the files the block writes itself,
   through ``synth``, ``bench`` and ``python`` on PATH that run this checkout; the commands of one README block
   share the folder and run in order (a test runs the block's earlier commands first), so a later command
@@ -65,7 +65,7 @@ ALSO_RUN = {
         ["--shard %d/16" % i for i in range(16) if i != 3],
 }
 # the default run: the synopses (--help) and `synth sample` small; `synth fit` on small data runs in the
-# `inputs` fixture (the README's own fit, line 794, reads 10,000 rows: slow)
+# `inputs` fixture (docs/publishing.md's own fit reads 10,000 rows: slow)
 QUICK = ("synth sample model.safetensors -n 10000000 -o corpus.fbin",)
 
 
