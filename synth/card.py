@@ -111,8 +111,23 @@ def privacy_text(result):
                   f"{d['heldout_median']:.3f} for held-out real. Memorization rate (corpus rows closer to a "
                   f"training point than the 95th percentile of held-out real, {d['threshold']:.3f}): "
                   f"**{d['memorization_rate']:.3f}** (about 0.05 for a generator that does not copy).", ""]
+    mem = (a or {}).get("membership")
+    if mem is not None:
+        lines += [f"Membership inference (`synth audit`): an attacker holding the model file (published with this "
+                  f"corpus) scores {mem['n']:,} training rows and {mem['n']:,} held-out rows; a high score says "
+                  f"\"training row\". AUC 0.5 and a true-positive rate of 0.01 at 1% false positives mean no leak.",
+                  "", "| attack | AUC [95% CI] | TPR at 1% FPR [95% CI] |", "|---|---|---|"]
+        lines += [f"| {name} | {m['auc']:.3f} [{m['auc_ci'][0]:.3f}-{m['auc_ci'][1]:.3f}] | "
+                  f"{m['tpr_at_1pct_fpr']:.3f} [{m['tpr_ci'][0]:.3f}-{m['tpr_ci'][1]:.3f}] |"
+                  for name, m in mem["attacks"].items()]
+        lines.append("")
+        if not mem["passed"]:
+            lines += ["**An attacker with the model file can tell which real rows it was fitted on.** Do not "
+                      "publish a model fitted on rows whose membership is itself private.", ""]
     lines.append(f"**Check {p['check']}.** Rule: memorization rate "
-                 f"<= {p['max_memorization_rate']} and corpus median <= held-out median + {p['max_median_gap']}.")
+                 f"<= {p['max_memorization_rate']} and corpus median <= held-out median + {p['max_median_gap']}"
+                 + (f"; every membership attack at AUC <= {mem['max_auc']} and TPR <= {mem['max_tpr']}."
+                    if mem is not None else "."))
     lines += ["", f"No stored mean or covariance summarises fewer than {mp} real points (minimum points per "
                   f"patch in this model: {_fmt((a or {}).get('min_points_per_patch'), 'd')})."
               if mp is not None else "The model has no per-patch statistics."]

@@ -352,7 +352,8 @@ def parse_card_fields(ctx, param, values):
 @click.option("--private", is_flag=True, help="Create the Hub repository private.")
 @click.option("--dry-run", is_flag=True, help="Write the folder only, even with --repo-id.")
 @click.option("--allow-unsafe", is_flag=True,
-              help="Upload even though the memorization check failed or was not run.")
+              help="Upload even though the privacy check (memorization, membership inference) failed or was "
+                   "not run.")
 @seed_option
 @force_option
 @reports
@@ -364,8 +365,9 @@ def publish(model, n, n_queries, k, out, train, heldout, audit_n, no_hnsw, card,
     The folder has three configs that `datasets.load_dataset(OUT, CONFIG)` reads: corpus (split train),
     queries and neighbors (split test). With --train and --heldout the card carries the measured fidelity
     (c2st with its ceiling, statistics, HNSW cost ratio) and privacy figures; uploading is refused when the
-    memorization check fails or was not run, unless --allow-unsafe. The token comes from huggingface_hub's
-    usual sources (HF_TOKEN, `huggingface-cli login`).
+    privacy check fails (the memorization check, or a membership-inference attack of `synth audit` above
+    AUC 0.55 or 2% true positives at 1% false positives) or was not run, unless --allow-unsafe. The token
+    comes from huggingface_hub's usual sources (HF_TOKEN, `huggingface-cli login`).
     """
     from .io import load_embeddings
     from .publish import publish as run_publish
@@ -529,6 +531,52 @@ def score(real, fake, train, n, k, permutations, as_json, seed):
                              fake if name == "FAKE" else train)
     result = run_score(R, F, train=T, n=n, k=k, n_permutations=permutations, random_state=seed)
     click.echo(json.dumps(result, indent=2) if as_json else format_score(result))
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--train", required=True, help="The real rows MODEL was fitted on (the members).")
+@click.option("--heldout", required=True, help="Real rows MODEL never saw (the non-members).")
+@click.option("--n", "n", type=click.IntRange(min=20), default=5000, show_default=True,
+              help="Members and non-members scored (capped by what the files hold).")
+@click.option("--fakes", type=click.IntRange(min=100), default=100_000, show_default=True,
+              help="Rows sampled from MODEL for the nearest-fake attack.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@seed_option
+@reports
+def audit(model, train, heldout, n, fakes, as_json, seed):
+    """Membership inference against MODEL: can its holder tell the training rows from other real rows?
+
+    Each attack scores n training rows (members) and n held-out rows (non-members); a higher score says
+    "member". Patch models face four attacks: the share of a row's offset from its nearest patch mean
+    outside the patch's directions (subspace_residual), the row's log-density under the patches
+    (likelihood), its cosine to the nearest patch mean, and its cosine to the nearest of --fakes sampled
+    rows (nearest_fake, the attack on a published corpus alone); other models face the last. Reported: ROC
+    AUC (0.5 = no leak) and the true-positive rate at 1% false positives (0.01 = no leak) with 95% bootstrap
+    intervals, and the verdict against the bar AUC <= 0.55 and TPR <= 0.02 for every attack. Exits 0
+    either way; the verdict is in the output.
+    """
+    from .artifact import load_model
+    from .io import load_embeddings
+    from .privacy import membership_attacks
+    from .progress import stage
+    from .publish import shared_rows
+    from .report import format_membership
+
+    gen = load_model(model)
+    stage(f"reading {train}, {heldout}")
+    T, _ = load_embeddings(train)
+    H, _ = load_embeddings(heldout)
+    for path, A in ((train, T), (heldout, H)):
+        if A.shape[1] != gen.dim_:
+            raise SynthError(f"has dimension {A.shape[1]}, the model {gen.dim_}", path)
+    shared = shared_rows(T, H)
+    if shared:
+        raise SynthError(f"shares {shared} rows with --train: held-out rows must be real rows the model never "
+                         "saw", heldout)
+    stage(f"membership attacks on {min(n, len(T), len(H)):,} members and non-members")
+    result = membership_attacks(gen, T, H, n=n, n_fakes=fakes, random_state=seed)
+    click.echo(json.dumps(result, indent=2) if as_json else format_membership(result))
 
 
 @main.command()

@@ -33,6 +33,7 @@ CONFIGS = ("corpus", "queries", "neighbors")
 MAX_MEMORIZATION = 0.06   # memorization rate above which publishing is refused (0.05 = a non-copying generator)
 MAX_MEDIAN_GAP = 0.01     # ... or fake median nearest-training cosine above held-out's + this
 AUDIT_QUERIES = 1000      # queries of the audit's HNSW comparison (at most a fifth of the held-out rows)
+AUDIT_FAKES = 100_000     # rows sampled for the membership audit's nearest-fake attack
 
 
 def features(d, k=None):
@@ -152,6 +153,12 @@ def audit(gen, train, heldout, fake, queries_fake, k=10, n=5000, hnsw=True, rand
                               "ratio": fake_cost / real_cost if real_cost and fake_cost else None}
     counts = getattr(gen, "counts_", None)
     result["min_points_per_patch"] = int(np.min(counts)) if counts is not None else None
+    from .privacy import membership_attacks
+
+    if verbose:
+        print(f"publish: audit, membership attacks on {min(n, len(train)):,} members and non-members", flush=True)
+    result["membership"] = membership_attacks(gen, train, heldout, n=n, n_fakes=AUDIT_FAKES,
+                                              random_state=random_state)
     return result
 
 
@@ -197,7 +204,8 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
     dry_run : bool
         Write the folder only, even with ``repo_id``.
     allow_unsafe : bool
-        Upload even when the memorization check failed or was not run.
+        Upload even when the privacy check (memorization and membership inference, see
+        :mod:`synth.privacy`) failed or was not run.
     token : str, optional
         Hub token (default: huggingface_hub's usual sources, HF_TOKEN or a cached login).
     heldout_path : str, optional
@@ -308,8 +316,15 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
                                  "rows with the training set (equal up to float rounding): held-out rows must be "
                                  "real rows the model never saw", heldout_path or "--heldout")
         passed, reason = check_audit(result["audit"]["score"].get("dcr") if result["audit"] else None)
+        membership = result["audit"]["membership"] if result["audit"] else None
         result["privacy"] = {"passed": passed, "check": reason, "max_memorization_rate": MAX_MEMORIZATION,
-                             "max_median_gap": MAX_MEDIAN_GAP}
+                             "max_median_gap": MAX_MEDIAN_GAP, "memorization_passed": passed,
+                             "membership_passed": membership["passed"] if membership else None}
+        if membership and not membership["passed"]:
+            passed = result["privacy"]["passed"] = False
+            attacks = "membership inference, " + membership["check"].removeprefix("failed: ")
+            reason = result["privacy"]["check"] = (f"{reason}; {attacks}" if not result["privacy"]["memorization_passed"]
+                                                   else f"failed: {attacks} (memorization check {reason})")
         result["generated_seconds"] = round(time.perf_counter() - t0, 1)
         result = _public(result)
         (tmp / "audit.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -325,7 +340,7 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
     uploaded = None
     if repo_id and not dry_run:
         if not passed and not allow_unsafe:
-            raise SynthError(f"refusing to upload: the memorization check {reason}; the folder is written; "
+            raise SynthError(f"refusing to upload: the privacy check {reason}; the folder is written; "
                              "pass --allow-unsafe to upload anyway", out)
         uploaded = upload(out, repo_id, private=private, token=token)
     return {"out": str(out), "audit": result, "uploaded": uploaded, "passed": passed, "reason": reason}

@@ -78,7 +78,14 @@ def test_card_parses_with_three_configs_and_states_the_measured_audit(published)
     body = card.text
     assert f"c2st {s['c2st']:.3f}" in body and f"{s['ceiling']:.3f}" in body
     assert f"{s['dcr']['memorization_rate']:.3f}" in body and f"{s['dcr']['fake_median']:.3f}" in body
-    assert audit["privacy"]["passed"] and "**Check passed:" in body.split("## Privacy audit")[1]
+    privacy = body.split("## Privacy audit")[1]
+    # memorization passes; membership inference does not: the model file gives its training rows away
+    assert audit["privacy"]["memorization_passed"] and audit["privacy"]["membership_passed"] is False
+    assert not audit["privacy"]["passed"] and "**Check failed: membership inference, subspace_residual AUC" in privacy
+    attacks = audit["audit"]["membership"]["attacks"]
+    assert set(attacks) == {"subspace_residual", "likelihood", "nearest_patch_mean", "nearest_fake"}
+    for name, a in attacks.items():
+        assert f"| {name} | {a['auc']:.3f} [{a['auc_ci'][0]:.3f}-{a['auc_ci'][1]:.3f}] |" in privacy
     assert "all-MiniLM-L6-v2" in body and "$" not in re.sub(r"```.*?```", "", body, flags=re.S)
     assert 0.2 < s["c2st"] < 0.52 and s["dcr"]["memorization_rate"] <= 0.06
 
@@ -114,8 +121,8 @@ def test_upload_calls_create_repo_and_upload_folder(files, tmp_path, monkeypatch
     out = tmp_path / "up"
     r = run("publish", files / "model.safetensors", "--n", 500, "--queries", 10, "--k", 5, "--out", out,
             "--train", files / "train.npy", "--heldout", files / "heldout.npy", "--audit-n", 500, "--no-hnsw",
-            "--repo-id", "me/synthetic-minilm", "--private")
-    assert r.exit_code == 0, r.output
+            "--repo-id", "me/synthetic-minilm", "--private", "--allow-unsafe")  # the model leaks membership:
+    assert r.exit_code == 0, r.output  # the refusal is test_upload_is_refused_when_membership_inference_succeeds
     assert calls[0] == ("create", "me/synthetic-minilm", {"repo_type": "dataset", "private": True, "exist_ok": True})
     assert calls[1][0] == "upload"
     kw = calls[1][1]
@@ -143,7 +150,7 @@ def test_upload_is_refused_when_the_memorization_check_fails(files, tmp_path, mo
     np.save(tmp_path / "far.npy", far)
     args = ["publish", files / "model.safetensors", "--n", 500, "--queries", 10, "--k", 5, "--out",
             tmp_path / "p", "--train", files / "train.npy", "--heldout", tmp_path / "far.npy", "--audit-n", 500,
-            "--no-hnsw", "--repo-id", "me/x"]
+            "--no-hnsw", "--repo-id", "me/x", "-q"]
     r = run(*args)
     assert r.exit_code == 1 and "refusing to upload" in r.output and "memorization rate" in r.output
     assert len(r.output.strip().splitlines()) == 1 and calls == []
@@ -152,6 +159,18 @@ def test_upload_is_refused_when_the_memorization_check_fails(files, tmp_path, mo
     r = run(*args, "--force", "--allow-unsafe")
     assert r.exit_code == 0, r.output
     assert calls == ["create", "upload"]
+
+
+def test_upload_is_refused_when_membership_inference_succeeds(files, tmp_path, monkeypatch):
+    from huggingface_hub import HfApi
+
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, *a, **kw: pytest.fail("must not upload"))
+    r = run("publish", files / "model.safetensors", "--n", 500, "--queries", 10, "--k", 5, "--out", tmp_path / "p",
+            "--train", files / "train.npy", "--heldout", files / "heldout.npy", "--audit-n", 500, "--no-hnsw",
+            "--repo-id", "me/x", "-q")
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1
+    assert "refusing to upload: the privacy check failed: membership inference, subspace_residual AUC" in r.output
+    assert "(memorization check passed:" in r.output
 
 
 def test_upload_without_an_audit_is_refused(files, tmp_path, monkeypatch):

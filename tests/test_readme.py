@@ -142,3 +142,16 @@ def test_readme_python_api_runs(tmp_path, monkeypatch):
     assert scope["Y"].shape == (10_000, 384) and scope["Y"].dtype == np.float32
     assert np.array_equal(scope["m"].sample(100, random_state=1), scope["Y"][:100])
     assert 0.3 < scope["r"]["c2st"] <= scope["r"]["ceiling"] and scope["r"]["dcr"]["memorization_rate"] < 0.06
+
+
+def test_privacy_table_is_the_committed_audit_output():
+    import json
+
+    page = (ROOT / "docs" / "privacy.md").read_text()
+    for folder, label in (("bundled-10000", "bundled, 10,000"), ("minilm-word-table-10000", "minilm-word-table, 10,000"),
+                          ("minilm-wordnet-all-10000", "minilm-wordnet-all, 10,000"),
+                          ("minilm-wordnet-all-100000", "minilm-wordnet-all, 100,000")):
+        attacks = json.loads((ROOT / "docs" / "privacy" / folder / "audit.json").read_text())["attacks"]
+        cells = [f"{a['auc']:.3f} [{a['auc_ci'][0]:.3f}-{a['auc_ci'][1]:.3f}] / {a['tpr_at_1pct_fpr']:.3f}"
+                 for a in attacks.values()]
+        assert f"| {label} | " + " | ".join(cells) + " |" in page, folder

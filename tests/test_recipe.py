@@ -143,7 +143,8 @@ def test_committed_card_is_the_offline_recipe_card():
 
     card = DatasetCard.load(ROOT / "cards" / "minilm-wordnet.md")
     assert [c["config_name"] for c in card.data.to_dict()["configs"]] == ["corpus", "queries", "neighbors"]
-    assert "Synthetic MiniLM-WordNet embeddings" in card.text and "**Check passed:" in card.text
+    assert "Synthetic MiniLM-WordNet embeddings" in card.text and "Membership inference" in card.text
+    assert "| subspace_residual |" in card.text and "**Check failed: membership inference" in card.text
 
 
 @pytest.mark.slow

@@ -1,0 +1,166 @@
+"""Membership inference against a fitted model: can someone holding the model file tell its training rows
+from other real rows?
+
+An attacker holds the model (or a corpus sampled from it) and candidate rows, and scores each candidate;
+a high score says "this row was in the training set". The attacks here are the ones REFERENCE.md lists:
+
+- ``subspace_residual`` (patch models): the share of a row's offset from its nearest patch mean that lies
+  *outside* the patch's principal directions. A patch's directions are fitted to its own rows, so its
+  training rows sit close to that subspace and new rows do not.
+- ``likelihood`` (patch models): the row's log-density under the mixture of the patches' Gaussians
+  (the sampling covariance ``V diag(l - s2) V^T + a^2 s2 I`` of each of the row's nearest patches).
+- ``nearest_patch_mean`` (patch models): the cosine to the nearest patch mean.
+- ``nearest_fake`` (any model): the cosine to the nearest of ``n_fakes`` sampled rows, the attack on a
+  published corpus without its model file.
+
+Each attack is scored on ``n`` training rows (members) and ``n`` held-out rows (non-members): ROC AUC
+(0.5 = no leak) and the true-positive rate at a 1% false-positive rate (0.01 = no leak), with 95%
+bootstrap intervals. The privacy bar (:data:`MAX_AUC`, :data:`MAX_TPR`) is the one the project set itself
+(issue 18): every attack at AUC <= 0.55 and TPR <= 0.02 at 1% FPR.
+"""
+
+import faiss
+import numpy as np
+
+MAX_AUC = 0.55  # an attack above this ROC AUC counts as a membership leak
+MAX_TPR = 0.02  # ... or above this true-positive rate at 1% false positives
+TARGET_FPR = 0.01
+LIKELIHOOD_TOP = 8  # patches scored per row by the likelihood attack (the rest add nothing measurable)
+N_BOOT = 200
+
+
+def _unit64(X):
+    X = np.asarray(X, dtype=np.float64)
+    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-300)
+
+
+def _nearest_patches(model, X, top):
+    C = model.means_ / np.maximum(np.linalg.norm(model.means_, axis=1, keepdims=True), 1e-30)
+    sims, idx = faiss.knn(np.ascontiguousarray(X, dtype=np.float32), np.ascontiguousarray(C, dtype=np.float32),
+                          min(top, len(C)), metric=faiss.METRIC_INNER_PRODUCT)
+    return sims, idx
+
+
+def subspace_residual(model, X):
+    """Minus the share of each row's offset from its nearest patch mean that lies outside the patch's
+    directions (higher = closer to the subspace = more likely a training row)."""
+    X = _unit64(X)
+    p = _nearest_patches(model, X, 1)[1][:, 0]
+    D = X - model.means_[p].astype(np.float64)
+    proj = np.einsum("nd,nrd->nr", D, model.components_[p].astype(np.float64))
+    total = np.einsum("nd,nd->n", D, D)
+    return -(total - np.einsum("nr,nr->n", proj, proj)) / np.maximum(total, 1e-300)
+
+
+def likelihood(model, X, top=LIKELIHOOD_TOP):
+    """Log-density of each row under the model's Gaussians (its ``top`` nearest patches), before the
+    projection onto the sphere."""
+    X = _unit64(X)
+    idx = _nearest_patches(model, X, top)[1]
+    V = model.components_
+    lam_all = np.asarray(model.variances_, dtype=np.float64)
+    s2_all = np.asarray(model.noise_variance_, dtype=np.float64) * model.noise_scale_ ** 2
+    floor = 1e-6 * (np.median(s2_all[s2_all > 0]) if np.any(s2_all > 0) else 1.0)
+    s2_all = np.maximum(s2_all, floor)  # a patch with no residual (as many directions as rows) still scores
+    d, r = X.shape[1], V.shape[1]
+    logp = np.empty(idx.shape)
+    for j in range(idx.shape[1]):
+        p = idx[:, j]
+        D = X - model.means_[p].astype(np.float64)
+        proj = np.einsum("nd,nrd->nr", D, V[p].astype(np.float64))
+        s2 = s2_all[p]
+        lam = np.where(lam_all[p] > 0, np.maximum(lam_all[p] - np.asarray(model.noise_variance_)[p, None], 0)
+                       + s2[:, None], s2[:, None])
+        resid = np.einsum("nd,nd->n", D, D) - np.einsum("nr,nr->n", proj, proj)
+        quad = np.einsum("nr,nr->n", proj, proj / lam) + np.maximum(resid, 0) / s2
+        logdet = np.log(lam).sum(axis=1) + (d - r) * np.log(s2)
+        logp[:, j] = np.log(model.weights_[p]) - 0.5 * (quad + logdet)
+    top_logp = logp.max(axis=1, keepdims=True)
+    return top_logp[:, 0] + np.log(np.exp(logp - top_logp).sum(axis=1))
+
+
+def nearest_patch_mean(model, X):
+    """Cosine of each row to its nearest patch mean (direction)."""
+    return _nearest_patches(model, _unit64(X), 1)[0][:, 0].astype(np.float64)
+
+
+def nearest_fake(fakes, X):
+    """Cosine of each row to its nearest row of ``fakes``."""
+    index = faiss.IndexFlatIP(fakes.shape[1])
+    index.add(np.ascontiguousarray(fakes, dtype=np.float32))
+    return index.search(np.ascontiguousarray(_unit64(X), dtype=np.float32), 1)[0][:, 0].astype(np.float64)
+
+
+def roc_figures(members, others, fpr=TARGET_FPR):
+    """ROC AUC of ``members`` scores against ``others`` (ties count half) and the largest true-positive rate
+    at a false-positive rate <= ``fpr``."""
+    from scipy.stats import rankdata
+
+    m, o = len(members), len(others)
+    ranks = rankdata(np.concatenate([members, others]))
+    auc = (ranks[:m].sum() - m * (m + 1) / 2) / (m * o)
+    # a threshold strictly above the k-th highest non-member score lets through at most k of them
+    k = int(np.floor(fpr * o))
+    high = np.sort(others)[::-1]
+    cut = high[k] if k < o else -np.inf
+    tpr = float(np.mean(members > cut))
+    return float(auc), tpr
+
+
+def attack_summary(members, others, n_boot=N_BOOT, seed=0):
+    """AUC and TPR at 1% FPR with 95% bootstrap intervals (members and non-members resampled apart)."""
+    auc, tpr = roc_figures(members, others)
+    rng = np.random.default_rng(seed)
+    boots = np.array([roc_figures(members[rng.integers(0, len(members), len(members))],
+                                  others[rng.integers(0, len(others), len(others))]) for _ in range(n_boot)])
+    lo, hi = np.percentile(boots, [2.5, 97.5], axis=0)
+    return {"auc": round(auc, 4), "auc_ci": [round(float(lo[0]), 4), round(float(hi[0]), 4)],
+            "tpr_at_1pct_fpr": round(tpr, 4), "tpr_ci": [round(float(lo[1]), 4), round(float(hi[1]), 4)]}
+
+
+def membership_attacks(model, train, heldout, n=5000, n_fakes=100_000, random_state=0, n_boot=N_BOOT):
+    """Run every attack that applies to ``model`` on ``n`` training rows and ``n`` held-out rows.
+
+    Parameters
+    ----------
+    model : Generator
+        Fitted on ``train``.
+    train, heldout : ndarray of shape (n_samples, n_features)
+        The training rows and real rows the model never saw.
+    n : int
+        Members and non-members scored (each at most its set's size).
+    n_fakes : int
+        Rows sampled for the nearest-fake attack.
+
+    Returns
+    -------
+    dict
+        ``n``, ``n_fakes``, ``attacks`` (per attack: ``auc``, ``auc_ci``, ``tpr_at_1pct_fpr``, ``tpr_ci``),
+        ``worst`` (the attack with the highest AUC), ``passed``, ``check`` (the verdict in words),
+        ``max_auc`` and ``max_tpr``.
+    """
+    n = int(min(n, len(train), len(heldout)))
+    rng = np.random.default_rng(random_state)
+    members = np.asarray(train)[np.sort(rng.choice(len(train), n, replace=False))]
+    others = np.asarray(heldout)[np.sort(rng.choice(len(heldout), n, replace=False))]
+    scorers = {}
+    if getattr(model, "kind", None) == "patch":
+        scorers = {"subspace_residual": lambda X: subspace_residual(model, X),
+                   "likelihood": lambda X: likelihood(model, X),
+                   "nearest_patch_mean": lambda X: nearest_patch_mean(model, X)}
+    fakes = model.sample(n_fakes, random_state=random_state + 1)
+    scorers["nearest_fake"] = lambda X: nearest_fake(fakes, X)
+    attacks = {name: attack_summary(f(members), f(others), n_boot=n_boot, seed=random_state)
+               for name, f in scorers.items()}
+    passed, check = check_membership(attacks)
+    worst = max(attacks, key=lambda a: attacks[a]["auc"])
+    return {"n": n, "n_fakes": int(n_fakes), "attacks": attacks, "worst": worst, "passed": passed,
+            "check": check, "max_auc": MAX_AUC, "max_tpr": MAX_TPR}
+
+
+def check_membership(attacks, max_auc=MAX_AUC, max_tpr=MAX_TPR):
+    """``(passed, reason)``: every attack at AUC <= ``max_auc`` and TPR at 1% FPR <= ``max_tpr``."""
+    why = [f"{name} AUC {a['auc']:.3f} > {max_auc}" for name, a in attacks.items() if a["auc"] > max_auc]
+    why += [f"{name} TPR at 1% FPR {a['tpr_at_1pct_fpr']:.3f} > {max_tpr}" for name, a in attacks.items()
+            if a["tpr_at_1pct_fpr"] > max_tpr]
+    return (True, "passed") if not why else (False, "failed: " + "; ".join(why))
