@@ -202,7 +202,9 @@ def read_vectors(path, key=None, column=None, split=None):
     ----------
     path : str or os.PathLike
         A file (.npy, .npz, .fvecs, .fbin/.u8bin/.i8bin, .h5/.hdf5, .parquet), a folder written by
-        ``datasets`` (``save_to_disk`` or a Hub-style folder of data files), or ``hf:owner/name``.
+        ``datasets`` (``save_to_disk`` or a Hub-style folder of data files), ``hf:owner/name``, or the name
+        of a real set of :data:`synth.bundled.NAMED` (``bundled``, ``minilm-word-table``,
+        ``minilm-wordnet-all``) when no file of that name exists.
     key : str, optional
         Array name in an .npz, dataset in an HDF5 file (default ``train``), config of a Hub dataset.
     column : str, optional
@@ -220,7 +222,12 @@ def read_vectors(path, key=None, column=None, split=None):
     else:
         p = Path(path)
         if not p.exists():
-            raise SynthError("no such file or folder", path)
+            from .bundled import NAMED
+
+            if text in NAMED:  # a named real set; a file of that name takes precedence
+                return NAMED[text]()
+            raise SynthError("no such file or folder" + (f" (named sets: {', '.join(NAMED)})" if "/" not in text
+                                                           and "." not in text else ""), path)
         if p.is_dir():
             X = _read_datasets_folder(p, key, column, split)
         else:

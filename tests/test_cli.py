@@ -205,3 +205,21 @@ def test_fit_recolor_option(files, tmp_path):
     assert r.exit_code == 0, r.output
     model = load_model(tmp_path / "r.safetensors")
     assert model.recolor and model.recolor_map_.shape == (model.dim_, model.dim_)
+
+
+def test_named_real_sets_are_inputs_of_every_command(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = run("fit", "bundled", "-o", tmp_path / "m.safetensors", "--patches", 20, "--rank", 8, "--noise-scale", 1,
+            "-q")
+    assert r.exit_code == 0, r.output
+    from synth.artifact import read_header
+
+    assert read_header(tmp_path / "m.safetensors")["fit_data"]["n"] == 24000
+    r = run("stats", "bundled", "--n", 500, "--json")
+    assert r.exit_code == 0 and json.loads(r.output)["n"] == 500
+    r = run("stats", "bundld")
+    assert r.exit_code == 1 and r.output == ("Error: bundld: no such file or folder (named sets: bundled, "
+                                             "minilm-word-table, minilm-wordnet-all)\n")
+    (tmp_path / "bundled").write_bytes(b"not vectors")  # a file of that name takes precedence over the set
+    r = run("stats", "bundled", "--json")
+    assert r.exit_code == 1 and r.output.startswith("Error: bundled: unknown format ''")
