@@ -284,6 +284,7 @@ def cost_cmd(real, out, n_fit, sizes, n_queries, configs, indexes, queries_from,
               help="Fits per configuration; the median is reported.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @seed_option
+@reports
 def fit_speed_cmd(n, d, repeats, as_json, seed):
     """Time the default patch fit (with its noise-scale calibration) and the seed's plain local PCA on N x D
     synthetic clustered unit vectors, in one run; prints seconds, model size and the ratio."""
@@ -307,6 +308,7 @@ def fit_speed_cmd(n, d, repeats, as_json, seed):
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the markdown tables to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @seed_option
+@reports
 def throughput(sizes, repeats, threads, queries, k, methods, out, as_json, seed):
     """Vectors/s and GB/s of the sampler against numpy random, make_blobs and faiss SyntheticDataset, and of
     blockwise ground truth against one faiss flat search; ratios from one run, medians of --repeats."""
@@ -345,6 +347,7 @@ def throughput(sizes, repeats, threads, queries, k, methods, out, as_json, seed)
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for memory.json and memory.md.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @seed_option
+@reports
 def memory(n, d, dtype, queries, k, threads, corpus, keep, out, as_json, seed):
     """Peak RSS of `synth sample` streaming N x D rows to .fbin, against the corpus as one in-memory array.
 

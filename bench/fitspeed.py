@@ -12,6 +12,7 @@ import numpy as np
 
 from synth.artifact import model_bytes
 from synth.fitting import make_model
+from synth.progress import stage
 
 CONFIGS = {"default": ("patch", {}), "default-no-guard": ("patch", {"copy_guard": False}),
            "seed": ("patch", {"n_patches": 120, "rank": 48, "noise_scale": 1.0})}
@@ -41,11 +42,13 @@ def fit_speed(n=100_000, d=1024, repeats=1, configs=None, random_state=0):
     import faiss
     from threadpoolctl import threadpool_info
 
+    stage(f"making {n:,} x {d} clustered unit vectors")
     X = clustered(n, d, random_state=random_state)
     out = {}
     for name, (kind, params) in (configs or CONFIGS).items():
         times = []
-        for _ in range(repeats):
+        for i in range(repeats):
+            stage(f"fitting {name}, run {i + 1} of {repeats}")
             t0 = time.perf_counter()
             model = make_model(kind, random_state=random_state, **params).fit(X)
             times.append(time.perf_counter() - t0)

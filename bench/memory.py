@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from synth.progress import stage
+
 FLOOR = "import sys, faiss, numpy, synth.cli, synth.sampling; from synth.artifact import load_model; load_model(sys.argv[1])"
 
 
@@ -59,16 +61,14 @@ def sample_memory(n=10_000_000, d=1024, out=None, dtype="float32", n_queries=0, 
         model = Path(tmp) / "model.synth"
         save_model(lifted_model(d, random_state), model)
         target = Path(out) if out else Path(tmp) / "corpus.fbin"
-        if verbose:
-            print("  floor: imports + model ...", flush=True)
+        stage("the floor: a process that imports synth and loads the model")
         _, floor = _run([sys.executable, "-c", FLOOR, str(model)])
         args = [sys.executable, "-m", "synth.cli", "sample", str(model), "-n", str(n), "-o", str(target),
                 "--dtype", dtype, "--threads", str(threads), "--chunk-size", str(chunk_size),
                 "--seed", str(random_state), "--force"]
         if n_queries and k:
             args += ["--queries", str(n_queries), "--neighbors", str(k)]
-        if verbose:
-            print(f"  synth sample -n {n:,} ({d}-d, {dtype}) -> {target} ...", flush=True)
+        stage(f"synth sample -n {n:,} ({d}-d, {dtype}) -> {target}, peak memory watched")
         try:
             seconds, peak = _run(args)
             size = target.stat().st_size

@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from synth.models.base import check_seed
+from synth.progress import stage
 
 METHODS = ("synth", "synth_threads", "numpy", "make_blobs", "faiss_synthetic")
 
@@ -118,8 +119,7 @@ def run_throughput(sizes=((1_000_000, 384), (1_000_000, 1024)), repeats=3, threa
         }
         secs = {}
         for name in methods:
-            if verbose:
-                print(f"  n={n} d={d} {name} ...", flush=True)
+            stage(f"n={n:,} d={d}: {name}, {repeats} timed run(s)")
             secs[name] = _timed(runs[name], repeats)
         for name in methods:
             row = {"n": n, "d": d, "method": name, "threads": threads if name == "synth_threads" else 1,
@@ -128,6 +128,7 @@ def run_throughput(sizes=((1_000_000, 384), (1_000_000, 1024)), repeats=3, threa
             if name == "faiss_synthetic":
                 row["threads"] = faiss.omp_get_max_threads()  # its matrix products use faiss's BLAS threads
             rows.append(row)
+        stage(f"n={n:,} d={d}: exact ground truth, blockwise and faiss flat")
         base = sample_array(gen, n, seed, threads=threads)
         queries = sample_array(gen, n_queries, seed + 1, threads=1)
 

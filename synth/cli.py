@@ -468,6 +468,7 @@ def merge_neighbors(out, parts, k, dtype):
               help="Matryoshka truncation: keep the first DIMS coordinates, re-normalized, before measuring.")
 @input_options
 @seed_option
+@reports
 def stats(x, n, as_json, dims, key, column, split, seed):
     """Geometry statistics of the embeddings in X (rows L2-normalized).
 
@@ -477,11 +478,14 @@ def stats(x, n, as_json, dims, key, column, split, seed):
     """
     from .io import count_duplicates, load_embeddings
     from .metrics import geometry_stats, truncate_dims
+    from .progress import stage
 
+    stage(f"reading {x}")
     X, info = load_embeddings(x, key=key, column=column, split=split, min_points=3)
     if dims is not None:
         X = truncate_dims(X, dims)
         info = {**info, "d": dims, "n_duplicates": count_duplicates(X)}
+    stage(f"statistics on {min(n, len(X)) if n else len(X):,} rows (TwoNN and nearest neighbours: exact k-NN)")
     result = geometry_stats(X, n=n, random_state=seed)
     result["n_duplicates"] = info["n_duplicates"]
     if dims is not None:
@@ -639,6 +643,7 @@ def _embedding_set(source, texts, max_texts, seed):
               help="Folder for layers.json, layers.md and layers.png (plots of each measure against depth).")
 @seed_option
 @force_option
+@reports
 def layers(model_path, texts, max_texts, max_tokens, batch_size, fog_rounds, permutations, as_json, out, seed,
            force):
     """Geometry of every layer of the transformer in MODEL_PATH, at token and sentence level.
@@ -679,6 +684,7 @@ def layers(model_path, texts, max_texts, max_tokens, batch_size, fog_rounds, per
               help="Queries of the centering retrieval check (at most a fifth of the rows).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @seed_option
+@reports
 def cone(a, b, texts, max_texts, extremes, queries, as_json, seed):
     """The cone axis of one or two embedding sets, and what centering changes.
 
@@ -691,9 +697,12 @@ def cone(a, b, texts, max_texts, extremes, queries, as_json, seed):
     dimension only; meaningful for a model and its fine-tuned version) and, when both hold the same texts,
     the correlation of the texts' projections on the two axes.
     """
+    from .progress import stage
+
     sets = {}
     row_texts = None
     for name in [x for x in (a, b) if x is not None]:
+        stage(f"embeddings of {name}")
         X, t = _embedding_set(name, texts, max_texts, seed)
         sets[name if name not in sets else name + " (2)"] = X
         row_texts = row_texts or t
@@ -703,6 +712,7 @@ def cone(a, b, texts, max_texts, extremes, queries, as_json, seed):
         row_texts = load_texts(texts)[:max_texts]
     from .cone import cone_report
 
+    stage("cone axis, centering, and retrieval before and after it")
     result = cone_report(sets, texts=row_texts, n_extremes=extremes, n_queries=queries, random_state=seed)
     if as_json:
         echo_json(result)
@@ -739,6 +749,7 @@ def cone(a, b, texts, max_texts, extremes, queries, as_json, seed):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @input_options
 @seed_option
+@reports
 def cm_sweep(real, dims, n, repeats, simplices, plot, as_json, key, column, split, seed):
     """Cayley-Menger band sweep: CV of 4-simplex volumes against dimension, random vs REAL.
 

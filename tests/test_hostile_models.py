@@ -27,8 +27,13 @@ NOISE_RULE = "must be 'auto' or a finite number > 0"
 
 
 def cli(*args):
-    """``python -m synth.cli ARGS`` in a child process: exit code, stdout, stderr as the user sees them."""
-    proc = subprocess.run([sys.executable, "-m", "synth.cli", *map(str, args)], capture_output=True, text=True)
+    """``python -m synth.cli ARGS`` in a child process: exit code, stdout, stderr as the user sees them.
+
+    Stage lines are held back for a minute, so that a loaded machine, on which reading a small file can
+    take over the usual 1 s of grace, does not put them before the error these tests read (tests/test_progress.py
+    tests the stage lines)."""
+    proc = subprocess.run([sys.executable, "-m", "synth.cli", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, "SYNTH_PROGRESS_GRACE": "60"})
     return proc.returncode, proc.stdout, proc.stderr
 
 
