@@ -19,11 +19,22 @@ def force_out(f):
     return force_folder_option(run)
 
 
-def index_option(f, default_text="all registered"):
+def installed_indexes(ctx, param, value):
+    """--index callback: a plug-in whose library is missing stops the command at once, in one line, with the
+    install command (SynthError, turned into "Error: ..." by the group), before any corpus is built."""
+    from .indexes import require
+
+    require(value)
+    return value
+
+
+def index_option(f, default_text="all installed"):
     from .indexes import registry
 
     return click.option("--index", "indexes", multiple=True, type=click.Choice(list(registry())),
-                        help=f"Index plug-in to run (repeatable; default: {default_text}).")(f)
+                        callback=installed_indexes,
+                        help=f"Index plug-in to run (repeatable; default: {default_text}; `bench indexes` "
+                             "lists them).")(f)
 
 
 def common_options(f):
@@ -38,14 +49,18 @@ def common_options(f):
 
 
 def benchmark(corpora, indexes, targets, k, repeats, out, as_json, suite_info):
-    """Run the indexes (default: all registered) on the corpora, write the outputs, print the tables or JSON."""
-    from .indexes import registry
+    """Run the indexes (default: every installed one) on the corpora, write the outputs, print the tables or
+    JSON. By default a plug-in whose library is missing is listed as skipped, with the install command."""
+    from .indexes import available, registry
     from .report import markdown, public, write_outputs
     from .runner import TARGETS, run
 
-    result = run(corpora, list(indexes) or list(registry()), targets=list(targets) or TARGETS, k=k,
+    missing = {} if indexes else {name: f"not run: {spec.unavailable()}" for name, spec in registry().items()
+                                  if spec.unavailable()}
+    result = run(corpora, list(indexes) or available(), targets=list(targets) or TARGETS, k=k,
                  repeats=repeats, verbose=progress())
     result["suite"] = suite_info
+    result["skipped"].update(missing)
     for key, reason in result["skipped"].items():
         click.echo(f"skipped {key}: {reason}", err=True)
     paths = write_outputs(result, out)
@@ -65,6 +80,19 @@ def main():
     Each index's query parameter is swept and the cost (distance computations per query, single-thread
     QPS) is interpolated at the target recalls, or reported as not reached.
     """
+
+
+@main.command("indexes")
+def indexes_cmd():
+    """List the index plug-ins: name, whether its library is installed (else the command that installs it),
+    what it is, and what its distance counter counts."""
+    from .indexes import registry
+
+    for name, spec in registry().items():
+        reason = spec.unavailable()
+        click.echo(f"{name}: {'unavailable, ' + reason if reason else 'installed'}")
+        click.echo(f"  {spec.description}")
+        click.echo(f"  counter: {spec.counter or 'null (' + (spec.counter_note or 'no counter') + ')'}")
 
 
 @main.command()

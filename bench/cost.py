@@ -23,7 +23,7 @@ from synth.progress import stage
 from synth.twosample import memorization
 
 from .fidelity import _two_sample, copies, fit_config, save_png, write_board
-from .indexes import get
+from .indexes import require
 from .mesoscale import diagnostics
 from .runner import TARGETS, costs_at_targets, measure_index
 from .suites import make_corpus
@@ -140,7 +140,7 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
         raise SynthError(f"queries_from must be one of {', '.join(QUERY_SOURCES)}, got {queries_from!r}")
     if not jitter >= 0:
         raise SynthError(f"jitter must be >= 0, got {jitter}")
-    specs = [get(name) for name in indexes]
+    specs = require(indexes)
     real = unit_rows(real, min_rows=2, path=source)
     n, d = real.shape
     n_base = n - n_fit - n_queries

@@ -10,7 +10,7 @@ from synth.errors import SynthError
 from synth.progress import stage
 
 from .hardness import hardness
-from .indexes import get
+from .indexes import require
 
 TARGETS = (0.90, 0.95, 0.99)
 EPSILON = 1e-3  # tie tolerance on cosine, as ann-benchmarks' recall threshold
@@ -59,6 +59,7 @@ def measure_index(spec, build_params, corpus, k=10, repeats=3):
     setting = ",".join(f"{k_}={v}" for k_, v in build_params.items())
     stage(f"{spec.name}{f'[{setting}]' if setting else ''} on {corpus.name} ({n:,} rows): build and sweep")
     index = spec.create(build_params, n, d)
+    index.warm_up(d)  # a first-use cost (numba compilation) is not build time
     t0 = time.perf_counter()
     index.build(corpus.base)
     build_seconds = time.perf_counter() - t0
@@ -146,7 +147,7 @@ def run(suite, index_names, targets=TARGETS, k=10, repeats=3, verbose=0):
         if depth < k:
             raise SynthError(f"corpus {name!r} holds {depth} true neighbours per query (base of {len(corpus.base)} "
                              f"rows); k = {k} needs {k}", corpus.path)
-    specs = [get(name) for name in index_names]
+    specs = require(index_names)  # an unknown or uninstalled index stops the run before any work
     smallest = min(suite.values(), key=lambda c: len(c.base))
     n, d = smallest.base.shape
     jobs, skipped = [], {}

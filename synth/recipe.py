@@ -426,19 +426,22 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
 
     if recipe["bench"] is not None:
         step("bench")
-        from bench.indexes import registry
+        from bench.indexes import available, registry
         from bench.report import write_outputs
         from bench.runner import TARGETS, run
         from bench.suites import build_suite
 
         b = recipe["bench"]
-        known = list(registry())
+        known = registry()
         bad = [x for x in b["indexes"] if x not in known]
         if bad:
             raise recipe.error("bench.indexes", f"unknown index {bad[0]!r} (known: {', '.join(known)})")
+        missing = [(x, known[x].unavailable()) for x in b["indexes"] if known[x].unavailable()]
+        if missing:
+            raise recipe.error("bench.indexes", f"index {missing[0][0]!r} is unavailable: {missing[0][1]}")
         suite = build_suite(heldout, model=gen, n=b["n"], n_queries=b["queries"], random_state=b["seed"],
                             verbose=verbose)
-        result = run(suite, b["indexes"] or known, targets=TARGETS, k=b["k"], repeats=b["repeats"],
+        result = run(suite, b["indexes"] or available(), targets=TARGETS, k=b["k"], repeats=b["repeats"],
                      verbose=verbose)
         result["suite"] = {"recipe": recipe["name"], "n": b["n"], "queries": b["queries"], "seed": b["seed"]}
         written += [str(p) for p in write_outputs(result, out / "bench")]

@@ -6,9 +6,25 @@ from synth.errors import SynthError
 
 K = 10
 # Recall@10 at the most expensive setting of each sweep, 2000 x 32 random unit rows. Measured: flat, HNSW,
-# IVF-Flat 1.0; IVF-SQ8 0.974; IVF-PQ 0.42 (m = 4 codes of 8 dims on isotropic data: PQ's worst case).
+# IVF-Flat 1.0; IVF-SQ8 0.974; IVF-PQ 0.42 (m = 4 codes of 8 dims on isotropic data: PQ's worst case); usearch,
+# voyager, nmslib, annoy, pynndescent 1.0.
 FLOORS = {"faiss-flat": 1.0, "faiss-hnsw": 0.98, "hnswlib": 0.98, "faiss-ivf": 1.0, "faiss-ivfsq8": 0.9,
           "faiss-ivfpq": 0.3}
+BASE = {"faiss-flat", "faiss-hnsw", "faiss-ivf", "faiss-ivfpq", "faiss-ivfsq8", "hnswlib"}  # the base install's
+SLOW = {"pynndescent"}  # numba compiles it on first use in a process: about 30 s on 2 busy cores
+
+
+def plugins(names):
+    """One test parameter per plug-in; those that compile on first use are marked slow."""
+    return [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW else []) for name in sorted(names)]
+
+
+def installed(name):
+    """The plug-in's spec; the test is skipped when a library it requires is not installed."""
+    spec = get(name)
+    for module in spec.requires:
+        pytest.importorskip(module)
+    return spec
 
 
 def unit(X):
@@ -37,31 +53,37 @@ def sweep(spec, index, Q):
     return out
 
 
-def test_every_plugin_resolves_builds_searches_and_counts(data):
-    X, Q, truth = data
+def test_registry_holds_the_base_plugins_and_every_folder_is_a_package():
     specs = registry()
-    assert {"faiss-flat", "faiss-hnsw", "faiss-ivf", "faiss-ivfpq", "faiss-ivfsq8", "hnswlib"} <= set(specs)
+    assert BASE | {"usearch", "voyager", "pynndescent", "nmslib", "annoy"} <= set(specs)
     for name, spec in specs.items():
         assert (spec.folder / "__init__.py").is_file(), f"{name}: plug-in folder not packaged"
         assert spec.build_grid and spec.query_values
-        for params in spec.build_grid:
-            first = spec.create(params, *X.shape).build(X)
-            assert isinstance(first.memory_bytes(), int) and first.memory_bytes() > 0
-            results = sweep(spec, first, Q)
-            again = sweep(spec, spec.create(params, *X.shape).build(X), Q)
-            for (ids, count), (ids2, _) in zip(results, again):
-                assert ids.shape == (len(Q), K) and ids.dtype == np.int64
-                assert ((ids >= -1) & (ids < len(X))).all()
-                np.testing.assert_array_equal(ids, ids2, err_msg=f"{name}: rebuild changed the results")
-                if spec.counter is None:
-                    assert count is None
-                else:
-                    assert isinstance(count, int) and count >= 0
-            counts = [c for _, c in results]
-            if spec.counter is not None and spec.query_param is not None:
-                assert all(a <= b for a, b in zip(counts, counts[1:])), f"{name}: {counts}"
-                assert counts[-1] > counts[0]
-            assert recall(results[-1][0], truth) >= FLOORS.get(name, 0.9), name
+        assert (spec.extra is None) == (name in BASE) and bool(spec.requires) == (name not in BASE), name
+
+
+@pytest.mark.parametrize("name", plugins(registry()))
+def test_every_plugin_resolves_builds_searches_and_counts(data, name):
+    X, Q, truth = data
+    spec = installed(name)
+    for params in spec.build_grid:
+        first = spec.create(params, *X.shape).build(X)
+        assert isinstance(first.memory_bytes(), int) and first.memory_bytes() > 0
+        results = sweep(spec, first, Q)
+        again = sweep(spec, spec.create(params, *X.shape).build(X), Q)
+        for (ids, count), (ids2, _) in zip(results, again):
+            assert ids.shape == (len(Q), K) and ids.dtype == np.int64
+            assert ((ids >= -1) & (ids < len(X))).all()
+            np.testing.assert_array_equal(ids, ids2, err_msg=f"{name}: rebuild changed the results")
+            if spec.counter is None:
+                assert count is None
+            else:
+                assert isinstance(count, int) and count >= 0
+        counts = [c for _, c in results]
+        if spec.counter is not None and spec.query_param is not None:
+            assert all(a <= b for a, b in zip(counts, counts[1:])), f"{name}: {counts}"
+            assert counts[-1] > counts[0]
+        assert recall(results[-1][0], truth) >= FLOORS.get(name, 0.9), name
 
 
 def test_exact_points(data):
@@ -87,13 +109,16 @@ def test_auto_parameters():
     assert spec.create({"nlist": "auto", "m": 8, "nbits": 8}, 10_000, 64).nlist == 100
 
 
-def test_fewer_rows_than_k_pads_with_minus_one():
+@pytest.mark.parametrize("name", plugins({"faiss-flat", "faiss-hnsw", "hnswlib", "usearch", "voyager", "nmslib",
+                                           "annoy", "pynndescent"}))
+def test_fewer_rows_than_k_pads_with_minus_one(name):
     X = unit(np.random.default_rng(1).standard_normal((5, 8)))
-    for name in ("faiss-flat", "faiss-hnsw", "hnswlib"):
-        spec = get(name)
-        index = spec.create(spec.build_grid[0], *X.shape).build(X)
-        ids = index.search(X[:2], 8)
-        assert ids.shape == (2, 8) and (ids[:, 5:] == -1).all() and (ids[:, :5] >= 0).all(), name
+    spec = installed(name)
+    index = spec.create(spec.build_grid[0], *X.shape).build(X)
+    for Q in (X[:2], X[:1]):  # one query too: some libraries return a different shape for it
+        ids = index.search(Q, 8)
+        assert ids.shape == (len(Q), 8) and (ids[:, 5:] == -1).all() and (ids[:, :5] >= 0).all(), name
+        assert (np.sort(ids[:, :5], axis=1) == np.arange(5)).all(), name  # all five rows, each once
 
 
 def test_unknown_index_raises():
@@ -109,7 +134,10 @@ GOOD = "name: mine\ndescription: d\nclass: Mine\ncounter: null\nbuild: {}\nquery
     (GOOD.replace("build: {}", "build: [16]"), "'build' has the wrong type"),
     (GOOD.replace("build: {}", "build: {M: 16}"), "build.M must be a non-empty list"),
     (GOOD.replace("query: {}", "query: {ef: [1], nprobe: [2]}"), "at most one parameter"),
-    (GOOD + "extra: 1\n", "unknown keys"),
+    (GOOD + "other: 1\n", "unknown keys"),
+    (GOOD + "requires: usearch\n", "'requires' has the wrong type"),
+    (GOOD + "requires: [usearch, 3]\n", "requires must be a list of module names"),
+    (GOOD + "extra: ann\n", "extra is the extra that installs what requires lists"),
     ("name: [unclosed\n", "cannot read"),
     ("- a list\n", "must be a mapping"),
 ])

@@ -66,7 +66,7 @@ ALSO_RUN = {
 }
 # the default run: the synopses (--help) and `synth sample` small; `synth fit` on small data runs in the
 # `inputs` fixture (docs/publishing.md's own fit reads 10,000 rows: slow)
-QUICK = ("synth sample model.safetensors -n 10000000 -o corpus.fbin",)
+QUICK = ("synth sample model.safetensors -n 10000000 -o corpus.fbin", "bench indexes")
 
 
 def markdown_files():

@@ -1,9 +1,13 @@
 """Registry of index plug-ins, discovered from folders.
 
 Each plug-in is a folder ``bench/indexes/<folder>/`` holding ``config.yml`` (name, description, class,
-counter, counter_note, build grid, query sweep) and ``module.py`` (the class, a ``bench.indexes.base.Index``),
-plus an empty ``__init__.py`` so that it is packaged. Adding a folder adds an index; no central code changes.
-Reading the registry parses only the YAML; ``module.py`` is imported on the first ``IndexSpec.create``.
+counter, counter_note, build grid, query sweep, and for a library outside the base install the modules it
+``requires`` and the ``extra`` that installs them) and ``module.py`` (the class, a ``bench.indexes.base.Index``),
+plus an empty ``__init__.py`` so that it is packaged (pyproject.toml discovers packages). Adding a folder adds
+an index; no central code changes. Reading the registry parses only the YAML and imports nothing; whether a
+required library is installed is looked up without importing it, and ``module.py`` is imported on the first
+``IndexSpec.create``. A plug-in whose library is missing stays registered but is *unavailable*: the default
+runs skip it and naming it gives a one-line error with the install command.
 
 Example ``config.yml``::
 
@@ -13,6 +17,12 @@ Example ``config.yml``::
     counter: faiss hnsw_stats.ndis, distance evaluations on unvisited nodes
     build: {M: [16], efConstruction: [200]}
     query: {efSearch: [16, 32, 64]}
+
+A plug-in for a library outside the base install also names the modules it imports and the extra of this
+package that installs them (``pip install ".[ann]"``)::
+
+    requires: [usearch]
+    extra: ann
 """
 
 import importlib
@@ -25,11 +35,12 @@ from pathlib import Path
 import yaml
 
 from synth.errors import SynthError
+from synth.install import install_hint
 
 ROOT = Path(__file__).parent
 REQUIRED = {"name": str, "description": str, "class": str, "counter": (str, type(None)),
             "build": (dict, type(None)), "query": (dict, type(None))}
-OPTIONAL = {"counter_note": (str, type(None))}
+OPTIONAL = {"counter_note": (str, type(None)), "requires": (list, type(None)), "extra": (str, type(None))}
 SCALAR = (str, int, float, bool)
 
 
@@ -50,6 +61,10 @@ class IndexSpec:
         The query-time parameter swept, None when there is none.
     query_values : list
         Its values, cheapest first; ``[None]`` when there is no query parameter.
+    requires : list of str
+        Modules the plug-in needs beyond the base install (``[]`` for none).
+    extra : str or None
+        The optional extra of this package that installs them.
     """
 
     name: str
@@ -61,9 +76,36 @@ class IndexSpec:
     query_values: list
     class_name: str = field(repr=False)
     folder: Path = field(repr=False)
+    requires: list = field(default_factory=list)
+    extra: str | None = None
+
+    def install_line(self):
+        """The command that installs what this plug-in ``requires``."""
+        return install_hint(self.extra) if self.extra else "pip install " + " ".join(self.requires)
+
+    def unavailable(self):
+        """Why this plug-in cannot run here ("usearch is not installed; pip install ..."), or None.
+
+        Nothing is imported: a module counts as installed when the import system can find it.
+        """
+        missing = [m for m in self.requires if not importable(m)]
+        if not missing:
+            return None
+        verb = "is" if len(missing) == 1 else "are"
+        return f"{' and '.join(missing)} {verb} not installed; {self.install_line()}"
+
+    def check_available(self):
+        """Raise SynthError (one line, with the install command) when the plug-in's library is missing."""
+        reason = self.unavailable()
+        if reason:
+            raise SynthError(f"index {self.name!r} is unavailable: {reason}")
 
     def index_class(self):
-        """Import ``module.py`` (first use only) and return the plug-in's class."""
+        """Import ``module.py`` (first use only) and return the plug-in's class.
+
+        Raises SynthError with the install command when a library the plug-in ``requires`` is missing.
+        """
+        self.check_available()
         path = self.folder / "module.py"
         if self.folder.parent == ROOT:
             module = importlib.import_module(f"{__name__}.{self.folder.name}.module")
@@ -126,6 +168,10 @@ def _check(config, path):
                 raise SynthError(f"{section}.{param} must be a non-empty list of scalars", path=path)
     if len(config["query"] or {}) > 1:
         raise SynthError("query may sweep at most one parameter", path=path)
+    if not all(isinstance(m, str) and m for m in config.get("requires") or []):
+        raise SynthError("requires must be a list of module names", path=path)
+    if config.get("extra") and not config.get("requires"):
+        raise SynthError("extra is the extra that installs what requires lists: give requires too", path=path)
 
 
 def load_spec(folder):
@@ -142,6 +188,7 @@ def load_spec(folder):
                      counter_note=config.get("counter_note"),
                      build_grid=[dict(zip(build, combo)) for combo in itertools.product(*build.values())],
                      query_param=query_param, query_values=list(query_values),
+                     requires=list(config.get("requires") or []), extra=config.get("extra"),
                      class_name=config["class"], folder=Path(folder))
 
 
@@ -173,3 +220,31 @@ def get(name, root=None):
     if name not in specs:
         raise SynthError(f"unknown index {name!r} (known: {', '.join(specs)})")
     return specs[name]
+
+
+def importable(module):
+    """Whether ``module`` can be imported here, found without importing it (a ``None`` in ``sys.modules``, which
+    blocks an import, counts as missing)."""
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package, or a module without a spec
+        return False
+
+
+def available(root=None):
+    """Names of the plug-ins whose libraries are installed, in registry order (the default set of a run)."""
+    return [name for name, spec in registry(root).items() if spec.unavailable() is None]
+
+
+def require(names, root=None):
+    """The plug-ins called ``names``; SynthError for an unknown name or a plug-in whose library is missing.
+
+    Call it before any work, so that a run asked for an uninstalled library stops at once with the install
+    command instead of after building its corpora.
+    """
+    specs = [get(name, root) for name in names]
+    for spec in specs:
+        spec.check_available()
+    return specs

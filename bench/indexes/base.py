@@ -16,7 +16,8 @@ class Index:
     """An approximate nearest-neighbour index under inner product.
 
     Subclasses implement ``build``, ``search``, ``memory_bytes`` and, where the library counts distance
-    computations, ``reset_counters`` and ``distance_count``.
+    computations, ``reset_counters`` and ``distance_count``; a library that compiles code on first use
+    (numba) also implements ``warm_up``, so that the timed build does not include the compilation.
 
     Parameters
     ----------
@@ -47,6 +48,11 @@ class Index:
         str or None
         """
         return None
+
+    @classmethod
+    def warm_up(cls, d):
+        """Pay once per process what the library spends on first use (e.g. numba compiling its functions),
+        before the harness times a build of rows of dimension ``d``. Default: nothing."""
 
     def build(self, X):
         """Index the rows of ``X``, an ndarray of shape (n, d), float32, C-contiguous, unit rows."""
@@ -82,6 +88,45 @@ class Index:
     def memory_bytes(self):
         """Size of the built index in bytes (its serialized size)."""
         raise NotImplementedError
+
+
+class LibraryIndex(Index):
+    """Shared plumbing for a library that returns at most ``min(k, n)`` rows per query.
+
+    Subclasses implement ``make(X)`` (the library's index over the rows of ``X``, built on one thread) and
+    ``query(Q, k)`` (the row numbers of the ``k`` most similar rows of each query, ``k <= n``: an array of
+    shape (len(Q), k), or one sequence per query, which may be shorter); ``search`` checks the index is
+    built and pads with -1 past what was found.
+    """
+
+    index_ = None
+    n_ = 0
+
+    def make(self, X):
+        raise NotImplementedError
+
+    def query(self, Q, k):
+        raise NotImplementedError
+
+    def build(self, X):
+        X = as_rows(X)
+        self.index_, self.n_ = self.make(X), len(X)
+        return self
+
+    def search(self, Q, k):
+        if self.index_ is None:
+            raise SynthError(f"{type(self).__name__}: build() before search()")
+        Q = as_rows(Q)
+        found = min(k, self.n_)
+        ids = np.full((len(Q), k), -1, dtype=np.int64)
+        if found and len(Q):
+            labels = self.query(Q, found)
+            if isinstance(labels, np.ndarray):
+                ids[:, :found] = labels.reshape(len(Q), found)
+            else:
+                for row, found_ids in enumerate(labels):
+                    ids[row, :len(found_ids)] = found_ids
+        return ids
 
 
 def as_rows(X):

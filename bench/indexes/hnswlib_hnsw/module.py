@@ -2,11 +2,10 @@
 
 import numpy as np
 
-from bench.indexes.base import Index, as_rows
-from synth.errors import SynthError
+from bench.indexes.base import LibraryIndex
 
 
-class HnswlibHNSW(Index):
+class HnswlibHNSW(LibraryIndex):
     """HNSW graph built and searched by hnswlib on one thread.
 
     hnswlib needs ef >= k, so a search uses ``max(ef, k)``; an ``ef`` below ``k`` in the sweep repeats
@@ -22,39 +21,28 @@ class HnswlibHNSW(Index):
         Seed of the level assignment.
     """
 
-    index_ = None
-
     def __init__(self, M=16, ef_construction=200, random_state=100):
         super().__init__(M=M, ef_construction=ef_construction, random_state=random_state)
         self.M, self.ef_construction, self.random_state = int(M), int(ef_construction), int(random_state)
         self.ef = 10
 
-    def build(self, X):
+    def make(self, X):
         import hnswlib
 
-        X = as_rows(X)
         index = hnswlib.Index(space="ip", dim=X.shape[1])
         index.init_index(max_elements=len(X), ef_construction=self.ef_construction, M=self.M,
                          random_seed=self.random_state)
         index.set_num_threads(1)
         index.add_items(X, np.arange(len(X)), num_threads=1)
-        self.index_ = index
-        return self
+        return index
 
     def set_query_params(self, ef):
         self.ef = int(ef)
 
-    def search(self, Q, k):
-        if self.index_ is None:
-            raise SynthError(f"{type(self).__name__}: build() before search()")
-        Q = as_rows(Q)
-        found = min(k, self.index_.get_current_count())
-        ids = np.full((len(Q), k), -1, dtype=np.int64)
-        if found:
-            self.index_.set_ef(max(self.ef, found))
-            labels, _ = self.index_.knn_query(Q, k=found, num_threads=1)
-            ids[:, :found] = labels
-        return ids
+    def query(self, Q, k):
+        self.index_.set_ef(max(self.ef, k))
+        labels, _ = self.index_.knn_query(Q, k=k, num_threads=1)
+        return labels
 
     def memory_bytes(self):
         return int(self.index_.index_file_size())
