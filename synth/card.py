@@ -1,7 +1,7 @@
-"""The dataset card (README.md) of a published corpus: Hub YAML metadata plus a body from
-synth/cards/dataset_card.md."""
+"""The dataset card (README.md) of a published corpus: Hub YAML metadata plus a body from cards/dataset_card.md."""
 
 from importlib import resources
+from pathlib import Path
 from string import Template
 
 from . import __version__
@@ -16,8 +16,11 @@ DEFAULT_CITATION = """```bibtex
 
 
 def template_text():
-    """The card body template: synth/cards/dataset_card.md (the package synth.cards)."""
-    return resources.files("synth.cards").joinpath("dataset_card.md").read_text()
+    """The card body template: the repository's cards/dataset_card.md, installed as the package synth.cards."""
+    try:
+        return resources.files("synth.cards").joinpath("dataset_card.md").read_text()
+    except ModuleNotFoundError:  # running from a checkout that is not installed
+        return (Path(__file__).resolve().parent.parent / "cards" / "dataset_card.md").read_text()
 
 
 def size_category(n):

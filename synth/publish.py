@@ -3,7 +3,7 @@
 The folder ``synth publish`` writes is what the Hub serves and what ``datasets.load_dataset(folder, config)``
 reads::
 
-    README.md                               dataset card (YAML metadata + body from synth/cards/dataset_card.md)
+    README.md                               dataset card (YAML metadata + body from cards/dataset_card.md)
     corpus/train-00000-of-0000N.parquet     id int64, vector fixed-size float32 list (config "corpus")
     queries/test-00000-of-00001.parquet     id, vector: queries from their own seed stream ("queries")
     neighbors/test-00000-of-00001.parquet   id, neighbors (top-k corpus ids), scores (cosines) ("neighbors")

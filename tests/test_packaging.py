@@ -23,12 +23,12 @@ def source_files():
 def test_packages_are_discovered_not_listed():
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "packages" not in setuptools or "find" in setuptools["packages"]  # no hand-kept list
-    find = setuptools["packages"]["find"]
-    assert find["namespaces"] is False and set(find["include"]) == {"synth", "synth.*", "bench", "bench.*"}
-    assert "package-dir" not in setuptools  # everything lives under synth/ and bench/
-    # without namespace packages, discovery needs an __init__.py in every folder of Python code (data-only
-    # folders such as synth/data ship as package data of their parent, see the wheel test)
+    assert "packages" not in setuptools and "package-dir" not in setuptools  # setup.py states them
+    setup_py = (ROOT / "setup.py").read_text()
+    assert 'find_packages(include=["synth", "synth.*", "bench", "bench.*"])' in setup_py  # no hand-kept list
+    assert 'package_dir={"synth.cards": "cards"}' in setup_py
+    # discovery needs an __init__.py in every folder of Python code (data-only folders such as synth/data
+    # ship as package data of their parent, see the wheel test)
     folders = {Path(f).parent for f in source_files() if f.endswith(".py")}
     missing = sorted(str(f) for f in folders if not (ROOT / f / "__init__.py").is_file())
     assert not missing, f"folders that would not be installed (add an __init__.py): {missing}"
@@ -41,18 +41,18 @@ def test_packages_found_by_setuptools():
     expected = {".".join(p.parent.relative_to(ROOT).parts) for top in TOPS
                 for p in (ROOT / top).rglob("__init__.py")}
     assert found == expected
-    assert {"synth.cards", "bench.indexes.usearch_hnsw", "bench.indexes.faiss_hnsw"} <= found
+    assert {"bench.indexes.usearch_hnsw", "bench.indexes.faiss_hnsw"} <= found and "synth.cards" not in found
 
 
 @pytest.mark.slow
 def test_wheel_holds_every_source_config_and_data_file(tmp_path):
     """Build a wheel from a copy of the sources (pip, setuptools) and list it: every .py, every plug-in's
-    config.yml, the bundled data (synth/data) and the card templates (synth/cards), nothing missing."""
+    config.yml, the bundled data (synth/data) and the card templates (cards/, as synth/cards), nothing missing."""
     src = tmp_path / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, src / name)
-    for top in TOPS:
+    for top in (*TOPS, "cards"):
         shutil.copytree(ROOT / top, src / top, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     try:  # build with the installed setuptools when it is recent enough, else in pip's isolated environment
         isolated = int(metadata.version("setuptools").split(".")[0]) < 68
@@ -64,7 +64,7 @@ def test_wheel_holds_every_source_config_and_data_file(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     (wheel,) = (tmp_path / "dist").glob("synth_embeddings-*.whl")
     names = {n for n in zipfile.ZipFile(wheel).namelist() if not n.split("/")[0].endswith(".dist-info")}
-    assert names == set(source_files())
+    assert names == set(source_files()) | {f"synth/cards/{c.name}" for c in (ROOT / "cards").glob("*.md")}
     plugins = [p.parent.name for p in (ROOT / "bench" / "indexes").glob("*/config.yml")]
     assert len(plugins) >= 11
     for plugin in plugins:

@@ -141,7 +141,7 @@ publish:
 def test_committed_card_is_the_offline_recipe_card():
     from huggingface_hub import DatasetCard
 
-    card = DatasetCard.load(ROOT / "synth" / "cards" / "minilm-wordnet.md")
+    card = DatasetCard.load(ROOT / "cards" / "minilm-wordnet.md")
     assert [c["config_name"] for c in card.data.to_dict()["configs"]] == ["corpus", "queries", "neighbors"]
     assert "Synthetic MiniLM-WordNet embeddings" in card.text and "Membership inference" in card.text
     assert "| subspace_residual |" in card.text and "**Check failed: membership inference" in card.text
