@@ -5,6 +5,7 @@ from pathlib import Path
 from string import Template
 
 from . import __version__
+from .report import membership_table
 
 DEFAULT_CITATION = """```bibtex
 @software{synth_embeddings,
@@ -116,11 +117,7 @@ def privacy_text(result):
         lines += [f"Membership inference (`synth audit`): an attacker holding the model file (published with this "
                   f"corpus) scores {mem['n']:,} training rows and {mem['n']:,} held-out rows; a high score says "
                   f"\"training row\". AUC 0.5 and a true-positive rate of 0.01 at 1% false positives mean no leak.",
-                  "", "| attack | AUC [95% CI] | TPR at 1% FPR [95% CI] |", "|---|---|---|"]
-        lines += [f"| {name} | {m['auc']:.3f} [{m['auc_ci'][0]:.3f}-{m['auc_ci'][1]:.3f}] | "
-                  f"{m['tpr_at_1pct_fpr']:.3f} [{m['tpr_ci'][0]:.3f}-{m['tpr_ci'][1]:.3f}] |"
-                  for name, m in mem["attacks"].items()]
-        lines.append("")
+                  "", *membership_table(mem["attacks"]), ""]
         if not mem["passed"]:
             lines += ["**An attacker with the model file can tell which real rows it was fitted on.** Do not "
                       "publish a model fitted on rows whose membership is itself private.", ""]

@@ -62,14 +62,18 @@ def format_demo(r):
     return "\n".join([format_demo_markdown(r).splitlines()[0], "", line(header), *map(line, rows)])
 
 
+def membership_table(attacks):
+    """Markdown table lines of membership attacks: AUC and TPR at 1% FPR with their 95% intervals (the
+    ``attacks`` of :func:`synth.privacy.membership_attacks`; ``synth audit`` and the dataset card)."""
+    return ["| attack | AUC [95% CI] | TPR at 1% FPR [95% CI] |", "|---|---|---|"] + [
+        f"| {name} | {a['auc']:.3f} [{a['auc_ci'][0]:.3f}-{a['auc_ci'][1]:.3f}] | "
+        f"{a['tpr_at_1pct_fpr']:.3f} [{a['tpr_ci'][0]:.3f}-{a['tpr_ci'][1]:.3f}] |" for name, a in attacks.items()]
+
+
 def format_membership(result):
     """The membership attacks of :func:`synth.privacy.membership_attacks` as a Markdown table and a verdict."""
     lines = [f"Membership inference: {result['n']:,} training rows (members) against {result['n']:,} held-out rows "
              f"(non-members); nearest_fake searches {result['n_fakes']:,} sampled rows. AUC 0.5 and TPR 0.01 "
-             "= no leak.", "",
-             "| attack | AUC [95% CI] | TPR at 1% FPR [95% CI] |", "|---|---|---|"]
-    for name, a in result["attacks"].items():
-        lines.append(f"| {name} | {a['auc']:.3f} [{a['auc_ci'][0]:.3f}-{a['auc_ci'][1]:.3f}] | "
-                     f"{a['tpr_at_1pct_fpr']:.3f} [{a['tpr_ci'][0]:.3f}-{a['tpr_ci'][1]:.3f}] |")
+             "= no leak.", "", *membership_table(result["attacks"])]
     lines += ["", f"Check (every attack AUC <= {result['max_auc']} and TPR <= {result['max_tpr']}): {result['check']}"]
     return "\n".join(lines)
