@@ -191,6 +191,8 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
                       "stats_ratio": {key: stats[key] / real_stats[key] for key in STATS},
                       "n_patches": int(model.n_patches_) if hasattr(model, "n_patches_") else None,
                       "noise_scale": getattr(model, "noise_scale_", None),
+                      "bridge": getattr(model, "bridge_", None),
+                      "bridge_calibration": getattr(model, "bridge_calibration_", None),
                       "fit_seconds": round(fit_seconds, 2), "model_bytes": len(model_bytes(model))}
     bar.close()
     return {"data": {"source": source, "n": n, "d": d}, "n_fit": n_fit, "sizes": kept, "dropped_sizes": dropped,
@@ -276,6 +278,17 @@ def markdown(result):
                      f"{'yes' if row['copies'] else 'no'} | {row['n_patches'] or '-'} | "
                      + ("-" if row["noise_scale"] is None else f"{row['noise_scale']:.2f}")
                      + f" | {row['fit_seconds']:.1f} | {row['model_bytes'] / 1e6:.2f} |")
+    chosen = {name: row for name, row in result["configs"].items() if row.get("bridge_calibration")}
+    if chosen:
+        lines += ["", "**bridge chosen at fit time** (`bridge=auto`: fake / real distance computations at recall "
+                  f"{next(iter(chosen.values()))['bridge_calibration']['recall']:g} against training rows, IVF / "
+                  "HNSW, per amount tried; the chosen amount in bold)", ""]
+        for name, row in chosen.items():
+            cal = row["bridge_calibration"]
+            cells = [(f"**{b:g}**" if b == row["bridge"] else f"{b:g}") + ": "
+                     + " / ".join("-" if v is None else f"{v:.2f}" for v in (i, h))
+                     for b, i, h in zip(cal["grid"], cal["ivf"], cal["hnsw"])]
+            lines.append(f"- {name}: " + ", ".join(cells))
     rs = result["real_stats"]
     lines += ["", f"**geometry statistics** (n = {rs['n']:,} held-out real rows and {rs['n']:,} fakes; fake / real "
               "in brackets)", "", "| set | TwoNN dim | IsoScore | part. ratio | anisotropy | NN cosine |",

@@ -185,6 +185,8 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
                "n_patches": int(model.n_patches_) if hasattr(model, "n_patches_") else None,
                "noise_scale": getattr(model, "noise_scale_", None),
                "calibration": getattr(model, "calibration_", None),
+               "bridge": getattr(model, "bridge_", None),
+               "bridge_calibration": getattr(model, "bridge_calibration_", None),
                "c2st": {str(s): _two_sample(heldout[:s], fake[:s], k, n_permutations, int(seeds[1]))
                         for s in sizes},
                "memorization": memorization(train, fake[:n_mem], heldout[:n_mem]),

@@ -17,42 +17,14 @@ import math
 import numpy as np
 
 from synth.metrics import hubness
+from synth.searchcost import KMEANS_SEED, ivf_cells  # noqa: F401 -- ivf_cells is part of this module's API
 
 from .hardness import hardness
-from .indexes.base import as_rows, faiss_single_thread
+from .indexes.base import as_rows
 
-KMEANS_SEED = 1234  # the IVF plug-ins' k-means seed
 HUBNESS_ROWS = 10_000  # hubness needs a k-NN self-search of the base; beyond this a seeded subsample
 REACH_SHARE = 0.9  # cells to reach 9 of 10 neighbours: the share recall 0.9-0.95 needs
 NEIGHBOUR_RANKS = (1, 10, 100)
-
-
-def ivf_cells(base, nlist=None, random_state=KMEANS_SEED):
-    """Spherical k-means cells of a base, as an IVF index with a flat inner-product quantizer builds them.
-
-    Parameters
-    ----------
-    base : ndarray of shape (n, d), unit rows
-    nlist : int, optional
-        Number of cells; default ``round(sqrt(n))``, the IVF plug-ins' ``nlist: auto``.
-    random_state : int
-        k-means seed. k-means runs on one thread so that the cells do not depend on the thread count.
-
-    Returns
-    -------
-    centroids : ndarray of shape (nlist, d), unit rows
-    assign : ndarray of shape (n,), int64
-        The cell of each base row: its most similar centroid.
-    """
-    import faiss
-
-    base = as_rows(base)
-    nlist = max(1, int(round(math.sqrt(len(base))))) if nlist is None else int(nlist)
-    with faiss_single_thread():
-        km = faiss.Kmeans(base.shape[1], nlist, niter=20, spherical=True, seed=int(random_state), verbose=False)
-        km.train(base)
-        _, assign = km.index.search(base, 1)
-    return km.centroids.copy(), assign[:, 0].astype(np.int64)
 
 
 def cell_stats(queries, neighbors, centroids, assign, k=10, share=REACH_SHARE):

@@ -139,6 +139,19 @@ def parse_noise_scale(ctx, param, value):
 parse_patches = auto_or(int, 1, "an integer >= 1")
 
 
+def parse_bridge(ctx, param, value):
+    """--bridge: 'auto' or a number between 0 and 1."""
+    if value == "auto":
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not 'auto' or a number between 0 and 1") from None
+    if not 0 <= number <= 1:
+        raise click.BadParameter(f"{value!r} is not between 0 and 1")
+    return number
+
+
 def echo_json(obj):
     click.echo(json.dumps(obj, indent=2))
 
@@ -175,12 +188,13 @@ def main():
 @click.option("--noise-scale", default="auto", show_default=True, callback=parse_noise_scale,
               help="Scale of the residual noise outside the kept directions; 'auto' calibrates it with the "
                    "two-sample test on a split of REAL (1 = plain probabilistic PCA).")
-@click.option("--bridge", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--bridge", default="0", show_default=True, callback=parse_bridge,
               help="Move each sample's mean up to this fraction of the way towards a partner patch's mean, "
                    "partners drawn by how often training rows sit between the two patches: fills the borders "
-                   "real data crosses, so IVF and HNSW search cost on the fakes come closer to real's (0.5 "
-                   "or 0.75 for search benchmarks; measured in docs/cost). Costs spectrum fidelity "
-                   "(IsoScore 5-12% low). 0 = off.")
+                   "real data crosses, so IVF and HNSW search cost on the fakes come closer to real's. 'auto' "
+                   "picks the amount (0, 0.25, ..., 1) whose fakes cost what REAL's own rows cost to search "
+                   "with IVF and HNSW, measured at fit time (for search benchmarks; docs/cost). Costs spectrum "
+                   "fidelity (IsoScore 5-12% low). 0 = off.")
 @click.option("--softness", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Tempered patches: each training row also weighs in its neighbouring patches, with weight "
                    "exp(cosine gap / (softness x the patches' mean squared radius)). Patches then overlap as "
@@ -221,6 +235,13 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, softnes
     if kind == "patch":
         click.echo(f"fitted {model.n_patches_} patches (rank <= {rank}, >= {model.counts_.min()} points each), "
                    f"noise scale {model.noise_scale_:.3g}" + (" (calibrated)" if model.calibration_ else ""))
+        cal = getattr(model, "bridge_calibration_", None)
+        if cal:
+            pick = cal["grid"].index(model.bridge_)
+            show = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+            click.echo(f"bridge {model.bridge_:g} (calibrated): fakes cost {show(cal['ivf'][pick])} x (IVF) and "
+                       f"{show(cal['hnsw'][pick])} x (HNSW) what {cal['n_base']:,} training rows cost to search "
+                       f"at recall {cal['recall']:g}")
         tried = model.copy_check_ or []
         if len(tried) > 1:
             click.echo(f"patch count lowered from {tried[0]['n_patches']} to {tried[-1]['n_patches']}: with more "

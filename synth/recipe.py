@@ -74,7 +74,8 @@ SCHEMA = {
         "rank": (INT, 40, None),
         "min_points": (INT, 20, lambda v: None if v >= 10 else "must be at least 10"),
         "noise_scale": ((str, int, float), "auto", _noise), "seed": (INT, 0, None),
-        "bridge": (FLOAT, 0.0, lambda v: None if 0 <= v <= 1 else "must be between 0 and 1"),
+        "bridge": ((str, int, float), 0.0, lambda v: None if v == "auto" or not isinstance(v, str) and 0 <= v <= 1
+                   else "must be 'auto' or between 0 and 1"),
         "softness": (FLOAT, 0.0, lambda v: None if v >= 0 else "must be >= 0"),
         "recolor": (BOOL, False, None),
         "copy_guard": (BOOL, True, None),

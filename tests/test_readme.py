@@ -155,3 +155,31 @@ def test_privacy_table_is_the_committed_audit_output():
         cells = [f"{a['auc']:.3f} [{a['auc_ci'][0]:.3f}-{a['auc_ci'][1]:.3f}] / {a['tpr_at_1pct_fpr']:.3f}"
                  for a in attacks.values()]
         assert f"| {label} | " + " | ".join(cells) + " |" in page, folder
+
+
+AUTO_BOARDS = (("auto-bundled", "bundled"), ("auto-word-table", "word table"),
+               ("auto-wordnet-all", "MiniLM-WordNet"), ("auto-debian", "Debian (not tuned on)"))
+
+
+def auto_rows(board, label):
+    """The docs/cost.md rows of one `bridge=auto` board, rendered from its cost.json."""
+    import json
+
+    config = json.loads((ROOT / "docs" / "cost" / board / "cost.json").read_text())["configs"]["auto"]
+    t = config["c2st"]
+    rows = []
+    for i, (n, row) in enumerate(config["by_n"].items()):
+        r = row["ratios"]
+        ndis = {ix: " / ".join(f"{r[ix]['ndis'][q]:.2f}" for q in ("0.90", "0.95", "0.99"))
+                for ix in ("faiss-hnsw", "faiss-ivf", "faiss-ivfsq8")}
+        weaker = f"{min(t['c2st_real'], t['c2st_fake']):.3f}" if i == 0 else ""
+        rows.append(f"| {label} | {int(n):,} | {ndis['faiss-hnsw']} | {ndis['faiss-ivf']} | {ndis['faiss-ivfsq8']} | "
+                    f"{r['hnswlib']['qps']['0.95']:.2f} | {config['bridge']:g} | {weaker} |")
+    return rows
+
+
+def test_cost_page_bridge_auto_table_is_the_committed_auto_boards():
+    page = (ROOT / "docs" / "cost.md").read_text()
+    for board, label in AUTO_BOARDS:
+        for row in auto_rows(board, label):
+            assert "  " + row in page, row

@@ -5,11 +5,11 @@ work. Build and search run on one thread, so a rebuild gives identical search re
 single-thread QPS. The metric is inner product everywhere: rows are unit vectors, so this is cosine.
 """
 
-from contextlib import contextmanager
 
 import numpy as np
 
 from synth.errors import SynthError
+from synth.searchcost import faiss_single_thread  # noqa: F401 -- the plug-ins import it from here
 
 
 class Index:
@@ -135,19 +135,6 @@ def as_rows(X):
     if X.ndim != 2:
         raise SynthError(f"expected a 2-d array of vectors, got shape {X.shape}")
     return X
-
-
-@contextmanager
-def faiss_single_thread():
-    """Run faiss on one OpenMP thread, restoring the previous setting afterwards."""
-    import faiss
-
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(previous)
 
 
 class FaissIndex(Index):

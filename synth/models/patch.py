@@ -37,9 +37,32 @@ NOISE_GRID = (0.125, 0.18, 0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0)  # residual-nois
 CALIBRATION_FIT = 10_000  # at most this many points fit the calibration's sub-model
 CALIBRATION_TEST = 5_000  # at most this many points test it
 CALIBRATION_MIN_TEST = 500  # below this the test is too noisy to calibrate: the scale stays 1
+BRIDGE_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # bridge amounts tried by bridge="auto"
+COST_ROWS = 10_000  # bridge="auto": at most this many training rows (and as many fakes) form a search base
+COST_QUERIES = 1000  # ... and at most this many other rows (and fakes) query it (500 leave the ratio +-7% noisy)
+COST_RECALL = 0.95  # ... at this recall
 
 
-def calibrate_noise_scale(X, params, seed, grid=NOISE_GRID, k=10):
+def calibration_split(X, params, seed):
+    """The noise calibration's split of the training rows: a sub-model fitted on part A and part B to test it.
+
+    The sub-model has ``params`` (patch count scaled to the smaller set) and noise scale 1; None when X is
+    too small to calibrate. Returns ``(sub, B)``.
+    """
+    n = len(X)
+    n_fit = min(n // 2, CALIBRATION_FIT)
+    n_test = min(n - n_fit, CALIBRATION_TEST)
+    if n_test < CALIBRATION_MIN_TEST or n_fit < 2 * params["min_points"]:
+        return None
+    order = np.random.default_rng(seed).permutation(n)
+    A, B = X[order[:n_fit]], X[order[n_fit:n_fit + n_test]]
+    with muted():
+        sub = PatchPCA(**{**params, "n_patches": max(1, round(params["n_patches"] * n_fit / n))},
+                       noise_scale=1.0, random_state=seed).fit(A)
+    return sub, B
+
+
+def calibrate_noise_scale(X, params, seed, grid=NOISE_GRID, k=10, split=None):
     """Choose the residual-noise scale so that the k-NN two-sample test is balanced, on training data only.
 
     The training rows are split in two: a patch model with the same parameters (patch count scaled to the
@@ -57,6 +80,9 @@ def calibrate_noise_scale(X, params, seed, grid=NOISE_GRID, k=10):
     seed : int
     grid : sequence of float
     k : int
+    split : tuple, optional
+        ``(sub, B)`` of :func:`calibration_split`, made here when not given (a bridge calibration shares
+        one split between its bridge amounts; the sub-model's ``bridge_`` is the amount tested).
 
     Returns
     -------
@@ -68,16 +94,11 @@ def calibrate_noise_scale(X, params, seed, grid=NOISE_GRID, k=10):
     """
     from ..twosample import knn_two_sample
 
-    n = len(X)
-    n_fit = min(n // 2, CALIBRATION_FIT)
-    n_test = min(n - n_fit, CALIBRATION_TEST)
-    if n_test < CALIBRATION_MIN_TEST or n_fit < 2 * params["min_points"]:
+    split = split or calibration_split(X, params, seed)
+    if split is None:
         return 1.0, None
-    order = np.random.default_rng(seed).permutation(n)
-    A, B = X[order[:n_fit]], X[order[n_fit:n_fit + n_test]]
-    with muted():
-        sub = PatchPCA(**{**params, "n_patches": max(1, round(params["n_patches"] * n_fit / n))},
-                       noise_scale=1.0, random_state=seed).fit(A)
+    sub, B = split
+    n_test = len(B)
     grid = sorted(float(a) for a in grid)
     gaps = {}
 
@@ -100,8 +121,58 @@ def calibrate_noise_scale(X, params, seed, grid=NOISE_GRID, k=10):
         scale = float(np.exp(np.log(grid[lo]) + t * (np.log(grid[hi]) - np.log(grid[lo]))))
     else:  # no sign change on the grid: its end nearest balance
         scale = grid[i]
-    return scale, {"n_fit": n_fit, "n_test": n_test, "grid": [grid[i] for i in sorted(gaps)],
+    return scale, {"n_fit": int(sub.counts_.sum()), "n_test": n_test, "grid": [grid[i] for i in sorted(gaps)],
                    "gap": [round(float(gaps[i]), 4) for i in sorted(gaps)]}
+
+
+def calibrate_bridge(model, X, params, seed, grid=BRIDGE_GRID, noise_scale="auto", recall=COST_RECALL, k=10):
+    """Choose the bridge amount whose fakes cost what the training rows cost to search, IVF and HNSW alike.
+
+    Searching real data costs the same whichever real rows form the base, so the fitted ``model``'s fakes
+    are compared with training rows (:mod:`synth.searchcost`): a base of at most :data:`COST_ROWS` rows
+    and :data:`COST_QUERIES` other rows as queries, against as many fakes and fake queries. For each amount
+    ``b`` of ``grid`` the noise scale is calibrated first (one shared split, :func:`calibrate_noise_scale`),
+    then ``r_ivf`` and ``r_hnsw``, the fake / real distance computations at ``recall``, are measured. The
+    amount with the smallest ``max(|log r_ivf|, |log r_hnsw|)`` is chosen (the smaller amount on a tie).
+
+    Returns
+    -------
+    bridge : float
+    scale : float
+        The noise scale calibrated for it (``noise_scale`` itself when that is a number).
+    report : dict
+        ``grid``, ``noise_scale``, ``ivf`` and ``hnsw`` (ratios, None where a cost was not reached) per
+        amount, ``n_base``, ``n_queries`` and ``recall``.
+    """
+    from ..searchcost import cost_ratio, search_cost
+
+    n = len(X)
+    n_q = min(COST_QUERIES, n // 10)
+    n_base = min(COST_ROWS, n - n_q)
+    order = np.random.default_rng(seed).permutation(n)
+    real = search_cost(X[order[n_q:n_q + n_base]], X[order[:n_q]], k=k, recall=recall)
+    split = calibration_split(X, {**params, "bridge": max(grid)}, seed) if noise_scale == "auto" else None
+    report = {"grid": [], "noise_scale": [], "ivf": [], "hnsw": [], "n_base": n_base, "n_queries": n_q,
+              "recall": recall}
+    best = None
+    for b in sorted(float(v) for v in grid):
+        stage(f"patch: calibrating the bridge, amount {b:g}")
+        if noise_scale == "auto":
+            if split is not None:
+                split[0].bridge_ = b
+            scale = calibrate_noise_scale(X, params, seed, split=split)[0] if split is not None else 1.0
+        else:
+            scale = float(noise_scale)
+        model.bridge_, model.noise_scale_, model._cache = b, scale, None
+        fakes = model.sample(n_base + n_q, random_state=seed)
+        ratio = cost_ratio(search_cost(fakes[:n_base], fakes[n_base:], k=k, recall=recall), real)
+        score = max(abs(np.log(v)) if v else np.inf for v in ratio.values())
+        for key, value in (("grid", b), ("noise_scale", round(scale, 4)), ("ivf", ratio["ivf"]),
+                           ("hnsw", ratio["hnsw"])):
+            report[key].append(value if not isinstance(value, float) or key == "grid" else round(value, 4))
+        if best is None or score < best[0]:
+            best = (score, b, scale)
+    return best[1], best[2], report
 
 
 def _finite(v):
@@ -430,7 +501,7 @@ class PatchPCA(Generator):
         k-means iterations.
     noise_scale : float or "auto", default="auto"
         ``a``, the scale of the residual noise; "auto" calibrates it on the training data.
-    bridge : float in [0, 1], default=0
+    bridge : float in [0, 1] or "auto", default=0
         When > 0, each sample's mean moves from its patch mean ``m_i`` towards the mean ``m_j`` of a partner
         patch: ``(1 - t) m_i + t m_j`` with ``t ~ U(0, bridge)``. The partner is drawn from the patch's
         partner table (:func:`partner_table`): how often training rows have ``i`` and ``j`` as their two
@@ -443,7 +514,9 @@ class PatchPCA(Generator):
         their price in the two-sample test and the spectrum. Every bridged mean is made of patch means of
         at least ``min_points`` points. 0 samples exactly as before the option existed; model files
         written before the partner table bridge towards one of the :data:`BRIDGE_NEIGHBORS` nearest
-        patches, as they did.
+        patches, as they did. "auto" chooses the amount among :data:`BRIDGE_GRID` at fit time, by search
+        cost: the amount whose fakes cost what the training rows cost to search with IVF and HNSW
+        (:func:`calibrate_bridge`; about 30 s more at 10,000 x 384).
     softness : float >= 0, default=0
         Tempered (soft) patches. 0 cuts the training rows into disjoint k-means cells and fits each patch on
         its own cell. Above 0 each row also weighs in the patches of neighbouring centres, with weight
@@ -490,6 +563,10 @@ class PatchPCA(Generator):
         The residual-noise scale used when sampling.
     calibration_ : dict or None
         What the calibration measured (see :func:`calibrate_noise_scale`); None when not run.
+    bridge_ : float
+        The bridge amount used when sampling: ``bridge``, or the amount ``bridge="auto"`` chose.
+    bridge_calibration_ : dict
+        With ``bridge="auto"``, what :func:`calibrate_bridge` measured; absent otherwise.
     copy_check_ : list of dict or None
         With ``n_patches="auto"`` and ``copy_guard``, each patch count tried and its :func:`copy_check`;
         None otherwise.
@@ -532,8 +609,8 @@ class PatchPCA(Generator):
             raise SynthError(f"rank must be >= 0, got {self.rank!r}")
         if self.max_mb is not None and not (_finite(self.max_mb) and self.max_mb > 0):
             raise SynthError(f"max_mb must be a finite number > 0 or None, got {self.max_mb!r}")
-        if not (_finite(self.bridge) and 0 <= self.bridge <= 1):
-            raise SynthError(f"bridge must be between 0 and 1, got {self.bridge!r}")
+        if not (self.bridge == "auto" or _finite(self.bridge) and 0 <= self.bridge <= 1):
+            raise SynthError(f"bridge must be 'auto' or between 0 and 1, got {self.bridge!r}")
         if not (_finite(self.softness) and self.softness >= 0):
             raise SynthError(f"softness must be a finite number >= 0, got {self.softness!r}")
         problem = noise_scale_problem(self.noise_scale)
@@ -546,7 +623,7 @@ class PatchPCA(Generator):
         reserve = recolor_bytes(d) if self.recolor else 0  # the map's bytes come out of max_mb
         if self.n_patches != "auto" or not self.copy_guard:
             n_patches = (int(self.n_patches) if self.n_patches != "auto"
-                         else auto_patches(n, d, self.rank, self.max_mb, reserve, self.bridge > 0))
+                         else auto_patches(n, d, self.rank, self.max_mb, reserve, self._bridging()))
             self._fit_patches(X, n_patches, seed, auto)
             self.copy_check_ = None
             return self
@@ -554,7 +631,7 @@ class PatchPCA(Generator):
         # with the training rows' leave-one-out cosines standing in for held-out's
         # While backing off, the noise scale calibrated at the first count is reused; the count that passes
         # then gets its own calibration and is checked again (a failure there backs off further).
-        n_patches, tried = min(auto_patches(n, d, self.rank, self.max_mb, reserve, self.bridge > 0),
+        n_patches, tried = min(auto_patches(n, d, self.rank, self.max_mb, reserve, self._bridging()),
                                 max(1, n // self.min_points)), []
         reference, scale = CopyReference(X, seed), None
         while True:
@@ -567,7 +644,7 @@ class PatchPCA(Generator):
             tried.append({"n_patches": n_patches, **check})
             if not check["copies"] or n_patches == 1:
                 break
-            scale = self.noise_scale_ if auto else None
+            scale = self.noise_scale_ if auto or self.bridge == "auto" else None  # and bridge_ is kept
             n_patches = max(1, int(n_patches * AUTO_BACKOFF))
         self.copy_check_ = tried
         return self
@@ -617,14 +694,22 @@ class PatchPCA(Generator):
         self.variances_, self.noise_variance_ = variances[perm], noise[perm]
         self.dim_ = d
         self._cache = self._nbrs = self._partner_cdf = None
-        self.partners_ = partner_table(X, self.means_) if self.bridge > 0 else None
+        self.partners_ = partner_table(X, self.means_) if self._bridging() else None
+        if self.bridge != "auto":
+            self.bridge_ = float(self.bridge)
         self._set_noise(X, n_patches, seed, auto_noise, scale)
 
     def _set_noise(self, X, n_patches, seed, auto_noise, scale=None):
         """Calibrate (or set) the noise scale of the fitted patches, then fit the recolouring map if asked."""
         self._cache = None
-        if scale is not None:
+        if scale is not None:  # a back-off step: the last calibration's scale (and bridge amount) are kept
             self.noise_scale_, self.calibration_ = float(scale), None
+        elif self.bridge == "auto":
+            params = {k: getattr(self, k) for k in ("rank", "min_points", "n_iter", "softness")}
+            params["n_patches"] = n_patches
+            self.bridge_, self.noise_scale_, self.bridge_calibration_ = calibrate_bridge(
+                self, X, params, seed, noise_scale="auto" if auto_noise else self.noise_scale)
+            self.calibration_ = None
         elif auto_noise:
             # the noise is calibrated before recolouring (the map depends on the noise scale)
             params = {k: getattr(self, k) for k in ("rank", "min_points", "n_iter", "bridge", "softness")}
@@ -667,6 +752,9 @@ class PatchPCA(Generator):
         Y += Y @ self._recolor  # T y = y + (T - I) y
         Y += self.recolor_means_[0]
         return normalize(Y)
+
+    def _bridging(self):
+        return self.bridge == "auto" or self.bridge > 0
 
     @property
     def n_patches_(self):
@@ -713,12 +801,13 @@ class PatchPCA(Generator):
         labels = rng.choice(len(self.weights_), size=m, p=self.weights_)
         Y = rng.standard_normal((m, self.dim_), dtype=np.float32)
         Y *= sigma[labels, None]
-        if self.bridge > 0:  # extra draws only when bridging: bridge = 0 keeps the stream of earlier versions
+        bridge = self.bridge_
+        if bridge > 0:  # extra draws only when bridging: bridge = 0 keeps the stream of earlier versions
             if getattr(self, "partners_", None) is not None:
                 j = self._partner(labels, rng.random(m))
             else:  # a file from before the partner table: one of the nearest patches, uniformly
                 j = self._neighbors()[labels, rng.integers(0, BRIDGE_NEIGHBORS, size=m)]
-            t = rng.uniform(0, self.bridge, size=m).astype(np.float32)[:, None]
+            t = rng.uniform(0, bridge, size=m).astype(np.float32)[:, None]
             Y += (1 - t) * self.means_[labels] + t * self.means_[j]
         else:
             Y += self.means_[labels]
@@ -738,6 +827,7 @@ class PatchPCA(Generator):
                 "variances": self.variances_, "noise_variance": self.noise_variance_,
                 "noise_scale": np.array([self.noise_scale_], np.float64),
                 **({"recolor_map": self.recolor_map_, "recolor_means": self.recolor_means_} if self.recolor else {}),
+                **({"bridge": np.array([self.bridge_], np.float64)} if self.bridge == "auto" else {}),
                 **(dict(zip(("partner_ptr", "partner_idx", "partner_w"), self.partners_))
                    if getattr(self, "partners_", None) is not None else {})}
 
@@ -753,6 +843,11 @@ class PatchPCA(Generator):
             raise ValueError("array 'mass' sums to 0")
         if "noise_scale" in a:
             check_array(a, "noise_scale", (1,), minimum=0)
+        if self.bridge == "auto":
+            if "bridge" not in a:
+                raise ValueError("parameter bridge is 'auto' but the file has no fitted 'bridge' array")
+            if not 0 <= float(check_array(a, "bridge", (1,), minimum=0)[0]) <= 1:
+                raise ValueError("array 'bridge' must lie between 0 and 1")
         if self.recolor:
             check_array(a, "recolor_map", (d, d))
             check_array(a, "recolor_means", (2, d))
@@ -762,7 +857,8 @@ class PatchPCA(Generator):
         self.means_, self.components_ = a["means"], a["components"]
         self.variances_, self.noise_variance_ = a["variances"], a["noise_variance"]
         self.noise_scale_ = float(a["noise_scale"][0]) if "noise_scale" in a else 1.0  # files before the scale
-        self.calibration_ = None
+        self.calibration_ = self.bridge_calibration_ = None
+        self.bridge_ = float(a["bridge"][0]) if self.bridge == "auto" else float(self.bridge)
         if self.recolor:
             self.recolor_map_, self.recolor_means_ = a["recolor_map"], a["recolor_means"]
         self._recolor = None

@@ -1,0 +1,148 @@
+"""Search cost at equal recall, measured at fit time on training rows alone (REFERENCE "Search cost at
+equal recall").
+
+The cost of searching *real* data does not depend on which real rows are searched: a base of training
+rows costs what a base of held-out rows costs (at recall 0.95 and n = 9,500 from N = 10,000 on four
+corpora, fake / real ratios against the one and the other agree within 0.05 for IVF and 0.07 for HNSW;
+docs/cost/README.md). So a fit can compare its own fakes with
+its training rows and learn, without held-out data, how much cheaper or dearer the fakes are to search.
+Two index families are simulated with faiss on one thread (the result does not depend on the thread
+count):
+
+- **IVF**: the cells are a spherical k-means of the base (``nlist = round(sqrt(n))``) and every query
+  probes cells in order of centroid similarity, as ``IndexIVFFlat`` does. The recall of each ``nprobe``
+  is computed exactly from the cells holding the true neighbours; the cost is ``nlist`` coarse distances
+  plus the rows of the probed cells, interpolated linearly in recall between consecutive ``nprobe``.
+- **HNSW**: ``IndexHNSWFlat`` (M = 16, efConstruction = 200, as the bench plug-in) swept over ``efSearch``; the cost is faiss's
+  own distance counter, interpolated linearly in recall on the curve's frontier.
+"""
+
+import math
+from contextlib import contextmanager
+
+import faiss
+import numpy as np
+
+KMEANS_SEED = 1234  # the IVF plug-ins' k-means seed
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 200  # the bench plug-in's (64 builds twice as fast but lowers fake / real by 0.07-0.09)
+EF_SEARCH = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+
+
+@contextmanager
+def faiss_single_thread():
+    """Run faiss on one OpenMP thread, restoring the previous setting afterwards."""
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
+
+
+def _rows(X):
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def ivf_cells(base, nlist=None, random_state=KMEANS_SEED):
+    """Spherical k-means cells of a base, as an IVF index with a flat inner-product quantizer builds them.
+
+    Parameters
+    ----------
+    base : ndarray of shape (n, d), unit rows
+    nlist : int, optional
+        Number of cells; default ``round(sqrt(n))``, the IVF plug-ins' ``nlist: auto``.
+    random_state : int
+        k-means seed. k-means runs on one thread so that the cells do not depend on the thread count.
+
+    Returns
+    -------
+    centroids : ndarray of shape (nlist, d), unit rows
+    assign : ndarray of shape (n,), int64
+        The cell of each base row: its most similar centroid.
+    """
+    base = _rows(base)
+    nlist = max(1, int(round(math.sqrt(len(base))))) if nlist is None else int(nlist)
+    with faiss_single_thread():
+        km = faiss.Kmeans(base.shape[1], nlist, niter=20, spherical=True, seed=int(random_state), verbose=False)
+        km.train(base)
+        _, assign = km.index.search(base, 1)
+    return km.centroids.copy(), assign[:, 0].astype(np.int64)
+
+
+def _at_recall(recalls, costs, target):
+    """Cost at ``target`` recall, linear between the first frontier point reaching it and the one before;
+    None when no point reaches it."""
+    recalls, costs = np.asarray(recalls, np.float64), np.asarray(costs, np.float64)
+    frontier = [i for i in range(len(recalls)) if i == 0 or recalls[i] > recalls[:i].max()]
+    above = [j for j, i in enumerate(frontier) if recalls[i] >= target - 1e-12]
+    if not above:
+        return None
+    hi = frontier[above[0]]
+    if above[0] == 0:
+        return float(costs[hi])
+    lo = frontier[above[0] - 1]
+    frac = (target - recalls[lo]) / (recalls[hi] - recalls[lo])
+    return float(costs[lo] + frac * (costs[hi] - costs[lo]))
+
+
+def ivf_cost(base, queries, neighbors, recall):
+    """Distance computations per query an IVF-Flat index needs for ``recall`` (see the module's text)."""
+    centroids, assign = ivf_cells(base)
+    nlist = len(centroids)
+    sizes = np.bincount(assign, minlength=nlist).astype(np.float64)
+    order = np.argsort(-(_rows(queries) @ centroids.T), axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(nlist)[None, :], axis=1)
+    probe = np.take_along_axis(rank, assign[neighbors], axis=1)  # probe rank of each true neighbour's cell
+    found = np.bincount(probe.ravel(), minlength=nlist).cumsum() / probe.size  # recall at nprobe = 1..nlist
+    scanned = np.cumsum(sizes[order], axis=1).mean(axis=0)  # rows scanned at nprobe = 1..nlist
+    return _at_recall(found, nlist + scanned, recall)
+
+
+def hnsw_cost(base, queries, neighbors, recall, ef_search=EF_SEARCH):
+    """Distance computations per query an HNSW graph needs for ``recall`` (faiss's counter), or None when
+    the largest ``efSearch`` does not reach it."""
+    base, queries = _rows(base), _rows(queries)
+    k = neighbors.shape[1]
+    recalls, costs = [], []
+    with faiss_single_thread():
+        index = faiss.IndexHNSWFlat(base.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.add(base)
+        for ef in ef_search:
+            index.hnsw.efSearch = max(int(ef), k)
+            faiss.cvar.hnsw_stats.reset()
+            _, got = index.search(queries, k)
+            costs.append(faiss.cvar.hnsw_stats.ndis / len(queries))
+            recalls.append(np.mean([len(np.intersect1d(g, t)) for g, t in zip(got, neighbors)]) / k)
+            if recalls[-1] >= recall:
+                break
+    return _at_recall(recalls, costs, recall)
+
+
+def search_cost(base, queries, k=10, recall=0.95):
+    """IVF and HNSW distance computations per query at ``recall`` on one corpus.
+
+    Parameters
+    ----------
+    base : ndarray of shape (n, d), unit rows
+    queries : ndarray of shape (n_queries, d), unit rows, not in ``base``
+    k : int
+    recall : float
+
+    Returns
+    -------
+    dict
+        ``ivf`` and ``hnsw``: distance computations per query (None when not reached).
+    """
+    base, queries = _rows(base), _rows(queries)
+    index = faiss.IndexFlatIP(base.shape[1])
+    index.add(base)
+    _, neighbors = index.search(queries, k)
+    return {"ivf": ivf_cost(base, queries, neighbors, recall), "hnsw": hnsw_cost(base, queries, neighbors, recall)}
+
+
+def cost_ratio(fake, real):
+    """Per family, fake / real cost (None where either is missing)."""
+    return {key: (fake[key] / real[key] if fake.get(key) and real.get(key) else None) for key in real}

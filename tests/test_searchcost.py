@@ -1,0 +1,179 @@
+"""Fit-time search cost (synth.searchcost) and the bridge amount chosen by it (PatchPCA bridge="auto")."""
+
+import faiss
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from synth.errors import SynthError
+from synth.models import PatchPCA
+from synth.models.patch import BRIDGE_GRID
+from synth.searchcost import _at_recall, cost_ratio, hnsw_cost, ivf_cells, ivf_cost, search_cost
+
+
+def unit(X):
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """3,000 base rows and 200 queries in 30 overlapping clusters on S^31."""
+    rng = np.random.default_rng(0)
+    C = rng.standard_normal((30, 32))
+    X = unit(C[rng.integers(30, size=3200)] + 0.6 * rng.standard_normal((3200, 32)))
+    return X[:3000], X[3000:]
+
+
+def test_at_recall_interpolates_on_the_frontier():
+    assert _at_recall([0.5, 0.9, 1.0], [10, 20, 40], 0.95) == pytest.approx(30.0)
+    assert _at_recall([0.5, 0.9, 1.0], [10, 20, 40], 0.4) == 10.0  # the first point already reaches it
+    assert _at_recall([0.5, 0.9], [10, 20], 0.95) is None  # never reached
+    # a point that does not raise recall is off the frontier: 0.8 at cost 30 is skipped
+    assert _at_recall([0.8, 0.8, 1.0], [10, 30, 50], 0.9) == pytest.approx(30.0)
+
+
+def test_ivf_cost_is_what_a_faiss_ivf_index_with_the_same_cells_scans(blobs):
+    base, queries = blobs
+    k = 10
+    flat = faiss.IndexFlatIP(base.shape[1])
+    flat.add(base)
+    truth = flat.search(queries, k)[1]
+    centroids, assign = ivf_cells(base)
+    nlist = len(centroids)
+    quantizer = faiss.IndexFlatIP(base.shape[1])
+    quantizer.add(centroids)
+    ivf = faiss.IndexIVFFlat(quantizer, base.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf.is_trained = True
+    ivf.add_with_ids(base, np.arange(len(base)).astype(np.int64))  # assigned by the same centroids
+    recalls, costs = [], []
+    for nprobe in range(1, nlist + 1):
+        ivf.nprobe = nprobe
+        faiss.cvar.indexIVF_stats.reset()
+        got = ivf.search(queries, k)[1]
+        recalls.append(np.mean([len(np.intersect1d(g, t)) for g, t in zip(got, truth)]) / k)
+        costs.append(nlist + faiss.cvar.indexIVF_stats.ndis / len(queries))
+    for target in (0.8, 0.9, 0.95, 0.99):
+        assert ivf_cost(base, queries, truth, target) == pytest.approx(_at_recall(recalls, costs, target), rel=1e-6)
+
+
+def test_hnsw_cost_grows_with_recall_and_search_cost_reports_both(blobs):
+    base, queries = blobs
+    truth = faiss.IndexFlatIP(base.shape[1])
+    truth.add(base)
+    nbrs = truth.search(queries, 10)[1]
+    low, high = hnsw_cost(base, queries, nbrs, 0.8), hnsw_cost(base, queries, nbrs, 0.99)
+    assert 0 < low < high < len(base)
+    assert hnsw_cost(base, queries, nbrs, 0.99, ef_search=(10,)) is None or low <= high
+    both = search_cost(base, queries, recall=0.95)
+    assert set(both) == {"ivf", "hnsw"} and all(v > 0 for v in both.values())
+    assert search_cost(base, queries, recall=0.95) == both  # one thread, seeded cells: the same figures again
+    assert cost_ratio({"ivf": 50.0, "hnsw": None}, {"ivf": 100.0, "hnsw": 10.0}) == {"ivf": 0.5, "hnsw": None}
+
+
+@pytest.fixture(scope="module")
+def auto_fit():
+    from synth.bundled import load_real
+
+    X = load_real("bundled")[:3000]
+    return X, PatchPCA(n_patches=40, rank=8, bridge="auto", random_state=0).fit(X)
+
+
+def test_bridge_auto_chooses_the_amount_whose_fakes_cost_most_like_the_training_rows(auto_fit):
+    X, model = auto_fit
+    cal = model.bridge_calibration_
+    assert cal["grid"] == list(BRIDGE_GRID) and cal["n_queries"] == 300 and cal["n_base"] == 2700
+    scores = [max(abs(np.log(i)), abs(np.log(h))) for i, h in zip(cal["ivf"], cal["hnsw"])]
+    assert model.bridge_ == cal["grid"][int(np.argmin(scores))]
+    # the noise scale is calibrated for the chosen amount, and more bridging asks for less noise
+    assert model.noise_scale_ == pytest.approx(cal["noise_scale"][cal["grid"].index(model.bridge_)], abs=1e-4)
+    assert cal["noise_scale"][0] > cal["noise_scale"][-1]
+    # bridging makes IVF costlier on these data: the fakes' ratio rises from 0 to the largest amount
+    assert cal["ivf"][-1] > cal["ivf"][0]
+    again = PatchPCA(n_patches=40, rank=8, bridge="auto", random_state=0).fit(X)
+    assert again.bridge_ == model.bridge_ and again.bridge_calibration_ == cal
+    np.testing.assert_array_equal(again.sample(300, random_state=5), model.sample(300, random_state=5))
+
+
+def test_bridge_auto_model_file_round_trip_and_a_file_without_the_amount(auto_fit, tmp_path):
+    from safetensors.numpy import load_file
+
+    from synth.artifact import load_model, save_model
+
+    _, model = auto_fit
+    save_model(model, tmp_path / "m.safetensors")
+    back = load_model(tmp_path / "m.safetensors")
+    assert back.bridge == "auto" and back.bridge_ == model.bridge_
+    np.testing.assert_array_equal(back.sample(400, random_state=2), model.sample(400, random_state=2))
+    fixed = PatchPCA(n_patches=40, rank=8, bridge=0.5, noise_scale=1.0, random_state=0).fit(auto_fit[0])
+    save_model(fixed, tmp_path / "f.safetensors")
+    assert "bridge" not in load_file(str(tmp_path / "f.safetensors"))  # a number in the parameters is enough
+
+
+def test_bridge_auto_file_missing_its_amount_is_refused(auto_fit, tmp_path):
+    import json
+
+    from safetensors.numpy import save
+
+    from synth.artifact import _checksum, _open, load_model, save_model
+
+    _, model = auto_fit
+    save_model(model, tmp_path / "m.safetensors")
+    header, stored = _open(tmp_path / "m.safetensors")
+    for name, arrays in (("none", {k: v for k, v in stored.items() if k != "bridge"}),
+                         ("big", {**stored, "bridge": np.array([1.5])})):
+        header.pop("checksum", None)
+        header["checksum"] = _checksum(header, arrays)
+        path = tmp_path / f"{name}.safetensors"
+        path.write_bytes(save(arrays, metadata={"synth": json.dumps(header, sort_keys=True)}))
+        with pytest.raises(SynthError) as e:
+            load_model(path)
+        assert e.value.path == str(path)
+        assert ("no fitted 'bridge' array" if name == "none" else "'bridge' must lie between 0 and 1") in e.value.problem
+
+
+def test_bridge_must_be_auto_or_a_fraction():
+    X = unit(np.random.default_rng(0).standard_normal((200, 8)))
+    for bad in ("sometimes", -0.1, 1.5, np.nan):
+        with pytest.raises(SynthError, match="bridge must be 'auto' or between 0 and 1"):
+            PatchPCA(bridge=bad).fit(X)
+
+
+@pytest.mark.slow
+def test_cli_fit_bridge_auto_reports_the_choice(auto_fit, tmp_path):
+    from synth.cli import main
+
+    np.save(tmp_path / "real.npy", auto_fit[0])
+    r = CliRunner().invoke(main, ["fit", str(tmp_path / "real.npy"), "-o", str(tmp_path / "a.safetensors"),
+                                  "--patches", "40", "--rank", "8", "--bridge", "auto"])
+    assert r.exit_code == 0, r.output
+    assert f"bridge {auto_fit[1].bridge_:g} (calibrated): fakes cost" in r.output
+    assert "what 2,700 training rows cost to search at recall 0.95" in r.output
+
+
+def test_cli_fit_refuses_a_bridge_that_is_not_auto_or_a_fraction(tmp_path):
+    from synth.cli import main
+
+    np.save(tmp_path / "real.npy", unit(np.random.default_rng(0).standard_normal((100, 8))))
+    for bad, words in (("often", "'often' is not 'auto' or a number between 0 and 1"),
+                       ("1.5", "'1.5' is not between 0 and 1")):
+        r = CliRunner().invoke(main, ["fit", str(tmp_path / "real.npy"), "-o", str(tmp_path / "b.safetensors"),
+                                      "--bridge", bad])
+        assert r.exit_code == 2 and words in r.output
+        assert not (tmp_path / "b.safetensors").exists()
+
+
+def test_cost_board_shows_the_amount_each_auto_config_chose():
+    import json
+    from pathlib import Path
+
+    from bench.cost import markdown
+
+    folder = Path(__file__).resolve().parent.parent / "docs" / "cost" / "auto-bundled"
+    result = json.loads((folder / "cost.json").read_text())
+    text = markdown(result)
+    assert text.strip() == (folder / "cost.md").read_text().strip()  # the committed page is this rendering
+    cal = result["configs"]["auto"]["bridge_calibration"]
+    line = next(ln for ln in text.splitlines() if ln.startswith("- auto: "))
+    chosen = cal["grid"].index(result["configs"]["auto"]["bridge"])
+    assert f"**{cal['grid'][chosen]:g}**: {cal['ivf'][chosen]:.2f} / {cal['hnsw'][chosen]:.2f}" in line
+    assert line.count("**") == 2  # one amount is marked
