@@ -5,7 +5,7 @@ from pathlib import Path
 from string import Template
 
 from . import __version__
-from .report import membership_table
+from .report import FIDELITY_MEASURES, PRIVACY_MEASURES, membership_table, standard_table
 
 DEFAULT_CITATION = """```bibtex
 @software{synth_embeddings,
@@ -85,6 +85,14 @@ def fidelity_text(result):
                              ("nn_cosine", "mean nearest-neighbour cosine", ".3f")):
         if key in stats["real"]:
             lines.append(f"| {label} | {_fmt(stats['real'][key], spec)} | {_fmt(stats['fake'][key], spec)} |")
+    table = standard_table(s.get("standard", {}), FIDELITY_MEASURES)
+    if table:
+        lines += ["", f"Standard fidelity measures (detection: {s['standard']['n']:,} corpus rows against as many "
+                      "held-out real rows; alpha-precision and beta-recall: against the training rows; definitions "
+                      "in synth's docs/measures.md):", "", *table, "",
+                  "alpha-precision and beta-recall are synthcity's estimator on the unit rows; its min-max scaled "
+                  "variant (`alpha_precision_synthcity` in audit.json) divides by each coordinate's range, which "
+                  "near-constant embedding coordinates make meaningless."]
     h = a.get("hnsw")
     lines.append("")
     if h is None:
@@ -112,6 +120,10 @@ def privacy_text(result):
                   f"{d['heldout_median']:.3f} for held-out real. Memorization rate (corpus rows closer to a "
                   f"training point than the 95th percentile of held-out real, {d['threshold']:.3f}): "
                   f"**{d['memorization_rate']:.3f}** (about 0.05 for a generator that does not copy).", ""]
+        table = standard_table(a["score"].get("standard", {}), PRIVACY_MEASURES)
+        if table:
+            lines += ["The field's standard copying measures, against the training rows and held-out real rows "
+                      "(definitions: synth's docs/measures.md):", "", *table, ""]
     mem = (a or {}).get("membership")
     if mem is not None:
         lines += [f"Membership inference (`synth audit`): an attacker holding the model file (published with this "

@@ -529,17 +529,21 @@ def stats(x, n, as_json, dims, key, column, split, seed):
 @click.option("--k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Neighbours.")
 @click.option("--permutations", type=click.IntRange(min=1), default=200, show_default=True,
               help="Label shuffles for the p-value.")
+@click.option("--standard/--no-standard", default=True, show_default=True,
+              help="The field's standard measures: SDMetrics' detection score; with --train also Meehan et "
+                   "al.'s data-copying test, alpha-precision, beta-recall and authenticity, and SDMetrics' DCR "
+                   "overfitting protection (REAL is the held-out set).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @seed_option
 @reports
-def score(real, fake, train, n, k, permutations, as_json, seed):
+def score(real, fake, train, n, k, permutations, standard, as_json, seed):
     """How close FAKE is to REAL (held-out real embeddings, not used to fit).
 
     The k-NN two-sample test pools n real and n fake points and measures the share of each point's k
     neighbours that come from the other set: 0.5 means indistinguishable, 0 separable. It is reported
     pooled and per side (judge by the smaller side) next to the ceiling, the same test on two disjoint
     real samples. With --train, the memorization check compares each fake point's nearest training cosine
-    with held-out real's.
+    with held-out real's. The standard measures (docs/measures.md) come last, under "standard" in --json.
     """
     from .io import load_embeddings
     from .progress import stage
@@ -554,7 +558,7 @@ def score(real, fake, train, n, k, permutations, as_json, seed):
         if A is not None and A.shape[1] != R.shape[1]:
             raise SynthError(f"{name} has dimension {A.shape[1]}, REAL has {R.shape[1]}",
                              fake if name == "FAKE" else train)
-    result = run_score(R, F, train=T, n=n, k=k, n_permutations=permutations, random_state=seed)
+    result = run_score(R, F, train=T, n=n, k=k, n_permutations=permutations, random_state=seed, standard=standard)
     click.echo(json.dumps(result, indent=2) if as_json else format_score(result))
 
 

@@ -13,8 +13,9 @@ reads::
 Corpus and queries are the rows of ``synth sample`` with the same model and seed (``--seed``; queries from
 :func:`synth.sampling.query_seed`); neighbours are exact (blockwise faiss inner product, ties to the smaller
 id). The audit runs on the first ``audit_n`` corpus rows: the k-NN two-sample test against held-out real with
-its ceiling, the geometry statistics, the memorization check against the training rows, and the HNSW search
-cost ratio (fake / real distance computations at recall 0.95).
+its ceiling, the geometry statistics, the memorization check against the training rows, the field's standard
+measures (:mod:`synth.standard_measures`; reported, not part of the check), the HNSW search cost ratio (fake /
+real distance computations at recall 0.95) and the membership attacks.
 """
 
 import hashlib
@@ -126,9 +127,10 @@ def check_audit(dcr, max_rate=MAX_MEMORIZATION, max_gap=MAX_MEDIAN_GAP):
 def audit(gen, train, heldout, fake, queries_fake, k=10, n=5000, hnsw=True, random_state=0, verbose=0):
     """Fidelity and privacy figures of a corpus sample ``fake`` (unit rows) against real data.
 
-    ``train`` are the model's training rows, ``heldout`` real rows it never saw. Returns a dict with ``c2st``
-    (the :func:`synth.twosample.score` result minus arrays), ``hnsw`` (fake and real distance computations per
-    query at recall 0.95 and their ratio, or None when skipped) and ``min_points_per_patch``.
+    ``train`` are the model's training rows, ``heldout`` real rows it never saw. Returns a dict with ``score``
+    (the :func:`synth.twosample.score` result, with the standard measures), ``hnsw`` (fake and real distance
+    computations per query at recall 0.95 and their ratio, or None when skipped), ``min_points_per_patch``
+    and ``membership``.
     """
     from .twosample import score
 
@@ -136,7 +138,7 @@ def audit(gen, train, heldout, fake, queries_fake, k=10, n=5000, hnsw=True, rand
     if verbose:
         print(f"publish: audit, two-sample test and memorization at n={n}", flush=True)
     result = {"score": score(heldout, fake, train=train, n=n, k=10, n_permutations=200,
-                             random_state=random_state)}
+                             random_state=random_state, standard=True)}
     result["hnsw"] = None
     if hnsw:
         from bench.fidelity import hnsw_cost

@@ -25,6 +25,9 @@ def format_score(r):
         lines += ["", "memorization: cosine to the nearest training point (median)",
                   f"  fake {d['fake_median']:.4f}   held-out real {d['heldout_median']:.4f}   "
                   f"memorization rate {d['memorization_rate']:.3f} (about 0.05 if nothing is copied)"]
+    if r.get("standard"):
+        lines += ["", f"standard measures (n = {r['standard']['n']} held-out and generated rows)",
+                  *standard_table(r["standard"])]
     return "\n".join(lines)
 
 
@@ -77,3 +80,65 @@ def format_membership(result):
              "= no leak.", "", *membership_table(result["attacks"])]
     lines += ["", f"Check (every attack AUC <= {result['max_auc']} and TPR <= {result['max_tpr']}): {result['check']}"]
     return "\n".join(lines)
+
+
+def _data_copying_row(std):
+    c = std["data_copying"]
+    value = "-" if c["c_t"] is None else f"{c['c_t']:.2f}"
+    return ("data-copying test C_T (Meehan et al. 2020)",
+            f"{value} over {c['cells_used']} of {c['n_cells']} cells (global Z_U {c['z_u']:.1f})",
+            "about 0; far below 0 (the paper: below -3): generated rows sit closer to training rows than new real "
+            "rows do")
+
+
+def _dcr_row(std):
+    d = std["dcr_overfitting_protection"]
+    return (f"DCR overfitting protection (SDMetrics; {d['distance']} distance)",
+            f"{d['score']:.3f} ({d['closer_to_training']:.3f} of generated rows closer to training than to held-out)",
+            "1 (about half closer to training); 0: every generated row is nearer a training row")
+
+
+def _authenticity_row(std):
+    return ("authenticity (Alaa et al. 2022; synthcity's estimator, unit rows)",
+            f"{std['alpha_precision']['authenticity']:.3f}",
+            "about 0.5 for rows as far from the training rows as real rows are; near 0: rows on training rows")
+
+
+def _detection_row(std):
+    d = std["detection"]
+    return ("detection score (SDMetrics LogisticDetection)", f"{d['score']:.3f} (AUC {d['auc']:.3f})",
+            "1: a logistic regression cannot tell generated from held-out real rows; 0: it always can")
+
+
+def _alpha_row(std):
+    return ("alpha-precision (Alaa et al. 2022; synthcity's estimator, unit rows)",
+            f"{std['alpha_precision']['alpha_precision']:.3f}",
+            "1: generated rows fill the real rows' typical region as real rows do")
+
+
+def _beta_row(std):
+    return ("beta-recall (Alaa et al. 2022; synthcity's estimator, unit rows)",
+            f"{std['alpha_precision']['beta_recall']:.3f}",
+            "higher: more real rows have a generated row within their nearest-neighbour distance; two real "
+            "samples score well below 1 on this estimator")
+
+
+STANDARD_ROWS = {"data_copying": (_data_copying_row, "data_copying"),
+                 "dcr_overfitting_protection": (_dcr_row, "dcr_overfitting_protection"),
+                 "authenticity": (_authenticity_row, "alpha_precision"),
+                 "detection": (_detection_row, "detection"),
+                 "alpha_precision": (_alpha_row, "alpha_precision"),
+                 "beta_recall": (_beta_row, "alpha_precision")}
+PRIVACY_MEASURES = ("data_copying", "dcr_overfitting_protection", "authenticity")
+FIDELITY_MEASURES = ("detection", "alpha_precision", "beta_recall")
+
+
+def standard_table(std, names=tuple(STANDARD_ROWS)):
+    """Markdown table lines of the standard measures (the ``standard`` of :func:`synth.twosample.score`, from
+    :func:`synth.standard_measures.standard_measures`) named in ``names`` that ``std`` holds; ``synth score``
+    and the dataset card. Empty when none is there."""
+    rows = [STANDARD_ROWS[name][0](std) for name in names if STANDARD_ROWS[name][1] in std]
+    if not rows:
+        return []
+    return ["| measure | value | no copying / faithful |", "|---|---|---|",
+            *(f"| {a} | {b} | {c} |" for a, b, c in rows)]

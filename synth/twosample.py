@@ -136,7 +136,7 @@ def memorization(train, fake, heldout):
     }
 
 
-def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state=0):
+def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state=0, standard=False):
     """Score a synthetic set against real data: two-sample test, its ceiling, geometry, privacy.
 
     ``n`` real and ``n`` fake rows (``n = min(n, len(real), len(fake))``) go into
@@ -158,6 +158,10 @@ def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state
     n_permutations : int, default=200
     random_state : int, numpy.random.Generator or None, default=0
         One generator drives every subsample and permutation.
+    standard : bool, default=False
+        Also run the field's standard measures (:func:`synth.standard_measures.standard_measures`: SDMetrics'
+        detection score, and with ``train`` Meehan et al.'s data-copying test, alpha-precision, beta-recall
+        and authenticity, SDMetrics' DCR overfitting protection), seeded by the same generator.
 
     Returns
     -------
@@ -165,7 +169,7 @@ def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state
         ``n``, ``k``, ``c2st``, ``c2st_real``, ``c2st_fake``, ``p_value``, ``ceiling``,
         ``ceiling_real``, ``ceiling_fake``, ``ceiling_n``, ``stats`` ({``real``, ``fake``}:
         :func:`synth.metrics.geometry_stats` on the tested rows) and, with ``train``, ``dcr``
-        (:func:`memorization` on the tested fake and real rows).
+        (:func:`memorization` on the tested fake and real rows); with ``standard``, ``standard``.
     """
     real, fake = _check_pair(real, fake, ("real", "fake"))
     if train is not None:
@@ -214,4 +218,10 @@ def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state
     if train is not None:
         stage("memorization check")
         result["dcr"] = memorization(train, fake_n, real_n)
+    if standard:
+        from synth.standard_measures import standard_measures
+
+        stage("standard measures: detection" + (", data-copying test, alpha-precision, DCR overfitting protection"
+                                                if train is not None else ""))
+        result["standard"] = standard_measures(real, fake, train=train, n=n, random_state=rng)
     return result

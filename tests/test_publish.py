@@ -85,6 +85,9 @@ def test_card_parses_with_three_configs_and_states_the_measured_audit(published)
     assert set(attacks) == {"subspace_residual", "likelihood", "nearest_patch_mean", "nearest_fake"}
     for name, a in attacks.items():
         assert f"| {name} | {a['auc']:.3f} [{a['auc_ci'][0]:.3f}-{a['auc_ci'][1]:.3f}] |" in privacy
+    c = s["standard"]["data_copying"]
+    assert f"| data-copying test C_T (Meehan et al. 2020) | {c['c_t']:.2f} over {c['cells_used']} of" in privacy
+    assert f"| detection score (SDMetrics LogisticDetection) | {s['standard']['detection']['score']:.3f}" in body
     assert "all-MiniLM-L6-v2" in body and "$" not in re.sub(r"```.*?```", "", body, flags=re.S)
     assert 0.2 < s["c2st"] < 0.52 and s["dcr"]["memorization_rate"] <= 0.06
 
