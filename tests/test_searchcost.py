@@ -177,3 +177,12 @@ def test_cost_board_shows_the_amount_each_auto_config_chose():
     chosen = cal["grid"].index(result["configs"]["auto"]["bridge"])
     assert f"**{cal['grid'][chosen]:g}**: {cal['ivf'][chosen]:.2f} / {cal['hnsw'][chosen]:.2f}" in line
     assert line.count("**") == 2  # one amount is marked
+
+
+def test_bridge_auto_with_recolor_calibrates_without_a_stale_map(auto_fit):
+    X, plain = auto_fit
+    model = PatchPCA(n_patches=40, rank=8, bridge="auto", recolor=True, random_state=0).fit(X)
+    # the map is fitted after the amount is chosen, so the choice is the one made without recolouring
+    assert model.bridge_calibration_ == plain.bridge_calibration_ and model.recolor_map_ is not None
+    refit = model.set_params(bridge=0.5).fit(X)
+    assert refit.bridge_ == 0.5 and refit.bridge_calibration_ is None

@@ -565,8 +565,8 @@ class PatchPCA(Generator):
         What the calibration measured (see :func:`calibrate_noise_scale`); None when not run.
     bridge_ : float
         The bridge amount used when sampling: ``bridge``, or the amount ``bridge="auto"`` chose.
-    bridge_calibration_ : dict
-        With ``bridge="auto"``, what :func:`calibrate_bridge` measured; absent otherwise.
+    bridge_calibration_ : dict or None
+        With ``bridge="auto"``, what :func:`calibrate_bridge` measured; None otherwise.
     copy_check_ : list of dict or None
         With ``n_patches="auto"`` and ``copy_guard``, each patch count tried and its :func:`copy_check`;
         None otherwise.
@@ -696,12 +696,13 @@ class PatchPCA(Generator):
         self._cache = self._nbrs = self._partner_cdf = None
         self.partners_ = partner_table(X, self.means_) if self._bridging() else None
         if self.bridge != "auto":
-            self.bridge_ = float(self.bridge)
+            self.bridge_, self.bridge_calibration_ = float(self.bridge), None
         self._set_noise(X, n_patches, seed, auto_noise, scale)
 
     def _set_noise(self, X, n_patches, seed, auto_noise, scale=None):
         """Calibrate (or set) the noise scale of the fitted patches, then fit the recolouring map if asked."""
         self._cache = None
+        self._recolor = self.recolor_map_ = None  # no map yet: the calibrations and _fit_recolor sample without one
         if scale is not None:  # a back-off step: the last calibration's scale (and bridge amount) are kept
             self.noise_scale_, self.calibration_ = float(scale), None
         elif self.bridge == "auto":
@@ -718,7 +719,6 @@ class PatchPCA(Generator):
             self.noise_scale_, self.calibration_ = calibrate_noise_scale(X, params, seed)
         else:
             self.noise_scale_, self.calibration_ = float(self.noise_scale), None
-        self._recolor = self.recolor_map_ = None  # no map yet: _fit_recolor samples the mixture itself
         if self.recolor:
             self._fit_recolor(X, seed)
 
