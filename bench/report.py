@@ -35,6 +35,23 @@ def cost_table(result, target, key):
     return "\n".join(lines)
 
 
+def build_table(result):
+    """Markdown table: one row per index, build seconds and index size on each corpus (with the index's own
+    split of the build time, e.g. a database's table load and index creation, where it reports one)."""
+    corpora = list(next(iter(result["results"].values())))
+    lines = ["**build time (1 thread) and index size**", "",
+             "| index | " + " | ".join(corpora) + " |", "|---|" + "---|" * len(corpora)]
+    for index, per_corpus in result["results"].items():
+        cells = []
+        for c in corpora:
+            r = per_corpus[c]
+            parts = ", ".join(f"{key.removesuffix('_seconds')} {v:.2f}" for key, v in r.get("build_details", {}).items())
+            cells.append(f"{r['build_seconds']:.2f} s{f' ({parts})' if parts else ''}, "
+                         f"{r['memory_bytes'] / 2**20:,.1f} MiB")
+        lines.append(f"| {index} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def hardness_table(result):
     lines = [f"**query hardness at k = {result['k']}** (median [10th-90th percentile])", "",
              "| corpus | relative contrast | LID (MLE) |", "|---|---|---|"]
@@ -46,11 +63,11 @@ def hardness_table(result):
 
 
 def markdown(result):
-    """All tables: cost at each target (distance computations, then QPS), and hardness."""
+    """All tables: cost at each target (distance computations, then QPS), build time and size, and hardness."""
     parts = []
     for key in ("ndis", "qps"):
         parts += [cost_table(result, t, key) for t in result["targets"]]
-    parts.append(hardness_table(result))
+    parts += [build_table(result), hardness_table(result)]
     counters = [f"- `{name}`: {info['counter'] or 'null: ' + (info['counter_note'] or '')}"
                 for name, info in result["indexes"].items()]
     parts.append("Distance counters:\n" + "\n".join(counters))

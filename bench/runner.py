@@ -53,34 +53,39 @@ def measure_index(spec, build_params, corpus, k=10, repeats=3):
     dict
         ``build_params``, ``build_seconds``, ``memory_bytes`` and ``curve``: one point per query setting
         with ``param``, ``recall``, ``ndis`` (distance computations per query, None where the library
-        keeps no counter) and ``qps``.
+        keeps no counter) and ``qps``; ``build_details`` where the index reports parts of its build time.
     """
     n, d = corpus.base.shape
     setting = ",".join(f"{k_}={v}" for k_, v in build_params.items())
     stage(f"{spec.name}{f'[{setting}]' if setting else ''} on {corpus.name} ({n:,} rows): build and sweep")
     index = spec.create(build_params, n, d)
     index.warm_up(d)  # a first-use cost (numba compilation) is not build time
-    t0 = time.perf_counter()
-    index.build(corpus.base)
-    build_seconds = time.perf_counter() - t0
-    curve = []
-    for value in spec.query_values:
-        index.set_query_params(**({spec.query_param: value} if spec.query_param else {}))
-        index.reset_counters()
-        times, ids, count = [], None, None
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            found = index.search(corpus.queries, k)
-            times.append(time.perf_counter() - t0)
-            if ids is None:  # the first pass also gives the results and the counters
-                ids, count = found, index.distance_count()
-        curve.append({"param": value, "recall": float(recall_at_k(ids, corpus, k).mean()),
-                      "ndis": None if count is None else count / len(corpus.queries),
-                      "qps": len(corpus.queries) / float(np.median(times))})
-        if curve[-1]["recall"] >= 1.0:  # costlier settings cannot add recall
-            break
-    return {"build_params": getattr(index, "build_params", build_params), "build_seconds": round(build_seconds, 3),
-            "memory_bytes": index.memory_bytes(), "curve": curve}
+    with index:  # open: a database server starts before the timed build; close: it stops, also on an error
+        t0 = time.perf_counter()
+        index.build(corpus.base)
+        build_seconds = time.perf_counter() - t0
+        curve = []
+        for value in spec.query_values:
+            index.set_query_params(**({spec.query_param: value} if spec.query_param else {}))
+            index.reset_counters()
+            times, ids, count = [], None, None
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                found = index.search(corpus.queries, k)
+                times.append(time.perf_counter() - t0)
+                if ids is None:  # the first pass also gives the results and the counters
+                    ids, count = found, index.distance_count()
+            curve.append({"param": value, "recall": float(recall_at_k(ids, corpus, k).mean()),
+                          "ndis": None if count is None else count / len(corpus.queries),
+                          "qps": len(corpus.queries) / float(np.median(times))})
+            if curve[-1]["recall"] >= 1.0:  # costlier settings cannot add recall
+                break
+        out = {"build_params": getattr(index, "build_params", build_params), "build_seconds": round(build_seconds, 3),
+               "memory_bytes": index.memory_bytes(), "curve": curve}
+        details = index.build_details()
+    if details:
+        out["build_details"] = {key: round(value, 3) for key, value in details.items()}
+    return out
 
 
 def cost_at_target(curve, target, key):

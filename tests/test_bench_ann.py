@@ -167,10 +167,13 @@ def test_bench_indexes_lists_every_plugin_and_the_install_line(no_usearch):
 def test_default_run_skips_missing_libraries_and_says_how_to_install_them(monkeypatch, tmp_path):
     """Without --index a run takes every installed plug-in and lists the others as skipped, with the install
     line, on stderr and in results.md."""
-    for name in ANN:  # all five missing: the default run is the base install's six plug-ins
-        for module in [m for m in sys.modules if m == MODULES[name] or m.startswith(MODULES[name] + ".")]:
+    # all five missing, and the [db] plug-ins' libraries too: the default run is the base install's six plug-ins
+    blocked = {MODULES[name] for name in ANN} | {m for spec in registry().values() for m in spec.requires
+                                                 if spec.extra == "db"}
+    for name in blocked:
+        for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
             monkeypatch.delitem(sys.modules, module)
-        monkeypatch.setitem(sys.modules, MODULES[name], None)
+        monkeypatch.setitem(sys.modules, name, None)
     X = np.random.default_rng(1).standard_normal((130, 16)).astype(np.float32)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     save_corpus(make_corpus("real", X[:120], X[120:]), tmp_path / "tiny.h5")

@@ -12,6 +12,9 @@ FLOORS = {"faiss-flat": 1.0, "faiss-hnsw": 0.98, "hnswlib": 0.98, "faiss-ivf": 1
           "faiss-ivfpq": 0.3}
 BASE = {"faiss-flat", "faiss-hnsw", "faiss-ivf", "faiss-ivfpq", "faiss-ivfsq8", "hnswlib"}  # the base install's
 SLOW = {"pynndescent"}  # numba compiles it on first use in a process: about 30 s on 2 busy cores
+# Databases that draw HNSW levels or k-means samples from a generator no client can seed: a rebuild may return
+# other rows, so their two builds are held to the recall floor instead (tests/test_bench_db.py runs them more).
+UNSEEDED = {"pgvector-hnsw", "pgvector-ivfflat", "lancedb-hnsw-sq"}
 
 
 def plugins(names):
@@ -74,7 +77,8 @@ def test_every_plugin_resolves_builds_searches_and_counts(data, name):
         for (ids, count), (ids2, _) in zip(results, again):
             assert ids.shape == (len(Q), K) and ids.dtype == np.int64
             assert ((ids >= -1) & (ids < len(X))).all()
-            np.testing.assert_array_equal(ids, ids2, err_msg=f"{name}: rebuild changed the results")
+            if name not in UNSEEDED:
+                np.testing.assert_array_equal(ids, ids2, err_msg=f"{name}: rebuild changed the results")
             if spec.counter is None:
                 assert count is None
             else:
@@ -84,6 +88,7 @@ def test_every_plugin_resolves_builds_searches_and_counts(data, name):
             assert all(a <= b for a, b in zip(counts, counts[1:])), f"{name}: {counts}"
             assert counts[-1] > counts[0]
         assert recall(results[-1][0], truth) >= FLOORS.get(name, 0.9), name
+        assert recall(again[-1][0], truth) >= FLOORS.get(name, 0.9), name
 
 
 def test_exact_points(data):
@@ -110,15 +115,16 @@ def test_auto_parameters():
 
 
 @pytest.mark.parametrize("name", plugins({"faiss-flat", "faiss-hnsw", "hnswlib", "usearch", "voyager", "nmslib",
-                                           "annoy", "pynndescent"}))
+                                           "annoy", "pynndescent", "pgvector-hnsw", "lancedb-hnsw-sq"}))
 def test_fewer_rows_than_k_pads_with_minus_one(name):
     X = unit(np.random.default_rng(1).standard_normal((5, 8)))
     spec = installed(name)
-    index = spec.create(spec.build_grid[0], *X.shape).build(X)
-    for Q in (X[:2], X[:1]):  # one query too: some libraries return a different shape for it
-        ids = index.search(Q, 8)
-        assert ids.shape == (len(Q), 8) and (ids[:, 5:] == -1).all() and (ids[:, :5] >= 0).all(), name
-        assert (np.sort(ids[:, :5], axis=1) == np.arange(5)).all(), name  # all five rows, each once
+    with spec.create(spec.build_grid[0], *X.shape) as index:
+        index.build(X)
+        for Q in (X[:2], X[:1]):  # one query too: some libraries return a different shape for it
+            ids = index.search(Q, 8)
+            assert ids.shape == (len(Q), 8) and (ids[:, 5:] == -1).all() and (ids[:, :5] >= 0).all(), name
+            assert (np.sort(ids[:, :5], axis=1) == np.arange(5)).all(), name  # all five rows, each once
 
 
 def test_unknown_index_raises():

@@ -30,6 +30,14 @@ def test_bench_page_table_is_the_committed_bench_output():
     assert table in results
 
 
+def test_bench_page_database_tables_are_the_committed_output():
+    page = (ROOT / "docs" / "bench.md").read_text()
+    results = (ROOT / "docs" / "bench" / "db" / "results.md").read_text().split("\n\n")
+    for title in ("**queries per second (1 thread) at recall@10 = 0.95**", "**build time (1 thread) and index size**"):
+        i = next(i for i, part in enumerate(results) if part.startswith(title))
+        assert results[i] + "\n\n" + results[i + 1] in page, title
+
+
 def test_fidelity_page_tables_are_the_committed_scoreboards():
     page = (ROOT / "docs" / "fidelity.md").read_text()
     for name, parts in (("bundled", (2, 4)), ("word-table", (2,)), ("bridge/bundled", range(1, 7)),

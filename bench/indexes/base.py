@@ -17,7 +17,10 @@ class Index:
 
     Subclasses implement ``build``, ``search``, ``memory_bytes`` and, where the library counts distance
     computations, ``reset_counters`` and ``distance_count``; a library that compiles code on first use
-    (numba) also implements ``warm_up``, so that the timed build does not include the compilation.
+    (numba) also implements ``warm_up``, so that the timed build does not include the compilation. An index
+    that holds outside resources (a database server, a folder) acquires them in ``open`` and releases them in
+    ``close``; the harness uses the index as a context manager (``with index:``), so ``close`` runs after the
+    sweep and on any error, and the server start is not build time.
 
     Parameters
     ----------
@@ -54,9 +57,34 @@ class Index:
         """Pay once per process what the library spends on first use (e.g. numba compiling its functions),
         before the harness times a build of rows of dimension ``d``. Default: nothing."""
 
+    def open(self):
+        """Acquire what the index needs before its build (a database server, a scratch folder). Default: nothing.
+
+        Returns
+        -------
+        self
+        """
+        return self
+
+    def close(self):
+        """Release what ``open`` or ``build`` acquired; safe to call twice. Default: nothing."""
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc):
+        self.close()
+
     def build(self, X):
         """Index the rows of ``X``, an ndarray of shape (n, d), float32, C-contiguous, unit rows."""
         raise NotImplementedError
+
+    build_details_ = {}  # set by ``build`` where the build time has parts worth reporting apart
+
+    def build_details(self):
+        """Parts of the build time worth reporting apart (e.g. ``{"load_seconds": ..., "index_seconds": ...}``
+        for a database that loads a table, then indexes it); ``{}`` when there are none."""
+        return dict(self.build_details_)
 
     def set_query_params(self, **params):
         """Set the query-time parameter (e.g. ``efSearch=64``); flat indexes take none."""
@@ -175,7 +203,28 @@ class FaissIndex(Index):
         return int(faiss.serialize_index(self.index_).size)
 
 
-class FaissIVF(FaissIndex):
+class InvertedLists:
+    """The rules an inverted-file index shares (a mix-in before its ``Index`` base): its number of lists, the
+    build parameter ``lists_param``, is ``round(sqrt(n))`` when written ``auto``, and cannot exceed the number
+    of rows, since k-means needs a training point per list."""
+
+    lists_param = "nlist"
+
+    @classmethod
+    def auto(cls, param, n, d):
+        if param == cls.lists_param:
+            return max(1, int(round(np.sqrt(n))))
+        return super().auto(param, n, d)
+
+    @classmethod
+    def unbuildable(cls, params, n, d):
+        lists = params[cls.lists_param]
+        if n < lists:
+            return f"{cls.lists_param} = {lists} needs at least {lists} base rows, got {n}"
+        return super().unbuildable(params, n, d)
+
+
+class FaissIVF(InvertedLists, FaissIndex):
     """Shared plumbing for the faiss IVF family.
 
     ``nlist: auto`` is ``round(sqrt(n))``. An ``nprobe`` above ``nlist`` is clipped to ``nlist`` (every
@@ -191,18 +240,6 @@ class FaissIVF(FaissIndex):
         super().__init__(nlist=nlist, random_state=random_state, **build_params)
         self.nlist, self.random_state = int(nlist), int(random_state)
         self.nprobe = 1
-
-    @classmethod
-    def auto(cls, param, n, d):
-        if param == "nlist":
-            return max(1, int(round(np.sqrt(n))))
-        return super().auto(param, n, d)
-
-    @classmethod
-    def unbuildable(cls, params, n, d):
-        if n < params["nlist"]:  # k-means needs a training point per list
-            return f"nlist = {params['nlist']} needs at least {params['nlist']} base rows, got {n}"
-        return super().unbuildable(params, n, d)
 
     def seed(self, index):
         """Fix the k-means seed of ``index`` (and of its product quantizer, if any)."""

