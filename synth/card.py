@@ -128,7 +128,8 @@ def privacy_text(result):
     if mem is not None:
         lines += [f"Membership inference (`synth audit`): an attacker holding the model file (published with this "
                   f"corpus) scores {mem['n']:,} training rows and {mem['n']:,} held-out rows; a high score says "
-                  f"\"training row\". AUC 0.5 and a true-positive rate of 0.01 at 1% false positives mean no leak.",
+                  f"\"training row\"; nearest_fake searches this corpus's first {mem['n_fakes']:,} rows. AUC 0.5 and a "
+                  "true-positive rate of 0.01 at 1% false positives mean no leak.",
                   "", *membership_table(mem["attacks"]), ""]
         if not mem["passed"]:
             lines += ["**An attacker with the model file can tell which real rows it was fitted on.** Do not "

@@ -118,7 +118,7 @@ def attack_summary(members, others, n_boot=N_BOOT, seed=0):
             "tpr_at_1pct_fpr": round(tpr, 4), "tpr_ci": [round(float(lo[1]), 4), round(float(hi[1]), 4)]}
 
 
-def membership_attacks(model, train, heldout, n=5000, n_fakes=100_000, random_state=0, n_boot=N_BOOT):
+def membership_attacks(model, train, heldout, n=5000, n_fakes=100_000, random_state=0, n_boot=N_BOOT, fakes=None):
     """Run every attack that applies to ``model`` on ``n`` training rows and ``n`` held-out rows.
 
     Parameters
@@ -131,6 +131,9 @@ def membership_attacks(model, train, heldout, n=5000, n_fakes=100_000, random_st
         Members and non-members scored (each at most its set's size).
     n_fakes : int
         Rows sampled for the nearest-fake attack.
+    fakes : ndarray of shape (n_rows, n_features), optional
+        The rows the nearest-fake attack searches instead of ``n_fakes`` fresh samples: a published corpus
+        (publish passes its first rows), so the attack is on what is released.
 
     Returns
     -------
@@ -148,7 +151,9 @@ def membership_attacks(model, train, heldout, n=5000, n_fakes=100_000, random_st
         scorers = {"subspace_residual": lambda X: subspace_residual(model, X),
                    "likelihood": lambda X: likelihood(model, X),
                    "nearest_patch_mean": lambda X: nearest_patch_mean(model, X)}
-    fakes = model.sample(n_fakes, random_state=random_state + 1)
+    if fakes is None:
+        fakes = model.sample(n_fakes, random_state=random_state + 1)
+    n_fakes = len(fakes)
     scorers["nearest_fake"] = lambda X: nearest_fake(fakes, X)
     attacks = {name: attack_summary(f(members), f(others), n_boot=n_boot, seed=random_state)
                for name, f in scorers.items()}

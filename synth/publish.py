@@ -34,7 +34,7 @@ CONFIGS = ("corpus", "queries", "neighbors")
 MAX_MEMORIZATION = 0.06   # memorization rate above which publishing is refused (0.05 = a non-copying generator)
 MAX_MEDIAN_GAP = 0.01     # ... or fake median nearest-training cosine above held-out's + this
 AUDIT_QUERIES = 1000      # queries of the audit's HNSW comparison (at most a fifth of the held-out rows)
-AUDIT_FAKES = 100_000     # rows sampled for the membership audit's nearest-fake attack
+AUDIT_FAKES = 100_000     # the published corpus's first rows searched by the nearest-fake membership attack
 
 
 def features(d, k=None):
@@ -124,13 +124,15 @@ def check_audit(dcr, max_rate=MAX_MEMORIZATION, max_gap=MAX_MEDIAN_GAP):
     return False, "failed: " + "; ".join(why)
 
 
-def audit(gen, train, heldout, fake, queries_fake, k=10, n=5000, hnsw=True, random_state=0, verbose=0):
+def audit(gen, train, heldout, fake, queries_fake, k=10, n=5000, hnsw=True, random_state=0, verbose=0,
+          released=None):
     """Fidelity and privacy figures of a corpus sample ``fake`` (unit rows) against real data.
 
     ``train`` are the model's training rows, ``heldout`` real rows it never saw. Returns a dict with ``score``
     (the :func:`synth.twosample.score` result, with the standard measures), ``hnsw`` (fake and real distance
     computations per query at recall 0.95 and their ratio, or None when skipped), ``min_points_per_patch``
-    and ``membership``.
+    and ``membership``. ``released`` are the rows the nearest-fake membership attack searches: the published
+    corpus's first :data:`AUDIT_FAKES` rows (default: ``fake``).
     """
     from .twosample import score
 
@@ -157,10 +159,12 @@ def audit(gen, train, heldout, fake, queries_fake, k=10, n=5000, hnsw=True, rand
     result["min_points_per_patch"] = int(np.min(counts)) if counts is not None else None
     from .privacy import membership_attacks
 
+    released = fake if released is None else released
+
     if verbose:
         print(f"publish: audit, membership attacks on {min(n, len(train)):,} members and non-members", flush=True)
-    result["membership"] = membership_attacks(gen, train, heldout, n=n, n_fakes=AUDIT_FAKES,
-                                              random_state=random_state)
+    result["membership"] = membership_attacks(gen, train, heldout, n=n, random_state=random_state,
+                                              fakes=released)
     return result
 
 
@@ -310,8 +314,10 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
                   "query_seed": query_seed(seed), "files": files, "bytes": sizes, "model": info,
                   "generated_seconds": None, "audit": None}
         if train is not None:
+            # the nearest-fake attack searches the released rows themselves (row r depends only on seed and r)
+            released = np.concatenate(list(iter_rows(gen, seed, 0, min(n, AUDIT_FAKES))))
             result["audit"] = audit(gen, train, heldout, fake, stream[:AUDIT_QUERIES], k=min(k, 10), n=audit_n, hnsw=hnsw,
-                                    random_state=seed, verbose=verbose)
+                                    random_state=seed, verbose=verbose, released=released)
             dcr = result["audit"]["score"]["dcr"]
             if dcr["heldout_in_train"]:  # the same rows stored at another precision escape the exact digests
                 raise SynthError(f"shares {dcr['heldout_in_train']} of its {result['audit']['score']['n']} audited "

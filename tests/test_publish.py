@@ -83,6 +83,8 @@ def test_card_parses_with_three_configs_and_states_the_measured_audit(published)
     assert not audit["privacy"]["passed"] and "**Check failed: membership inference, subspace_residual AUC" in privacy
     attacks = audit["audit"]["membership"]["attacks"]
     assert set(attacks) == {"subspace_residual", "likelihood", "nearest_patch_mean", "nearest_fake"}
+    # the nearest-fake attack searched the published corpus itself: all N rows here (at most 100,000)
+    assert audit["audit"]["membership"]["n_fakes"] == N and f"searches this corpus's first {N:,} rows" in body
     for name, a in attacks.items():
         assert f"| {name} | {a['auc']:.3f} [{a['auc_ci'][0]:.3f}-{a['auc_ci'][1]:.3f}] |" in privacy
     c = s["standard"]["data_copying"]

@@ -146,6 +146,8 @@ def test_committed_card_is_the_offline_recipe_card():
     assert [c["config_name"] for c in card.data.to_dict()["configs"]] == ["corpus", "queries", "neighbors"]
     assert "Synthetic MiniLM-WordNet embeddings" in card.text and "Membership inference" in card.text
     assert "| subspace_residual |" in card.text and "**Check failed: membership inference" in card.text
+    assert "| data-copying test C_T (Meehan et al. 2020) |" in card.text  # the standard measures, issue 18
+    assert "nearest_fake searches this corpus's first 100,000 rows" in card.text
 
 
 @pytest.mark.slow
