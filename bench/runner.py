@@ -8,6 +8,7 @@ from tqdm.auto import tqdm
 
 from synth.errors import SynthError
 from synth.progress import stage
+from synth.searchcost import cost_at_recall
 
 from .hardness import hardness
 from .indexes import require
@@ -104,20 +105,11 @@ def cost_at_target(curve, target, key):
     values = [p[key] for p in curve]
     if any(v is None for v in values):
         return None
-    recall = np.array([p["recall"] for p in curve])
-    frontier = [i for i in range(len(curve)) if i == 0 or recall[i] > recall[:i].max()]
-    above = [j for j, i in enumerate(frontier) if recall[i] >= target - 1e-12]
-    if not above:
-        return None
-    cost = (lambda v: 1.0 / v) if key == "qps" else (lambda v: v)
-    hi = frontier[above[0]]
-    if above[0] == 0:
-        out = cost(values[hi])
-    else:
-        lo = frontier[above[0] - 1]
-        frac = (target - recall[lo]) / (recall[hi] - recall[lo])
-        out = cost(values[lo]) + frac * (cost(values[hi]) - cost(values[lo]))
-    return float(cost(out))
+    recall = [p["recall"] for p in curve]
+    if key != "qps":
+        return cost_at_recall(recall, values, target)
+    seconds = cost_at_recall(recall, [1.0 / v for v in values], target)  # time per query, interpolated
+    return None if seconds is None else float(1.0 / seconds)
 
 
 def costs_at_targets(r, targets):

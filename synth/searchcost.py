@@ -70,9 +70,10 @@ def ivf_cells(base, nlist=None, random_state=KMEANS_SEED):
     return km.centroids.copy(), assign[:, 0].astype(np.int64)
 
 
-def _at_recall(recalls, costs, target):
-    """Cost at ``target`` recall, linear between the first frontier point reaching it and the one before;
-    None when no point reaches it."""
+def cost_at_recall(recalls, costs, target):
+    """Cost at ``target`` recall on a sweep: over the frontier (points that reach more recall than every
+    cheaper one), linear between the first point reaching it and the one before; None when none reaches it.
+    Shared with :func:`bench.runner.cost_at_target`."""
     recalls, costs = np.asarray(recalls, np.float64), np.asarray(costs, np.float64)
     frontier = [i for i in range(len(recalls)) if i == 0 or recalls[i] > recalls[:i].max()]
     above = [j for j, i in enumerate(frontier) if recalls[i] >= target - 1e-12]
@@ -97,7 +98,7 @@ def ivf_cost(base, queries, neighbors, recall):
     probe = np.take_along_axis(rank, assign[neighbors], axis=1)  # probe rank of each true neighbour's cell
     found = np.bincount(probe.ravel(), minlength=nlist).cumsum() / probe.size  # recall at nprobe = 1..nlist
     scanned = np.cumsum(sizes[order], axis=1).mean(axis=0)  # rows scanned at nprobe = 1..nlist
-    return _at_recall(found, nlist + scanned, recall)
+    return cost_at_recall(found, nlist + scanned, recall)
 
 
 def hnsw_cost(base, queries, neighbors, recall, ef_search=EF_SEARCH):
@@ -118,7 +119,7 @@ def hnsw_cost(base, queries, neighbors, recall, ef_search=EF_SEARCH):
             recalls.append(np.mean([len(np.intersect1d(g, t)) for g, t in zip(got, neighbors)]) / k)
             if recalls[-1] >= recall:
                 break
-    return _at_recall(recalls, costs, recall)
+    return cost_at_recall(recalls, costs, recall)
 
 
 def search_cost(base, queries, k=10, recall=0.95):

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from synth.errors import SynthError
 from synth.models import PatchPCA
 from synth.models.patch import BRIDGE_GRID
-from synth.searchcost import _at_recall, cost_ratio, hnsw_cost, ivf_cells, ivf_cost, search_cost
+from synth.searchcost import cost_at_recall, cost_ratio, hnsw_cost, ivf_cells, ivf_cost, search_cost
 
 
 def unit(X):
@@ -24,12 +24,12 @@ def blobs():
     return X[:3000], X[3000:]
 
 
-def test_at_recall_interpolates_on_the_frontier():
-    assert _at_recall([0.5, 0.9, 1.0], [10, 20, 40], 0.95) == pytest.approx(30.0)
-    assert _at_recall([0.5, 0.9, 1.0], [10, 20, 40], 0.4) == 10.0  # the first point already reaches it
-    assert _at_recall([0.5, 0.9], [10, 20], 0.95) is None  # never reached
+def testcost_at_recall_interpolates_on_the_frontier():
+    assert cost_at_recall([0.5, 0.9, 1.0], [10, 20, 40], 0.95) == pytest.approx(30.0)
+    assert cost_at_recall([0.5, 0.9, 1.0], [10, 20, 40], 0.4) == 10.0  # the first point already reaches it
+    assert cost_at_recall([0.5, 0.9], [10, 20], 0.95) is None  # never reached
     # a point that does not raise recall is off the frontier: 0.8 at cost 30 is skipped
-    assert _at_recall([0.8, 0.8, 1.0], [10, 30, 50], 0.9) == pytest.approx(30.0)
+    assert cost_at_recall([0.8, 0.8, 1.0], [10, 30, 50], 0.9) == pytest.approx(30.0)
 
 
 def test_ivf_cost_is_what_a_faiss_ivf_index_with_the_same_cells_scans(blobs):
@@ -53,7 +53,7 @@ def test_ivf_cost_is_what_a_faiss_ivf_index_with_the_same_cells_scans(blobs):
         recalls.append(np.mean([len(np.intersect1d(g, t)) for g, t in zip(got, truth)]) / k)
         costs.append(nlist + faiss.cvar.indexIVF_stats.ndis / len(queries))
     for target in (0.8, 0.9, 0.95, 0.99):
-        assert ivf_cost(base, queries, truth, target) == pytest.approx(_at_recall(recalls, costs, target), rel=1e-6)
+        assert ivf_cost(base, queries, truth, target) == pytest.approx(cost_at_recall(recalls, costs, target), rel=1e-6)
 
 
 def test_hnsw_cost_grows_with_recall_and_search_cost_reports_both(blobs):

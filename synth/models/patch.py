@@ -160,7 +160,7 @@ def calibrate_bridge(model, X, params, seed, grid=BRIDGE_GRID, noise_scale="auto
         if noise_scale == "auto":
             if split is not None:
                 split[0].bridge_ = b
-            scale = calibrate_noise_scale(X, params, seed, split=split)[0] if split is not None else 1.0
+            scale = calibrate_noise_scale(X, params, seed, split=split)[0]  # 1 when X is too small
         else:
             scale = float(noise_scale)
         model.bridge_, model.noise_scale_, model._cache = b, scale, None
