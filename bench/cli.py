@@ -38,6 +38,8 @@ def index_option(f, default_text="all installed"):
 
 
 def common_options(f):
+    f = click.option("--html", "html", is_flag=True,
+                     help="Also write OUT/report.html, the page `bench report OUT` writes.")(f)
     f = click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")(f)
     f = click.option("--target-recall", "targets", multiple=True, type=click.FloatRange(0, 1, min_open=True),
                      help="Recall at which cost is interpolated (repeatable; default 0.90 0.95 0.99).")(f)
@@ -48,10 +50,12 @@ def common_options(f):
     return index_option(f)
 
 
-def benchmark(corpora, indexes, targets, k, repeats, out, as_json, suite_info):
-    """Run the indexes (default: every installed one) on the corpora, write the outputs, print the tables or
-    JSON. By default a plug-in whose library is missing is listed as skipped, with the install command."""
+def benchmark(corpora, indexes, targets, k, repeats, out, as_json, suite_info, html=False):
+    """Run the indexes (default: every installed one) on the corpora, write the outputs (with ``html`` also
+    the report page), print the tables or JSON. By default a plug-in whose library is missing is listed as
+    skipped, with the install command."""
     from .indexes import available, registry
+    from .page import write_report
     from .report import markdown, public, write_outputs
     from .runner import TARGETS, run
 
@@ -64,6 +68,8 @@ def benchmark(corpora, indexes, targets, k, repeats, out, as_json, suite_info):
     for key, reason in result["skipped"].items():
         click.echo(f"skipped {key}: {reason}", err=True)
     paths = write_outputs(result, out)
+    if html:
+        paths.append(write_report(out))
     if as_json:
         click.echo(json.dumps(public(result), indent=2))
     else:
@@ -109,7 +115,7 @@ def indexes_cmd():
 @seed_option
 @reports
 @force_out
-def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json, seed):
+def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json, html, seed):
     """Build real, fake, fog and random corpora of equal size from REAL and benchmark indexes on each.
 
     REAL holds held-out real embeddings (any format `synth fit` reads, or a named set: `bundled` for the
@@ -129,7 +135,7 @@ def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json,
     save_suite(suite, Path(out) / "suite")
     benchmark(suite, indexes, targets, k, repeats, out, as_json,
               {"real": real, "model": model, "n": n, "queries": queries, "seed": seed, "d": int(X.shape[1]),
-               "files": str(Path(out) / "suite")})
+               "files": str(Path(out) / "suite")}, html)
 
 
 @main.command("run")
@@ -138,11 +144,38 @@ def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json,
 @common_options
 @reports
 @force_out
-def run_cmd(suite, k, indexes, targets, repeats, out, as_json):
+def run_cmd(suite, k, indexes, targets, repeats, out, as_json, html):
     """Benchmark indexes on saved corpora: ann-benchmarks .h5 files, or a folder of them (OUT/suite)."""
     from .suites import load_suite
 
-    benchmark(load_suite(suite), indexes, targets, k, repeats, out, as_json, {"files": list(suite)})
+    benchmark(load_suite(suite), indexes, targets, k, repeats, out, as_json, {"files": list(suite)}, html)
+
+
+@main.command("report")
+@click.argument("folder", metavar="DIR")
+@click.option("-o", "--out", metavar="FILE", help="HTML file to write (default: DIR/report.html).")
+@click.option("--force", is_flag=True, help="Replace the HTML file if it exists.")
+def report_cmd(folder, out, force):
+    """Write one static HTML page of the run in DIR, a folder that `bench compare` or `bench run` wrote.
+
+    The page is drawn from DIR/results.json: recall against distance computations and against QPS for each
+    index, every corpus (real, fake, fog, random) on one plot, with the target recalls marked; the tables
+    of cost at each target recall; build time and index size; the query-hardness table and per-query
+    histograms; the index plug-ins; and the run's parameters (source, n, queries, k, seed, versions).
+
+    The file is self-contained and fetches nothing, so it opens offline or as an attachment: the plots are
+    inline SVG (hover a point for its setting and costs, click a corpus to hide it). A results.json from
+    before the histograms were recorded gets DIR/hardness.png embedded instead. `bench compare --html`
+    and `bench run --html` write the same page at the end of a run.
+
+    \b
+    Example:
+      bench report docs/bench            # writes docs/bench/report.html
+      bench report results/ -o run.html --force
+    """
+    from .page import write_report
+
+    click.echo(f"wrote {write_report(folder, out, force=force)}")
 
 
 def parse_sizes(ctx, param, value):

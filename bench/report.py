@@ -120,20 +120,44 @@ def plot_curves(result, folder):
     return paths
 
 
+HARDNESS = (("rc", "relative contrast"), ("lid", "LID (MLE)"))
+
+
+def hardness_histograms(result, bins=50):
+    """Histograms of the per-query relative contrast and LID, on bins shared by the corpora.
+
+    The bins span the 0.5th to the 99.5th percentile of the finite values of all corpora together (values
+    outside are not counted), so that one outlier does not squeeze the rest into a few bins.
+
+    Returns
+    -------
+    dict
+        ``{"rc": {"edges": [...], "counts": {corpus: [...]}}, "lid": {...}}``: ``bins + 1`` edges and
+        ``bins`` counts per corpus; ``{}`` when the result holds no per-query values.
+    """
+    if not all("per_query" in h for h in result["hardness"].values()):
+        return {}
+    out = {}
+    for key, _ in HARDNESS:
+        values = {n: np.asarray(h["per_query"][key], dtype=np.float64) for n, h in result["hardness"].items()}
+        values = {n: v[np.isfinite(v)] for n, v in values.items()}
+        edges = np.linspace(*np.percentile(np.concatenate(list(values.values())), [0.5, 99.5]), bins + 1)
+        out[key] = {"edges": [float(e) for e in edges],
+                    "counts": {n: [int(c) for c in np.histogram(v, bins=edges)[0]] for n, v in values.items()}}
+    return out
+
+
 def plot_hardness(result, folder):
-    """Histograms of per-query relative contrast and LID, one per corpus."""
+    """Histograms of per-query relative contrast and LID, one per corpus (:func:`hardness_histograms`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for ax, key, label in zip(axes, ("rc", "lid"), ("relative contrast", "LID (MLE)")):
-        values = {n: np.asarray(h["per_query"][key]) for n, h in result["hardness"].items()}
-        finite = np.concatenate([v[np.isfinite(v)] for v in values.values()])
-        bins = np.linspace(np.percentile(finite, 0.5), np.percentile(finite, 99.5), 50)
-        for name, v in values.items():
-            ax.hist(v[np.isfinite(v)], bins=bins, histtype="step", color=COLORS.get(name), label=name)
+    for ax, (key, label), hist in zip(axes, HARDNESS, hardness_histograms(result).values()):
+        for name, counts in hist["counts"].items():
+            ax.stairs(counts, hist["edges"], color=COLORS.get(name), label=name)
         ax.set_xlabel(f"{label} at k = {result['k']}")
         ax.set_ylabel("queries")
         ax.legend()
@@ -145,9 +169,12 @@ def plot_hardness(result, folder):
 
 
 def public(result):
-    """The result without per-query arrays (what goes into JSON)."""
+    """The result without per-query arrays, with their histograms instead (what goes into JSON)."""
     out = dict(result)
     out["hardness"] = {n: {k: v for k, v in h.items() if k != "per_query"} for n, h in result["hardness"].items()}
+    histograms = hardness_histograms(result)
+    if histograms:
+        out["hardness_histograms"] = histograms
     return out
 
 

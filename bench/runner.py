@@ -1,6 +1,8 @@
 """Run index plug-ins over a suite: recall, distance computations and QPS along each sweep, and the cost
 interpolated at target recalls (protocol: REFERENCE "Search cost at equal recall")."""
 
+import platform
+import sys
 import time
 
 import numpy as np
@@ -119,6 +121,40 @@ def costs_at_targets(r, targets):
     return r
 
 
+def module_version(module):
+    """The version of an importable module: its ``__version__`` once imported, else that of the installed
+    distribution of the same name; None when neither is known."""
+    from importlib import metadata
+
+    version = getattr(sys.modules.get(module), "__version__", None)
+    if version:
+        return str(version)
+    try:
+        return metadata.version(module)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def library_versions(specs):
+    """Versions of Python, this package, numpy and the libraries the index plug-ins of a run import.
+
+    Parameters
+    ----------
+    specs : list of bench.indexes.IndexSpec
+
+    Returns
+    -------
+    dict of str to str
+        ``python``, ``synth-embeddings``, then one entry per module whose version is known (``faiss``, ...).
+    """
+    from synth import __version__
+
+    modules = ["numpy", "faiss", "hnswlib", *sorted({m for spec in specs for m in spec.requires})]
+    versions = {"python": platform.python_version(), "synth-embeddings": __version__}
+    versions.update({m: v for m in modules if (v := module_version(m))})
+    return versions
+
+
 def run(suite, index_names, targets=TARGETS, k=10, repeats=3, verbose=0):
     """Measure every index on every corpus of a suite.
 
@@ -137,7 +173,8 @@ def run(suite, index_names, targets=TARGETS, k=10, repeats=3, verbose=0):
         ``results[index][corpus]`` with ``ndis_at_target``, ``qps_at_target`` (keys like ``"0.95"``),
         ``curve``, ``build_seconds``, ``memory_bytes``, ``build_params``; ``indexes[index]`` with the
         counter's meaning; ``hardness[corpus]`` summaries (per-query values under ``per_query``);
-        ``skipped[index]``: why an index setting that cannot be built on the smallest corpus was left out.
+        ``skipped[index]``: why an index setting that cannot be built on the smallest corpus was left out;
+        ``versions``: :func:`library_versions`.
     """
     for name, corpus in suite.items():
         depth = corpus.neighbors.shape[1]
@@ -173,4 +210,5 @@ def run(suite, index_names, targets=TARGETS, k=10, repeats=3, verbose=0):
     bar.close()
     stage("hardness of each corpus")
     return {"k": k, "targets": [float(t) for t in targets], "indexes": indexes, "results": results,
-            "skipped": skipped, "hardness": {name: hardness(corpus, k) for name, corpus in suite.items()}}
+            "skipped": skipped, "hardness": {name: hardness(corpus, k) for name, corpus in suite.items()},
+            "versions": library_versions(specs)}
