@@ -42,11 +42,12 @@ class Reporter:
         Where the lines go (stderr).
     quiet : bool
         Print nothing and show no bars.
-    grace : float
-        Seconds of silence at the start.
+    grace : float, optional
+        Seconds of silence at the start; default :data:`GRACE`.
     """
 
-    def __init__(self, command, stream, quiet=False, grace=GRACE):
+    def __init__(self, command, stream, quiet=False, grace=None):
+        grace = GRACE if grace is None else grace  # read at call time, so that a test can lengthen it
         self.command, self.stream, self.quiet = command, stream, quiet
         self.tty = _isatty(stream)
         self.t0 = time.perf_counter()
@@ -100,7 +101,7 @@ class Reporter:
 
 
 @contextlib.contextmanager
-def reporting(command, quiet=False, stream=None, grace=GRACE):
+def reporting(command, quiet=False, stream=None, grace=None):
     """Report the stages of ``command`` on ``stream`` (default: stderr) while the block runs.
 
     A reporting block inside another one reuses the outer reporter.
