@@ -1,0 +1,54 @@
+"""Bridges that move only within the patch's own principal subspace: m_a + t P_a (m_b - m_a), P_a = V_a V_a^T
+(keep = share of the orthogonal part kept). Monkeypatches PatchPCA so the noise calibration uses it too.
+Prints fit-time cost ratios (fakes vs training rows, as bridge=auto does) and, with NT, the c2st vs held-out.
+
+Research script of docs/cost/README.md (fourth session); not product code.
+Usage: python docs/cost/scratch/subspace_bridge.py REAL N N_TEST BRIDGE:KEEP ..., e.g. bundled 10000 1000 0.75:1 0.75:0
+"""
+import sys, numpy as np
+import synth.models.patch as P
+from synth.bundled import load_real
+from synth.models.base import normalize
+from synth.searchcost import search_cost, cost_ratio
+from synth.twosample import knn_two_sample
+from synth.progress import muted
+
+KEEP = {"v": 1.0}
+def _sample_block(self, m, rng):
+    factors, sigma = self._factors()
+    labels = rng.choice(len(self.weights_), size=m, p=self.weights_)
+    Y = rng.standard_normal((m, self.dim_), dtype=np.float32) * sigma[labels, None]
+    Y += self.means_[labels]
+    if self.bridge_ > 0:
+        j = self._partner(labels, rng.random(m))
+        t = rng.uniform(0, self.bridge_, size=m).astype(np.float32)[:, None]
+        D = (self.means_[j] - self.means_[labels]).astype(np.float32)
+        V = self.components_[labels].astype(np.float32)            # (m, r, d)
+        Dp = np.einsum("mrd,mr->md", V, np.einsum("mrd,md->mr", V, D))
+        Y += t * (Dp + KEEP["v"] * (D - Dp))
+    order = np.argsort(labels, kind="stable"); counts = np.bincount(labels, minlength=len(self.weights_)); pos = 0
+    for p in np.flatnonzero(counts):
+        rows = order[pos:pos + counts[p]]; pos += counts[p]
+        Y[rows] += rng.standard_normal((len(rows), factors.shape[1]), dtype=np.float32) @ factors[p]
+    return normalize(Y)
+P.PatchPCA._sample_block = _sample_block
+
+name, N, NT = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+X = load_real(name) if not name.endswith(".npy") else np.load(name)
+X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+o = np.random.default_rng(0).permutation(len(X))
+T, HT = X[o[:N]], X[o[N:N + NT]]
+nq = 1000; nb = min(10000, N - nq); oo = np.random.default_rng(5).permutation(N)
+real = search_cost(T[oo[nq:nq + nb]], T[oo[:nq]])
+for spec in sys.argv[4:]:
+    b, keep = (float(v) for v in spec.split(":"))
+    KEEP["v"] = keep
+    with muted():
+        m = P.PatchPCA(random_state=0, bridge=b).fit(T)
+    F = m.sample(nb + nq, random_state=1)
+    r = cost_ratio(search_cost(F[:nb], F[nb:]), real)
+    line = f"bridge {b} keep {keep} noise {m.noise_scale_:.3f} patches {m.n_patches_} | fit-time ivf {r['ivf']:.2f} hnsw {r['hnsw']:.2f}"
+    if NT:
+        tf = knn_two_sample(HT, m.sample(NT, random_state=2), k=10, n_permutations=0)
+        line += f" | c2st n={NT}: {tf['c2st']:.3f} real {tf['c2st_real']:.3f} fake {tf['c2st_fake']:.3f}"
+    print(line, flush=True)
