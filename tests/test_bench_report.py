@@ -335,7 +335,12 @@ def open_page(browser, path):
     """Load a file; return the console's SEVERE entries (JavaScript errors, failed loads)."""
     browser.get_log("browser")  # drop what an earlier page left
     browser.get(Path(path).resolve().as_uri())
-    assert browser.execute_script("return document.readyState") == "complete"
+    # get() may return while a large page is still parsing on a busy machine: wait for it (a page that never
+    # completes fails here)
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 60, poll_frequency=0.1).until(
+        lambda b: b.execute_script("return document.readyState") == "complete")
     return [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
 
 
