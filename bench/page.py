@@ -470,7 +470,7 @@ def hardness_section(result, series, folder):
     """The hardness table and histograms (from ``hardness_histograms``, else the folder's hardness.png)."""
     parts = ["<h2 id=hardness>Query hardness</h2>", markdown_html(hardness_table(result))]
     png = Path(folder) / "hardness.png"
-    if "hardness_histograms" in result:
+    if result.get("hardness_histograms"):  # an empty object holds none, as when the run recorded none
         parts += [_legend(series), '<div class="panels">', *(histogram_panel(result, key, label, series)
                                                               for key, label in HARDNESS), "</div>"]
     elif png.is_file():

@@ -275,7 +275,7 @@ def entries(obj, path=()):
         yield from entries(value, (*path, key))
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_damage_to_a_real_result_is_a_page_or_a_one_line_error(tiny_run, tmp_path_factory, data):
     """Delete or replace any one entry of a real results.json: the page is written, or SynthError says why
