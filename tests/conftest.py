@@ -20,3 +20,20 @@ def quiet_progress_in_process(monkeypatch):
     does not put stage lines into the JSON or the one-line errors the tests read. Subprocess tests set
     ``SYNTH_PROGRESS_GRACE`` themselves; tests/test_progress.py passes ``grace`` explicitly."""
     monkeypatch.setattr(synth.progress, "GRACE", 3600.0)
+
+
+def assert_one_line_error(result, path, *words):
+    """A click result that failed with ``Error: PATH: ...`` on one line, mentioning ``words``."""
+    assert result.exit_code == 1, result.output
+    # a ClickException ends in SystemExit; anything else escaped as a traceback
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {path}: "), result.output
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+def listing(folder):
+    """Every path below ``folder`` (hidden ones too) with its bytes, for 'nothing changed' checks."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() and not p.is_symlink() else None)
+            for p in sorted(folder.rglob("*"))}

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import assert_one_line_error, listing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -163,19 +164,6 @@ def test_help_explains():
 
 
 # ------------------------------------------------------------------------------------------ bad inputs
-
-
-def listing(folder):
-    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
-
-
-def assert_one_line_error(r, path, *words):
-    assert r.exit_code == 1, r.output
-    assert isinstance(r.exception, SystemExit) and "Traceback" not in r.output, r.output
-    lines = r.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"Error: {path}: "), r.output
-    for w in words:
-        assert w in lines[0], (w, lines[0])
 
 
 def edit(key_path, value):

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import assert_one_line_error, listing
 
 from bench.cli import main as bench_main
 from bench.suites import make_corpus, save_corpus
@@ -26,23 +27,6 @@ fit:
 
 def run(*args, cli=main):
     return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_one_line_error(result, path, *words):
-    """A click result that failed with ``Error: PATH: ...`` on one line, mentioning ``words``."""
-    assert result.exit_code == 1, result.output
-    # a ClickException ends in SystemExit; anything else escaped as a traceback
-    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"Error: {path}: "), result.output
-    for w in words:
-        assert w in lines[0], (w, lines[0])
-
-
-def listing(folder):
-    """Every path below ``folder`` (hidden ones too) with its bytes, for 'nothing changed' checks."""
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() and not p.is_symlink() else None)
-            for p in sorted(folder.rglob("*"))}
 
 
 @pytest.fixture(scope="module")

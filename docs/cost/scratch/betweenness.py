@@ -4,17 +4,15 @@ Research script of docs/cost/README.md (fourth session); not product code.
 Usage: python docs/cost/scratch/betweenness.py REAL N [N_TEST], e.g. minilm-wordnet-all 100000 10000
 """
 import sys, numpy as np
-from synth.bundled import load_real
+from common import shuffled
 from synth.models.patch import PatchPCA, calibration_split, calibrate_noise_scale
 from synth.progress import muted
 from synth.twosample import knn_two_sample
 name = sys.argv[1]; N = int(sys.argv[2]); grid = [0, 0.25, 0.5, 0.75, 1.0]
-X = load_real(name) if not name.endswith(".npy") else np.load(name)
-X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
-o = np.random.default_rng(0).permutation(len(X))
-T, H = X[o[:N]], X[o[N:N + 5000]]
+X = shuffled(name)
+T, H = X[:N], X[N:N + 5000]
 NT = int(sys.argv[3]) if len(sys.argv) > 3 else 0
-HT = X[o[N:N + NT]]
+HT = X[N:N + NT]
 def pos(m, P):
     C = m.means_ / np.linalg.norm(m.means_, axis=1, keepdims=True)
     S = P @ C.T; top = np.argpartition(-S, 2, axis=1)[:, :2]

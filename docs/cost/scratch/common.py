@@ -1,13 +1,19 @@
-"""Shared by the research scripts here: the seeded split of a real set (named or .npy) into fit, base and queries."""
+"""Shared by the research scripts here: a real set (named or .npy) as unit rows in a seeded order, and its
+split into fit, base and queries."""
 import numpy as np
 
 from synth.bundled import load_real
 
 
-def split(name, N=10000, nq=1000, n=10000):
-    """Unit rows of ``name`` split by a seed-0 permutation: N to fit, a base of n held-out rows, nq queries."""
+def shuffled(name):
+    """Unit rows of ``name`` (float32) in the order of a seed-0 permutation."""
     X = load_real(name) if not name.endswith(".npy") else np.load(name)
     X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
-    o = np.random.default_rng(0).permutation(len(X))
+    return X[np.random.default_rng(0).permutation(len(X))]
+
+
+def split(name, N=10000, nq=1000, n=10000):
+    """:func:`shuffled` rows cut into N to fit, a base of n held-out rows and nq queries."""
+    X = shuffled(name)
     n = min(n, len(X) - N - nq)
-    return X[o[:N]], X[o[N:N + n]], X[o[N + n:N + n + nq]]
+    return X[:N], X[N:N + n], X[N + n:N + n + nq]

@@ -4,16 +4,13 @@ Research script of docs/cost/README.md (fourth session); not product code.
 Usage: python docs/cost/scratch/ivf_tail_queries.py REAL default bridge=0.75
 """
 import sys, numpy as np, faiss
-from synth.bundled import load_real
+from common import split
 from synth.models.patch import PatchPCA
 from synth.searchcost import ivf_cells
 from synth.progress import muted
 name = sys.argv[1]; specs = sys.argv[2:] or ["bridge=auto"]
-X = load_real(name) if not name.endswith(".npy") else np.load(name)
-X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
-o = np.random.default_rng(0).permutation(len(X)); N, nq = 10000, 1000
-n = min(10000, len(X) - N - nq)
-T, B, Q = X[o[:N]], X[o[N:N + n]], X[o[N + n:N + n + nq]]
+T, B, Q = split(name)
+n = len(B)
 def prof(lbl, B, Q):
     C, a = ivf_cells(B)
     idx = faiss.IndexFlatIP(B.shape[1]); idx.add(B); S, I = idx.search(Q, 100)

@@ -10,10 +10,10 @@ from synth.searchcost import search_cost, cost_ratio
 from synth.twosample import knn_two_sample
 from synth.progress import muted
 import faiss
-X = np.load(sys.argv[1]); X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+from common import split
 b = float(sys.argv[2])
-o = np.random.default_rng(0).permutation(len(X)); N, nq = 10000, 1000; n = 10000
-T, B, Q = X[o[:N]], X[o[N:N + n]], X[o[N + n:N + n + nq]]
+T, B, Q = split(sys.argv[1])
+n = len(B)
 real = search_cost(B, Q)
 def s1(B, Q):
     i = faiss.IndexFlatIP(B.shape[1]); i.add(B); S, _ = i.search(Q, 10); return np.median(S[:, 0]), np.median(S[:, 0] - S[:, 9])

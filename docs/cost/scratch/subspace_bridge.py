@@ -7,7 +7,7 @@ Usage: python docs/cost/scratch/subspace_bridge.py REAL N N_TEST BRIDGE:KEEP ...
 """
 import sys, numpy as np
 import synth.models.patch as P
-from synth.bundled import load_real
+from common import shuffled
 from synth.models.base import normalize
 from synth.searchcost import search_cost, cost_ratio
 from synth.twosample import knn_two_sample
@@ -34,10 +34,8 @@ def _sample_block(self, m, rng):
 P.PatchPCA._sample_block = _sample_block
 
 name, N, NT = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-X = load_real(name) if not name.endswith(".npy") else np.load(name)
-X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
-o = np.random.default_rng(0).permutation(len(X))
-T, HT = X[o[:N]], X[o[N:N + NT]]
+X = shuffled(name)
+T, HT = X[:N], X[N:N + NT]
 nq = 1000; nb = min(10000, N - nq); oo = np.random.default_rng(5).permutation(N)
 real = search_cost(T[oo[nq:nq + nb]], T[oo[:nq]])
 for spec in sys.argv[4:]:
