@@ -31,5 +31,5 @@ for spec in specs:
     kw = {k: (v if v == "auto" else float(v)) for k, v in (p.split("=") for p in spec.split(","))} if spec != "default" else {}
     with muted():
         m = PatchPCA(random_state=0, **kw).fit(T)
-    F = m.sample(n + nq, random_state=1)
+    F = m.sample(n + len(Q), random_state=1)
     prof(f"{spec}({m.bridge_:g})", F[:n], F[n:])

@@ -20,7 +20,7 @@ def s1(B, Q):
 print("real s1 %.3f s1-s10 %.3f" % s1(B, Q), flush=True)
 with muted():
     m = PatchPCA(random_state=0, bridge=b).fit(T)
-F0 = m.sample(n + nq, random_state=1)
+F0 = m.sample(n + len(Q), random_state=1)
 rng = np.random.default_rng(3)
 for f, sig in [(0, 0), (0.15, 0.25), (0.3, 0.25), (0.3, 0.4)]:
     F = F0.copy()
