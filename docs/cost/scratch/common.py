@@ -17,3 +17,35 @@ def split(name, N=10000, nq=1000, n=10000):
     X = shuffled(name)
     n = min(n, len(X) - N - nq)
     return X[:N], X[N:N + n], X[N + n:N + n + nq]
+
+
+class FitTime:
+    """The fit-time protocol of ``bridge="auto"``: real cost on a base of up to 10,000 of the N training
+    rows ``T`` with 1,000 others as queries (seed-5 order); :meth:`line` measures a model's fakes the same
+    way and, with held-out rows ``HT``, the c2st at ``len(HT)``."""
+
+    def __init__(self, T, HT=None, nq=1000):
+        from synth.searchcost import search_cost
+        self.nq, self.nb, self.HT = nq, min(10000, len(T) - nq), HT
+        o = np.random.default_rng(5).permutation(len(T))
+        self.real = search_cost(T[o[nq:nq + self.nb]], T[o[:nq]])
+
+    def line(self, model):
+        from synth.searchcost import cost_ratio, search_cost
+        from synth.twosample import knn_two_sample
+        F = model.sample(self.nb + self.nq, random_state=1)
+        r = cost_ratio(search_cost(F[:self.nb], F[self.nb:]), self.real)
+        out = f"fit-time ivf {r['ivf']:.2f} hnsw {r['hnsw']:.2f}"
+        if self.HT is not None and len(self.HT):
+            t = knn_two_sample(self.HT, model.sample(len(self.HT), random_state=2), k=10, n_permutations=0)
+            out += f" | c2st n={len(self.HT)}: {t['c2st']:.3f} real {t['c2st_real']:.3f} fake {t['c2st_fake']:.3f}"
+        return out
+
+
+def fit_time_args(argv):
+    """``REAL N N_TEST`` of a fit-time script's command line: the N fitting rows, N_TEST held-out rows
+    and the :class:`FitTime` harness over them."""
+    X = shuffled(argv[1])
+    N, NT = int(argv[2]), int(argv[3])
+    T, HT = X[:N], X[N:N + NT]
+    return T, HT, FitTime(T, HT)

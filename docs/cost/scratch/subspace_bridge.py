@@ -7,10 +7,8 @@ Usage: python docs/cost/scratch/subspace_bridge.py REAL N N_TEST BRIDGE:KEEP ...
 """
 import sys, numpy as np
 import synth.models.patch as P
-from common import shuffled
+from common import fit_time_args
 from synth.models.base import normalize
-from synth.searchcost import search_cost, cost_ratio
-from synth.twosample import knn_two_sample
 from synth.progress import muted
 
 KEEP = {"v": 1.0}
@@ -34,19 +32,11 @@ def _sample_block(self, m, rng):
 P.PatchPCA._sample_block = _sample_block
 
 name, N, NT = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-X = shuffled(name)
-T, HT = X[:N], X[N:N + NT]
-nq = 1000; nb = min(10000, N - nq); oo = np.random.default_rng(5).permutation(N)
-real = search_cost(T[oo[nq:nq + nb]], T[oo[:nq]])
+T, HT, ft = fit_time_args(sys.argv)
 for spec in sys.argv[4:]:
     b, keep = (float(v) for v in spec.split(":"))
     KEEP["v"] = keep
     with muted():
         m = P.PatchPCA(random_state=0, bridge=b).fit(T)
-    F = m.sample(nb + nq, random_state=1)
-    r = cost_ratio(search_cost(F[:nb], F[nb:]), real)
-    line = f"bridge {b} keep {keep} noise {m.noise_scale_:.3f} patches {m.n_patches_} | fit-time ivf {r['ivf']:.2f} hnsw {r['hnsw']:.2f}"
-    if NT:
-        tf = knn_two_sample(HT, m.sample(NT, random_state=2), k=10, n_permutations=0)
-        line += f" | c2st n={NT}: {tf['c2st']:.3f} real {tf['c2st_real']:.3f} fake {tf['c2st_fake']:.3f}"
+    line = f"bridge {b} keep {keep} noise {m.noise_scale_:.3f} patches {m.n_patches_} | " + ft.line(m)
     print(line, flush=True)
