@@ -94,7 +94,7 @@ def calibrate_noise_scale(X, params, seed, grid=NOISE_GRID, k=10, split=None):
         ``n_fit``, ``n_test``, ``grid`` (the values tried) and ``gap`` (c2st_real - c2st_fake at each);
         None when not run.
     """
-    from ..twosample import knn_two_sample
+    from ..twosample import cross_shares
 
     split = split or calibration_split(X, params, seed)
     if split is None:
@@ -102,13 +102,13 @@ def calibrate_noise_scale(X, params, seed, grid=NOISE_GRID, k=10, split=None):
     sub, B = split
     n_test = len(B)
     grid = sorted(float(a) for a in grid)
-    gaps = {}
+    gaps, test = {}, cross_shares(B, k=k)  # B's neighbours among B are the same at every scale
 
     def gap(i):  # c2st_real - c2st_fake at grid[i]; it falls as the noise grows
         if i not in gaps:
             sub.noise_scale_, sub._cache = grid[i], None
-            test = knn_two_sample(B, sub.sample(n_test, random_state=seed), k=k, n_permutations=0)
-            gaps[i] = test["c2st_real"] - test["c2st_fake"]
+            shares = test(sub.sample(n_test, random_state=seed))
+            gaps[i] = shares["c2st_real"] - shares["c2st_fake"]
         return gaps[i]
 
     # walk from the grid value nearest 1 towards the sign change, evaluating only what the walk needs
