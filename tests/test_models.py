@@ -61,6 +61,19 @@ def test_patch_refit_gives_identical_arrays(data, patch):
         assert np.array_equal(a, again._arrays()[name]), name
 
 
+@pytest.mark.parametrize("softness", [0.0, 0.5])
+def test_patches_fitted_side_by_side_give_the_bytes_of_one_at_a_time(data, softness):
+    from threadpoolctl import threadpool_limits
+
+    fits = []
+    for threads in (1, 3):  # patch_map runs as many patches at once as BLAS has threads
+        with threadpool_limits(limits=threads, user_api="blas"):
+            fits.append(PatchPCA(n_patches=12, rank=6, softness=softness, random_state=0).fit(data)._arrays())
+    assert fits[0].keys() == fits[1].keys()
+    for name, a in fits[0].items():
+        assert np.array_equal(a, fits[1][name]), name
+
+
 def test_patch_canonical_order_and_min_points(data, patch):
     assert (np.diff(patch.counts_) <= 0).all()  # most points first
     assert patch.counts_.sum() == len(data)

@@ -3,7 +3,7 @@ import pytest
 from sklearn.neighbors import NearestNeighbors
 
 from synth.errors import SynthError
-from synth.twosample import knn_two_sample, memorization, score
+from synth.twosample import cross_shares, knn_two_sample, memorization, score
 
 B = 200
 KEYS = {"n", "k", "c2st", "c2st_real", "c2st_fake", "p_value", "ceiling", "ceiling_real",
@@ -17,6 +17,21 @@ def unit(X):
 def gaussian(rng, n, d=32):
     """An anisotropic Gaussian off the origin: fixed scales, so two calls sample one distribution."""
     return rng.standard_normal((n, d)) * np.linspace(0.2, 2.0, d) + 1.0
+
+
+def test_fixed_real_side_gives_the_pooled_statistics():
+    rng = np.random.default_rng(0)
+    real = gaussian(rng, 400)
+    real[200:210] = real[0]  # ten duplicates: ties inside the real side
+    test = cross_shares(real, k=7)
+    for shift, n2 in ((0.0, 400), (0.3, 250), (3.0, 600)):
+        fake = gaussian(rng, n2) + shift
+        pooled = knn_two_sample(real, fake, k=7, n_permutations=0)
+        got = test(fake)
+        for key in ("c2st", "c2st_real", "c2st_fake", "null_mean", "n_real", "n_fake", "k"):
+            assert got[key] == pooled[key], (shift, key)
+    with pytest.raises(SynthError, match="k \\+ 1"):
+        test(fake[:7])
 
 
 def test_statistic_matches_brute_force():

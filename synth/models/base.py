@@ -37,6 +37,16 @@ def one_blas_thread():
     return _BLAS.limit(limits=1, user_api="blas")
 
 
+def blas_threads():
+    """The number of threads BLAS runs on here (at least 1): the cores, or the limit the caller set."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return max([lib.num_threads for lib in _BLAS.select(user_api="blas").lib_controllers] + [1])
+
+
 def block_rng(seed, block):
     """The generator of block ``block`` of the stream seeded by ``seed``."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(block),)))
