@@ -207,6 +207,12 @@ def main():
 @click.option("--max-mb", type=click.FloatRange(min=0, min_open=True), default=16.0, show_default=True,
               help="With --patches auto, the largest model file in MB (16 MB: 184 patches at 1024-d, 491 at "
                    "384-d).")
+@click.option("--group-size", type=click.IntRange(min=10), default=None,
+              help="Group centres: cut each patch's rows into groups of about this many (none under "
+                   "--min-points) and centre each fake on a group's mean, the patch giving only the shape. "
+                   "Measured on MiniLM-WordNet at 100,000 training rows, groups of 20: two-sample test 0.460 "
+                   "vs 0.453 by default, no copying; the group means take ~N/G rows of the --max-mb budget. "
+                   "Not with --softness. Default: off.")
 @click.option("--copy-guard/--no-copy-guard", default=True, show_default=True,
               help="With --patches auto, lower the patch count while the fakes sit closer to the training rows "
                    "than the rows sit to each other (the memorization check's median rule, on REAL alone).")
@@ -214,8 +220,8 @@ def main():
 @seed_option
 @force_option
 @reports
-def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, softness, recolor, max_mb, copy_guard, key,
-        column, split, seed, force):
+def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, softness, recolor, max_mb, group_size,
+        copy_guard, key, column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
@@ -228,13 +234,15 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, softnes
     t0 = time.perf_counter()
     params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points, noise_scale=noise_scale,
                             bridge=bridge, softness=softness, recolor=recolor, max_mb=max_mb,
-                            copy_guard=copy_guard)}.get(kind, {})
+                            copy_guard=copy_guard, group_size=group_size)}.get(kind, {})
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
                                   key=key, column=column, split=split)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")
     if kind == "patch":
         click.echo(f"fitted {model.n_patches_} patches (rank <= {rank}, >= {model.counts_.min()} points each), "
-                   f"noise scale {model.noise_scale_:.3g}" + (" (calibrated)" if model.calibration_ else ""))
+                   f"noise scale {model.noise_scale_:.3g}" + (" (calibrated)" if model.calibration_ else "")
+                   + (f", {model.n_groups_} group centres (>= {model.group_counts_.min()} points each)"
+                      if model.n_groups_ else ""))
         cal = getattr(model, "bridge_calibration_", None)
         if cal:
             pick = cal["grid"].index(model.bridge_)

@@ -79,6 +79,8 @@ SCHEMA = {
         "softness": (FLOAT, 0.0, lambda v: None if v >= 0 else "must be >= 0"),
         "recolor": (BOOL, False, None),
         "copy_guard": (BOOL, True, None),
+        "group_size": ((int, type(None)), None, lambda v: None if v is None or not isinstance(v, bool) and v >= 10
+                       else "must be an integer >= 10 (and >= min_points) or null"),
     },
     "sample": (list, {
         "path": (STR, None, None), "n": (INT, None, _pos), "dtype": (STR, "float32", _choice("float32", "float16")),
@@ -397,7 +399,8 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     f = recipe["fit"]
     params = {"patch": dict(n_patches=f["patches"], rank=f["rank"], min_points=f["min_points"],
                             noise_scale=f["noise_scale"], bridge=f["bridge"], softness=f["softness"],
-                            recolor=f["recolor"], max_mb=f["max_mb"], copy_guard=f["copy_guard"])}.get(f["kind"], {})
+                            recolor=f["recolor"], max_mb=f["max_mb"], copy_guard=f["copy_guard"],
+                            group_size=f["group_size"])}.get(f["kind"], {})
     model_path = out / "model.safetensors"
     info = {"source": f"recipe {recipe['name']}", "n": int(len(train)), "d": int(train.shape[1]),
             "n_duplicates": count_duplicates(train)}

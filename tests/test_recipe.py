@@ -59,6 +59,8 @@ fit:
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  max_mb: 0"), 10, ["fit.max_mb", "positive"]),
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  softness: -1"), 10, ["fit.softness", ">= 0"]),
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  recolor: often"), 10, ["fit.recolor", "often"]),
+    (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  group_size: 5"), 10, ["fit.group_size", ">= 10"]),
+    (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  group_size: big"), 10, ["fit.group_size", "'big'"]),
 ])
 def test_bad_recipes_name_the_file_and_line(tmp_path, text, line, words):
     path = tmp_path / "bad.yml"
