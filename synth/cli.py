@@ -211,8 +211,9 @@ def main():
               help="Group centres: cut each patch's rows into groups of about this many (none under "
                    "--min-points) and centre each fake on a group's mean, the patch giving only the shape. "
                    "Measured on MiniLM-WordNet at 100,000 training rows, groups of 20: two-sample test 0.460 "
-                   "vs 0.453 by default, no copying; the group means take ~N/G rows of the --max-mb budget. "
-                   "Not with --softness. Default: off.")
+                   "vs 0.453 by default, no copying. The group means take ~N/G rows of the --max-mb budget, "
+                   "and fewer patches lose the gain: raise --max-mb by about N/G x 4d bytes. Not with "
+                   "--softness. Default: off.")
 @click.option("--copy-guard/--no-copy-guard", default=True, show_default=True,
               help="With --patches auto, lower the patch count while the fakes sit closer to the training rows "
                    "than the rows sit to each other (the memorization check's median rule, on REAL alone).")
