@@ -332,15 +332,21 @@ def fit_patch(P, w, rank):
     noise : float
     """
     P = P.astype(np.float64)
-    d = P.shape[1]
     mass = float(w.sum())
     w = w / mass
     m = w @ P
-    r = min(rank, len(P) - 1)
-    Vt, top, total = leading_directions((P - m) * np.sqrt(w)[:, None], r)
     bessel = max(1.0 - float(w @ w), 1e-12)
-    noise = max(total - top.sum(), 0.0) / bessel / (d - r) if d > r else 0.0
-    return mass, m, sign_flip(Vt), top / bessel, noise
+    return (mass, m) + spectrum((P - m) * np.sqrt(w)[:, None], min(rank, len(P) - 1), bessel)
+
+
+def spectrum(A, r, divisor):
+    """The covariance ``A^T A / divisor`` as probabilistic PCA keeps it: its ``r`` leading directions
+    (sign-fixed), their variances, and the remaining variance spread evenly over the other ``d - r``
+    directions. Returns ``(Vt, variances, noise)``."""
+    d = A.shape[1]
+    Vt, top, total = leading_directions(A, r)
+    noise = max(total - top.sum(), 0.0) / divisor / (d - r) if d > r else 0.0
+    return sign_flip(Vt), top / divisor, noise
 
 
 def fit_patch_groups(P, rank, group_size, min_points, n_iter, seed):
@@ -352,15 +358,12 @@ def fit_patch_groups(P, rank, group_size, min_points, n_iter, seed):
     """
     labels, counts = patch_groups(np.ascontiguousarray(P, dtype=np.float32), group_size, min_points, n_iter, seed)
     P = P.astype(np.float64)
-    d = P.shape[1]
-    g_means = np.zeros((len(counts), d))
+    g_means = np.zeros((len(counts), P.shape[1]))
     np.add.at(g_means, labels, P)
     g_means /= counts[:, None]
     dof = len(P) - len(counts)
-    r = min(rank, dof)
-    Vt, top, total = leading_directions((P - g_means[labels]) / np.sqrt(dof), r)
-    noise = max(total - top.sum(), 0.0) / (d - r) if d > r else 0.0
-    return float(len(P)), P.mean(axis=0), sign_flip(Vt), top, noise, (g_means.astype(np.float32), counts)
+    return ((float(len(P)), P.mean(axis=0)) + spectrum((P - g_means[labels]) / np.sqrt(dof), min(rank, dof), 1.0)
+            + ((g_means.astype(np.float32), counts),))
 
 
 def patch_map(fn, n):
@@ -819,6 +822,7 @@ class PatchPCA(Generator):
         variances = np.zeros((K, rank), np.float32)
         noise = np.zeros(K, np.float32)
         mass = np.zeros(K)
+
         def one(j):
             P, w = X[rows[bounds[j]:bounds[j + 1]]], weights[bounds[j]:bounds[j + 1]]
             if self.group_size is None:
