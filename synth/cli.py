@@ -195,6 +195,10 @@ def main():
                    "picks the amount (0, 0.25, ..., 1) whose fakes cost what REAL's own rows cost to search "
                    "with IVF and HNSW, measured at fit time (for search benchmarks; docs/cost). Costs spectrum "
                    "fidelity (IsoScore 5-12% low). 0 = off.")
+@click.option("--bridge-match", type=click.Choice(["both", "ivf", "hnsw"]), default="both", show_default=True,
+              help="With --bridge auto, whose search cost to match: both (the amount whose worse ratio, IVF or "
+                   "HNSW, is nearest 1), or one index family alone (ivf, hnsw): one amount often cannot match "
+                   "both, so fit one model per family you benchmark.")
 @click.option("--softness", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Tempered patches: each training row also weighs in its neighbouring patches, with weight "
                    "exp(cosine gap / (softness x the patches' mean squared radius)). Patches then overlap as "
@@ -221,8 +225,8 @@ def main():
 @seed_option
 @force_option
 @reports
-def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, softness, recolor, max_mb, group_size,
-        copy_guard, key, column, split, seed, force):
+def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_match, softness, recolor, max_mb,
+        group_size, copy_guard, key, column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
@@ -235,7 +239,7 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, softnes
     t0 = time.perf_counter()
     params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points, noise_scale=noise_scale,
                             bridge=bridge, softness=softness, recolor=recolor, max_mb=max_mb,
-                            copy_guard=copy_guard, group_size=group_size)}.get(kind, {})
+                            copy_guard=copy_guard, group_size=group_size, bridge_match=bridge_match)}.get(kind, {})
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
                                   key=key, column=column, split=split)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")
@@ -248,7 +252,8 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, softnes
         if cal:
             pick = cal["grid"].index(model.bridge_)
             show = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
-            click.echo(f"bridge {model.bridge_:g} (calibrated): fakes cost {show(cal['ivf'][pick])} x (IVF) and "
+            click.echo(f"bridge {model.bridge_:g} (calibrated, matching {cal['match']}): fakes cost "
+                       f"{show(cal['ivf'][pick])} x (IVF) and "
                        f"{show(cal['hnsw'][pick])} x (HNSW) what {cal['n_base']:,} training rows cost to search "
                        f"at recall {cal['recall']:g}")
         tried = model.copy_check_ or []

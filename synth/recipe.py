@@ -76,6 +76,7 @@ SCHEMA = {
         "noise_scale": ((str, int, float), "auto", _noise), "seed": (INT, 0, None),
         "bridge": ((str, int, float), 0.0, lambda v: None if v == "auto" or not isinstance(v, str) and 0 <= v <= 1
                    else "must be 'auto' or between 0 and 1"),
+        "bridge_match": (STR, "both", _choice("both", "ivf", "hnsw")),
         "softness": (FLOAT, 0.0, lambda v: None if v >= 0 else "must be >= 0"),
         "recolor": (BOOL, False, None),
         "copy_guard": (BOOL, True, None),
@@ -400,7 +401,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     params = {"patch": dict(n_patches=f["patches"], rank=f["rank"], min_points=f["min_points"],
                             noise_scale=f["noise_scale"], bridge=f["bridge"], softness=f["softness"],
                             recolor=f["recolor"], max_mb=f["max_mb"], copy_guard=f["copy_guard"],
-                            group_size=f["group_size"])}.get(f["kind"], {})
+                            group_size=f["group_size"], bridge_match=f["bridge_match"])}.get(f["kind"], {})
     model_path = out / "model.safetensors"
     info = {"source": f"recipe {recipe['name']}", "n": int(len(train)), "d": int(train.shape[1]),
             "n_duplicates": count_duplicates(train)}

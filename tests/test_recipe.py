@@ -54,6 +54,8 @@ fit:
     (GOOD.replace("  noise_scale: 1", "  noise_scale: loud"), 9, ["fit.noise_scale", "'auto'"]),
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  bridge: 2"), 10, ["fit.bridge", "between 0 and 1"]),
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  bridge: often"), 10, ["fit.bridge", "'auto' or between"]),
+    (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  bridge_match: graph"), 10,
+     ["fit.bridge_match", "must be one of both, ivf, hnsw"]),
     (GOOD.replace("  patches: 30", "  patches: many"), 7, ["fit.patches", "'auto'"]),
     (GOOD.replace("  patches: 30", "  copy_guard: maybe"), 7, ["fit.copy_guard", "maybe"]),
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  max_mb: 0"), 10, ["fit.max_mb", "positive"]),

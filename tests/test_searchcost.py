@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from synth.errors import SynthError
 from synth.models import PatchPCA
-from synth.models.patch import BRIDGE_GRID
+from synth.models.patch import BRIDGE_GRID, best_amount, match_score, refined_amount
 from synth.searchcost import cost_at_recall, cost_ratio, hnsw_cost, ivf_cells, ivf_cost, search_cost
 
 
@@ -81,7 +81,12 @@ def auto_fit():
 def test_bridge_auto_chooses_the_amount_whose_fakes_cost_most_like_the_training_rows(auto_fit):
     X, model = auto_fit
     cal = model.bridge_calibration_
-    assert cal["grid"] == list(BRIDGE_GRID) and cal["n_queries"] == 300 and cal["n_base"] == 2700
+    assert cal["n_queries"] == 300 and cal["n_base"] == 2700 and cal["match"] == "both"
+    # the grid, plus the interpolated amount when the match changes sign between two of its amounts
+    assert set(BRIDGE_GRID) <= set(cal["grid"]) and cal["grid"] == sorted(cal["grid"])
+    assert len(cal["grid"]) == len(BRIDGE_GRID) + (cal["refined"] is not None)
+    ratios = {b: {"ivf": i, "hnsw": h} for b, i, h in zip(cal["grid"], cal["ivf"], cal["hnsw"])}
+    assert cal["refined"] == refined_amount({b: ratios[b] for b in BRIDGE_GRID}, "both")
     scores = [max(abs(np.log(i)), abs(np.log(h))) for i, h in zip(cal["ivf"], cal["hnsw"])]
     assert model.bridge_ == cal["grid"][int(np.argmin(scores))]
     # the noise scale is calibrated for the chosen amount, and more bridging asks for less noise
@@ -146,7 +151,7 @@ def test_cli_fit_bridge_auto_reports_the_choice(auto_fit, tmp_path):
     r = CliRunner().invoke(main, ["fit", str(tmp_path / "real.npy"), "-o", str(tmp_path / "a.safetensors"),
                                   "--patches", "40", "--rank", "8", "--bridge", "auto"])
     assert r.exit_code == 0, r.output
-    assert f"bridge {auto_fit[1].bridge_:g} (calibrated): fakes cost" in r.output
+    assert f"bridge {auto_fit[1].bridge_:g} (calibrated, matching both): fakes cost" in r.output
     assert "what 2,700 training rows cost to search at recall 0.95" in r.output
 
 
@@ -186,3 +191,82 @@ def test_bridge_auto_with_recolor_calibrates_without_a_stale_map(auto_fit):
     assert model.bridge_calibration_ == plain.bridge_calibration_ and model.recolor_map_ is not None
     refit = model.set_params(bridge=0.5).fit(X)
     assert refit.bridge_ == 0.5 and refit.bridge_calibration_ is None
+
+
+def table(ivf, hnsw, grid=BRIDGE_GRID):
+    return {b: {"ivf": i, "hnsw": h} for b, i, h in zip(grid, ivf, hnsw)}
+
+
+def test_the_match_decides_which_family_the_amount_serves():
+    # IVF reaches real's cost late, HNSW early: one amount cannot serve both (as on MiniLM-WordNet)
+    ratios = table([0.45, 0.6, 0.75, 0.9, 0.93], [0.77, 0.85, 0.96, 1.14, 1.19])
+    assert best_amount(ratios, "ivf") == 1.0
+    assert best_amount(ratios, "hnsw") == 0.5
+    assert best_amount(ratios, "both") == 0.75  # worse ratio 1.14 against 1 / 0.9
+    assert match_score(ratios[0.75], "both") == pytest.approx(np.log(1.14))
+    assert match_score(ratios[0.75], "ivf") == pytest.approx(-np.log(0.9))
+    # interpolated where the family's log ratio changes sign: HNSW between 0.5 and 0.75
+    t = -np.log(0.96) / (np.log(1.14) - np.log(0.96))
+    assert refined_amount(ratios, "hnsw") == round(0.5 + 0.25 * t, 2) == 0.56
+    assert refined_amount(ratios, "ivf") is None  # IVF never reaches 1 on this grid
+    # both: where log r_ivf + log r_hnsw changes sign (the two straddle 1 by equal factors)
+    s5, s75 = np.log(0.75 * 0.96), np.log(0.9 * 1.14)
+    assert refined_amount(ratios, "both") == round(0.5 + 0.25 * s5 / (s5 - s75), 2)
+
+
+def test_refinement_keeps_to_the_pair_of_the_best_amount_and_skips_what_was_tried():
+    # three sign changes of the IVF signal: a pair holding the best amount (0.75, ratio 0.99) is refined,
+    # not the lowest change (0 to 0.25)
+    ratios = table([0.8, 1.3, 1.4, 0.99, 1.2], [1.0] * 5)
+    assert best_amount(ratios, "ivf") == 0.75
+    assert 0.5 < refined_amount(ratios, "ivf") < 0.75
+    # no best pair holds a change: the lowest pair is used
+    ratios = table([0.5, 0.8, 1.2, 1.25, 1.3], [1.0] * 5)
+    assert 0.25 < refined_amount(ratios, "ivf") < 0.5
+    # a point already tried is not tried again, and a cost not reached never counts as a match
+    assert refined_amount({0.0: {"ivf": 0.5, "hnsw": 1}, 0.5: {"ivf": 2.0, "hnsw": 1}}, "ivf") == 0.25
+    assert refined_amount({0.0: {"ivf": 0.5, "hnsw": 1}, 0.25: {"ivf": 1.0, "hnsw": 1}, 0.5: {"ivf": 2.0, "hnsw": 1}},
+                          "ivf") is None
+    gaps = table([0.5, None, 0.9, 1.1, 1.3], [1.0, 1.0, None, 1.0, 1.0])
+    assert match_score(gaps[0.25], "ivf") == np.inf and match_score(gaps[0.5], "both") == np.inf
+    assert best_amount(gaps, "ivf") == 0.75 and best_amount(gaps, "both") == 0.75
+    assert refined_amount(gaps, "ivf") == round(0.5 + 0.25 * np.log(0.9) / (np.log(0.9) - np.log(1.1)), 2)
+    assert best_amount(table([0.9, 1 / 0.9, 1.3, 1.4, 1.5], [1] * 5), "ivf") == 0.0  # a tie: the smaller amount
+
+
+def test_bridge_match_must_be_a_family_or_both(tmp_path):
+    from synth.cli import main
+
+    X = unit(np.random.default_rng(0).standard_normal((200, 8)))
+    for bad in ("IVF", "graph", None):
+        with pytest.raises(SynthError, match="bridge_match must be one of both, ivf, hnsw"):
+            PatchPCA(bridge="auto", bridge_match=bad).fit(X)
+    np.save(tmp_path / "real.npy", X)
+    r = CliRunner().invoke(main, ["fit", str(tmp_path / "real.npy"), "-o", str(tmp_path / "m.safetensors"),
+                                  "--bridge", "auto", "--bridge-match", "graph"])
+    assert r.exit_code == 2 and "'graph' is not one of 'both', 'ivf', 'hnsw'" in r.output
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_bridge_match_per_family_on_a_corpus_where_they_part(tmp_path):
+    from synth.artifact import load_model, save_model
+    from synth.bundled import load_real
+
+    X = load_real("bundled")[:8000]
+    fits = {m: PatchPCA(bridge="auto", bridge_match=m, random_state=0).fit(X) for m in ("both", "ivf", "hnsw")}
+    cals = {m: f.bridge_calibration_ for m, f in fits.items()}
+    for m, cal in cals.items():
+        ratios = {b: {"ivf": i, "hnsw": h} for b, i, h in zip(cal["grid"], cal["ivf"], cal["hnsw"])}
+        # the grid's measurements do not depend on the match; the choice and the refinement do
+        assert {b: ratios[b] for b in BRIDGE_GRID} == {b: r for b, r in zip(cals["both"]["grid"], [
+            {"ivf": i, "hnsw": h} for i, h in zip(cals["both"]["ivf"], cals["both"]["hnsw"])]) if b in BRIDGE_GRID}
+        assert fits[m].bridge_ == best_amount(ratios, m) and cal["match"] == m
+        assert cal["refined"] == refined_amount({b: ratios[b] for b in BRIDGE_GRID}, m)
+        assert fits[m].noise_scale_ == pytest.approx(cal["noise_scale"][cal["grid"].index(fits[m].bridge_)], abs=1e-4)
+    # on the bundled sample graph search grows dear sooner than IVF: the two families ask for different amounts
+    assert fits["hnsw"].bridge_ < fits["ivf"].bridge_
+    save_model(fits["hnsw"], tmp_path / "h.safetensors")
+    back = load_model(tmp_path / "h.safetensors")
+    assert back.bridge_match == "hnsw" and back.bridge_ == fits["hnsw"].bridge_
+    np.testing.assert_array_equal(back.sample(200, random_state=3), fits["hnsw"].sample(200, random_state=3))

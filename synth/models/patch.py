@@ -127,15 +127,62 @@ def calibrate_noise_scale(X, params, seed, grid=NOISE_GRID, k=10, split=None):
                    "gap": [round(float(gaps[i]), 4) for i in sorted(gaps)]}
 
 
-def calibrate_bridge(model, X, params, seed, grid=BRIDGE_GRID, noise_scale="auto", recall=COST_RECALL, k=10):
-    """Choose the bridge amount whose fakes cost what the training rows cost to search, IVF and HNSW alike.
+BRIDGE_MATCH = ("both", "ivf", "hnsw")  # what bridge="auto" matches: both index families, or one
+
+
+def match_score(ratio, match):
+    """How far fakes are from real's search cost for ``match``: the largest ``|log r|`` over its families
+    (``ivf``, ``hnsw`` or both); inf where a cost was not reached."""
+    keys = ("ivf", "hnsw") if match == "both" else (match,)
+    return max(abs(float(np.log(ratio[key]))) if ratio[key] else np.inf for key in keys)
+
+
+def match_signal(ratio, match):
+    """Signed distance from a match, rising with the bridge amount: ``log r`` of the family matched, or for
+    both the sum of the two logs (zero where the two ratios straddle 1 by equal factors); None where a cost
+    was not reached."""
+    keys = ("ivf", "hnsw") if match == "both" else (match,)
+    if not all(ratio[key] for key in keys):
+        return None
+    return float(sum(np.log(ratio[key]) for key in keys))
+
+
+def best_amount(ratios, match):
+    """The amount of ``ratios`` (amount -> {"ivf": r, "hnsw": r}) with the smallest :func:`match_score`,
+    the smaller amount on a tie."""
+    return min(sorted(ratios), key=lambda b: match_score(ratios[b], match))
+
+
+def refined_amount(ratios, match):
+    """The amount to try next: where :func:`match_signal` changes sign between two neighbouring amounts of
+    ``ratios`` (the pair holding :func:`best_amount`, else the lowest such pair), interpolated linearly and
+    rounded to 0.01; None when the signal never changes sign or the point was already tried."""
+    amounts = sorted(ratios)
+    signal = [match_signal(ratios[b], match) for b in amounts]
+    pairs = [(i, i + 1) for i in range(len(amounts) - 1)
+             if signal[i] is not None and signal[i + 1] is not None and (signal[i] < 0) != (signal[i + 1] < 0)]
+    if not pairs:
+        return None
+    top = amounts.index(best_amount(ratios, match))
+    i, j = next((p for p in pairs if top in p), pairs[0])
+    b = round(amounts[i] + signal[i] / (signal[i] - signal[j]) * (amounts[j] - amounts[i]), 2)
+    return None if b in ratios else b
+
+
+def calibrate_bridge(model, X, params, seed, grid=BRIDGE_GRID, noise_scale="auto", recall=COST_RECALL, k=10,
+                     match="both"):
+    """Choose the bridge amount whose fakes cost what the training rows cost to search.
 
     Searching real data costs the same whichever real rows form the base, so the fitted ``model``'s fakes
     are compared with training rows (:mod:`synth.searchcost`): a base of at most :data:`COST_ROWS` rows
     and :data:`COST_QUERIES` other rows as queries, against as many fakes and fake queries. For each amount
     ``b`` of ``grid`` the noise scale is calibrated first (one shared split, :func:`calibrate_noise_scale`),
-    then ``r_ivf`` and ``r_hnsw``, the fake / real distance computations at ``recall``, are measured. The
-    amount with the smallest ``max(|log r_ivf|, |log r_hnsw|)`` is chosen (the smaller amount on a tie).
+    then ``r_ivf`` and ``r_hnsw``, the fake / real distance computations at ``recall``, are measured. Then
+    one more amount is tried: where :func:`match_signal` changes sign between two neighbouring amounts
+    (the pair holding the best amount so far, else the first such pair), interpolated linearly and rounded
+    to 0.01. The amount with the smallest :func:`match_score` is chosen (the smaller amount on a tie):
+    ``match="both"`` the smallest ``max(|log r_ivf|, |log r_hnsw|)``, ``"ivf"`` or ``"hnsw"`` that family's
+    ``|log r|`` alone (one corpus per index family, when one amount cannot match both).
 
     Returns
     -------
@@ -144,20 +191,22 @@ def calibrate_bridge(model, X, params, seed, grid=BRIDGE_GRID, noise_scale="auto
         The noise scale calibrated for it (``noise_scale`` itself when that is a number).
     report : dict
         ``grid``, ``noise_scale``, ``ivf`` and ``hnsw`` (ratios, None where a cost was not reached) per
-        amount, ``n_base``, ``n_queries`` and ``recall``.
+        amount tried, in increasing amount; ``refined`` (the interpolated amount, or None), ``match``,
+        ``n_base``, ``n_queries`` and ``recall``.
     """
     from ..searchcost import cost_ratio, search_cost
 
+    if match not in BRIDGE_MATCH:
+        raise SynthError(f"bridge_match must be one of {', '.join(BRIDGE_MATCH)}, got {match!r}")
     n = len(X)
     n_q = min(COST_QUERIES, n // 10)
     n_base = min(COST_ROWS, n - n_q)
     order = np.random.default_rng(seed).permutation(n)
     real = search_cost(X[order[n_q:n_q + n_base]], X[order[:n_q]], k=k, recall=recall)
     split = calibration_split(X, {**params, "bridge": max(grid)}, seed) if noise_scale == "auto" else None
-    report = {"grid": [], "noise_scale": [], "ivf": [], "hnsw": [], "n_base": n_base, "n_queries": n_q,
-              "recall": recall}
-    best = None
-    for b in sorted(float(v) for v in grid):
+    tried = {}  # amount -> (noise scale, ratio)
+
+    def measure(b):
         stage(f"patch: calibrating the bridge, amount {b:g}")
         if noise_scale == "auto":
             if split is not None:
@@ -167,14 +216,23 @@ def calibrate_bridge(model, X, params, seed, grid=BRIDGE_GRID, noise_scale="auto
             scale = float(noise_scale)
         model.bridge_, model.noise_scale_, model._cache = b, scale, None
         fakes = model.sample(n_base + n_q, random_state=seed)
-        ratio = cost_ratio(search_cost(fakes[:n_base], fakes[n_base:], k=k, recall=recall), real)
-        score = max(abs(np.log(v)) if v else np.inf for v in ratio.values())
-        for key, value in (("grid", b), ("noise_scale", round(scale, 4)), ("ivf", ratio["ivf"]),
-                           ("hnsw", ratio["hnsw"])):
-            report[key].append(value if not isinstance(value, float) or key == "grid" else round(value, 4))
-        if best is None or score < best[0]:
-            best = (score, b, scale)
-    return best[1], best[2], report
+        tried[b] = (scale, cost_ratio(search_cost(fakes[:n_base], fakes[n_base:], k=k, recall=recall), real))
+
+    for b in sorted(float(v) for v in grid):
+        measure(b)
+    refined = refined_amount({b: r for b, (_, r) in tried.items()}, match)
+    if refined is not None:
+        measure(refined)
+    report = {"grid": [], "noise_scale": [], "ivf": [], "hnsw": [], "refined": refined, "match": match,
+              "n_base": n_base, "n_queries": n_q, "recall": recall}
+    for b in sorted(tried):
+        scale, ratio = tried[b]
+        report["grid"].append(b)
+        report["noise_scale"].append(round(scale, 4))
+        for key in ("ivf", "hnsw"):
+            report[key].append(None if ratio[key] is None else round(ratio[key], 4))
+    b = best_amount({b: r for b, (_, r) in tried.items()}, match)
+    return b, tried[b][0], report
 
 
 def _finite(v):
@@ -627,7 +685,12 @@ class PatchPCA(Generator):
         written before the partner table bridge towards one of the :data:`BRIDGE_NEIGHBORS` nearest
         patches, as they did. "auto" chooses the amount among :data:`BRIDGE_GRID` at fit time, by search
         cost: the amount whose fakes cost what the training rows cost to search with IVF and HNSW
-        (:func:`calibrate_bridge`; about 30 s more at 10,000 x 384).
+        (:func:`calibrate_bridge`; about 35 s more at 10,000 x 384).
+    bridge_match : {"both", "ivf", "hnsw"}, default="both"
+        With ``bridge="auto"``, whose search cost the amount matches. "both": the amount whose worse
+        fake / real ratio (IVF or HNSW) is nearest 1. "ivf" or "hnsw": that family's ratio alone. One amount
+        often cannot match both (graph search grows dearer with the bridge faster than IVF on some corpora,
+        slower on others; docs/cost.md), so an index developer fits one model per family. Ignored otherwise.
     softness : float >= 0, default=0
         Tempered (soft) patches. 0 cuts the training rows into disjoint k-means cells and fits each patch on
         its own cell. Above 0 each row also weighs in the patches of neighbouring centres, with weight
@@ -714,9 +777,10 @@ class PatchPCA(Generator):
     kind = "patch"
 
     def __init__(self, n_patches="auto", rank=40, min_points=20, n_iter=25, noise_scale="auto", bridge=0.0,
-                 softness=0.0, recolor=False, max_mb=16.0, copy_guard=True, group_size=None, random_state=None,
-                 verbose=0):
+                 softness=0.0, recolor=False, max_mb=16.0, copy_guard=True, group_size=None, bridge_match="both",
+                 random_state=None, verbose=0):
         self.n_patches = n_patches
+        self.bridge_match = bridge_match
         self.group_size = group_size
         self.recolor = recolor
         self.softness = softness
@@ -752,6 +816,8 @@ class PatchPCA(Generator):
             raise SynthError(f"max_mb must be a finite number > 0 or None, got {self.max_mb!r}")
         if not (self.bridge == "auto" or _finite(self.bridge) and 0 <= self.bridge <= 1):
             raise SynthError(f"bridge must be 'auto' or between 0 and 1, got {self.bridge!r}")
+        if self.bridge_match not in BRIDGE_MATCH:
+            raise SynthError(f"bridge_match must be one of {', '.join(BRIDGE_MATCH)}, got {self.bridge_match!r}")
         if not (_finite(self.softness) and self.softness >= 0):
             raise SynthError(f"softness must be a finite number >= 0, got {self.softness!r}")
         problem = noise_scale_problem(self.noise_scale)
@@ -865,7 +931,8 @@ class PatchPCA(Generator):
             params = {k: getattr(self, k) for k in ("rank", "min_points", "n_iter", "softness", "group_size")}
             params["n_patches"] = n_patches
             self.bridge_, self.noise_scale_, self.bridge_calibration_ = calibrate_bridge(
-                self, X, params, seed, noise_scale="auto" if auto_noise else self.noise_scale)
+                self, X, params, seed, noise_scale="auto" if auto_noise else self.noise_scale,
+                match=self.bridge_match)
             self.calibration_ = None
         elif auto_noise:
             # the noise is calibrated before recolouring (the map depends on the noise scale)
