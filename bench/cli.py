@@ -54,6 +54,8 @@ def benchmark(corpora, indexes, targets, k, repeats, out, as_json, suite_info, h
     """Run the indexes (default: every installed one) on the corpora, write the outputs (with ``html`` also
     the report page), print the tables or JSON. By default a plug-in whose library is missing is listed as
     skipped, with the install command."""
+    from synth.progress import begin
+
     from .indexes import available, registry
     from .page import write_report
     from .report import markdown, public, write_outputs
@@ -61,6 +63,7 @@ def benchmark(corpora, indexes, targets, k, repeats, out, as_json, suite_info, h
 
     missing = {} if indexes else {name: f"not run: {spec.unavailable()}" for name, spec in registry().items()
                                   if spec.unavailable()}
+    begin("bench")  # in `bench compare`, after the suite
     result = run(corpora, list(indexes) or available(), targets=list(targets) or TARGETS, k=k,
                  repeats=repeats, verbose=progress())
     result["suite"] = suite_info
@@ -113,7 +116,7 @@ def indexes_cmd():
               help="Neighbours per query (recall@k).")
 @common_options
 @seed_option
-@reports
+@reports(estimate=True)
 @force_out
 def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json, html, seed):
     """Build real, fake, fog and random corpora of equal size from REAL and benchmark indexes on each.
@@ -126,23 +129,27 @@ def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json,
     """
     from synth.artifact import load_model
     from synth.bundled import load_real
+    from synth.progress import plan
 
+    from .runner import bench_steps
     from .suites import build_suite, save_suite
 
     X = load_real(real)
     gen = load_model(model) if model else None
-    suite = build_suite(X, model=gen, n=n, n_queries=queries, random_state=seed, verbose=progress())
-    save_suite(suite, Path(out) / "suite")
-    benchmark(suite, indexes, targets, k, repeats, out, as_json,
-              {"real": real, "model": model, "n": n, "queries": queries, "seed": seed, "d": int(X.shape[1]),
-               "files": str(Path(out) / "suite")}, html)
+    with plan(bench_steps(n, queries, indexes, model=gen, repeats=repeats)):
+        suite = build_suite(X, model=gen, n=n, n_queries=queries, random_state=seed, verbose=progress())
+        save_suite(suite, Path(out) / "suite")
+        benchmark(suite, indexes, targets, k, repeats, out, as_json,
+                  {"real": real, "model": model, "n": n, "queries": queries, "seed": seed, "d": int(X.shape[1]),
+                   "files": str(Path(out) / "suite")}, html)
+
 
 
 @main.command("run")
 @click.argument("suite", nargs=-1, required=True)
 @click.option("--k", "k", type=click.IntRange(min=1, max=100), default=10, show_default=True)
 @common_options
-@reports
+@reports(estimate=True)
 @force_out
 def run_cmd(suite, k, indexes, targets, repeats, out, as_json, html):
     """Benchmark indexes on saved corpora: ann-benchmarks .h5 files, or a folder of them (OUT/suite)."""
@@ -345,7 +352,7 @@ def cost_cmd(real, out, n_fit, sizes, n_queries, configs, indexes, queries_from,
               help="Fits per configuration; the median is reported.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @seed_option
-@reports
+@reports(estimate=True)
 def fit_speed_cmd(n, d, repeats, as_json, seed):
     """Time the default patch fit (with its noise-scale calibration) and the seed's plain local PCA on N x D
     synthetic clustered unit vectors, in one run; prints seconds, model size and the ratio."""
@@ -366,7 +373,7 @@ def fit_speed_cmd(n, d, repeats, as_json, seed):
                    "10,000 held out, as many as --train.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @seed_option
-@reports
+@reports(estimate=True)
 @force_out
 def standard_measures_cmd(real, out, n_train, n, as_json, seed):
     """The field's standard privacy and fidelity measures on REAL: an independent real sample, the default
@@ -399,7 +406,7 @@ def standard_measures_cmd(real, out, n_train, n, as_json, seed):
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the markdown tables to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @seed_option
-@reports
+@reports(estimate=True)
 def throughput(sizes, repeats, threads, queries, k, methods, out, as_json, seed):
     """Vectors/s and GB/s of the sampler against numpy random, make_blobs and faiss SyntheticDataset, and of
     blockwise ground truth against one faiss flat search; ratios from one run, medians of --repeats."""

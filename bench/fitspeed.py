@@ -12,10 +12,15 @@ import numpy as np
 
 from synth.artifact import model_bytes
 from synth.fitting import make_model
-from synth.progress import stage
+from synth.progress import planned, stage
 
 CONFIGS = {"default": ("patch", {}), "default-no-guard": ("patch", {"copy_guard": False}),
            "seed": ("patch", {"n_patches": 120, "rank": 48, "noise_scale": 1.0})}
+# seconds of one fit at 100,000 x 1024 and of making the data (docs/fidelity/fit-speed.md: quiet, 2 cores, 219 s in
+# all with --repeats 3), for the estimate of the time left (synth.progress); a configuration not listed counts as
+# the default
+FIT_SECONDS = {"default": 51.5, "default-no-guard": 11.8, "seed": 7.9}
+DATA_SECONDS = 4.0
 
 
 def clustered(n, d, centers=300, random_state=0):
@@ -29,6 +34,14 @@ def clustered(n, d, centers=300, random_state=0):
     return X
 
 
+def fit_speed_plan(n=100_000, d=1024, repeats=1, configs=None, **_):
+    """The steps of :func:`fit_speed` and their seconds (:mod:`synth.progress`), in proportion to n x d."""
+    scale = n * d / (100_000 * 1024)
+    return [("data", DATA_SECONDS * scale)] + [((name, i), FIT_SECONDS.get(name, FIT_SECONDS["default"]) * scale)
+                                               for name in (configs or CONFIGS) for i in range(repeats)]
+
+
+@planned(fit_speed_plan)
 def fit_speed(n=100_000, d=1024, repeats=1, configs=None, random_state=0):
     """Median fit seconds and model bytes of each configuration on the same data.
 
@@ -48,7 +61,7 @@ def fit_speed(n=100_000, d=1024, repeats=1, configs=None, random_state=0):
     for name, (kind, params) in (configs or CONFIGS).items():
         times = []
         for i in range(repeats):
-            stage(f"fitting {name}, run {i + 1} of {repeats}")
+            stage(f"fitting {name}, run {i + 1} of {repeats}", step=(name, i))
             t0 = time.perf_counter()
             model = make_model(kind, random_state=random_state, **params).fit(X)
             times.append(time.perf_counter() - t0)

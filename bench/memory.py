@@ -6,11 +6,13 @@ the floor (a child that only imports the sampler, faiss and numpy and loads the 
 corpus as one in-memory array, which is what a sampler without streaming needs at least.
 """
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -21,13 +23,18 @@ from synth.progress import stage
 FLOOR = "import sys, faiss, numpy, synth.cli, synth.sampling; from synth.artifact import load_model; load_model(sys.argv[1])"
 
 
-def _run(args):
-    """Run a child process; returns (seconds, peak RSS in bytes). Raises on a non-zero exit."""
+def _run(args, watch=None):
+    """Run a child process; returns (seconds, peak RSS in bytes). Raises on a non-zero exit.
+
+    ``watch``: ``(path, rows, row_bytes, header_bytes)`` of a raw file the child writes; on a terminal a bar
+    follows its size (from a thread, so that the timing is not disturbed).
+    """
     # stderr goes to a file, not a pipe: a child that filled a pipe nobody reads before wait4 would hang
     with tempfile.TemporaryFile() as log:
         t0 = time.perf_counter()
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
-        _, status, usage = os.wait4(proc.pid, 0)
+        with _watching(watch):
+            _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode:
@@ -35,6 +42,38 @@ def _run(args):
             last = log.read().decode(errors="replace").strip().splitlines()[-1:]
             raise RuntimeError(f"{' '.join(map(str, args))} exited {proc.returncode}: {last[0] if last else ''}")
     return seconds, usage.ru_maxrss * 1024  # Linux reports kilobytes
+
+
+@contextlib.contextmanager
+def _watching(watch):
+    """A bar of the rows in the growing file of ``watch`` (see :func:`_run`) while the block runs: the ETA of
+    the child's sampling, which prints no progress of its own."""
+    from synth.progress import show_bars
+
+    if watch is None or not show_bars():
+        yield
+        return
+    from tqdm.auto import tqdm
+
+    path, rows, row_bytes, header = watch
+    done = threading.Event()
+
+    def follow():
+        with tqdm(total=rows, unit="vec", unit_scale=True, desc="synth sample", leave=False) as bar:
+            while not done.wait(0.5):
+                try:
+                    size = path.stat().st_size
+                except OSError:  # not created yet, or renamed to the corpus at the end
+                    continue
+                bar.update(max(0, min(rows, (size - header) // row_bytes) - bar.n))
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def sample_memory(n=10_000_000, d=1024, out=None, dtype="float32", n_queries=0, k=0, threads=None,
@@ -69,8 +108,9 @@ def sample_memory(n=10_000_000, d=1024, out=None, dtype="float32", n_queries=0, 
         if n_queries and k:
             args += ["--queries", str(n_queries), "--neighbors", str(k)]
         stage(f"synth sample -n {n:,} ({d}-d, {dtype}) -> {target}, peak memory watched")
+        partial = target.parent / f".{target.name}.partial"  # where the sampler writes the rows (synth.sampling)
         try:
-            seconds, peak = _run(args)
+            seconds, peak = _run(args, watch=(partial, n, d * np.dtype(dtype).itemsize, 8))
             size = target.stat().st_size
         finally:
             if not keep:

@@ -180,7 +180,7 @@ def public(result):
 
 def write_outputs(result, folder):
     """Write ``results.json``, ``results.md``, the curve plots and ``hardness.png`` into ``folder``."""
-    stage(f"writing results.json, results.md and the plots to {folder}")
+    stage(f"writing results.json, results.md and the plots to {folder}", step="write")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "results.json", public(result))

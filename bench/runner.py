@@ -9,7 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from synth.errors import SynthError
-from synth.progress import stage
+from synth.progress import begin, plan, stage
 from synth.searchcost import cost_at_recall
 
 from .hardness import hardness
@@ -17,6 +17,11 @@ from .indexes import require
 
 TARGETS = (0.90, 0.95, 0.99)
 EPSILON = 1e-3  # tie tolerance on cosine, as ann-benchmarks' recall threshold
+# seconds, for the estimate of the time left (synth.progress; run_steps, bench_steps): one index setting on one
+# corpus of 10,000 rows (the mean of faiss-hnsw, faiss-ivf and hnswlib: the diffuse corpora cost more to search;
+# another name counts as their mean), the hardness of one corpus, saving a suite of four, writing the results
+JOB_SECONDS = {"real": 8.0, "fake": 7.0, "fog": 15.0, "random": 22.0}
+HARDNESS_SECONDS, SAVE_SECONDS, WRITE_SECONDS = 0.25, 0.25, 1.6
 
 
 def recall_at_k(ids, corpus, k, epsilon=EPSILON):
@@ -199,16 +204,51 @@ def run(suite, index_names, targets=TARGETS, k=10, repeats=3, verbose=0):
         raise SynthError(f"no index asked for can be built on its {n} base rows ({key}: {reason})", smallest.path)
     results, indexes = {}, {}
     bar = tqdm(total=len(jobs) * len(suite), desc="bench", disable=not verbose, leave=False)
-    for spec, params, key in jobs:
-        indexes[key] = {"index": spec.name, "description": spec.description, "counter": spec.counter,
-                        "counter_note": spec.counter_note, "query_param": spec.query_param}
-        for name, corpus in suite.items():
-            bar.set_postfix_str(f"{key} on {name}")
-            r = costs_at_targets(measure_index(spec, params, corpus, k=k, repeats=repeats), targets)
-            results.setdefault(key, {})[name] = r
-            bar.update()
-    bar.close()
-    stage("hardness of each corpus")
+    with plan(run_steps(jobs, suite, repeats)):
+        for spec, params, key in jobs:
+            indexes[key] = {"index": spec.name, "description": spec.description, "counter": spec.counter,
+                            "counter_note": spec.counter_note, "query_param": spec.query_param}
+            for name, corpus in suite.items():
+                bar.set_postfix_str(f"{key} on {name}")
+                begin((key, name))
+                r = costs_at_targets(measure_index(spec, params, corpus, k=k, repeats=repeats), targets)
+                results.setdefault(key, {})[name] = r
+                bar.update()
+        bar.close()
+        stage("hardness of each corpus", step="hardness")
+        hard = {name: hardness(corpus, k) for name, corpus in suite.items()}
     return {"k": k, "targets": [float(t) for t in targets], "indexes": indexes, "results": results,
-            "skipped": skipped, "hardness": {name: hardness(corpus, k) for name, corpus in suite.items()},
-            "versions": library_versions(specs)}
+            "skipped": skipped, "hardness": hard, "versions": library_versions(specs)}
+
+
+def job_seconds(corpus, n, n_queries, repeats=3):
+    """Seconds of one index setting on corpus ``corpus`` (its name) of ``n`` rows, for the estimate of the
+    time left (:mod:`synth.progress`). Measured by ``bench compare`` at its defaults (10,000 rows, 1,000
+    queries, 3 repeats) with faiss-hnsw, faiss-ivf and hnswlib (2 cores, load 5): 5 to 33 s per index and
+    corpus (:data:`JOB_SECONDS`: the diffuse corpora cost more to search), 157 s in all, of which the builds
+    30 s. So it grows with the rows, and its other 0.8 with the queries and the passes over them too; the
+    index builds differ and a sweep stops at recall 1, which the estimate does not know."""
+    sweeps = n_queries / 1000 * (1 + repeats) / 4
+    return JOB_SECONDS.get(corpus, 13.0) * n / 10_000 * (0.2 + 0.8 * sweeps)
+
+
+def run_steps(jobs, suite, repeats=3):
+    """The steps of :func:`run` and their seconds (:mod:`synth.progress`): each index setting on each corpus
+    (:func:`job_seconds`), then the hardness."""
+    steps = [((key, name), job_seconds(name, len(corpus.base), len(corpus.queries), repeats))
+             for _, _, key in jobs for name, corpus in suite.items()]
+    return steps + [("hardness", HARDNESS_SECONDS * len(suite))]
+
+
+def bench_steps(n, n_queries, index_names, model=None, save=True, repeats=3):
+    """The steps of ``bench compare`` (and of a recipe's bench section, which saves no suite) and their
+    seconds (:mod:`synth.progress`): building the suite (:func:`bench.suites.suite_plan`), saving it, the
+    runs of :func:`run_steps` and writing the results."""
+    from .indexes import available, registry
+    from .suites import CORPORA, suite_plan
+
+    settings = sum(len(registry()[name].build_grid) for name in (list(index_names) or available()))
+    runs = settings * sum(job_seconds(c, n, n_queries, repeats) for c in CORPORA)
+    return ([("suite", sum(w for _, w in suite_plan(model=model, n=n, n_queries=n_queries)))]
+            + ([("save", SAVE_SECONDS * n / 10_000)] if save else [])
+            + [("bench", runs + len(CORPORA) * HARDNESS_SECONDS), ("write", WRITE_SECONDS)])

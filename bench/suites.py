@@ -15,11 +15,12 @@ from synth.errors import SynthError
 from synth.io import atomic_path
 from synth.models import Fog, PatchPCA, RandomSphere
 from synth.neighbors import knn
-from synth.progress import stage
+from synth.progress import planned, stage
 
 CORPORA = ("real", "fake", "fog", "random")
 DEPTH = 100  # neighbours stored per query, as ann-benchmarks does
 MIN_FIT = 2000  # real points needed to fit a model on the spot
+CORPUS_SECONDS = 0.45  # one corpus of 10,000 rows with the exact top-100 of 1,000 queries (see suite_plan)
 
 
 @dataclass
@@ -62,6 +63,19 @@ def make_corpus(name, base, queries, depth=DEPTH, **meta):
     return Corpus(name, base, queries, ids, sims, dict(meta))
 
 
+def suite_plan(model=None, n=10_000, n_queries=1000, **_):
+    """The steps of :func:`build_suite` and their seconds, for the estimate of the time left
+    (:mod:`synth.progress`): the fits, as ``synth fit`` measured them, then each corpus, growing with its
+    rows times its queries (the exact ground truth). Measured by ``bench compare`` at its defaults (2 cores,
+    load 5): 0.35 to 0.52 s per corpus."""
+    from synth.fitting import fit_seconds
+
+    steps = [(("fit", "patch"), fit_seconds(PatchPCA()))] if model is None else []
+    steps.append((("fit", "fog"), fit_seconds(Fog())))
+    return steps + [(name, CORPUS_SECONDS * n / 10_000 * n_queries / 1000) for name in CORPORA]
+
+
+@planned(suite_plan)
 def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_state=0, verbose=0):
     """Build the four corpora of equal size from held-out real embeddings.
 
@@ -92,20 +106,20 @@ def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_
     order = np.random.default_rng(random_state).permutation(len(real))
     base, queries, rest = real[order[:n]], real[order[n:n + n_queries]], real[order[n + n_queries:]]
     if model is None:
-        stage(f"fitting patch on the {len(rest):,} leftover real rows")
+        stage(f"fitting patch on the {len(rest):,} leftover real rows", step=("fit", "patch"))
         model = PatchPCA(random_state=random_state, verbose=verbose).fit(rest)
     elif model.n_features_ != real.shape[1]:
         raise SynthError(f"the model has dimension {model.n_features_}, the real data {real.shape[1]}")
-    stage("fitting fog")
+    stage("fitting fog", step=("fit", "fog"))
     fog = Fog(random_state=random_state, verbose=verbose).fit(rest if len(rest) >= MIN_FIT else base)
     sphere = RandomSphere().fit(base)
     seeds = np.random.SeedSequence(random_state).generate_state(6)
-    stage(f"real corpus: {n:,} rows, exact ground truth of {n_queries:,} queries")
+    stage(f"real corpus: {n:,} rows, exact ground truth of {n_queries:,} queries", step="real")
     suite = {"real": make_corpus("real", base, queries, depth, source="held-out real",
                                  random_state=random_state)}
     for i, (name, gen) in enumerate((("fake", model), ("fog", fog), ("random", sphere))):
         b, q = int(seeds[2 * i]), int(seeds[2 * i + 1])
-        stage(f"{name} corpus: sampling {n:,} + {n_queries:,} rows, exact ground truth")
+        stage(f"{name} corpus: sampling {n:,} + {n_queries:,} rows, exact ground truth", step=name)
         suite[name] = make_corpus(name, gen.sample(n, random_state=b), gen.sample(n_queries, random_state=q),
                                   depth, source=f"{gen.kind} model", base_seed=b, query_seed=q,
                                   model_params={k: v for k, v in gen.get_params().items() if k != "verbose"})
@@ -151,7 +165,7 @@ def load_corpus(path):
 
 def save_suite(suite, folder):
     """Write each corpus to ``folder/<name>.h5``; returns the paths."""
-    stage(f"saving the corpora to {folder}")
+    stage(f"saving the corpora to {folder}", step="save")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from synth.models.base import check_seed
-from synth.progress import stage
+from synth.progress import begin, planned, stage
 
 METHODS = ("synth", "synth_threads", "numpy", "make_blobs", "faiss_synthetic")
 
@@ -80,6 +80,28 @@ def _timed(fn, repeats):
     return float(np.median(times))
 
 
+# seconds per million rows at 1024-d of each generator and of the ground truth (blockwise and flat, 1,000 queries,
+# top-100), from docs/scale/throughput.json (2 cores), for the estimate of the time left (synth.progress)
+METHOD_SECONDS = {"synth": 22, "synth_threads": 12.5, "numpy": 17, "make_blobs": 51, "faiss_synthetic": 29}
+TRUTH_SECONDS = 31
+MODEL_SECONDS = 8  # fitting the lifted model at 384-d (load 4)
+
+
+def throughput_plan(sizes=((1_000_000, 384), (1_000_000, 1024)), repeats=3, methods=METHODS, n_queries=1000, **_):
+    """The steps of :func:`run_throughput` and their seconds (:mod:`synth.progress`): for each (n, d) the model,
+    each method and the ground truth, in proportion to n x d (the model to d, the ground truth also to the
+    queries)."""
+    steps = []
+    for n, d in sizes:
+        scale = n / 1e6 * d / 1024
+        steps.append(((n, d, "model"), MODEL_SECONDS * d / 384))
+        steps += [((n, d, name), METHOD_SECONDS.get(name, 20) * scale * repeats) for name in methods]
+        steps.append(((n, d, "truth"), (METHOD_SECONDS["synth_threads"] + TRUTH_SECONDS * n_queries / 1000 * repeats)
+                      * scale))
+    return steps
+
+
+@planned(throughput_plan)
 def run_throughput(sizes=((1_000_000, 384), (1_000_000, 1024)), repeats=3, threads=None, n_queries=1000, k=100,
                    methods=METHODS, random_state=0, verbose=0):
     """Time every generator and the ground truth at each (n, d).
@@ -109,6 +131,7 @@ def run_throughput(sizes=((1_000_000, 384), (1_000_000, 1024)), repeats=3, threa
     seed = check_seed(random_state)
     rows, truth = [], []
     for n, d in sizes:
+        begin((n, d, "model"))  # its stages are the patch fit's
         gen = lifted_model(d, seed)
         runs = {
             "synth": lambda: sample_array(gen, n, seed, threads=1),
@@ -119,7 +142,7 @@ def run_throughput(sizes=((1_000_000, 384), (1_000_000, 1024)), repeats=3, threa
         }
         secs = {}
         for name in methods:
-            stage(f"n={n:,} d={d}: {name}, {repeats} timed run(s)")
+            stage(f"n={n:,} d={d}: {name}, {repeats} timed run(s)", step=(n, d, name))
             secs[name] = _timed(runs[name], repeats)
         for name in methods:
             row = {"n": n, "d": d, "method": name, "threads": threads if name == "synth_threads" else 1,
@@ -128,7 +151,7 @@ def run_throughput(sizes=((1_000_000, 384), (1_000_000, 1024)), repeats=3, threa
             if name == "faiss_synthetic":
                 row["threads"] = faiss.omp_get_max_threads()  # its matrix products use faiss's BLAS threads
             rows.append(row)
-        stage(f"n={n:,} d={d}: exact ground truth, blockwise and faiss flat")
+        stage(f"n={n:,} d={d}: exact ground truth, blockwise and faiss flat", step=(n, d, "truth"))
         base = sample_array(gen, n, seed, threads=threads)
         queries = sample_array(gen, n_queries, seed + 1, threads=1)
 

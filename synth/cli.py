@@ -93,16 +93,21 @@ def command_name(ctx):
     return " ".join([ctx.command.name, *reversed(names)])
 
 
-def reports(f):
-    """--quiet, and otherwise the command's stages on stderr while it runs (:mod:`synth.progress`).
+def reports(f=None, *, estimate=False):
+    """--quiet, and otherwise the command's stages on stderr while it runs (:mod:`synth.progress`); with
+    ``estimate``, and the library's plans covering the command's work, an estimate of the time left on a
+    terminal.
 
-    Goes directly above the command function, below its options.
+    Goes directly above the command function, below its options: ``@reports`` or ``@reports(estimate=True)``.
     """
+    if f is None:
+        return functools.partial(reports, estimate=estimate)
+
     @functools.wraps(f)
     def run(*args, quiet, **kwargs):
         from .progress import reporting
 
-        with reporting(command_name(click.get_current_context()), quiet=quiet):
+        with reporting(command_name(click.get_current_context()), quiet=quiet, estimate=estimate):
             return f(*args, **kwargs)
     return click.option("-q", "--quiet", is_flag=True, help="Print no progress on stderr.")(run)
 
@@ -224,7 +229,7 @@ def main():
 @input_options
 @seed_option
 @force_option
-@reports
+@reports(estimate=True)
 def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_match, softness, recolor, max_mb,
         group_size, copy_guard, key, column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
@@ -328,9 +333,10 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
     if workers or scheduler:
         from .distributed import sample_on_dask
 
-        info = sample_on_dask(model, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size,
-                              n_tasks=tasks or files, threads=threads, n_queries=n_queries, k=k,
-                              scheduler=scheduler, n_workers=workers, force=force)
+        with tqdm(total=n, unit="vec", unit_scale=True, disable=not progress(), leave=False) as bar:
+            info = sample_on_dask(model, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size,
+                                  n_tasks=tasks or files, threads=threads, n_queries=n_queries, k=k,
+                                  scheduler=scheduler, n_workers=workers, force=force, progress=bar.update)
         click.echo(f"wrote {n} x {info['d']} {dtype} to {out} with {info['tasks']} Dask tasks "
                    f"in {time.perf_counter() - t0:.1f} s")
         return
@@ -391,7 +397,7 @@ def parse_card_fields(ctx, param, values):
                    "not run.")
 @seed_option
 @force_option
-@reports
+@reports(estimate=True)
 def publish(model, n, n_queries, k, out, train, heldout, audit_n, no_hnsw, card, repo_id, private, dry_run,
             allow_unsafe, seed, force):
     """Write a Hub-ready dataset folder of N vectors sampled from MODEL, with queries, exact neighbours, the
@@ -460,7 +466,7 @@ def recipe_check(file):
                    "`synth recipe check` validates without running.")
 @click.option("--dry-run", "dry_run", is_flag=True, hidden=True, help="Old name of --no-upload.")
 @force_option
-@reports
+@reports(estimate=True)
 def recipe_run(file, out, no_upload, dry_run, force):
     """Run recipe FILE into folder OUT: read or embed the source, split, fit, score, sample, benchmark and
     publish, as the recipe asks. OUT/recipe.json lists what was written and how long each step took."""
@@ -549,7 +555,7 @@ def stats(x, n, as_json, dims, key, column, split, seed):
                    "overfitting protection (REAL is the held-out set).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @seed_option
-@reports
+@reports(estimate=True)
 def score(real, fake, train, n, k, permutations, standard, as_json, seed):
     """How close FAKE is to REAL (held-out real embeddings, not used to fit).
 
@@ -586,7 +592,7 @@ def score(real, fake, train, n, k, permutations, standard, as_json, seed):
               help="Rows sampled from MODEL for the nearest-fake attack.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @seed_option
-@reports
+@reports(estimate=True)
 def audit(model, train, heldout, n, fakes, as_json, seed):
     """Membership inference against MODEL: can its holder tell the training rows from other real rows?
 
@@ -629,7 +635,7 @@ def audit(model, train, heldout, n, fakes, as_json, seed):
               help="Points per side in the two-sample test and the statistics.")
 @seed_option
 @force_folder_option
-@reports
+@reports(estimate=True)
 def demo(out, n, seed, force):
     """Fit patch, fog and random models on the bundled real sample and compare them with held-out real.
 
@@ -682,7 +688,7 @@ def _embedding_set(source, texts, max_texts, seed):
               help="Folder for layers.json, layers.md and layers.png (plots of each measure against depth).")
 @seed_option
 @force_option
-@reports
+@reports(estimate=True)
 def layers(model_path, texts, max_texts, max_tokens, batch_size, fog_rounds, permutations, as_json, out, seed,
            force):
     """Geometry of every layer of the transformer in MODEL_PATH, at token and sentence level.

@@ -9,12 +9,27 @@ from .bundled import load_minilm_wordnet
 from .io import atomic_path, check_folder, write_json
 from .models import Fog, PatchPCA, RandomSphere
 from .plot import plot_clouds
-from .progress import stage
-from .twosample import score
+from .progress import planned, stage
+from .twosample import score, score_plan
 
 N_TRAIN = 10_000
+SAMPLE_SECONDS, WRITE_SECONDS = 0.1, 10.0  # sampling n = 5,000 rows; the files and the map (synth demo, load 4)
 
 
+def demo_plan(**_):
+    """The steps of :func:`run_demo` and their seconds (:mod:`synth.progress`): each model's fit, sample and
+    score, then the files; measured by ``synth demo`` at its defaults (2 cores, load 4)."""
+    from .fitting import fit_seconds
+
+    scoring = sum(w for _, w in score_plan(train=True))
+    steps = []
+    for model in (PatchPCA(), Fog(), RandomSphere()):
+        steps += [(("fit", model.kind), fit_seconds(model)), (("sample", model.kind), SAMPLE_SECONDS),
+                  (("score", model.kind), scoring)]
+    return steps + [("write", WRITE_SECONDS)]
+
+
+@planned(demo_plan)
 def run_demo(out_dir="synth-demo", n=5000, n_train=N_TRAIN, random_state=0, verbose=0, force=False):
     """Fit the three models on ``n_train`` bundled points and score each against the held-out rest.
 
@@ -51,13 +66,13 @@ def run_demo(out_dir="synth-demo", n=5000, n_train=N_TRAIN, random_state=0, verb
               "n_train": len(train), "n_heldout": len(heldout), "rows": {}}
     samples = {}
     for i, (name, model) in enumerate(models.items()):
-        stage(f"fitting {name} on {len(train):,} rows")
+        stage(f"fitting {name} on {len(train):,} rows", step=("fit", name))
         t0 = time.perf_counter()
         model.fit(train)
         fit_seconds = time.perf_counter() - t0
-        stage(f"sampling {n:,} rows from {name}")
+        stage(f"sampling {n:,} rows from {name}", step=("sample", name))
         samples[name] = model.sample(n, random_state=random_state + 1 + i)
-        stage(f"scoring {name} against held-out real")
+        stage(f"scoring {name} against held-out real", step=("score", name))
         s = score(heldout, samples[name], train=train, n=n, k=10, random_state=random_state)
         result["n"] = s["n"]
         result["rows"].setdefault("real", {"stats": s["stats"]["real"]})
@@ -68,7 +83,7 @@ def run_demo(out_dir="synth-demo", n=5000, n_train=N_TRAIN, random_state=0, verb
                                 "fit_seconds": round(fit_seconds, 2)}
     result["rows"]["fog"]["knobs"] = models["fog"].knobs_
     result["rows"]["patch"]["n_patches"] = models["patch"].n_patches_
-    stage(f"writing demo.json, demo.md and clouds.png to {out_dir}")
+    stage(f"writing demo.json, demo.md and clouds.png to {out_dir}", step="write")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "demo.json", result)

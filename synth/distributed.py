@@ -74,7 +74,7 @@ def _concatenate(out, n, d, dtype, count):
 
 
 def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65536, n_tasks=None, threads=1,
-                   n_queries=0, k=0, scheduler=None, n_workers=None, force=False, client=None):
+                   n_queries=0, k=0, scheduler=None, n_workers=None, force=False, client=None, progress=None):
     """Sample a corpus (and its ground truth) with one Dask task per shard; the bytes equal a single-process run.
 
     Parameters
@@ -94,6 +94,8 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
         Without ``scheduler``: start a local cluster of this many single-threaded worker processes.
     client : distributed.Client, optional
         Use this client instead.
+    progress : callable, optional
+        Called with a shard's row count as each task finishes (a bar's ``update``).
 
     Returns
     -------
@@ -131,6 +133,13 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
         count = min(count, n)
         futures = [client.submit(_task, gen, str(out), n, random_state, dtype, chunk_size, i, count, threads,
                                  n_queries, k, pure=False) for i in range(count)]
+        if progress is not None:
+            from distributed import as_completed
+
+            shard = {future.key: i for i, future in enumerate(futures)}
+            for future in as_completed(futures):
+                a, b = shard_range(n, shard[future.key], count)
+                progress(b - a)
         results = client.gather(futures)
     finally:
         if own is not None:

@@ -12,7 +12,6 @@ torch and transformers (the ``[embed]`` extra) are imported only inside the func
 import gzip
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from .install import install_hint
 from .io import atomic_path, count_duplicates, write_json
 from .metrics import cm_volume_cv, geometry_stats, hubness
 from .models import Fog, PatchPCA
+from .progress import muted, plan, stage
 from .twosample import knn_two_sample
 
 # Keys of one level's report, in table order, with the column titles of the markdown tables.
@@ -171,10 +171,11 @@ def hidden_states(tokenizer, model, texts, max_tokens=3000, batch_size=32, max_l
     # Length-sorted batches waste little on padding; rows go back to their own index.
     order = np.argsort([len(x) for x in ids], kind="stable")
     batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+    from tqdm.auto import tqdm
+
+    stage(f"{n_layers} layers of hidden states of {len(texts):,} texts ({len(batches)} batches)")
     with torch.inference_mode():
-        for b, rows in enumerate(batches):
-            if progress:
-                print(f"\rlayers: batch {b + 1}/{len(batches)}", end="", file=sys.stderr, flush=True)
+        for rows in tqdm(batches, desc="batches", disable=not progress, leave=False):
             feats = [{"input_ids": ids[i], "attention_mask": [1] * len(ids[i])} for i in rows]
             inputs = tokenizer.pad(feats, return_tensors="pt")
             out = model(**inputs, output_hidden_states=True)
@@ -186,8 +187,6 @@ def hidden_states(tokenizer, model, texts, max_tokens=3000, batch_size=32, max_l
                     token_ids[slot] = ids[i][j]
                     for layer, h in enumerate(out.hidden_states):
                         tokens[layer, slot] = h[r, j].float().numpy()
-    if progress:
-        print(file=sys.stderr)
     distinct = np.unique([ids[i][j] for i, j in where])
     if len(distinct) > max_tokens:  # the same n as the token level: the statistics depend on n
         distinct = np.sort(rng.choice(distinct, size=max_tokens, replace=False))
@@ -203,7 +202,10 @@ def sentence_embeddings(tokenizer, model, texts, layer=-1, batch_size=32, max_le
     -------
     ndarray of shape (n_texts, hidden), float32 (not normalized)
     """
-    hs = hidden_states(tokenizer, model, texts, max_tokens=1, batch_size=batch_size, max_length=max_length)
+    from .progress import show_bars
+
+    hs = hidden_states(tokenizer, model, texts, max_tokens=1, batch_size=batch_size, max_length=max_length,
+                       progress=show_bars(command_only=True))
     return hs["sentences"][layer]
 
 
@@ -261,7 +263,8 @@ def _level_report(X, k, n_simplices, fog_rounds, n_permutations, random_state):
     models = {"": PatchPCA(random_state=random_state), "fog_": Fog(n_rounds=fog_rounds, random_state=random_state)}
     n = len(train)
     for prefix, model in models.items():
-        fake = model.fit(train).sample(n, random_state=random_state + 1)
+        with muted():  # a fit's stages, dozens per run, would drown the layer lines
+            fake = model.fit(train).sample(n, random_state=random_state + 1)
         t = knn_two_sample(held[:n], fake, k=k, n_permutations=n_permutations, random_state=random_state)
         r[prefix + "c2st"], r[prefix + "c2st_real"], r[prefix + "c2st_fake"] = t["c2st"], t["c2st_real"], \
             t["c2st_fake"]
@@ -301,6 +304,7 @@ def run_layers(model_path, texts, max_texts=None, max_tokens=3000, batch_size=32
     """
     texts = list(texts)[:max_texts] if max_texts else list(texts)
     t0 = time.perf_counter()
+    stage(f"loading {model_path}")
     tokenizer, model = load_model(model_path)
     hs = hidden_states(tokenizer, model, texts, max_tokens=max_tokens, batch_size=batch_size,
                        max_length=max_length, random_state=random_state, progress=progress)
@@ -308,27 +312,28 @@ def run_layers(model_path, texts, max_texts=None, max_tokens=3000, batch_size=32
     opts = dict(k=k, n_simplices=n_simplices, fog_rounds=fog_rounds, n_permutations=n_permutations,
                 random_state=random_state)
 
-    def say(msg):
-        if progress:
-            print(f"layers: {msg}", file=sys.stderr, flush=True)
-
-    say("word table")
-    result = {"model": str(model_path), "n_texts": len(texts), "n_tokens_total": hs["n_tokens_total"],
-              "n_tokens": int(hs["tokens"].shape[1]), "word_table": level_report(hs["word_table"], **opts),
-              "layers": []}
-    prev = {}
-    for layer in range(len(hs["sentences"])):
-        say(f"layer {layer}")
-        entry = {"layer": layer, "name": "embeddings" if layer == 0 else f"layer {layer}"}
-        entry.update(level_report(hs["sentences"][layer], **opts))
-        entry["token"] = level_report(hs["tokens"][layer], **opts)
-        # the residual stream keeps its coordinates from layer to layer, so the axes can be compared
-        for level, rep, X in (("sentence", entry, hs["sentences"][layer]),
-                              ("token", entry["token"], hs["tokens"][layer])):
-            axis = cone_axis(X)[0]
-            rep["axis_cosine_prev"] = float(axis @ prev[level]) if level in prev else None
-            prev[level] = axis
-        result["layers"].append(entry)
+    # the measures: each level's report (a patch and a fog fit and tests) takes about as long per row
+    n_layers = len(hs["sentences"])
+    steps = [("word table", len(hs["word_table"]))] + [(layer, len(texts) + len(hs["token_ids"]))
+                                                        for layer in range(n_layers)]
+    with plan(steps):
+        stage(f"word table, {len(hs['word_table']):,} tokens", step="word table")
+        result = {"model": str(model_path), "n_texts": len(texts), "n_tokens_total": hs["n_tokens_total"],
+                  "n_tokens": int(hs["tokens"].shape[1]), "word_table": level_report(hs["word_table"], **opts),
+                  "layers": []}
+        prev = {}
+        for layer in range(n_layers):
+            stage(f"layer {layer} of {n_layers - 1}: sentences and tokens", step=layer)
+            entry = {"layer": layer, "name": "embeddings" if layer == 0 else f"layer {layer}"}
+            entry.update(level_report(hs["sentences"][layer], **opts))
+            entry["token"] = level_report(hs["tokens"][layer], **opts)
+            # the residual stream keeps its coordinates from layer to layer, so the axes can be compared
+            for level, rep, X in (("sentence", entry, hs["sentences"][layer]),
+                                  ("token", entry["token"], hs["tokens"][layer])):
+                axis = cone_axis(X)[0]
+                rep["axis_cosine_prev"] = float(axis @ prev[level]) if level in prev else None
+                prev[level] = axis
+            result["layers"].append(entry)
     result["seconds"] = {"model": round(t1 - t0, 1), "measures": round(time.perf_counter() - t1, 1)}
     return result
 

@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_limits
 from synth.arrays import check_rows, unit_rows
 from synth.errors import SynthError
 from synth.neighbors import knn
+from synth.progress import show_bars
 
 # Rows per block when a full float64 copy of X would be too large to hold.
 _BLOCK = 4096
@@ -280,7 +281,8 @@ def geometry_stats(X, n=None, random_state=None):
     eig = _pca_variances(U)
     # On unit rows the inner-product order is the Euclidean order, so one search serves both
     # the nearest-neighbour cosine and TwoNN (which needs distinct rows).
-    sims, cand = knn(U, k=min(_TWONN_CANDIDATES, len(U) - 1), exclude_self=True)
+    sims, cand = knn(U, k=min(_TWONN_CANDIDATES, len(U) - 1), exclude_self=True,
+                     progress=show_bars(command_only=True))
     if len(np.unique(U, axis=0)) == len(U):
         twonn = _twonn_from_candidates(U, cand)
     else:

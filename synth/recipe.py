@@ -17,6 +17,7 @@ import yaml
 from .bundled import NAMED
 from .errors import SynthError
 from .install import install_hint
+from .progress import begin, plan, planned, stage
 
 # schema: key -> (types, default, check); a nested dict is a section; (list, item_schema) a list of sections
 INT, FLOAT, STR, BOOL = (int,), (int, float), (str,), (bool,)
@@ -348,11 +349,43 @@ def source_embeddings(recipe, verbose=0):
     from .io import unit_rows
 
     texts = _texts(recipe)
-    if verbose:
-        print(f"recipe: embedding {len(texts):,} texts with {src['model']}", flush=True)
+    stage(f"embedding {len(texts):,} texts with {src['model']}")
     return unit_rows(_embed(recipe, texts, verbose), 2, recipe.path)
 
 
+def recipe_plan(path, **_):
+    """The steps of :func:`run_recipe` and their seconds, for the estimate of the time left
+    (:mod:`synth.progress`), each from the plan of the job it runs; the source (reading, or embedding texts)
+    has weight 0: the estimate starts after it."""
+    from bench.runner import bench_steps
+
+    from .fitting import fit_rows_plan
+    from .publish import QUERY_SECONDS, ROW_SECONDS, publish_plan
+    from .twosample import score_plan
+
+    def total(steps):
+        return sum(w for _, w in steps)
+
+    r = load_recipe(path)
+    f = r["fit"]
+    params = {"n_patches": f["patches"], "noise_scale": f["noise_scale"], "bridge": f["bridge"],
+              "recolor": f["recolor"], "copy_guard": f["copy_guard"]} if f["kind"] == "patch" else {}
+    steps = [("source", 0.0), ("fit", total(fit_rows_plan(kind=f["kind"], params=params, out=True)))]
+    if r["score"] is not None:
+        steps.append(("score", total(score_plan(n=r["score"]["n"], train=True))))
+    for i, s in enumerate(r["sample"] or []):
+        steps.append((f"sample[{i}]", s["n"] / 1e6 * (ROW_SECONDS + QUERY_SECONDS * s["queries"] / 1000)))
+    if r["bench"] is not None:
+        b = r["bench"]
+        steps.append(("bench", total(bench_steps(b["n"], b["queries"], b["indexes"], model=True, save=False,
+                                                 repeats=b["repeats"]))))
+    if r["publish"] is not None:
+        p = r["publish"]
+        steps.append(("publish", total(publish_plan(p["n"], n_queries=p["queries"], train=True, hnsw=p["hnsw"]))))
+    return steps
+
+
+@planned(recipe_plan)
 def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     """Run a recipe into folder ``out``: model, samples, score, bench and publish folder as the recipe asks.
 
@@ -384,8 +417,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
 
     def step(name):
         times[name] = time.perf_counter()
-        if verbose:
-            print(f"recipe {recipe['name']}: {name}", flush=True)
+        stage(f"recipe {recipe['name']}: {name}", step=name)
 
     step("source")
     X = source_embeddings(recipe, verbose)
@@ -433,7 +465,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
         step("bench")
         from bench.indexes import available, registry
         from bench.report import write_outputs
-        from bench.runner import TARGETS, run
+        from bench.runner import TARGETS, bench_steps, run
         from bench.suites import build_suite
 
         b = recipe["bench"]
@@ -444,12 +476,14 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
         missing = [(x, known[x].unavailable()) for x in b["indexes"] if known[x].unavailable()]
         if missing:
             raise recipe.error("bench.indexes", f"index {missing[0][0]!r} is unavailable: {missing[0][1]}")
-        suite = build_suite(heldout, model=gen, n=b["n"], n_queries=b["queries"], random_state=b["seed"],
-                            verbose=verbose)
-        result = run(suite, b["indexes"] or available(), targets=TARGETS, k=b["k"], repeats=b["repeats"],
-                     verbose=verbose)
-        result["suite"] = {"recipe": recipe["name"], "n": b["n"], "queries": b["queries"], "seed": b["seed"]}
-        written += [str(p) for p in write_outputs(result, out / "bench")]
+        with plan(bench_steps(b["n"], b["queries"], b["indexes"], model=gen, save=False, repeats=b["repeats"])):
+            suite = build_suite(heldout, model=gen, n=b["n"], n_queries=b["queries"], random_state=b["seed"],
+                                verbose=verbose)
+            begin("bench")
+            result = run(suite, b["indexes"] or available(), targets=TARGETS, k=b["k"], repeats=b["repeats"],
+                         verbose=verbose)
+            result["suite"] = {"recipe": recipe["name"], "n": b["n"], "queries": b["queries"], "seed": b["seed"]}
+            written += [str(p) for p in write_outputs(result, out / "bench")]
 
     if recipe["publish"] is not None:
         step("publish")
