@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from synth.cli import Group, force_folder_option, progress, reports, seed_option
-from synth.io import check_folder
+from synth.io.formats import check_folder
 
 
 def force_out(f):
@@ -127,8 +127,8 @@ def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json,
     [embed] extra). The corpora are saved to OUT/suite/*.h5 (ann-benchmarks layout) so that `bench run
     OUT/suite` reproduces the numbers.
     """
-    from synth.artifact import load_model
     from synth.bundled import load_real
+    from synth.io.artifact import load_model
     from synth.progress import plan
 
     from .runner import bench_steps
@@ -411,7 +411,7 @@ def throughput(sizes, repeats, threads, queries, k, methods, out, as_json, seed)
     """Vectors/s and GB/s of the sampler against numpy random, make_blobs and faiss SyntheticDataset, and of
     blockwise ground truth against one faiss flat search; ratios from one run, medians of --repeats."""
     from synth.errors import SynthError
-    from synth.io import atomic_path
+    from synth.io.formats import atomic_path
 
     from .throughput import METHODS, markdown, run_throughput
 

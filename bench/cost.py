@@ -14,13 +14,13 @@ import math
 import numpy as np
 from tqdm.auto import tqdm
 
-from synth.arrays import unit_rows
-from synth.artifact import model_bytes
 from synth.errors import SynthError
-from synth.metrics import geometry_stats
+from synth.io.arrays import unit_rows
+from synth.io.artifact import model_bytes
+from synth.metrics.statistics import geometry_stats
+from synth.metrics.twosample import memorization
 from synth.models.base import normalize
 from synth.progress import stage
-from synth.twosample import memorization
 
 from .fidelity import _two_sample, copies, fit_config, save_png, write_board
 from .indexes import require

@@ -14,15 +14,15 @@ import numpy as np
 import yaml
 from tqdm.auto import tqdm
 
-from synth.arrays import unit_rows
-from synth.artifact import model_bytes
 from synth.errors import SynthError
-from synth.fitting import make_model
-from synth.io import atomic_path, write_json
-from synth.metrics import geometry_stats, hubness
+from synth.io.arrays import unit_rows
+from synth.io.artifact import model_bytes
+from synth.io.formats import atomic_path, write_json
+from synth.metrics.statistics import geometry_stats, hubness
+from synth.metrics.twosample import knn_two_sample, memorization
 from synth.models import MODELS
+from synth.models.fitting import make_model
 from synth.progress import stage
-from synth.twosample import knn_two_sample, memorization
 
 SIZES = (1000, 2000, 5000, 10_000)
 HNSW_INDEX = "faiss-hnsw"

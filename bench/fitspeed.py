@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
-from synth.artifact import model_bytes
-from synth.fitting import make_model
+from synth.io.artifact import model_bytes
+from synth.models.fitting import make_model
 from synth.progress import planned, stage
 
 CONFIGS = {"default": ("patch", {}), "default-no-guard": ("patch", {"copy_guard": False}),

@@ -20,7 +20,7 @@ import numpy as np
 
 from synth.progress import stage
 
-FLOOR = "import sys, faiss, numpy, synth.cli, synth.sampling; from synth.artifact import load_model; load_model(sys.argv[1])"
+FLOOR = "import sys, faiss, numpy, synth.cli, synth.sampling.stream; from synth.io.artifact import load_model; load_model(sys.argv[1])"
 
 
 def _run(args, watch=None):
@@ -91,7 +91,7 @@ def sample_memory(n=10_000_000, d=1024, out=None, dtype="float32", n_queries=0, 
         ``floor_rss_bytes`` (imports + model only), ``array_bytes`` (the corpus as one array) and
         ``rss_vs_array`` = peak RSS / array bytes.
     """
-    from synth.artifact import save_model
+    from synth.io.artifact import save_model
 
     from .throughput import lifted_model
 
@@ -108,13 +108,13 @@ def sample_memory(n=10_000_000, d=1024, out=None, dtype="float32", n_queries=0, 
         if n_queries and k:
             args += ["--queries", str(n_queries), "--neighbors", str(k)]
         stage(f"synth sample -n {n:,} ({d}-d, {dtype}) -> {target}, peak memory watched")
-        partial = target.parent / f".{target.name}.partial"  # where the sampler writes the rows (synth.sampling)
+        partial = target.parent / f".{target.name}.partial"  # where the sampler writes the rows (synth.sampling.stream)
         try:
             seconds, peak = _run(args, watch=(partial, n, d * np.dtype(dtype).itemsize, 8))
             size = target.stat().st_size
         finally:
             if not keep:
-                from synth.sampling import truth_paths
+                from synth.sampling.stream import truth_paths
 
                 for p in [target, *truth_paths(target).values()]:
                     Path(p).unlink(missing_ok=True)
@@ -139,7 +139,7 @@ def markdown(result):
 
 def write_outputs(result, out):
     """``memory.json`` and ``memory.md`` in folder ``out``."""
-    from synth.io import atomic_path
+    from synth.io.formats import atomic_path
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

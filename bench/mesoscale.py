@@ -5,7 +5,7 @@ What decides IVF's cost is how a query's true neighbours spread over the index's
 is decided by the worst queries, so the cell figures are reported with their tail. Per corpus:
 
 - relative contrast and LID of the queries (:func:`bench.hardness.hardness`);
-- hubness of the base (:func:`synth.metrics.hubness`);
+- hubness of the base (:func:`synth.metrics.statistics.hubness`);
 - over IVF-like cells (spherical k-means of the base, nlist = round(sqrt(n))), per query: the *own-cell
   share* of its k neighbours, the *cell spread* (distinct cells holding them) and the *cells to reach*
   ceil(0.9 k) of them when cells are probed in order of centroid similarity, as IVF probes them;
@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from synth.metrics import hubness
-from synth.searchcost import KMEANS_SEED, ivf_cells  # noqa: F401 -- ivf_cells is part of this module's API
+from synth.metrics.searchcost import KMEANS_SEED, ivf_cells  # noqa: F401 -- ivf_cells is part of this module's API
+from synth.metrics.statistics import hubness
 
 from .hardness import hardness
 from .indexes.base import as_rows

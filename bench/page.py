@@ -20,7 +20,7 @@ from pathlib import Path
 
 from synth import __version__
 from synth.errors import SynthError
-from synth.io import atomic_path
+from synth.io.formats import atomic_path
 
 from .report import COLORS, HARDNESS, build_table, cost_table, hardness_table
 

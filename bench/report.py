@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.io import atomic_path, write_json
+from synth.io.formats import atomic_path, write_json
 from synth.progress import stage
 
 COLORS = {"real": "#222222", "fake": "#1f77b4", "fog": "#ff7f0e", "random": "#2ca02c"}

@@ -9,8 +9,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from synth.errors import SynthError
+from synth.metrics.searchcost import cost_at_recall
 from synth.progress import begin, plan, stage
-from synth.searchcost import cost_at_recall
 
 from .hardness import hardness
 from .indexes import require

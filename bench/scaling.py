@@ -10,10 +10,10 @@ on N real points from new real points, and does more training data push that n u
 import numpy as np
 from tqdm.auto import tqdm
 
-from synth.arrays import unit_rows
-from synth.artifact import model_bytes
 from synth.errors import SynthError
-from synth.twosample import memorization
+from synth.io.arrays import unit_rows
+from synth.io.artifact import model_bytes
+from synth.metrics.twosample import memorization
 
 from .fidelity import MEDIAN_MARGIN, MEMORIZATION_LIMIT, _two_sample, copies, fit_config, save_png, write_board
 

@@ -1,4 +1,4 @@
-"""The field's standard privacy and fidelity measures (:mod:`synth.standard_measures`) on one real set: two
+"""The field's standard privacy and fidelity measures (:mod:`synth.metrics.standard_measures`) on one real set: two
 reference rows that bound them and the generators between.
 
 REAL is cut by one seeded permutation into ``n_train`` training rows, ``n`` rows of an *independent real*
@@ -12,7 +12,7 @@ rows:
 - ``train copies``: training rows (drawn with replacement) plus Gaussian noise of ``COPY_NOISE`` per
   coordinate, a generator that returns its training points.
 
-Besides :func:`synth.standard_measures.standard_measures` (cosine DCR), each row carries SDMetrics' DCR
+Besides :func:`synth.metrics.standard_measures.standard_measures` (cosine DCR), each row carries SDMetrics' DCR
 overfitting protection with SDMetrics' own distance for ``SDMETRICS_ROWS`` of its rows against the whole
 training and held-out sets (subsampling those, as SDMetrics' ``num_rows_subsample`` does, would hide the
 copies of the training rows left out), and the project's memorization check, for comparison.
@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.arrays import unit_rows
 from synth.errors import SynthError
-from synth.io import atomic_path, write_json
+from synth.io.arrays import unit_rows
+from synth.io.formats import atomic_path, write_json
+from synth.metrics.standard_measures import dcr_overfitting_protection, standard_measures
+from synth.metrics.twosample import memorization
 from synth.progress import begin, planned, stage
-from synth.standard_measures import dcr_overfitting_protection, standard_measures
-from synth.twosample import memorization
 
 from .fidelity import fit_config
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.arrays import unit_rows
 from synth.errors import SynthError
-from synth.io import atomic_path
+from synth.io.arrays import unit_rows
+from synth.io.formats import atomic_path
+from synth.metrics.neighbors import knn
 from synth.models import Fog, PatchPCA, RandomSphere
-from synth.neighbors import knn
 from synth.progress import planned, stage
 
 CORPORA = ("real", "fake", "fog", "random")
@@ -68,7 +68,7 @@ def suite_plan(model=None, n=10_000, n_queries=1000, **_):
     (:mod:`synth.progress`): the fits, as ``synth fit`` measured them, then each corpus, growing with its
     rows times its queries (the exact ground truth). Measured by ``bench compare`` at its defaults (2 cores,
     load 5): 0.35 to 0.52 s per corpus."""
-    from synth.fitting import fit_seconds
+    from synth.models.fitting import fit_seconds
 
     steps = [(("fit", "patch"), fit_seconds(PatchPCA()))] if model is None else []
     steps.append((("fit", "fog"), fit_seconds(Fog())))

@@ -74,7 +74,7 @@ def load_minilm_wordnet_all(progress=True):
     Rows follow :func:`synth.embed.wordnet_glosses` (file order). Embedded on the first call and cached as
     ``minilm-wordnet-all.npy`` in :func:`cache_dir` (written under a temporary name, then renamed).
     """
-    from .io import atomic_path
+    from .io.formats import atomic_path
 
     path = cache_dir() / "minilm-wordnet-all.npy"
     if not path.exists():
@@ -98,7 +98,7 @@ NAMED = {"bundled": load_minilm_wordnet, "minilm-word-table": load_minilm_word_t
 
 def load_real(source, **where):
     """Real embeddings from a named set (``bundled``, ``minilm-word-table``) or anything
-    :func:`synth.io.load_embeddings` reads (``where``: its key/column/split).
+    :func:`synth.io.formats.load_embeddings` reads (``where``: its key/column/split).
 
     Returns
     -------
@@ -107,6 +107,6 @@ def load_real(source, **where):
     stage(f"reading {source}")
     if source in NAMED:
         return NAMED[source]()
-    from .io import load_embeddings
+    from .io.formats import load_embeddings
 
     return load_embeddings(source, **where)[0]

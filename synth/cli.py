@@ -238,7 +238,7 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
     safetensors file holding the arrays, the parameters, a fingerprint and statistics of the fit data, and
     a checksum; share it instead of the data.
     """
-    from .fitting import fit_model
+    from .models.fitting import fit_model
 
     check_output(out, force)
     t0 = time.perf_counter()
@@ -308,7 +308,7 @@ def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k
     --shard and Dask give the same bytes. Files are written under a temporary name; a rerun after a kill
     resumes .npy/.fbin/.fvecs files and parquet folders where they stopped.
     """
-    from .io import output_lock
+    from .io.formats import output_lock
 
     if (n_queries > 0) != (k > 0):
         raise SynthError("--queries and --neighbors go together")
@@ -322,8 +322,8 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
             seed, force):
     from tqdm.auto import tqdm
 
-    from .artifact import load_model
-    from .sampling import output_files, parse_shard, sample_to_file, write_partial_truth, write_truth
+    from .io.artifact import load_model
+    from .sampling.stream import output_files, parse_shard, sample_to_file, write_partial_truth, write_truth
 
     threads = threads or usable_cores()
     part = parse_shard(shard) if shard else None
@@ -331,7 +331,7 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
         check_output(path, force)
     t0 = time.perf_counter()
     if workers or scheduler:
-        from .distributed import sample_on_dask
+        from .sampling.distributed import sample_on_dask
 
         with tqdm(total=n, unit="vec", unit_scale=True, disable=not progress(), leave=False) as bar:
             info = sample_on_dask(model, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size,
@@ -410,8 +410,8 @@ def publish(model, n, n_queries, k, out, train, heldout, audit_n, no_hnsw, card,
     AUC 0.55 or 2% true positives at 1% false positives) or was not run, unless --allow-unsafe. The token
     comes from huggingface_hub's usual sources (HF_TOKEN, `huggingface-cli login`).
     """
-    from .io import load_embeddings
-    from .publish import publish as run_publish
+    from .io.formats import load_embeddings
+    from .publish.hub import publish as run_publish
 
     if (train is None) != (heldout is None):
         raise SynthError("--train and --heldout go together (the audit needs both)")
@@ -448,7 +448,7 @@ def recipe():
 def recipe_check(file):
     """Validate FILE without running it: unknown keys, wrong types, bad values and missing files are
     reported with their line."""
-    from .recipe import load_recipe
+    from .publish.recipe import load_recipe
 
     r = load_recipe(file)
     steps = ["source", "fit"] + [s for s in ("score", "sample", "bench", "publish") if r[s]]
@@ -470,7 +470,7 @@ def recipe_check(file):
 def recipe_run(file, out, no_upload, dry_run, force):
     """Run recipe FILE into folder OUT: read or embed the source, split, fit, score, sample, benchmark and
     publish, as the recipe asks. OUT/recipe.json lists what was written and how long each step took."""
-    from .recipe import run_recipe
+    from .publish.recipe import run_recipe
 
     summary = run_recipe(file, out, force=force, dry_run=no_upload or dry_run, verbose=progress())
     for path in summary["written"]:
@@ -492,7 +492,7 @@ def merge_neighbors(out, parts, k, dtype):
     PARTS, every shard's part of OUT is found where `synth sample --shard` wrote it (inside a corpus folder,
     beside a corpus file), and all N of them must be there.
     """
-    from .sampling import find_partial_truth, merge_partial_truth, write_truth
+    from .sampling.stream import find_partial_truth, merge_partial_truth, write_truth
 
     parts = parts or find_partial_truth(out)
     queries, ids, scores = merge_partial_truth(parts, k)
@@ -517,8 +517,8 @@ def stats(x, n, as_json, dims, key, column, split, seed):
     nearest-neighbour cosine. All but the spectrum depend on n: compare sets at equal n. With --dims m the
     rows are cut to their first m coordinates and re-normalized first (how a Matryoshka model is used short).
     """
-    from .io import count_duplicates, load_embeddings
-    from .metrics import geometry_stats, truncate_dims
+    from .io.formats import count_duplicates, load_embeddings
+    from .metrics.statistics import geometry_stats, truncate_dims
     from .progress import stage
 
     stage(f"reading {x}")
@@ -565,10 +565,10 @@ def score(real, fake, train, n, k, permutations, standard, as_json, seed):
     real samples. With --train, the memorization check compares each fake point's nearest training cosine
     with held-out real's. The standard measures (docs/measures.md) come last, under "standard" in --json.
     """
-    from .io import load_embeddings
+    from .io.formats import load_embeddings
+    from .metrics.twosample import score as run_score
     from .progress import stage
     from .report import format_score
-    from .twosample import score as run_score
 
     stage(f"reading {', '.join(x for x in (real, fake, train) if x)}")
     R, _ = load_embeddings(real)
@@ -605,11 +605,11 @@ def audit(model, train, heldout, n, fakes, as_json, seed):
     intervals, and the verdict against the bar AUC <= 0.55 and TPR <= 0.02 for every attack. Exits 0
     either way; the verdict is in the output.
     """
-    from .artifact import load_model
-    from .io import load_embeddings
-    from .privacy import membership_attacks
+    from .io.artifact import load_model
+    from .io.formats import load_embeddings
+    from .metrics.privacy import membership_attacks
     from .progress import stage
-    from .publish import shared_rows
+    from .publish.hub import shared_rows
     from .report import format_membership
 
     gen = load_model(model)
@@ -653,7 +653,7 @@ def demo(out, n, seed, force):
 
 def _embedding_set(source, texts, max_texts, seed):
     """Sentence embeddings and their texts from a model folder ("minilm"), "bundled", or an embedding file."""
-    from .io import load_embeddings
+    from .io.formats import load_embeddings
 
     if source == "bundled":
         from .bundled import load_minilm_wordnet
@@ -662,7 +662,7 @@ def _embedding_set(source, texts, max_texts, seed):
         return X[:max_texts], bundled_texts[:max_texts]
     if source == "minilm" or Path(source).is_dir() and any(
             (Path(source) / f).is_file() for f in ("config.json", "modules.json")):
-        from .layers import load_model, load_texts, sentence_embeddings
+        from .geometry.layers import load_model, load_texts, sentence_embeddings
 
         texts = load_texts(texts)[:max_texts]
         return sentence_embeddings(*load_model(source), texts), texts
@@ -701,7 +701,7 @@ def layers(model_path, texts, max_texts, max_tokens, batch_size, fog_rounds, per
     against the other half (pooled and weaker side, with n, and the real/real ceiling).
     Tokens are the non-special, non-padding ones; sentences are mean-pooled over the attention mask.
     """
-    from .layers import format_layers_markdown, load_texts, run_layers, write_layers
+    from .geometry.layers import format_layers_markdown, load_texts, run_layers, write_layers
 
     if out is not None:
         check_output(Path(out) / "layers.json", force)
@@ -752,10 +752,10 @@ def cone(a, b, texts, max_texts, extremes, queries, as_json, seed):
         sets[name if name not in sets else name + " (2)"] = X
         row_texts = row_texts or t
     if row_texts is None and texts is not None:
-        from .layers import load_texts
+        from .geometry.layers import load_texts
 
         row_texts = load_texts(texts)[:max_texts]
-    from .cone import cone_report
+    from .geometry.cone import cone_report
 
     stage("cone axis, centering, and retrieval before and after it")
     result = cone_report(sets, texts=row_texts, n_extremes=extremes, n_queries=queries, random_state=seed)
@@ -802,15 +802,15 @@ def cm_sweep(real, dims, n, repeats, simplices, plot, as_json, key, column, spli
     (default: the bundled sample) is brought to each dimension by top-d PCA projection and by Matryoshka
     truncation (first d coordinates), re-normalized; real data crowding onto patches sits above the band.
     """
-    from .simplex import cm_sweep as run_sweep
-    from .simplex import plot_cm_sweep
+    from .geometry.simplex import cm_sweep as run_sweep
+    from .geometry.simplex import plot_cm_sweep
 
     if real is None:
         from .bundled import load_minilm_wordnet
 
         X = load_minilm_wordnet()
     else:
-        from .io import load_embeddings
+        from .io.formats import load_embeddings
 
         X, _ = load_embeddings(real, key=key, column=column, split=split, min_points=5)
     try:

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 
 from .bundled import load_minilm_wordnet
-from .io import atomic_path, check_folder, write_json
+from .io.formats import atomic_path, check_folder, write_json
+from .metrics.twosample import score, score_plan
 from .models import Fog, PatchPCA, RandomSphere
 from .plot import plot_clouds
 from .progress import planned, stage
-from .twosample import score, score_plan
 
 N_TRAIN = 10_000
 SAMPLE_SECONDS, WRITE_SECONDS = 0.1, 10.0  # sampling n = 5,000 rows; the files and the map (synth demo, load 4)
@@ -19,7 +19,7 @@ SAMPLE_SECONDS, WRITE_SECONDS = 0.1, 10.0  # sampling n = 5,000 rows; the files 
 def demo_plan(**_):
     """The steps of :func:`run_demo` and their seconds (:mod:`synth.progress`): each model's fit, sample and
     score, then the files; measured by ``synth demo`` at its defaults (2 cores, load 4)."""
-    from .fitting import fit_seconds
+    from .models.fitting import fit_seconds
 
     scoring = sum(w for _, w in score_plan(train=True))
     steps = []

@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import SynthError
 from .install import install_hint
-from .io import atomic_path
+from .io.formats import atomic_path
 
 WORDNET_DIR = "/usr/share/wordnet"
 WORDNET_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .io import atomic_path
+from .io.formats import atomic_path
 
 COLORS = {"real": "#222222", "patch": "#1f77b4", "fog": "#ff7f0e", "random": "#2ca02c"}
 

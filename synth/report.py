@@ -9,7 +9,7 @@ def _fmt(v, digits=3):
 
 
 def format_score(r):
-    """The result of :func:`synth.twosample.score` as a few aligned lines."""
+    """The result of :func:`synth.metrics.twosample.score` as a few aligned lines."""
     lines = [f"k-NN two-sample test: n = {r['n']} real vs {r['n']} fake, k = {r['k']} "
              "(0.5 = indistinguishable, 0 = separable)",
              f"  {'':<22}{'pooled':>8}{'real side':>11}{'fake side':>11}",
@@ -67,14 +67,14 @@ def format_demo(r):
 
 def membership_table(attacks):
     """Markdown table lines of membership attacks: AUC and TPR at 1% FPR with their 95% intervals (the
-    ``attacks`` of :func:`synth.privacy.membership_attacks`; ``synth audit`` and the dataset card)."""
+    ``attacks`` of :func:`synth.metrics.privacy.membership_attacks`; ``synth audit`` and the dataset card)."""
     return ["| attack | AUC [95% CI] | TPR at 1% FPR [95% CI] |", "|---|---|---|"] + [
         f"| {name} | {a['auc']:.3f} [{a['auc_ci'][0]:.3f}-{a['auc_ci'][1]:.3f}] | "
         f"{a['tpr_at_1pct_fpr']:.3f} [{a['tpr_ci'][0]:.3f}-{a['tpr_ci'][1]:.3f}] |" for name, a in attacks.items()]
 
 
 def format_membership(result):
-    """The membership attacks of :func:`synth.privacy.membership_attacks` as a Markdown table and a verdict."""
+    """The membership attacks of :func:`synth.metrics.privacy.membership_attacks` as a Markdown table and a verdict."""
     lines = [f"Membership inference: {result['n']:,} training rows (members) against {result['n']:,} held-out rows "
              f"(non-members); nearest_fake searches {result['n_fakes']:,} sampled rows. AUC 0.5 and TPR 0.01 "
              "= no leak.", "", *membership_table(result["attacks"])]
@@ -134,8 +134,8 @@ FIDELITY_MEASURES = ("detection", "alpha_precision", "beta_recall")
 
 
 def standard_table(std, names=tuple(STANDARD_ROWS)):
-    """Markdown table lines of the standard measures (the ``standard`` of :func:`synth.twosample.score`, from
-    :func:`synth.standard_measures.standard_measures`) named in ``names`` that ``std`` holds; ``synth score``
+    """Markdown table lines of the standard measures (the ``standard`` of :func:`synth.metrics.twosample.score`, from
+    :func:`synth.metrics.standard_measures.standard_measures`) named in ``names`` that ``std`` holds; ``synth score``
     and the dataset card. Empty when none is there."""
     rows = [STANDARD_ROWS[name][0](std) for name in names if STANDARD_ROWS[name][1] in std]
     if not rows:

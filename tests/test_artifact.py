@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import save
 
-from synth.artifact import SCHEMA_VERSION, _checksum, load_model, model_bytes, read_header, save_model
 from synth.bundled import load_minilm_wordnet
 from synth.errors import SynthError
+from synth.io.artifact import SCHEMA_VERSION, _checksum, load_model, model_bytes, read_header, save_model
 from synth.models import Fog, PatchPCA, RandomSphere
 
 

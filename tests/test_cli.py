@@ -9,7 +9,7 @@ from conftest import save_real_split
 
 from synth.bundled import load_minilm_wordnet
 from synth.cli import main
-from synth.io import read_vectors
+from synth.io.formats import read_vectors
 
 STAT_KEYS = {"twonn_id", "isoscore", "participation_ratio", "anisotropy", "nn_cosine"}
 
@@ -56,7 +56,7 @@ def test_sample_formats_hold_the_same_rows(files, ext):
     out = files / f"r{ext}"
     r = run("sample", model, "-n", 5000, "-o", out, "--seed", 4, "--chunk-size", 777, "--force")
     assert r.exit_code == 0, r.output
-    from synth.artifact import load_model
+    from synth.io.artifact import load_model
 
     np.testing.assert_array_equal(read_vectors(out), load_model(model).sample(5000, random_state=4))
 
@@ -134,7 +134,7 @@ def test_fit_noise_scale_option(files, tmp_path):
     model = tmp_path / "plain.safetensors"
     r = run("fit", files / "train.npy", "-o", model, "--patches", 20, "--noise-scale", "0.5")
     assert r.exit_code == 0 and "noise scale 0.5" in r.output and "calibrated" not in r.output, r.output
-    from synth.artifact import load_model
+    from synth.io.artifact import load_model
 
     assert load_model(model).noise_scale_ == 0.5
     r = run("fit", files / "train.npy", "-o", tmp_path / "bad.safetensors", "--noise-scale", "loud")
@@ -144,7 +144,7 @@ def test_fit_noise_scale_option(files, tmp_path):
 
 @pytest.mark.slow
 def test_fit_bridge_option(files, tmp_path):
-    from synth.artifact import read_header
+    from synth.io.artifact import read_header
 
     r = run("fit", files / "train.npy", "-o", tmp_path / "b.safetensors", "--patches", 20, "--rank", 8,
             "--noise-scale", 1, "--bridge", 0.75)
@@ -155,7 +155,7 @@ def test_fit_bridge_option(files, tmp_path):
 
 
 def test_fit_patch_count_auto_and_size_cap(files, tmp_path):
-    from synth.artifact import read_header
+    from synth.io.artifact import read_header
 
     r = run("fit", files / "train.npy", "-o", tmp_path / "a.safetensors", "--rank", 8, "--noise-scale", 1,
             "--max-mb", 0.2)
@@ -186,7 +186,7 @@ def test_fit_reports_a_lowered_auto_patch_count(tmp_path):
 
 @pytest.mark.slow
 def test_fit_softness_option(files, tmp_path):
-    from synth.artifact import read_header
+    from synth.io.artifact import read_header
 
     r = run("fit", files / "train.npy", "-o", tmp_path / "s.safetensors", "--patches", 20, "--rank", 8,
             "--noise-scale", 1, "--softness", 0.1)
@@ -198,7 +198,7 @@ def test_fit_softness_option(files, tmp_path):
 
 @pytest.mark.slow
 def test_fit_recolor_option(files, tmp_path):
-    from synth.artifact import load_model
+    from synth.io.artifact import load_model
 
     r = run("fit", files / "train.npy", "-o", tmp_path / "r.safetensors", "--patches", 20, "--rank", 8,
             "--noise-scale", 1, "--bridge", 0.75, "--recolor")
@@ -212,7 +212,7 @@ def test_named_real_sets_are_inputs_of_every_command(tmp_path, monkeypatch):
     r = run("fit", "bundled", "-o", tmp_path / "m.safetensors", "--patches", 20, "--rank", 8, "--noise-scale", 1,
             "-q")
     assert r.exit_code == 0, r.output
-    from synth.artifact import read_header
+    from synth.io.artifact import read_header
 
     assert read_header(tmp_path / "m.safetensors")["fit_data"]["n"] == 24000
     r = run("stats", "bundled", "--n", 500, "--json")

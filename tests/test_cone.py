@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from synth.cli import main
-from synth.cone import center, centering_effect, compare_axes, cone_axis, cone_report, extreme_rows
 from synth.errors import SynthError
-from synth.metrics import anisotropy, cm_volume_cv, simplex_volumes, truncate_dims
-from synth.simplex import cm_sweep, pca_project
+from synth.geometry.cone import center, centering_effect, compare_axes, cone_axis, cone_report, extreme_rows
+from synth.geometry.simplex import cm_sweep, pca_project
+from synth.metrics.statistics import anisotropy, cm_volume_cv, simplex_volumes, truncate_dims
 
 
 def unit(X):

@@ -5,9 +5,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import assert_one_line_error
 
-from synth.artifact import load_model, read_header, save_model
 from synth.cli import main
 from synth.errors import SynthError
+from synth.io.artifact import load_model, read_header, save_model
 from synth.models import BLOCK_ROWS, PatchPCA
 from synth.models.patch import auto_patches, group_bytes
 
@@ -173,7 +173,7 @@ def test_cli_fit_group_size(tmp_path, data):
 
 def test_bench_configs_and_recipes_pass_group_size():
     from bench.fidelity import parse_config
-    from synth.recipe import SCHEMA
+    from synth.publish.recipe import SCHEMA
 
     assert parse_config("groups20=patch:group_size=20") == ("groups20", "patch", {"group_size": 20})
     assert SCHEMA["fit"]["group_size"][1] is None

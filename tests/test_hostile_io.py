@@ -19,12 +19,12 @@ import pytest
 from click.testing import CliRunner
 
 from bench.cli import main as bench_main
-from synth.artifact import save_model
 from synth.cli import main
 from synth.errors import SynthError
-from synth.io import output_lock, read_vectors, write_json
+from synth.io.artifact import save_model
+from synth.io.formats import output_lock, read_vectors, write_json
 from synth.models import PatchPCA
-from synth.sampling import CHECK_ROWS, sample_to_file
+from synth.sampling.stream import CHECK_ROWS, sample_to_file
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -103,11 +103,11 @@ def test_the_lock_is_per_output_and_released(tmp_path):
     a, b = tmp_path / "a.npy", tmp_path / "b.npy"
     with output_lock(a), output_lock(b), output_lock(a):  # re-entrant in one process, independent per output
         assert (tmp_path / ".a.npy.lock").exists()
-        held = subprocess.run([sys.executable, "-c", "import sys; from synth.io import output_lock\n"
+        held = subprocess.run([sys.executable, "-c", "import sys; from synth.io.formats import output_lock\n"
                                f"with output_lock({str(a)!r}): pass"], env=ENV, capture_output=True, text=True)
         assert held.returncode != 0 and "another synth process is writing it" in held.stderr
     assert not list(tmp_path.iterdir())
-    free = subprocess.run([sys.executable, "-c", "from synth.io import output_lock\n"
+    free = subprocess.run([sys.executable, "-c", "from synth.io.formats import output_lock\n"
                            f"with output_lock({str(a)!r}): print('ok')"], env=ENV, capture_output=True, text=True)
     assert free.stdout.strip() == "ok"
 
@@ -115,7 +115,7 @@ def test_the_lock_is_per_output_and_released(tmp_path):
 def test_a_second_whole_folder_writer_is_refused(gen, tmp_path):
     out = tmp_path / "corpus"
     # the holder must be another process: within one process the lock is re-entrant
-    child = subprocess.Popen([sys.executable, "-c", "import sys, time; from synth.io import output_lock\n"
+    child = subprocess.Popen([sys.executable, "-c", "import sys, time; from synth.io.formats import output_lock\n"
                               f"with output_lock({str(out)!r}):\n print('held', flush=True); time.sleep(60)"],
                              env=ENV, stdout=subprocess.PIPE, text=True)
     try:
@@ -216,14 +216,14 @@ def fill_disk(monkeypatch, ext):
     import h5py
     import pyarrow.parquet as pq
 
-    import synth.sampling
+    import synth.sampling.stream
 
     if ext in (".fbin", ".npy", ".fvecs"):
         def full_open(path, mode="r", *args, **kwargs):
             f = open(path, mode, *args, **kwargs)
             return FullDisk(f, 50_000) if "b" in mode and mode != "rb" else f
 
-        monkeypatch.setattr(synth.sampling, "open", full_open, raising=False)
+        monkeypatch.setattr(synth.sampling.stream, "open", full_open, raising=False)
     elif ext in (".h5",):
         monkeypatch.setattr(h5py.Dataset, "__setitem__", no_space)
     else:  # a single parquet file or a folder of them: pyarrow reports ENOSPC as an OSError without errno
@@ -412,7 +412,7 @@ def test_a_damaged_header_or_sidecar_is_rewritten(gen, model, tmp_path):
 def test_a_full_disk_while_adding_truth_to_an_h5_leaves_the_corpus_whole(model, tmp_path, monkeypatch):
     import h5py
 
-    import synth.sampling
+    import synth.sampling.stream
 
     out = tmp_path / "data.h5"
     assert run("sample", model, "-n", 2000, "-o", out).exit_code == 0
@@ -421,14 +421,14 @@ def test_a_full_disk_while_adding_truth_to_an_h5_leaves_the_corpus_whole(model, 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(synth.sampling, "_add_h5_truth", full)
-    truth = synth.sampling.write_truth
+    monkeypatch.setattr(synth.sampling.stream, "_add_h5_truth", full)
+    truth = synth.sampling.stream.write_truth
     with pytest.raises(SynthError, match="disk full"):
         truth(out, np.ones((5, 16), np.float32), np.zeros((5, 3), np.int32), np.ones((5, 3), np.float32))
     # the corpus is untouched and no temporary is left beside it
     assert out.read_bytes() == corpus and sorted(p.name for p in tmp_path.iterdir()) == ["data.h5"]
     monkeypatch.undo()
-    synth.sampling.write_truth(out, np.ones((5, 16), np.float32), np.zeros((5, 3), np.int32),
+    synth.sampling.stream.write_truth(out, np.ones((5, 16), np.float32), np.zeros((5, 3), np.int32),
                                np.ones((5, 3), np.float32))
     with h5py.File(out) as f:
         assert f["test"].shape == (5, 16) and f["neighbors"].shape == (5, 3) and len(f["train"]) == 2000

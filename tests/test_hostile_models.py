@@ -13,15 +13,15 @@ from click.testing import CliRunner
 from conftest import save_real_split
 from safetensors.numpy import save
 
-from synth.arrays import unit_rows
-from synth.artifact import _checksum, _open, load_model, read_header, save_model
 from synth.cli import main
 from synth.errors import SynthError
-from synth.fitting import fit_model
+from synth.io.arrays import unit_rows
+from synth.io.artifact import _checksum, _open, load_model, read_header, save_model
+from synth.metrics.twosample import memorization
 from synth.models import PatchPCA
+from synth.models.fitting import fit_model
 from synth.models.patch import noise_scale_problem
-from synth.publish import check_audit, shared_rows
-from synth.twosample import memorization
+from synth.publish.hub import check_audit, shared_rows
 
 NOISE_RULE = "must be 'auto' or a finite number > 0"
 
@@ -330,7 +330,7 @@ def test_bench_refuses_target_recall_outside_0_1(real, tmp_path, value):
 
 
 def test_noise_scale_zero_is_refused_alike_by_cli_recipe_and_model(real, tmp_path):
-    from synth.recipe import load_recipe
+    from synth.publish.recipe import load_recipe
 
     assert noise_scale_problem(0) == noise_scale_problem(float("inf")) == NOISE_RULE
     assert noise_scale_problem("auto") is None and noise_scale_problem(0.25) is None

@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synth.errors import SynthError
-from synth.io import count_duplicates, load_embeddings, open_writer, read_vectors, write_vectors
+from synth.io.formats import count_duplicates, load_embeddings, open_writer, read_vectors, write_vectors
 
 FORMATS = [".npy", ".fbin", ".fvecs", ".h5", ".parquet"]
 

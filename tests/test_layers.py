@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from synth.cli import main
 from synth.errors import SynthError
+from synth.geometry.layers import load_texts, resolve_model_path
 from synth.install import install_hint
-from synth.layers import load_texts, resolve_model_path
 
 WORDS = ["the", "cat", "dog", "sat", "on", "a", "mat", "red", "blue", "runs", "fast", "slow", "big", "small",
          "house", "tree", "river", "sings", "green", "old", "new", "bird", "flies", "under", "over"]
@@ -45,7 +45,7 @@ def tiny_model(tmp_path_factory):
 
 
 def test_missing_extra_is_a_one_line_error(monkeypatch):
-    from synth.layers import _import_embed
+    from synth.geometry.layers import _import_embed
 
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(SynthError, match=re.escape(f"torch/transformers not installed: {install_hint('embed')}")):
@@ -75,7 +75,7 @@ def test_resolve_model_path_follows_modules_json(tmp_path):
 
 
 def test_hidden_states_shapes_and_padding_independence(tiny_model):
-    from synth.layers import hidden_states, load_model
+    from synth.geometry.layers import hidden_states, load_model
 
     tokenizer, model = load_model(tiny_model)
     texts = make_texts(40)
@@ -101,7 +101,7 @@ def test_hidden_states_shapes_and_padding_independence(tiny_model):
 
 
 def test_run_layers_report(tiny_model):
-    from synth.layers import format_layers_markdown, run_layers
+    from synth.geometry.layers import format_layers_markdown, run_layers
 
     r = run_layers(tiny_model, make_texts(), max_tokens=200, n_simplices=200, fog_rounds=1)
     assert [e["layer"] for e in r["layers"]] == list(range(N_LAYERS + 1))

@@ -3,7 +3,8 @@ import pytest
 from scipy.stats import skew
 
 from synth.errors import SynthError
-from synth.metrics import (
+from synth.metrics.neighbors import knn
+from synth.metrics.statistics import (
     anisotropy,
     geometry_stats,
     hubness,
@@ -12,7 +13,6 @@ from synth.metrics import (
     participation_ratio,
     twonn_dimension,
 )
-from synth.neighbors import knn
 
 
 def unit(X):

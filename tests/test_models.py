@@ -4,7 +4,7 @@ from sklearn.base import clone
 
 from synth.bundled import load_minilm_wordnet
 from synth.errors import SynthError
-from synth.metrics import geometry_stats
+from synth.metrics.statistics import geometry_stats
 from synth.models import BLOCK_ROWS, MODELS, Fog, PatchPCA, RandomSphere
 from synth.models.patch import (
     AUTO_BACKOFF,
@@ -129,7 +129,7 @@ def test_noise_scale_calibration_known_answers():
 
 @pytest.mark.slow
 def test_calibrated_scale_balances_the_test_on_unseen_real_data():
-    from synth.twosample import knn_two_sample
+    from synth.metrics.twosample import knn_two_sample
 
     X = load_minilm_wordnet()
     train, heldout = X[:4000], X[4000:6000]
@@ -207,7 +207,7 @@ def test_fog_fixed_knobs_are_kept(data):
 
 
 def test_bridge_fills_the_gap_between_patches_by_the_stated_fraction(tmp_path):
-    from synth.artifact import load_model, save_model
+    from synth.io.artifact import load_model, save_model
 
     # two tight clusters around orthogonal directions u and v
     rng = np.random.default_rng(0)
@@ -251,7 +251,7 @@ def test_auto_patch_count_grows_with_the_data_within_the_size_cap():
 
 @pytest.mark.slow
 def test_auto_patch_count_and_cap_on_a_real_fit():
-    from synth.artifact import model_bytes
+    from synth.io.artifact import model_bytes
 
     X = load_minilm_wordnet()[:4000]
     model = PatchPCA(rank=16, noise_scale=1.0, max_mb=0.4, random_state=0).fit(X)
@@ -369,7 +369,7 @@ def test_soft_patches_overlap_across_cell_borders():
 
 
 def test_soft_patches_round_trip_and_bad_values(tmp_path, data):
-    from synth.artifact import load_model, save_model
+    from synth.io.artifact import load_model, save_model
 
     model = PatchPCA(n_patches=12, rank=6, softness=0.1, random_state=0).fit(data)
     # the soft mass, not the hard counts, weighs the patches; the counts still bound each patch from below
@@ -399,7 +399,7 @@ def test_gaussian_transport_is_the_symmetric_map_between_covariances():
 
 
 def test_recolor_restores_the_training_moments_that_bridging_moves(tmp_path, data):
-    from synth.artifact import load_model, save_model
+    from synth.io.artifact import load_model, save_model
 
     def moment_error(model):
         Y = model.sample(20000, random_state=7).astype(np.float64)
@@ -467,7 +467,7 @@ def test_partner_table_counts_the_rows_between_two_patches():
 
 
 def test_bridge_goes_only_where_training_rows_cross_between_patches(tmp_path):
-    from synth.artifact import load_model, save_model
+    from synth.io.artifact import load_model, save_model
 
     # three tight clusters near orthogonal u, v, w; rows lean u <-> v and w -> v, none lean between u and w
     rng = np.random.default_rng(0)

@@ -7,9 +7,9 @@ from conftest import save_real_split
 from sklearn.metrics import roc_auc_score
 
 from synth.cli import main
-from synth.fitting import fit_model
+from synth.metrics.privacy import check_membership, membership_attacks, roc_figures, subspace_residual
 from synth.models import PatchPCA, RandomSphere
-from synth.privacy import check_membership, membership_attacks, roc_figures, subspace_residual
+from synth.models.fitting import fit_model
 
 
 def run(*args):

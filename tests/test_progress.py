@@ -205,12 +205,12 @@ def test_the_plans_have_distinct_keys_and_the_steps_their_stages_name(clock):
     from bench.suites import suite_plan
     from bench.throughput import throughput_plan
     from synth.demo import demo_plan
+    from synth.metrics.privacy import attacks_plan
+    from synth.metrics.twosample import score_plan
     from synth.models import PatchPCA
     from synth.models.patch import bridge_plan
-    from synth.privacy import attacks_plan
-    from synth.publish import publish_plan
-    from synth.recipe import recipe_plan
-    from synth.twosample import score_plan
+    from synth.publish.hub import publish_plan
+    from synth.publish.recipe import recipe_plan
 
     plans = [demo_plan(), suite_plan(), bench_steps(10_000, 1000, ["faiss-hnsw", "faiss-ivf"]), fit_speed_plan(repeats=2),
              board_plan(), throughput_plan(), publish_plan(10**6, train=True), bridge_plan(),

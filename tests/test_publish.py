@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import save_real_split
 
-from synth.artifact import load_model
 from synth.cli import main
-from synth.fitting import fit_model
+from synth.io.artifact import load_model
+from synth.models.fitting import fit_model
 
 N, Q, K = 5000, 100, 10
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from synth.artifact import load_model
 from synth.cli import main
-from synth.recipe import _texts, load_recipe
+from synth.io.artifact import load_model
+from synth.publish.recipe import _texts, load_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -179,7 +179,7 @@ def test_no_upload_and_its_old_name_skip_only_the_upload(monkeypatch, tmp_path, 
         seen["dry_run"] = dry_run
         return {"name": "tiny", "written": [], "seconds": {"fit": 1.0}}
 
-    monkeypatch.setattr("synth.recipe.run_recipe", fake_run)
+    monkeypatch.setattr("synth.publish.recipe.run_recipe", fake_run)
     r = run("recipe", "run", tmp_path / "r.yml", "--out", tmp_path / "out", *flags)
     assert r.exit_code == 0, r.output
     assert seen == {"dry_run": no_upload}

@@ -8,14 +8,14 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from synth.artifact import save_model
 from synth.cli import main
 from synth.errors import SynthError
-from synth.groundtruth import exact_neighbors, merge_topk
-from synth.io import read_vectors
+from synth.io.artifact import save_model
+from synth.io.formats import read_vectors
+from synth.metrics.neighbors import knn
 from synth.models import PatchPCA
-from synth.neighbors import knn
-from synth.sampling import iter_rows, parse_shard, sample_to_file, shard_range
+from synth.sampling.groundtruth import exact_neighbors, merge_topk
+from synth.sampling.stream import iter_rows, parse_shard, sample_to_file, shard_range
 
 N = 10_000  # spans three 4,096-row blocks, so shards and chunks cut blocks
 
@@ -312,12 +312,12 @@ def test_cli_sample_with_queries_and_neighbors(gen, whole, tmp_path):
 @pytest.mark.slow
 def test_dask_run_gives_the_bytes_of_the_single_process_run(gen384, tmp_path):
     pytest.importorskip("distributed")
-    from synth.distributed import sample_on_dask
+    from synth.sampling.distributed import sample_on_dask
 
     gen, n = gen384, 9000
     single, on_dask = tmp_path / "single", tmp_path / "dask"
     info = sample_to_file(gen, single, n, random_state=5, files=3, n_queries=20, k=7, chunk_size=700)
-    from synth.sampling import write_truth
+    from synth.sampling.stream import write_truth
 
     write_truth(single, info["queries"], info["neighbors"], info["scores"])
     ref = gen.sample(n, random_state=5)
@@ -355,17 +355,17 @@ def test_merge_neighbors_finds_a_folder_corpus_parts_itself(gen, whole, tmp_path
 
 def test_cli_sample_uses_every_core_by_default_and_the_bytes_do_not_change(gen, tmp_path, monkeypatch):
     import synth.cli
-    import synth.sampling
+    import synth.sampling.stream
 
     model = tmp_path / "m.safetensors"
     save_model(gen, model)
-    used, real_iter_rows = [], synth.sampling.iter_rows
+    used, real_iter_rows = [], synth.sampling.stream.iter_rows
 
     def spy(gen, seed, start, stop, chunk_size=65536, threads=1):
         used.append(threads)
         return real_iter_rows(gen, seed, start, stop, chunk_size, threads)
 
-    monkeypatch.setattr(synth.sampling, "iter_rows", spy)
+    monkeypatch.setattr(synth.sampling.stream, "iter_rows", spy)
     monkeypatch.setattr(synth.cli, "usable_cores", lambda: 3)
     assert run("sample", model, "-n", 9000, "-o", tmp_path / "default.fbin", "--seed", 4).exit_code == 0
     assert used and set(used) == {3}

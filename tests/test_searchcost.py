@@ -1,4 +1,4 @@
-"""Fit-time search cost (synth.searchcost) and the bridge amount chosen by it (PatchPCA bridge="auto")."""
+"""Fit-time search cost (synth.metrics.searchcost) and the bridge amount chosen by it (PatchPCA bridge="auto")."""
 
 import faiss
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from synth.errors import SynthError
+from synth.metrics.searchcost import cost_at_recall, cost_ratio, hnsw_cost, ivf_cells, ivf_cost, search_cost
 from synth.models import PatchPCA
 from synth.models.patch import BRIDGE_GRID, best_amount, match_score, refined_amount
-from synth.searchcost import cost_at_recall, cost_ratio, hnsw_cost, ivf_cells, ivf_cost, search_cost
 
 
 def unit(X):
@@ -102,7 +102,7 @@ def test_bridge_auto_chooses_the_amount_whose_fakes_cost_most_like_the_training_
 def test_bridge_auto_model_file_round_trip_and_a_file_without_the_amount(auto_fit, tmp_path):
     from safetensors.numpy import load_file
 
-    from synth.artifact import load_model, save_model
+    from synth.io.artifact import load_model, save_model
 
     _, model = auto_fit
     save_model(model, tmp_path / "m.safetensors")
@@ -119,7 +119,7 @@ def test_bridge_auto_file_missing_its_amount_is_refused(auto_fit, tmp_path):
 
     from safetensors.numpy import save
 
-    from synth.artifact import _checksum, _open, load_model, save_model
+    from synth.io.artifact import _checksum, _open, load_model, save_model
 
     _, model = auto_fit
     save_model(model, tmp_path / "m.safetensors")
@@ -250,8 +250,8 @@ def test_bridge_match_must_be_a_family_or_both(tmp_path):
 
 @pytest.mark.slow
 def test_bridge_match_per_family_on_a_corpus_where_they_part(tmp_path):
-    from synth.artifact import load_model, save_model
     from synth.bundled import load_real
+    from synth.io.artifact import load_model, save_model
 
     X = load_real("bundled")[:8000]
     fits = {m: PatchPCA(bridge="auto", bridge_match=m, random_state=0).fit(X) for m in ("both", "ivf", "hnsw")}

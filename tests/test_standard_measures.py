@@ -1,4 +1,4 @@
-"""The standard privacy and fidelity measures (synth.standard_measures): known answers on small data, hand-checked
+"""The standard privacy and fidelity measures (synth.metrics.standard_measures): known answers on small data, hand-checked
 cases, and the reference implementations where they install (SDMetrics; synthcity pulls torch and CUDA
 libraries, so its AlphaPrecision is checked on a case worked by hand instead)."""
 
@@ -12,7 +12,7 @@ from scipy.stats import mannwhitneyu
 from sklearn.neighbors import NearestNeighbors
 
 from synth.errors import SynthError
-from synth.standard_measures import (
+from synth.metrics.standard_measures import (
     alpha_precision,
     data_copying_test,
     dcr_overfitting_protection,
@@ -219,8 +219,8 @@ def test_score_reports_the_standard_measures_and_the_cli_prints_them(bundled_spl
     from click.testing import CliRunner
 
     from synth.cli import main
+    from synth.metrics.twosample import score
     from synth.report import format_score
-    from synth.twosample import score
 
     train, heldout, independent = bundled_split
     r = score(heldout, independent, train=train, n=300, n_permutations=10, standard=True)
@@ -240,7 +240,7 @@ def test_score_reports_the_standard_measures_and_the_cli_prints_them(bundled_spl
 
 
 def test_card_shows_the_standard_measures():
-    from synth.card import fidelity_text, privacy_text
+    from synth.publish.card import fidelity_text, privacy_text
     from synth.report import standard_table
 
     std = {"n": 500, "detection": {"score": 0.91, "auc": 0.545},

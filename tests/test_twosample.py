@@ -3,7 +3,7 @@ import pytest
 from sklearn.neighbors import NearestNeighbors
 
 from synth.errors import SynthError
-from synth.twosample import cross_shares, knn_two_sample, memorization, score
+from synth.metrics.twosample import cross_shares, knn_two_sample, memorization, score
 
 B = 200
 KEYS = {"n", "k", "c2st", "c2st_real", "c2st_fake", "p_value", "ceiling", "ceiling_real",

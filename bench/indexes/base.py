@@ -9,7 +9,7 @@ single-thread QPS. The metric is inner product everywhere: rows are unit vectors
 import numpy as np
 
 from synth.errors import SynthError
-from synth.searchcost import faiss_single_thread  # noqa: F401 -- the plug-ins import it from here
+from synth.metrics.searchcost import faiss_single_thread  # noqa: F401 -- the plug-ins import it from here
 
 
 class Index:

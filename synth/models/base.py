@@ -137,7 +137,7 @@ class Generator(BaseEstimator):
         Raises
         ------
         SynthError
-            Naming the model file (``path_``, set by :func:`synth.artifact.load_model`) when a row holds
+            Naming the model file (``path_``, set by :func:`synth.io.artifact.load_model`) when a row holds
             NaN or infinite values, e.g. a model whose finite parameters overflow float32 when combined.
         """
         block = self._sample_block(m, rng)
@@ -170,7 +170,7 @@ def check_array(arrays, name, shape, minimum=None):
     Raises
     ------
     ValueError
-        Naming the array, for :func:`synth.artifact.load_model` to report in one line.
+        Naming the array, for :func:`synth.io.artifact.load_model` to report in one line.
     """
     a = arrays[name]
     if a.ndim != len(shape) or any(want is not None and got != want for got, want in zip(a.shape, shape)):

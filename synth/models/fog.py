@@ -8,8 +8,8 @@ real almost perfectly, and ANN indexes behave differently on it.
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..arrays import unit_rows
-from ..metrics import geometry_stats
+from ..io.arrays import unit_rows
+from ..metrics.statistics import geometry_stats
 from ..progress import stage
 from .base import Generator, check_array, check_seed, normalize
 

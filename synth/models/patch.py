@@ -7,8 +7,8 @@ import numpy as np
 import scipy.linalg
 from tqdm.auto import tqdm
 
-from ..arrays import unit_rows
 from ..errors import SynthError
+from ..io.arrays import unit_rows
 from ..progress import muted, planned, stage
 from .base import Generator, blas_threads, check_array, check_seed, normalize, one_blas_thread
 
@@ -94,7 +94,7 @@ def calibrate_noise_scale(X, params, seed, grid=NOISE_GRID, k=10, split=None):
         ``n_fit``, ``n_test``, ``grid`` (the values tried) and ``gap`` (c2st_real - c2st_fake at each);
         None when not run.
     """
-    from ..twosample import cross_shares
+    from ..metrics.twosample import cross_shares
 
     split = split or calibration_split(X, params, seed)
     if split is None:
@@ -185,7 +185,7 @@ def calibrate_bridge(model, X, params, seed, grid=BRIDGE_GRID, noise_scale="auto
     """Choose the bridge amount whose fakes cost what the training rows cost to search.
 
     Searching real data costs the same whichever real rows form the base, so the fitted ``model``'s fakes
-    are compared with training rows (:mod:`synth.searchcost`): a base of at most :data:`COST_ROWS` rows
+    are compared with training rows (:mod:`synth.metrics.searchcost`): a base of at most :data:`COST_ROWS` rows
     and :data:`COST_QUERIES` other rows as queries, against as many fakes and fake queries. For each amount
     ``b`` of ``grid`` the noise scale is calibrated first (one shared split, :func:`calibrate_noise_scale`),
     then ``r_ivf`` and ``r_hnsw``, the fake / real distance computations at ``recall``, are measured. Then
@@ -205,7 +205,7 @@ def calibrate_bridge(model, X, params, seed, grid=BRIDGE_GRID, noise_scale="auto
         amount tried, in increasing amount; ``refined`` (the interpolated amount, or None), ``match``,
         ``n_base``, ``n_queries`` and ``recall``.
     """
-    from ..searchcost import cost_ratio, search_cost
+    from ..metrics.searchcost import cost_ratio, search_cost
 
     if match not in BRIDGE_MATCH:
         raise SynthError(f"bridge_match must be one of {', '.join(BRIDGE_MATCH)}, got {match!r}")
@@ -278,7 +278,7 @@ COPY_RATE_MARGIN = 0.01  # the fit-time check asks for a memorization rate this 
 
 
 def copy_check(model, X, seed, n_check=COPY_CHECK_N, reference=None):
-    """The publish gate's memorization check (both rules of :func:`synth.publish.check_audit`, with its
+    """The publish gate's memorization check (both rules of :func:`synth.publish.hub.check_audit`, with its
     limits), on training data alone, as run at fit time.
 
     Held-out real points are not available when fitting, so the training rows' own leave-one-out
@@ -313,7 +313,7 @@ def copy_check(model, X, seed, n_check=COPY_CHECK_N, reference=None):
         percentile of the leave-one-out cosines), ``n_fakes`` (fakes searched), ``copies`` (the gate's rules
         fail) and ``check`` (their verdict in words).
     """
-    from ..publish import MAX_MEMORIZATION, check_audit
+    from ..publish.hub import MAX_MEMORIZATION, check_audit
 
     ref = reference if reference is not None else CopyReference(X, seed, n_check)
     max_rate = round(MAX_MEMORIZATION - COPY_RATE_MARGIN, 4)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..arrays import unit_rows
+from ..io.arrays import unit_rows
 from .base import Generator, check_array, normalize
 
 

@@ -3,11 +3,15 @@
 Research script of docs/cost/README.md (fourth session); not product code.
 Usage: python docs/cost/scratch/betweenness.py REAL N [N_TEST], e.g. minilm-wordnet-all 100000 10000
 """
-import sys, numpy as np
+import sys
+
+import numpy as np
 from common import shuffled
-from synth.models.patch import PatchPCA, calibration_split, calibrate_noise_scale
+
+from synth.metrics.twosample import knn_two_sample
+from synth.models.patch import PatchPCA, calibrate_noise_scale, calibration_split
 from synth.progress import muted
-from synth.twosample import knn_two_sample
+
 name = sys.argv[1]; N = int(sys.argv[2]); grid = [0, 0.25, 0.5, 0.75, 1.0]
 X = shuffled(name)
 T, H = X[:N], X[N:N + 5000]

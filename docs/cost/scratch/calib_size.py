@@ -8,8 +8,10 @@ Research script of docs/cost/README.md (fifth session); not product code.
 Usage: python docs/cost/scratch/calib_size.py REAL N SUB ..., e.g. minilm-wordnet-all 50000 5000 10000 20000
 """
 import sys
-import synth.models.patch as P
+
 from common import shuffled
+
+import synth.models.patch as P
 from synth.models.patch import auto_patches, calibrate_noise_scale
 
 name, N = sys.argv[1], int(sys.argv[2])

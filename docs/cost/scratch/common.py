@@ -25,14 +25,14 @@ class FitTime:
     way and, with held-out rows ``HT``, the c2st at ``len(HT)``."""
 
     def __init__(self, T, HT=None, nq=1000):
-        from synth.searchcost import search_cost
+        from synth.metrics.searchcost import search_cost
         self.nq, self.nb, self.HT = nq, min(10000, len(T) - nq), HT
         o = np.random.default_rng(5).permutation(len(T))
         self.real = search_cost(T[o[nq:nq + self.nb]], T[o[:nq]])
 
     def line(self, model):
-        from synth.searchcost import cost_ratio, search_cost
-        from synth.twosample import knn_two_sample
+        from synth.metrics.searchcost import cost_ratio, search_cost
+        from synth.metrics.twosample import knn_two_sample
         F = model.sample(self.nb + self.nq, random_state=1)
         r = cost_ratio(search_cost(F[:self.nb], F[self.nb:]), self.real)
         out = f"fit-time ivf {r['ivf']:.2f} hnsw {r['hnsw']:.2f}"

@@ -8,10 +8,13 @@ residual energy the facet means explain, for the real residuals and for a Gaussi
 Research script of docs/cost/README.md (fifth session); not product code.
 Usage: python docs/cost/scratch/facets.py REAL N N_TEST K2 GAMMA:MODE ..., e.g. bundled 10000 1000 50 1:ind
 """
-import sys, numpy as np
+import sys
+
+import numpy as np
 from common import fit_time_args
+
 from synth.models.base import normalize
-from synth.models.patch import PatchPCA, spherical_kmeans, nearest, copy_check
+from synth.models.patch import PatchPCA, copy_check, nearest, spherical_kmeans
 from synth.progress import muted
 
 

@@ -14,10 +14,13 @@ bridge goes towards the partner patch's mean, as the product's bridge does (the 
 bridge 0.5 for its partner table; its own noise is not used by the fine model). (G = 0: the base model itself, NOISE ignored). BRIDGE b moves a fake's centre a share t ~ U(0, b) towards
 one of the 5 most similar centres of other patches.
 """
-import sys, numpy as np
+import sys
+
+import numpy as np
 from common import fit_time_args
+
 from synth.models.base import normalize
-from synth.models.patch import PatchPCA, spherical_kmeans, nearest, leading_directions, copy_check
+from synth.models.patch import PatchPCA, copy_check, leading_directions, nearest, spherical_kmeans
 from synth.progress import muted
 
 
@@ -79,6 +82,7 @@ class Fine:
 
 
 import os
+
 BASE_BRIDGE = os.environ.get("PATCH_BRIDGE") == "1"  # bridge towards partner patch means, not nearby centres
 name, N, NT = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 T, HT, ft = fit_time_args(sys.argv)

@@ -8,9 +8,12 @@ rows, as bridge=auto does) and, with NT, the c2st vs held-out.
 Research script of docs/cost/README.md (fifth session); not product code.
 Usage: python docs/cost/scratch/interp_bridge.py REAL N N_TEST BRIDGE:MODE ..., e.g. bundled 10000 1000 0.75:a 0.75:mix
 """
-import sys, numpy as np
-import synth.models.patch as P
+import sys
+
+import numpy as np
 from common import fit_time_args
+
+import synth.models.patch as P
 from synth.models.base import normalize
 from synth.progress import muted
 

@@ -3,11 +3,16 @@
 Research script of docs/cost/README.md (fourth session); not product code.
 Usage: python docs/cost/scratch/ivf_tail_queries.py REAL default bridge=0.75
 """
-import sys, numpy as np, faiss
+import sys
+
+import faiss
+import numpy as np
 from common import split
+
+from synth.metrics.searchcost import ivf_cells
 from synth.models.patch import PatchPCA
-from synth.searchcost import ivf_cells
 from synth.progress import muted
+
 name = sys.argv[1]; specs = sys.argv[2:] or ["bridge=auto"]
 T, B, Q = split(name)
 n = len(B)

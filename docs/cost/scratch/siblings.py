@@ -3,14 +3,18 @@
 Research script of docs/cost/README.md (fourth session); not product code.
 Usage: python docs/cost/scratch/siblings.py EMBEDDINGS.npy BRIDGE, e.g. e5-debian.npy 0.75
 """
-import sys, numpy as np
-from synth.models.patch import PatchPCA
-from synth.models.base import normalize
-from synth.searchcost import search_cost, cost_ratio
-from synth.twosample import knn_two_sample
-from synth.progress import muted
+import sys
+
 import faiss
+import numpy as np
 from common import split
+
+from synth.metrics.searchcost import cost_ratio, search_cost
+from synth.metrics.twosample import knn_two_sample
+from synth.models.base import normalize
+from synth.models.patch import PatchPCA
+from synth.progress import muted
+
 b = float(sys.argv[2])
 T, B, Q = split(sys.argv[1])
 n = len(B)

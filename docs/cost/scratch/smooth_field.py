@@ -3,13 +3,17 @@
 Research script of docs/cost/README.md (fourth session); not product code.
 Usage: python docs/cost/scratch/smooth_field.py REAL amp=0 amp=0.3,ell=0.5 amp=0.5,ell=1,nf=0.7
 """
-import sys, numpy as np
+import sys
+
+import numpy as np
 from common import split
-from synth.models.patch import PatchPCA
+
+from synth.metrics.searchcost import cost_ratio, search_cost
+from synth.metrics.twosample import knn_two_sample
 from synth.models.base import normalize
-from synth.searchcost import search_cost, cost_ratio
-from synth.twosample import knn_two_sample
+from synth.models.patch import PatchPCA
 from synth.progress import muted
+
 
 class FieldPCA(PatchPCA):
     amp = 0.0; ell = 0.5; K = 512; fseed = 7

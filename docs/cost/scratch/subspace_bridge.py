@@ -5,9 +5,12 @@ Prints fit-time cost ratios (fakes vs training rows, as bridge=auto does) and, w
 Research script of docs/cost/README.md (fourth session); not product code.
 Usage: python docs/cost/scratch/subspace_bridge.py REAL N N_TEST BRIDGE:KEEP ..., e.g. bundled 10000 1000 0.75:1 0.75:0
 """
-import sys, numpy as np
-import synth.models.patch as P
+import sys
+
+import numpy as np
 from common import fit_time_args
+
+import synth.models.patch as P
 from synth.models.base import normalize
 from synth.progress import muted
 

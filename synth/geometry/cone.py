@@ -10,10 +10,10 @@ direction. Centering subtracts the corpus mean from every row before normalizing
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .arrays import unit_rows
-from .errors import SynthError
-from .metrics import anisotropy, hubness
-from .neighbors import knn
+from ..errors import SynthError
+from ..io.arrays import unit_rows
+from ..metrics.neighbors import knn
+from ..metrics.statistics import anisotropy, hubness
 
 
 def cone_axis(X):
@@ -35,7 +35,7 @@ def cone_axis(X):
     """
     U = unit_rows(X, min_rows=2)
     second = (U.T.astype(np.float64) @ U.astype(np.float64)) / len(U)
-    # a threaded eigensolver on a matrix this small spends its time synchronizing (see synth.metrics)
+    # a threaded eigensolver on a matrix this small spends its time synchronizing (see synth.metrics.statistics)
     with threadpool_limits(limits=1, user_api="blas"):
         lam, V = np.linalg.eigh(second)
     axis = V[:, -1]

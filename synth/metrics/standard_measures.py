@@ -30,8 +30,8 @@ import warnings
 import faiss
 import numpy as np
 
-from synth.arrays import check_rows, unit_rows
 from synth.errors import SynthError
+from synth.io.arrays import check_rows, unit_rows
 from synth.progress import planned, stage
 
 N_CELLS = 50          # k-means cells of the data-copying test (the paper's MNIST experiments use 50)

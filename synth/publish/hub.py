@@ -11,10 +11,10 @@ reads::
     audit.json                              how it was made, fidelity and privacy figures (the card's source)
 
 Corpus and queries are the rows of ``synth sample`` with the same model and seed (``--seed``; queries from
-:func:`synth.sampling.query_seed`); neighbours are exact (blockwise faiss inner product, ties to the smaller
+:func:`synth.sampling.stream.query_seed`); neighbours are exact (blockwise faiss inner product, ties to the smaller
 id). The audit runs on the first ``audit_n`` corpus rows: the k-NN two-sample test against held-out real with
 its ceiling, the geometry statistics, the memorization check against the training rows, the field's standard
-measures (:mod:`synth.standard_measures`; reported, not part of the check), the HNSW search cost ratio (fake /
+measures (:mod:`synth.metrics.standard_measures`; reported, not part of the check), the HNSW search cost ratio (fake /
 real distance computations at recall 0.95) and the membership attacks.
 """
 
@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .errors import SynthError
-from .progress import plan, planned, stage
+from .. import __version__
+from ..errors import SynthError
+from ..progress import plan, planned, stage
 
 CONFIGS = ("corpus", "queries", "neighbors")
 MAX_MEMORIZATION = 0.06   # memorization rate above which publishing is refused (0.05 = a non-copying generator)
@@ -86,7 +86,7 @@ def default_rows_per_file(d):
 def row_digests(X):
     """blake2b digest of each row's float32 bytes (``-0.0`` counted as ``0.0``), for exact row matching.
 
-    ``X`` are unit rows as :func:`synth.io.load_embeddings` returns them, so the same vector stored in
+    ``X`` are unit rows as :func:`synth.io.formats.load_embeddings` returns them, so the same vector stored in
     two files (any format, any scale) gives the same digest. 16 bytes a row: a set of them for a million
     training rows takes tens of megabytes, not the rows themselves.
     """
@@ -102,7 +102,7 @@ def shared_rows(train, heldout):
     with ``--heldout`` = ``--train``). Held-out rows must be rows the model never saw, so any overlap is
     refused. These digests catch exact repeats before any work; a row stored at another precision (float64,
     float16) normalises to other bytes, and is caught by the audit instead (``heldout_in_train`` of
-    :func:`synth.twosample.memorization`: nearest-training cosine 1 up to rounding, on the audited rows).
+    :func:`synth.metrics.twosample.memorization`: nearest-training cosine 1 up to rounding, on the audited rows).
     """
     seen = set(row_digests(train))
     return sum(h in seen for h in row_digests(heldout))
@@ -137,8 +137,8 @@ def audit_plan(gen=None, fake=None, hnsw=True, released=None, **_):
 
 def audit_steps(patch, released, hnsw):
     """:func:`audit_plan` for a model of this kind and ``released`` rows searched by the nearest-fake attack."""
-    from .privacy import attack_steps
-    from .twosample import score_plan
+    from ..metrics.privacy import attack_steps
+    from ..metrics.twosample import score_plan
 
     return ([("score", sum(w for _, w in score_plan(train=True, standard=True)))]
             + ([("hnsw", HNSW_SECONDS)] if hnsw else [])
@@ -150,12 +150,12 @@ def audit(gen, train, heldout, fake, queries_fake, k=10, n=5000, hnsw=True, rand
     """Fidelity and privacy figures of a corpus sample ``fake`` (unit rows) against real data.
 
     ``train`` are the model's training rows, ``heldout`` real rows it never saw. Returns a dict with ``score``
-    (the :func:`synth.twosample.score` result, with the standard measures), ``hnsw`` (fake and real distance
+    (the :func:`synth.metrics.twosample.score` result, with the standard measures), ``hnsw`` (fake and real distance
     computations per query at recall 0.95 and their ratio, or None when skipped), ``min_points_per_patch``
     and ``membership``. ``released`` are the rows the nearest-fake membership attack searches: the published
     corpus's first :data:`AUDIT_FAKES` rows (default: ``fake``).
     """
-    from .twosample import score
+    from ..metrics.twosample import score
 
     n = min(n, len(heldout), len(fake))
     stage(f"publish: audit, two-sample test and memorization at n = {n:,}", step="score")
@@ -176,7 +176,7 @@ def audit(gen, train, heldout, fake, queries_fake, k=10, n=5000, hnsw=True, rand
                               "ratio": fake_cost / real_cost if real_cost and fake_cost else None}
     counts = getattr(gen, "counts_", None)
     result["min_points_per_patch"] = int(np.min(counts)) if counts is not None else None
-    from .privacy import membership_attacks
+    from ..metrics.privacy import membership_attacks
 
     released = fake if released is None else released
 
@@ -187,7 +187,7 @@ def audit(gen, train, heldout, fake, queries_fake, k=10, n=5000, hnsw=True, rand
 
 
 def _model_info(model_path, gen):
-    from .artifact import read_header
+    from ..io.artifact import read_header
 
     header = read_header(model_path)
     return {"kind": header["kind"], "params": header["params"], "dim": header["dim"],
@@ -224,7 +224,7 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
     random_state : int
         Seed of corpus and queries (the rows of ``synth sample --seed``).
     train, heldout : array-like, optional
-        The model's training rows as :func:`synth.io.load_embeddings` returns them (checked against the
+        The model's training rows as :func:`synth.io.formats.load_embeddings` returns them (checked against the
         fingerprint in the model file) and real rows it never saw. With both, the audit runs; without, the card says it was not run and uploading is refused.
     audit_n : int
         Rows per side of the two-sample test and HNSW comparison.
@@ -241,7 +241,7 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
         Write the folder only, even with ``repo_id``.
     allow_unsafe : bool
         Upload even when the privacy check (memorization and membership inference, see
-        :mod:`synth.privacy`) failed or was not run.
+        :mod:`synth.metrics.privacy`) failed or was not run.
     token : str, optional
         Hub token (default: huggingface_hub's usual sources, HF_TOKEN or a cached login).
     verbose : int
@@ -256,12 +256,12 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
     """
     from tqdm.auto import tqdm
 
-    from .artifact import load_model
+    from ..io.artifact import load_model
+    from ..io.formats import disk_full, fingerprint, is_disk_full, remove_stale_temporaries, temporary_name
+    from ..models.base import check_seed
+    from ..sampling.groundtruth import TopK
+    from ..sampling.stream import iter_rows, query_seed
     from .card import render_card
-    from .groundtruth import TopK
-    from .io import disk_full, fingerprint, is_disk_full, remove_stale_temporaries, temporary_name
-    from .models.base import check_seed
-    from .sampling import iter_rows, query_seed
 
     seed = check_seed(random_state)
     out = Path(out)

@@ -8,9 +8,9 @@ import numpy as np
 from scipy.stats import skew
 from threadpoolctl import threadpool_limits
 
-from synth.arrays import check_rows, unit_rows
 from synth.errors import SynthError
-from synth.neighbors import knn
+from synth.io.arrays import check_rows, unit_rows
+from synth.metrics.neighbors import knn
 from synth.progress import show_bars
 
 # Rows per block when a full float64 copy of X would be too large to hold.

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import SynthError
 from .arrays import check_rows, unit_rows
-from .errors import SynthError
 
 # big-ann-benchmarks binaries: uint32 n, uint32 d, then n*d values of this dtype
 BIGANN_DTYPES = {".fbin": np.float32, ".u8bin": np.uint8, ".i8bin": np.int8}
@@ -222,7 +222,7 @@ def read_vectors(path, key=None, column=None, split=None):
     else:
         p = Path(path)
         if not p.exists():
-            from .bundled import NAMED
+            from ..bundled import NAMED
 
             if text in NAMED:  # a named real set; a file of that name takes precedence
                 return NAMED[text]()

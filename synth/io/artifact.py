@@ -15,16 +15,16 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save
 
-from . import __version__
-from .errors import SynthError
-from .io import atomic_path
+from .. import __version__
+from ..errors import SynthError
+from .formats import atomic_path
 
 FORMAT = "synth-model"
 SCHEMA_VERSION = 1
 
 
 def _models():
-    from .models import MODELS  # late: models import metrics, which must not import this module's users
+    from ..models import MODELS  # late: models import metrics, which must not import this module's users
 
     return MODELS
 
@@ -48,9 +48,9 @@ def model_bytes(model, fit_data=None, stats=None, fit_check=None):
     fit_data : dict, optional
         Fingerprint of the data it was fitted on: ``n``, ``d``, ``sha256``, ``n_duplicates``, ``source``.
     stats : dict, optional
-        Geometry statistics of the fit data (see :func:`synth.metrics.geometry_stats`).
+        Geometry statistics of the fit data (see :func:`synth.metrics.statistics.geometry_stats`).
     fit_check : dict, optional
-        The memorization check on the fit data (:func:`synth.fitting.fit_check`), with its ``warning``;
+        The memorization check on the fit data (:func:`synth.models.fitting.fit_check`), with its ``warning``;
         stored only when given, so files written without it keep their bytes.
     """
     model._check_fitted()

@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..errors import SynthError
+from ..install import install_hint
+from ..io.formats import atomic_path, count_duplicates, write_json
+from ..metrics.statistics import cm_volume_cv, geometry_stats, hubness
+from ..metrics.twosample import knn_two_sample
+from ..models import Fog, PatchPCA
+from ..progress import muted, plan, stage
 from .cone import cone_axis
-from .errors import SynthError
-from .install import install_hint
-from .io import atomic_path, count_duplicates, write_json
-from .metrics import cm_volume_cv, geometry_stats, hubness
-from .models import Fog, PatchPCA
-from .progress import muted, plan, stage
-from .twosample import knn_two_sample
 
 # Keys of one level's report, in table order, with the column titles of the markdown tables.
 COLUMNS = [("n", "n"), ("duplicate_share", "dup."), ("twonn_id", "TwoNN"), ("isoscore", "IsoScore"),
@@ -54,7 +54,7 @@ def load_texts(path=None):
         Non-blank lines, stripped.
     """
     if path is None:
-        from .bundled import TEXTS
+        from ..bundled import TEXTS
 
         path = TEXTS
     path = Path(path)
@@ -81,7 +81,7 @@ def resolve_model_path(model_path):
     the module named in ``modules.json`` whose type is ``...Transformer``.
     """
     if str(model_path) == "minilm":
-        from .embed import minilm_path
+        from ..embed import minilm_path
 
         return minilm_path()
     path = Path(model_path)
@@ -202,7 +202,7 @@ def sentence_embeddings(tokenizer, model, texts, layer=-1, batch_size=32, max_le
     -------
     ndarray of shape (n_texts, hidden), float32 (not normalized)
     """
-    from .progress import show_bars
+    from ..progress import show_bars
 
     hs = hidden_states(tokenizer, model, texts, max_tokens=1, batch_size=batch_size, max_length=max_length,
                        progress=show_bars(command_only=True))
@@ -214,7 +214,7 @@ def level_report(X, k=10, n_simplices=2000, fog_rounds=2, n_permutations=100, ra
 
     The statistics use all rows. For the two-sample tests the rows are split in two halves with the seed:
     a patch model and a fog are fitted on one half, each samples as many points as the other (held-out)
-    half has, and :func:`synth.twosample.knn_two_sample` compares them with the held-out half. The ceiling
+    half has, and :func:`synth.metrics.twosample.knn_two_sample` compares them with the held-out half. The ceiling
     is the same test between the two real halves.
 
     Parameters
@@ -233,8 +233,8 @@ def level_report(X, k=10, n_simplices=2000, fog_rounds=2, n_permutations=100, ra
     Returns
     -------
     dict
-        ``n``, ``duplicate_share``, the :func:`synth.metrics.geometry_stats` keys, ``hubness``,
-        ``cm_volume_cv``, ``axis_share`` (:func:`synth.cone.cone_axis`); ``c2st_n`` (points per side) and
+        ``n``, ``duplicate_share``, the :func:`synth.metrics.statistics.geometry_stats` keys, ``hubness``,
+        ``cm_volume_cv``, ``axis_share`` (:func:`synth.geometry.cone.cone_axis`); ``c2st_n`` (points per side) and
         for the patch fake ``c2st``, ``c2st_real``, ``c2st_fake``, ``c2st_min`` (the smaller side),
         ``p_value`` (None without permutations), the same with a ``fog_`` prefix, ``ceiling_c2st``;
         the two-sample keys are None (with ``c2st_note``) when there are too few rows to fit the models.

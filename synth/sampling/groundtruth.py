@@ -9,7 +9,7 @@ the merge of N partial results. Ties are broken by the smaller row id, so the or
 import faiss
 import numpy as np
 
-from .errors import SynthError
+from ..errors import SynthError
 
 
 def _rows32(X, name):

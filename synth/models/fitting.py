@@ -1,11 +1,11 @@
 """The fit job: read real embeddings, fit a model, write the model file with the data's fingerprint."""
 
-from .artifact import save_model
-from .errors import SynthError
-from .io import fingerprint, load_embeddings
-from .metrics import geometry_stats
-from .models import MODELS
-from .progress import planned, stage
+from ..errors import SynthError
+from ..io.artifact import save_model
+from ..io.formats import fingerprint, load_embeddings
+from ..metrics.statistics import geometry_stats
+from ..progress import planned, stage
+from . import MODELS
 
 STATS_N = 5000  # statistics stored in the model file are measured on this many fit points
 # seconds of a fit of 10,000 bundled 384-d rows by `synth fit` (2 cores, load 4), for the estimate of the time
@@ -37,7 +37,7 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
     Parameters
     ----------
     source : str or os.PathLike
-        Anything :func:`synth.io.load_embeddings` reads.
+        Anything :func:`synth.io.formats.load_embeddings` reads.
     out : str or os.PathLike, optional
         Model file to write.
     kind : {"patch", "fog", "random"}
@@ -102,8 +102,8 @@ def fit_check(model, X, random_state=0):
     a fog or a random model. Returns the check with ``warning``: None when it passes, else the one line
     saying that ``synth publish`` will refuse the model.
     """
-    from .models.base import check_seed
-    from .models.patch import copy_check
+    from .base import check_seed
+    from .patch import copy_check
 
     tried = getattr(model, "copy_check_", None)
     check = dict(tried[-1]) if tried else copy_check(model, X, check_seed(random_state))

@@ -14,10 +14,10 @@ from pathlib import Path, PurePath
 import numpy as np
 import yaml
 
-from .bundled import NAMED
-from .errors import SynthError
-from .install import install_hint
-from .progress import begin, plan, planned, stage
+from ..bundled import NAMED
+from ..errors import SynthError
+from ..install import install_hint
+from ..progress import begin, plan, planned, stage
 
 # schema: key -> (types, default, check); a nested dict is a section; (list, item_schema) a list of sections
 INT, FLOAT, STR, BOOL = (int,), (int, float), (str,), (bool,)
@@ -33,7 +33,7 @@ def _frac(v):
 
 
 def _noise(v):
-    from .models.patch import noise_scale_problem
+    from ..models.patch import noise_scale_problem
 
     return noise_scale_problem(v)
 
@@ -289,7 +289,7 @@ def _texts(recipe):
     src = recipe["source"]
     spec = src["texts"]
     if spec == "wordnet":
-        from .embed import wordnet_glosses
+        from ..embed import wordnet_glosses
 
         texts = [g for _, g in wordnet_glosses()]
     elif spec.startswith("hf:"):
@@ -314,7 +314,7 @@ def _texts(recipe):
 
 
 def _embed(recipe, texts, verbose):
-    from .embed import embed_texts
+    from ..embed import embed_texts
 
     model = recipe["source"]["model"]
     if model == "minilm":
@@ -338,7 +338,7 @@ def _embed(recipe, texts, verbose):
 
 def source_embeddings(recipe, verbose=0):
     """The recipe's real embeddings (unit rows, float32)."""
-    from .bundled import load_real
+    from ..bundled import load_real
 
     src = recipe["source"]
     if src["embeddings"]:
@@ -346,7 +346,7 @@ def source_embeddings(recipe, verbose=0):
         name = src["embeddings"]
         return load_real(name if name in NAMED
                          else recipe.file("source.embeddings", name), **where)
-    from .io import unit_rows
+    from ..io.formats import unit_rows
 
     texts = _texts(recipe)
     stage(f"embedding {len(texts):,} texts with {src['model']}")
@@ -359,9 +359,9 @@ def recipe_plan(path, **_):
     has weight 0: the estimate starts after it."""
     from bench.runner import bench_steps
 
-    from .fitting import fit_rows_plan
-    from .publish import QUERY_SECONDS, ROW_SECONDS, publish_plan
-    from .twosample import score_plan
+    from ..metrics.twosample import score_plan
+    from ..models.fitting import fit_rows_plan
+    from .hub import QUERY_SECONDS, ROW_SECONDS, publish_plan
 
     def total(steps):
         return sum(w for _, w in steps)
@@ -393,10 +393,10 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     section), ``out/publish/`` (with a publish section; uploaded only with ``repo_id`` and not ``dry_run``) and
     ``out/recipe.json`` (the validated recipe, what was written, timings). Real rows are never written.
     """
-    from .fitting import fit_rows
-    from .io import count_duplicates, write_json
-    from .sampling import sample_to_file, write_truth
-    from .twosample import score
+    from ..io.formats import count_duplicates, write_json
+    from ..metrics.twosample import score
+    from ..models.fitting import fit_rows
+    from ..sampling.stream import sample_to_file, write_truth
 
     recipe = load_recipe(path)
     out = Path(out)
@@ -487,7 +487,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
 
     if recipe["publish"] is not None:
         step("publish")
-        from .publish import publish
+        from .hub import publish
 
         p = recipe["publish"]
         card = dict(p["card"])

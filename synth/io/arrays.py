@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .errors import SynthError
+from ..errors import SynthError
 
 
 def check_rows(X, min_rows=1, path=None):

@@ -5,8 +5,8 @@ import warnings
 import numpy as np
 
 from synth.errors import SynthError
-from synth.metrics import _as_unit, geometry_stats
-from synth.neighbors import knn
+from synth.metrics.neighbors import knn
+from synth.metrics.statistics import _as_unit, geometry_stats
 from synth.progress import planned, stage
 
 
@@ -194,7 +194,7 @@ def score_plan(n=5000, train=None, standard=False, **_):
     if train is not None:
         steps.append(("memorization", 1.2 * r))
     if standard:
-        from synth.standard_measures import standard_measures_plan
+        from synth.metrics.standard_measures import standard_measures_plan
 
         steps.append(("standard", sum(w for _, w in standard_measures_plan(train=train))))
     return steps
@@ -224,7 +224,7 @@ def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state
     random_state : int, numpy.random.Generator or None, default=0
         One generator drives every subsample and permutation.
     standard : bool, default=False
-        Also run the field's standard measures (:func:`synth.standard_measures.standard_measures`: SDMetrics'
+        Also run the field's standard measures (:func:`synth.metrics.standard_measures.standard_measures`: SDMetrics'
         detection score, and with ``train`` Meehan et al.'s data-copying test, alpha-precision, beta-recall
         and authenticity, SDMetrics' DCR overfitting protection), seeded by the same generator.
 
@@ -233,7 +233,7 @@ def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state
     dict
         ``n``, ``k``, ``c2st``, ``c2st_real``, ``c2st_fake``, ``p_value``, ``ceiling``,
         ``ceiling_real``, ``ceiling_fake``, ``ceiling_n``, ``stats`` ({``real``, ``fake``}:
-        :func:`synth.metrics.geometry_stats` on the tested rows) and, with ``train``, ``dcr``
+        :func:`synth.metrics.statistics.geometry_stats` on the tested rows) and, with ``train``, ``dcr``
         (:func:`memorization` on the tested fake and real rows); with ``standard``, ``standard``.
     """
     real, fake = _check_pair(real, fake, ("real", "fake"))
@@ -284,7 +284,7 @@ def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state
         stage("memorization check", step="memorization")
         result["dcr"] = memorization(train, fake_n, real_n)
     if standard:
-        from synth.standard_measures import standard_measures
+        from synth.metrics.standard_measures import standard_measures
 
         stage("standard measures: detection" + (", data-copying test, alpha-precision, DCR overfitting protection"
                                                 if train is not None else ""), step="standard")

@@ -4,8 +4,8 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from . import __version__
-from .report import FIDELITY_MEASURES, PRIVACY_MEASURES, membership_table, standard_table
+from .. import __version__
+from ..report import FIDELITY_MEASURES, PRIVACY_MEASURES, membership_table, standard_table
 
 DEFAULT_CITATION = """```bibtex
 @software{synth_embeddings,
@@ -21,7 +21,7 @@ def template_text():
     try:
         return resources.files("synth.cards").joinpath("dataset_card.md").read_text()
     except ModuleNotFoundError:  # running from a checkout that is not installed
-        return (Path(__file__).resolve().parent.parent / "cards" / "dataset_card.md").read_text()
+        return (Path(__file__).resolve().parents[2] / "cards" / "dataset_card.md").read_text()
 
 
 def size_category(n):

@@ -1,6 +1,6 @@
 """The streaming sampler and its ground truth on a Dask cluster: one task per shard, same bytes as one process.
 
-Each task runs :func:`synth.sampling.sample_to_file` for shard i of N, so it writes exactly the rows a single
+Each task runs :func:`synth.sampling.stream.sample_to_file` for shard i of N, so it writes exactly the rows a single
 process would write there; the client merges the shards' partial top-k (a few kB each) and, for a single-file
 output, concatenates the shard files' rows behind the whole corpus's header. The fitted model travels to the
 workers pickled with the task; the output must be on a filesystem every worker and the client can reach
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SynthError
+from ..errors import SynthError
+from ..io.formats import atomic_path
 from .groundtruth import merge_topk
-from .io import atomic_path
-from .sampling import (
+from .stream import (
     MANIFEST,
     RAW_FORMATS,
     _raw_header,
@@ -39,9 +39,9 @@ def _task(gen, out, n, seed, dtype, chunk_size, index, count, threads, n_queries
     if Path(out).suffix and Path(target).exists():  # finished by an earlier, interrupted run: read it back
         if not (n_queries and k):
             return None
+        from ..io.formats import read_vectors
         from .groundtruth import exact_neighbors
-        from .io import read_vectors
-        from .sampling import iter_rows, query_seed
+        from .stream import iter_rows, query_seed
 
         queries = np.concatenate(list(iter_rows(gen, query_seed(seed), 0, n_queries, chunk_size)))
         queries = queries.astype(dtype).astype(np.float32)
@@ -85,7 +85,7 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
         .npy, .fbin or .fvecs file, or a folder of VectorDBBench parquet shards (one per task; equal to a
         single-process run with ``files=n_tasks``). .h5 and single .parquet files are not split.
     n, random_state, dtype, chunk_size, threads, n_queries, k
-        As in :func:`synth.sampling.sample_to_file`.
+        As in :func:`synth.sampling.stream.sample_to_file`.
     n_tasks : int, optional
         Shards, one task each (default: twice the number of workers).
     scheduler : str, optional
@@ -105,11 +105,11 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        from .install import install_hint
+        from ..install import install_hint
 
         raise SynthError(f"running on Dask needs the dask extra: {install_hint('dask')}") from None
 
-    from .artifact import load_model
+    from ..io.artifact import load_model
 
     gen = load_model(model) if isinstance(model, (str, os.PathLike)) else model
     out = Path(out)

@@ -22,7 +22,7 @@ bootstrap intervals. The privacy bar (:data:`MAX_AUC`, :data:`MAX_TPR`) is the o
 import faiss
 import numpy as np
 
-from .progress import planned, stage
+from ..progress import planned, stage
 
 MAX_AUC = 0.55  # an attack above this ROC AUC counts as a membership leak
 MAX_TPR = 0.02  # ... or above this true-positive rate at 1% false positives

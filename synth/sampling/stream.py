@@ -14,7 +14,7 @@ on disk) and rerun yields the same bytes as an uninterrupted one. A folder outpu
 keeps the finished files (and renames those of a folder written with the old ``train-00-of-0N.parquet`` names).
 Single .h5 and .parquet files are atomic but restart from scratch.
 
-One process writes an output at a time (:func:`synth.io.output_lock`: a file output, or a whole folder, and
+One process writes an output at a time (:func:`synth.io.formats.output_lock`: a file output, or a whole folder, and
 each parquet file of a folder); the free disk space is checked against the size of what is left to write
 before anything is written; a full disk ends in a one-line error that leaves no temporary behind.
 """
@@ -31,9 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SynthError
-from .groundtruth import TopK, merge_topk
-from .io import (
+from ..errors import SynthError
+from ..io.formats import (
     atomic_path,
     check_free_space,
     disk_full_error,
@@ -43,7 +42,8 @@ from .io import (
     remove_stale_temporaries,
     write_json,
 )
-from .models.base import BLOCK_ROWS, block_rng, check_seed, one_blas_thread
+from ..models.base import BLOCK_ROWS, block_rng, check_seed, one_blas_thread
+from .groundtruth import TopK, merge_topk
 
 RAW_FORMATS = (".npy", ".fbin", ".fvecs")
 MANIFEST = ".synth-sample.json"
@@ -443,7 +443,7 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         If both > 0: also draw ``n_queries`` queries from their own seed stream (:func:`query_seed`) and compute
         the exact top-``k`` neighbours by cosine of each among the rows written (as stored, e.g. after float16
         rounding), blockwise. For a shard they are neighbours among the shard's rows, with global ids; merge
-        shards with :func:`synth.groundtruth.merge_topk`.
+        shards with :func:`synth.sampling.groundtruth.merge_topk`.
     files : int, optional
         Folder output without ``shard``: number of parquet files (default: about one per million rows).
     force : bool
@@ -627,7 +627,7 @@ def write_truth(out, queries, ids, scores, dtype=np.float32):
             with atomic_path(path) as tmp:
                 pq.write_table(table, tmp)
         return paths
-    from .io import write_vectors
+    from ..io.formats import write_vectors
 
     write_vectors(paths["queries"], queries, dtype=dtype)
     with atomic_path(paths["neighbors"]) as tmp:

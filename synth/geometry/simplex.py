@@ -8,9 +8,9 @@ down to the same d sit above the band when their points crowd onto low-dimension
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .arrays import unit_rows
-from .errors import SynthError
-from .metrics import cm_volume_cv, truncate_dims
+from ..errors import SynthError
+from ..io.arrays import unit_rows
+from ..metrics.statistics import cm_volume_cv, truncate_dims
 
 
 def pca_project(X, dims):
@@ -41,7 +41,7 @@ def cm_sweep(X, dims=None, n=2000, repeats=5, n_simplices=2000, random_state=0):
     For each d: ``repeats`` sets of ``n`` uniform unit vectors in d dimensions give the random band
     (min, mean, max of their CVs); the real set (``n`` rows drawn with the seed) is brought to d
     dimensions by PCA projection (:func:`pca_project`) and by Matryoshka truncation (first d coordinates,
-    :func:`synth.metrics.truncate_dims`), and its CV measured the same way.
+    :func:`synth.metrics.statistics.truncate_dims`), and its CV measured the same way.
 
     Parameters
     ----------
@@ -89,7 +89,7 @@ def plot_cm_sweep(result, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_path
+    from ..io.formats import atomic_path
 
     d = [r["dims"] for r in result["rows"]]
     fig, ax = plt.subplots(figsize=(5, 3.4))
