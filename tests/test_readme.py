@@ -169,22 +169,26 @@ def test_privacy_table_is_the_committed_audit_output():
 AUTO_BOARDS = (("auto-bundled", "bundled"), ("auto-word-table", "word table"),
                ("auto-wordnet-all", "MiniLM-WordNet"), ("auto-debian", "Debian (not tuned on)"),
                ("auto-e5-debian", "Debian through e5 (not tuned on)"))
+AUTO_CONFIGS = (("auto", "both"), ("auto-ivf", "IVF"), ("auto-hnsw", "HNSW"))
 
 
 def auto_rows(board, label):
-    """The docs/cost.md rows of one `bridge=auto` board, rendered from its cost.json."""
+    """The docs/cost.md rows of one `bridge=auto` board, rendered from its cost.json: one per matching
+    (`bridge_match` both, ivf, hnsw) and n."""
     import json
 
-    config = json.loads((ROOT / "docs" / "cost" / board / "cost.json").read_text())["configs"]["auto"]
-    t = config["c2st"]
+    configs = json.loads((ROOT / "docs" / "cost" / board / "cost.json").read_text())["configs"]
     rows = []
-    for i, (n, row) in enumerate(config["by_n"].items()):
-        r = row["ratios"]
-        ndis = {ix: " / ".join(f"{r[ix]['ndis'][q]:.2f}" for q in ("0.90", "0.95", "0.99"))
-                for ix in ("faiss-hnsw", "faiss-ivf", "faiss-ivfsq8")}
-        weaker = f"{min(t['c2st_real'], t['c2st_fake']):.3f}" if i == 0 else ""
-        rows.append(f"| {label} | {int(n):,} | {ndis['faiss-hnsw']} | {ndis['faiss-ivf']} | {ndis['faiss-ivfsq8']} | "
-                    f"{r['hnswlib']['qps']['0.95']:.2f} | {config['bridge']:g} | {weaker} |")
+    for name, match in AUTO_CONFIGS:
+        config = configs[name]
+        t = config["c2st"]
+        for i, (n, row) in enumerate(config["by_n"].items()):
+            r = row["ratios"]
+            ndis = {ix: " / ".join(f"{r[ix]['ndis'][q]:.2f}" for q in ("0.90", "0.95", "0.99"))
+                    for ix in ("faiss-hnsw", "faiss-ivf", "faiss-ivfsq8")}
+            weaker = f"{min(t['c2st_real'], t['c2st_fake']):.3f}" if i == 0 else ""
+            rows.append(f"| {label} | {int(n):,} | {match} | {config['bridge']:g} | {ndis['faiss-hnsw']} | "
+                        f"{ndis['faiss-ivf']} | {ndis['faiss-ivfsq8']} | {r['hnswlib']['qps']['0.95']:.2f} | {weaker} |")
     return rows
 
 

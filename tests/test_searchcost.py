@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from synth.errors import SynthError
 from synth.metrics.searchcost import cost_at_recall, cost_ratio, hnsw_cost, ivf_cells, ivf_cost, search_cost
 from synth.models import PatchPCA
-from synth.models.patch import BRIDGE_GRID, best_amount, match_score, refined_amount
+from synth.models.patch import BRIDGE_GRID, best_amount, first_crossing, match_score, refined_amount
 
 
 def unit(X):
@@ -87,8 +87,10 @@ def test_bridge_auto_chooses_the_amount_whose_fakes_cost_most_like_the_training_
     assert len(cal["grid"]) == len(BRIDGE_GRID) + (cal["refined"] is not None)
     ratios = {b: {"ivf": i, "hnsw": h} for b, i, h in zip(cal["grid"], cal["ivf"], cal["hnsw"])}
     assert cal["refined"] == refined_amount({b: ratios[b] for b in BRIDGE_GRID}, "both")
-    scores = [max(abs(np.log(i)), abs(np.log(h))) for i, h in zip(cal["ivf"], cal["hnsw"])]
-    assert model.bridge_ == cal["grid"][int(np.argmin(scores))]
+    crossing = first_crossing({b: ratios[b] for b in BRIDGE_GRID}, "both")
+    upto = 1.0 if crossing is None else crossing[2]
+    scores = {b: max(abs(np.log(r["ivf"])), abs(np.log(r["hnsw"]))) for b, r in ratios.items() if b <= upto}
+    assert model.bridge_ == min(scores, key=scores.get) == best_amount(ratios, "both", upto=upto)
     # the noise scale is calibrated for the chosen amount, and more bridging asks for less noise
     assert model.noise_scale_ == pytest.approx(cal["noise_scale"][cal["grid"].index(model.bridge_)], abs=1e-4)
     assert cal["noise_scale"][0] > cal["noise_scale"][-1]
@@ -214,22 +216,29 @@ def test_the_match_decides_which_family_the_amount_serves():
     assert refined_amount(ratios, "both") == round(0.5 + 0.25 * s5 / (s5 - s75), 2)
 
 
-def test_refinement_keeps_to_the_pair_of_the_best_amount_and_skips_what_was_tried():
-    # three sign changes of the IVF signal: a pair holding the best amount (0.75, ratio 0.99) is refined,
-    # not the lowest change (0 to 0.25)
+def test_the_amount_bridges_as_little_as_matches_and_refines_the_first_crossing():
+    # IVF on e5 embeddings (docs/cost/auto-e5-debian): 1 just past 0.25, then back towards 1 at bridge 1.
+    # Amounts past the first match are not considered, however near 1 they come again.
+    e5 = table([0.59, 0.91, 1.30, 1.26, 1.01], [0.79, 1.10, 1.49, 1.79, 1.55])
+    assert first_crossing(e5, "ivf")[::2] == (0.25, 0.5)
+    assert best_amount(e5, "ivf") == 0.25 and best_amount(e5, "ivf", upto=1.0) == 1.0
+    t = np.log(0.91) / (np.log(0.91) - np.log(1.30))
+    assert refined_amount(e5, "ivf") == round(0.25 + 0.25 * t, 2) == 0.32
+    with_refined = {**e5, 0.32: {"ivf": 1.06, "hnsw": 1.23}}
+    assert best_amount(with_refined, "ivf", upto=0.5) == 0.32
+    # several sign changes: the lowest is refined, whatever lies beyond it
     ratios = table([0.8, 1.3, 1.4, 0.99, 1.2], [1.0] * 5)
-    assert best_amount(ratios, "ivf") == 0.75
-    assert 0.5 < refined_amount(ratios, "ivf") < 0.75
-    # no best pair holds a change: the lowest pair is used
-    ratios = table([0.5, 0.8, 1.2, 1.25, 1.3], [1.0] * 5)
-    assert 0.25 < refined_amount(ratios, "ivf") < 0.5
+    assert best_amount(ratios, "ivf") == 0.0  # 0.8 is nearer 1 than 1.3; 0.99 at 0.75 lies past the first match
+    assert 0 < refined_amount(ratios, "ivf") < 0.25
+    # no sign change: every amount counts
+    assert best_amount(table([0.5, 0.8, 0.9, 0.95, 0.93], [1.0] * 5), "ivf") == 0.75
     # a point already tried is not tried again, and a cost not reached never counts as a match
     assert refined_amount({0.0: {"ivf": 0.5, "hnsw": 1}, 0.5: {"ivf": 2.0, "hnsw": 1}}, "ivf") == 0.25
     assert refined_amount({0.0: {"ivf": 0.5, "hnsw": 1}, 0.25: {"ivf": 1.0, "hnsw": 1}, 0.5: {"ivf": 2.0, "hnsw": 1}},
                           "ivf") is None
     gaps = table([0.5, None, 0.9, 1.1, 1.3], [1.0, 1.0, None, 1.0, 1.0])
     assert match_score(gaps[0.25], "ivf") == np.inf and match_score(gaps[0.5], "both") == np.inf
-    assert best_amount(gaps, "ivf") == 0.75 and best_amount(gaps, "both") == 0.75
+    assert best_amount(gaps, "ivf") == 0.75 and best_amount(gaps, "both", upto=1.0) == 0.75
     assert refined_amount(gaps, "ivf") == round(0.5 + 0.25 * np.log(0.9) / (np.log(0.9) - np.log(1.1)), 2)
     assert best_amount(table([0.9, 1 / 0.9, 1.3, 1.4, 1.5], [1] * 5), "ivf") == 0.0  # a tie: the smaller amount
 
@@ -263,7 +272,9 @@ def test_bridge_match_per_family_on_a_corpus_where_they_part(tmp_path):
         # the grid's measurements do not depend on the match; the choice and the refinement do
         assert {b: ratios[b] for b in BRIDGE_GRID} == {b: r for b, r in zip(cals["both"]["grid"], [
             {"ivf": i, "hnsw": h} for i, h in zip(cals["both"]["ivf"], cals["both"]["hnsw"])]) if b in BRIDGE_GRID}
-        assert fits[m].bridge_ == best_amount(ratios, m) and cal["match"] == m
+        crossing = first_crossing({b: ratios[b] for b in BRIDGE_GRID}, m)  # bounds the amounts considered
+        assert fits[m].bridge_ == best_amount(ratios, m, upto=1.0 if crossing is None else crossing[2])
+        assert cal["match"] == m
         assert cal["refined"] == refined_amount({b: ratios[b] for b in BRIDGE_GRID}, m)
         assert fits[m].noise_scale_ == pytest.approx(cal["noise_scale"][cal["grid"].index(fits[m].bridge_)], abs=1e-4)
     # on the bundled sample graph search grows dear sooner than IVF: the two families ask for different amounts

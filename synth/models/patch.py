@@ -147,25 +147,40 @@ def match_signal(ratio, match):
     return float(sum(np.log(ratio[key]) for key in keys))
 
 
-def best_amount(ratios, match):
-    """The amount of ``ratios`` (amount -> {"ivf": r, "hnsw": r}) with the smallest :func:`match_score`,
-    the smaller amount on a tie."""
-    return min(sorted(ratios), key=lambda b: match_score(ratios[b], match))
+def first_crossing(ratios, match):
+    """The lowest pair of neighbouring amounts of ``ratios`` (amount -> {"ivf": r, "hnsw": r}) between which
+    :func:`match_signal` changes sign, as ``(lower amount, signal there, upper amount, signal there)``; None
+    when it never does."""
+    amounts = sorted(ratios)
+    signal = [match_signal(ratios[b], match) for b in amounts]
+    for i in range(len(amounts) - 1):
+        if signal[i] is not None and signal[i + 1] is not None and (signal[i] < 0) != (signal[i + 1] < 0):
+            return amounts[i], signal[i], amounts[i + 1], signal[i + 1]
+    return None
+
+
+def best_amount(ratios, match, upto=None):
+    """The amount of ``ratios`` with the smallest :func:`match_score` (the smaller amount on a tie), among
+    the amounts up to ``upto``: by default the upper end of :func:`first_crossing`, all amounts when the
+    signal never changes sign. Bridging as little as matches: every amount moves fakes off the patch
+    Gaussians, which the two-sample test sees, so an amount past the first match buys nothing that match
+    did not (on e5 embeddings IVF's ratio falls back to 1.01 at bridge 1 after 1.30 at 0.5, and the fakes
+    there are far from real: two-sample weaker side 0.28 at n = 1,000)."""
+    if upto is None:
+        crossing = first_crossing(ratios, match)
+        upto = max(ratios) if crossing is None else crossing[2]
+    return min((b for b in sorted(ratios) if b <= upto), key=lambda b: match_score(ratios[b], match))
 
 
 def refined_amount(ratios, match):
-    """The amount to try next: where :func:`match_signal` changes sign between two neighbouring amounts of
-    ``ratios`` (the pair holding :func:`best_amount`, else the lowest such pair), interpolated linearly and
-    rounded to 0.01; None when the signal never changes sign or the point was already tried."""
-    amounts = sorted(ratios)
-    signal = [match_signal(ratios[b], match) for b in amounts]
-    pairs = [(i, i + 1) for i in range(len(amounts) - 1)
-             if signal[i] is not None and signal[i + 1] is not None and (signal[i] < 0) != (signal[i + 1] < 0)]
-    if not pairs:
+    """The amount to try next: interpolated linearly in :func:`first_crossing`'s pair, where the matched
+    signal crosses zero, and rounded to 0.01; None when the signal never changes sign or the point was
+    already tried."""
+    crossing = first_crossing(ratios, match)
+    if crossing is None:
         return None
-    top = amounts.index(best_amount(ratios, match))
-    i, j = next((p for p in pairs if top in p), pairs[0])
-    b = round(amounts[i] + signal[i] / (signal[i] - signal[j]) * (amounts[j] - amounts[i]), 2)
+    lo, s_lo, hi, s_hi = crossing
+    b = round(lo + s_lo / (s_lo - s_hi) * (hi - lo), 2)
     return None if b in ratios else b
 
 
@@ -189,9 +204,10 @@ def calibrate_bridge(model, X, params, seed, grid=BRIDGE_GRID, noise_scale="auto
     and :data:`COST_QUERIES` other rows as queries, against as many fakes and fake queries. For each amount
     ``b`` of ``grid`` the noise scale is calibrated first (one shared split, :func:`calibrate_noise_scale`),
     then ``r_ivf`` and ``r_hnsw``, the fake / real distance computations at ``recall``, are measured. Then
-    one more amount is tried: where :func:`match_signal` changes sign between two neighbouring amounts
-    (the pair holding the best amount so far, else the first such pair), interpolated linearly and rounded
-    to 0.01. The amount with the smallest :func:`match_score` is chosen (the smaller amount on a tie):
+    one more amount is tried: where :func:`match_signal` first changes sign between two neighbouring amounts
+    of the grid, interpolated linearly and rounded to 0.01. Among the amounts up to the upper end of that
+    pair (all of them when the signal never changes sign), the one with the smallest :func:`match_score` is
+    chosen (the smaller amount on a tie; :func:`best_amount`):
     ``match="both"`` the smallest ``max(|log r_ivf|, |log r_hnsw|)``, ``"ivf"`` or ``"hnsw"`` that family's
     ``|log r|`` alone (one corpus per index family, when one amount cannot match both).
 
@@ -231,7 +247,9 @@ def calibrate_bridge(model, X, params, seed, grid=BRIDGE_GRID, noise_scale="auto
 
     for b in sorted(float(v) for v in grid):
         measure(b)
-    refined = refined_amount({b: r for b, (_, r) in tried.items()}, match)
+    on_grid = {b: r for b, (_, r) in tried.items()}
+    crossing = first_crossing(on_grid, match)
+    refined = refined_amount(on_grid, match)
     if refined is not None:
         measure(refined)
     report = {"grid": [], "noise_scale": [], "ivf": [], "hnsw": [], "refined": refined, "match": match,
@@ -242,7 +260,8 @@ def calibrate_bridge(model, X, params, seed, grid=BRIDGE_GRID, noise_scale="auto
         report["noise_scale"].append(round(scale, 4))
         for key in ("ivf", "hnsw"):
             report[key].append(None if ratio[key] is None else round(ratio[key], 4))
-    b = best_amount({b: r for b, (_, r) in tried.items()}, match)
+    upto = max(tried) if crossing is None else crossing[2]
+    b = best_amount({b: r for b, (_, r) in tried.items()}, match, upto=upto)
     return b, tried[b][0], report
 
 

@@ -8,8 +8,8 @@ Usage: python docs/cost/scratch/cell_radii.py REAL default bridge=0.75 eps=0.05 
 import sys, numpy as np, faiss
 from common import split
 from synth.models.patch import PatchPCA
-from synth.searchcost import ivf_cells, search_cost, cost_ratio
-from synth.twosample import knn_two_sample
+from synth.metrics.searchcost import cost_ratio, ivf_cells, search_cost
+from synth.metrics.twosample import knn_two_sample
 from synth.progress import muted
 name = sys.argv[1] if len(sys.argv) > 1 else "bundled"
 T, B, Q = split(name)
