@@ -130,18 +130,22 @@ def calibrate_noise_scale(X, params, seed, grid=NOISE_GRID, k=10, split=None):
 BRIDGE_MATCH = ("both", "ivf", "hnsw")  # what bridge="auto" matches: both index families, or one
 
 
+def match_families(match):
+    """The index families ``match`` ("both", "ivf" or "hnsw") covers."""
+    return ("ivf", "hnsw") if match == "both" else (match,)
+
+
 def match_score(ratio, match):
     """How far fakes are from real's search cost for ``match``: the largest ``|log r|`` over its families
     (``ivf``, ``hnsw`` or both); inf where a cost was not reached."""
-    keys = ("ivf", "hnsw") if match == "both" else (match,)
-    return max(abs(float(np.log(ratio[key]))) if ratio[key] else np.inf for key in keys)
+    return max(abs(float(np.log(ratio[key]))) if ratio[key] else np.inf for key in match_families(match))
 
 
 def match_signal(ratio, match):
     """Signed distance from a match, rising with the bridge amount: ``log r`` of the family matched, or for
     both the sum of the two logs (zero where the two ratios straddle 1 by equal factors); None where a cost
     was not reached."""
-    keys = ("ivf", "hnsw") if match == "both" else (match,)
+    keys = match_families(match)
     if not all(ratio[key] for key in keys):
         return None
     return float(sum(np.log(ratio[key]) for key in keys))
@@ -231,7 +235,7 @@ def calibrate_bridge(model, X, params, seed, grid=BRIDGE_GRID, noise_scale="auto
     order = np.random.default_rng(seed).permutation(n)
     real = search_cost(X[order[n_q:n_q + n_base]], X[order[:n_q]], k=k, recall=recall)
     split = calibration_split(X, {**params, "bridge": max(grid)}, seed) if noise_scale == "auto" else None
-    tried = {}  # amount -> (noise scale, ratio)
+    scales, ratios = {}, {}  # per amount tried: its calibrated noise scale, its fake / real cost ratios
 
     def measure(b):
         stage(f"patch: calibrating the bridge, amount {b:g}", step=b if b in grid else "refined")
@@ -243,26 +247,24 @@ def calibrate_bridge(model, X, params, seed, grid=BRIDGE_GRID, noise_scale="auto
             scale = float(noise_scale)
         model.bridge_, model.noise_scale_, model._cache = b, scale, None
         fakes = model.sample(n_base + n_q, random_state=seed)
-        tried[b] = (scale, cost_ratio(search_cost(fakes[:n_base], fakes[n_base:], k=k, recall=recall), real))
+        scales[b] = scale
+        ratios[b] = cost_ratio(search_cost(fakes[:n_base], fakes[n_base:], k=k, recall=recall), real)
 
     for b in sorted(float(v) for v in grid):
         measure(b)
-    on_grid = {b: r for b, (_, r) in tried.items()}
-    crossing = first_crossing(on_grid, match)
-    refined = refined_amount(on_grid, match)
+    crossing = first_crossing(ratios, match)  # on the grid alone
+    refined = refined_amount(ratios, match)
     if refined is not None:
         measure(refined)
     report = {"grid": [], "noise_scale": [], "ivf": [], "hnsw": [], "refined": refined, "match": match,
               "n_base": n_base, "n_queries": n_q, "recall": recall}
-    for b in sorted(tried):
-        scale, ratio = tried[b]
+    for b in sorted(ratios):
         report["grid"].append(b)
-        report["noise_scale"].append(round(scale, 4))
+        report["noise_scale"].append(round(scales[b], 4))
         for key in ("ivf", "hnsw"):
-            report[key].append(None if ratio[key] is None else round(ratio[key], 4))
-    upto = max(tried) if crossing is None else crossing[2]
-    b = best_amount({b: r for b, (_, r) in tried.items()}, match, upto=upto)
-    return b, tried[b][0], report
+            report[key].append(None if ratios[b][key] is None else round(ratios[b][key], 4))
+    b = best_amount(ratios, match, upto=max(ratios) if crossing is None else crossing[2])
+    return b, scales[b], report
 
 
 def _finite(v):
