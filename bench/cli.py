@@ -403,13 +403,17 @@ def standard_measures_cmd(real, out, n_train, n, as_json, seed):
 @click.option("--k", "k", type=click.IntRange(min=1), default=100, show_default=True, help="Neighbours per query.")
 @click.option("--method", "methods", multiple=True, help="Generators to time (repeatable; default all: "
                                                          "synth synth_threads numpy make_blobs faiss_synthetic).")
+@click.option("--end-to-end", "end_to_end_n", type=click.IntRange(min=0), default=3_000_000, show_default=True,
+              help="Rows (384-d) of the end-to-end runs: the `synth sample -o x.fbin` command against a numpy script "
+                   "writing the same file, both fresh processes; 0 skips them.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the markdown tables to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @seed_option
 @reports(estimate=True)
-def throughput(sizes, repeats, threads, queries, k, methods, out, as_json, seed):
-    """Vectors/s and GB/s of the sampler against numpy random, make_blobs and faiss SyntheticDataset, and of
-    blockwise ground truth against one faiss flat search; ratios from one run, medians of --repeats."""
+def throughput(sizes, repeats, threads, queries, k, methods, end_to_end_n, out, as_json, seed):
+    """Vectors/s and GB/s of the sampler against numpy random, make_blobs and faiss SyntheticDataset, of
+    blockwise ground truth against one faiss flat search, and of the `synth sample` command writing a .fbin
+    against a numpy script writing the same file; ratios from one run, medians of --repeats."""
     from synth.errors import SynthError
     from synth.io.formats import atomic_path
 
@@ -423,7 +427,8 @@ def throughput(sizes, repeats, threads, queries, k, methods, out, as_json, seed)
     if bad:
         raise SynthError(f"unknown --method {bad} (known: {', '.join(METHODS)})")
     result = run_throughput(grid, repeats=repeats, threads=threads, n_queries=queries, k=k,
-                            methods=tuple(methods) or METHODS, random_state=seed, verbose=progress())
+                            methods=tuple(methods) or METHODS, end_to_end_n=end_to_end_n, random_state=seed,
+                            verbose=progress())
     text = markdown(result)
     if out:
         with atomic_path(out) as tmp:

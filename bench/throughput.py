@@ -3,12 +3,18 @@
 Generators (same n, d, float32, whole array in memory): the patch sampler (``synth``), numpy
 ``standard_normal`` + normalize (uniform random unit vectors, the common baseline), scikit-learn
 ``make_blobs`` and faiss ``SyntheticDataset``. Ground truth: :func:`synth.sampling.groundtruth.exact_neighbors`
-(blockwise, as the corpus streams by) against one faiss ``IndexFlatIP`` search over the whole array. Every
-figure is the median of ``repeats`` timed runs; ratios compare figures of the same run.
+(blockwise, as the corpus streams by) against one faiss ``IndexFlatIP`` search over the whole array. End to end:
+the ``synth sample`` command with its default settings writing a ``.fbin`` file, against a plain numpy process
+writing uniform random unit vectors to the same format (each a fresh Python process, start-up and the write
+included). Every figure is the median of ``repeats`` timed runs; ratios compare figures of the same run.
 """
 
 import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -70,6 +76,65 @@ def _faiss_synthetic(n, d, seed):
     return SyntheticDataset(d, 0, n, 0, metric="IP", seed=seed).get_database()
 
 
+# The baseline of the end-to-end table: what a user would write instead of the sampler, streamed in blocks of
+# the sampler's default chunk so that memory is not the difference.
+NUMPY_FBIN = """
+import sys
+import numpy as np
+n, d, seed, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rng = np.random.default_rng(seed)
+with open(path, "wb") as f:
+    np.array([n, d], np.int32).tofile(f)
+    for start in range(0, n, 65536):
+        X = rng.standard_normal((min(65536, n - start), d), dtype=np.float32)
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+        X.tofile(f)
+"""
+
+
+def _run(cmd):
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def end_to_end(n, d=384, repeats=3, random_state=0):
+    """Seconds (median of ``repeats``) of ``synth sample MODEL --n n -o x.fbin`` with default settings, and of a
+    plain numpy process writing ``n`` uniform random unit vectors to a ``.fbin`` of the same size.
+
+    Both run as fresh processes (``sys.executable``), so interpreter start-up, imports and the file write are
+    included; the runs alternate, so a change of machine load falls on both. The file is removed after each run.
+    """
+    from synth.io.artifact import save_model
+
+    seed = check_seed(random_state)
+    times = {"synth_cli": [], "numpy_script": []}
+    with tempfile.TemporaryDirectory(prefix="synth-e2e-") as tmp:
+        model = Path(tmp) / "model.safetensors"
+        save_model(lifted_model(d, seed), model)
+        out = Path(tmp) / "x.fbin"
+        commands = {"synth_cli": [sys.executable, "-m", "synth.cli", "sample", str(model), "-n", str(n), "-o",
+                                  str(out), "--seed", str(seed)],
+                    "numpy_script": [sys.executable, "-c", NUMPY_FBIN, str(n), str(d), str(seed), str(out)]}
+        for _ in range(repeats):
+            for name, cmd in commands.items():
+                times[name].append(_run(cmd))
+                size = out.stat().st_size
+                if size != 8 + n * d * 4:
+                    raise RuntimeError(f"{name} wrote {size} bytes to {out}, expected {8 + n * d * 4}")
+                out.unlink()
+    secs = {name: float(np.median(t)) for name, t in times.items()}
+    return {"n": n, "d": d, "synth_cli_seconds": secs["synth_cli"], "numpy_script_seconds": secs["numpy_script"],
+            "ratio": secs["numpy_script"] / secs["synth_cli"], "file_bytes": 8 + n * d * 4,
+            "synth_threads": _default_threads()}
+
+
+def _default_threads():
+    from synth.cli import usable_cores
+
+    return usable_cores()
+
+
 def _timed(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -85,12 +150,14 @@ def _timed(fn, repeats):
 METHOD_SECONDS = {"synth": 22, "synth_threads": 12.5, "numpy": 17, "make_blobs": 51, "faiss_synthetic": 29}
 TRUTH_SECONDS = 31
 MODEL_SECONDS = 8  # fitting the lifted model at 384-d (load 4)
+E2E_SECONDS = 13  # per million rows at 384-d, the synth command and the numpy script together (2 cores)
 
 
-def throughput_plan(sizes=((1_000_000, 384), (1_000_000, 1024)), repeats=3, methods=METHODS, n_queries=1000, **_):
+def throughput_plan(sizes=((1_000_000, 384), (1_000_000, 1024)), repeats=3, methods=METHODS, n_queries=1000,
+                    end_to_end_n=3_000_000, **_):
     """The steps of :func:`run_throughput` and their seconds (:mod:`synth.progress`): for each (n, d) the model,
     each method and the ground truth, in proportion to n x d (the model to d, the ground truth also to the
-    queries)."""
+    queries); then the end-to-end runs."""
     steps = []
     for n, d in sizes:
         scale = n / 1e6 * d / 1024
@@ -98,12 +165,14 @@ def throughput_plan(sizes=((1_000_000, 384), (1_000_000, 1024)), repeats=3, meth
         steps += [((n, d, name), METHOD_SECONDS.get(name, 20) * scale * repeats) for name in methods]
         steps.append(((n, d, "truth"), (METHOD_SECONDS["synth_threads"] + TRUTH_SECONDS * n_queries / 1000 * repeats)
                       * scale))
+    if end_to_end_n:
+        steps.append((("end-to-end",), MODEL_SECONDS + E2E_SECONDS * end_to_end_n / 1e6 * repeats))
     return steps
 
 
 @planned(throughput_plan)
 def run_throughput(sizes=((1_000_000, 384), (1_000_000, 1024)), repeats=3, threads=None, n_queries=1000, k=100,
-                   methods=METHODS, random_state=0, verbose=0):
+                   methods=METHODS, end_to_end_n=3_000_000, random_state=0, verbose=0):
     """Time every generator and the ground truth at each (n, d).
 
     Parameters
@@ -115,13 +184,16 @@ def run_throughput(sizes=((1_000_000, 384), (1_000_000, 1024)), repeats=3, threa
         Threads of ``synth_threads`` (default: all cores). ``synth`` uses 1, like numpy's generator.
     n_queries, k : int
         Ground-truth workload: top-k of ``n_queries`` queries over the n rows.
+    end_to_end_n : int
+        Rows of the end-to-end runs (:func:`end_to_end`, 384-d); 0 skips them.
 
     Returns
     -------
     result : dict
         ``rows``: one dict per (n, d) and method with ``seconds``, ``vectors_per_s``, ``gb_per_s`` (float32
         output) and ``vs_numpy`` (speed ratio, > 1 = faster than numpy); ``ground_truth``: per (n, d) the
-        blockwise and flat-search seconds and ``ratio`` = flat seconds / blockwise seconds; ``threads``.
+        blockwise and flat-search seconds and ``ratio`` = flat seconds / blockwise seconds; ``end_to_end``: the
+        result of :func:`end_to_end` (None when skipped); ``threads``.
     """
     import faiss
 
@@ -165,7 +237,12 @@ def run_throughput(sizes=((1_000_000, 384), (1_000_000, 1024)), repeats=3, threa
         truth.append({"n": n, "d": d, "queries": n_queries, "k": k, "blockwise_seconds": t_block,
                       "flat_seconds": t_flat, "ratio": t_flat / t_block})
         base = None  # free the array before the next size
-    return {"rows": rows, "ground_truth": truth, "threads": threads, "repeats": repeats,
+    e2e = None
+    if end_to_end_n:
+        stage(f"end to end: synth sample -o x.fbin vs a numpy script, n={end_to_end_n:,} d=384, {repeats} run(s) "
+              "each", step=("end-to-end",))
+        e2e = end_to_end(end_to_end_n, 384, repeats, seed)
+    return {"rows": rows, "ground_truth": truth, "end_to_end": e2e, "threads": threads, "repeats": repeats,
             "faiss_threads": faiss.omp_get_max_threads()}
 
 
@@ -185,4 +262,13 @@ def markdown(result):
     for t in result["ground_truth"]:
         lines.append(f"| {t['n']:,} | {t['d']} | {t['queries']} | {t['k']} | {t['blockwise_seconds']:.2f} | "
                      f"{t['flat_seconds']:.2f} | {t['ratio']:.2f}x |")
+    e = result.get("end_to_end")
+    if e:
+        lines += ["", "End to end: `synth sample MODEL -n N -o x.fbin` with default settings "
+                  f"({e['synth_threads']} threads) vs a plain numpy script streaming uniform random unit vectors to "
+                  "the same .fbin, each a fresh process (start-up and write included), median of "
+                  f"{result['repeats']}; ratio = numpy seconds / synth seconds (> 1: synth is faster).", "",
+                  "| n | d | file GB | synth sample s | numpy script s | ratio |", "|---:|---:|---:|---:|---:|---:|",
+                  f"| {e['n']:,} | {e['d']} | {e['file_bytes'] / 1e9:.1f} | {e['synth_cli_seconds']:.1f} | "
+                  f"{e['numpy_script_seconds']:.1f} | {e['ratio']:.2f}x |"]
     return "\n".join(lines) + "\n"

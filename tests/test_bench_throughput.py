@@ -10,7 +10,8 @@ from bench.cli import main
 def test_throughput_reports_every_method_and_the_ground_truth_ratio(tmp_path):
     out = tmp_path / "t.md"
     r = CliRunner().invoke(main, ["throughput", "--size", "3000x384", "--repeats", "1", "--queries", "20",
-                                  "--k", "5", "--threads", "2", "--out", str(out), "--json"])
+                                  "--k", "5", "--threads", "2", "--end-to-end", "20000", "--out", str(out),
+                                  "--json"])
     assert r.exit_code == 0, r.output
     result = json.loads(r.stdout)
     methods = [row["method"] for row in result["rows"]]
@@ -22,6 +23,10 @@ def test_throughput_reports_every_method_and_the_ground_truth_ratio(tmp_path):
     (gt,) = result["ground_truth"]
     assert gt["ratio"] == gt["flat_seconds"] / gt["blockwise_seconds"]
     assert "| 3,000 | 384 | synth_threads | 2 |" in out.read_text()
+    e2e = result["end_to_end"]
+    assert e2e["n"] == 20000 and e2e["file_bytes"] == 8 + 20000 * 384 * 4
+    assert e2e["ratio"] == e2e["numpy_script_seconds"] / e2e["synth_cli_seconds"] > 0
+    assert "| 20,000 | 384 | 0.0 |" in out.read_text()
 
 
 def test_throughput_refuses_bad_sizes_and_methods():

@@ -6,6 +6,7 @@ user's files byte-identical.
 """
 
 import errno
+import json
 import os
 import re
 import signal
@@ -407,6 +408,22 @@ def test_a_damaged_header_or_sidecar_is_rewritten(gen, model, tmp_path):
     assert r.exit_code == 0 and "resumed" not in r.output, r.output  # a sidecar it cannot read: start again
     assert out.read_bytes() == ref.read_bytes()
 
+
+
+def test_a_partial_file_checksummed_by_an_older_version_is_regenerated_not_misread(gen, tmp_path):
+    # versions before 2026-12-07 wrote blake2b sums and no "checksum" key in the sidecar
+    n = 3 * CHECK_ROWS
+    ref, out = tmp_path / "ref.fbin", tmp_path / "x.fbin"
+    sample_to_file(gen, ref, n, random_state=2)
+    interrupted(gen, out, n, 2 * CHECK_ROWS + 5, random_state=2, chunk_size=512)
+    sidecar = tmp_path / ".x.fbin.partial.json"
+    described = json.loads(sidecar.read_text())
+    assert described.pop("checksum") == "crc32"
+    sidecar.write_text(json.dumps(described))
+    sums = tmp_path / ".x.fbin.partial.sums"
+    sums.write_text("".join("0" * 32 + "\n" for _ in sums.read_text().split()))  # 128-bit digests
+    assert sample_to_file(gen, out, n, random_state=2)["resumed_rows"] == 0
+    assert out.read_bytes() == ref.read_bytes()
 
 
 def test_a_full_disk_while_adding_truth_to_an_h5_leaves_the_corpus_whole(model, tmp_path, monkeypatch):

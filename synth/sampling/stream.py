@@ -6,7 +6,7 @@ the thread count or the shard split: shard i of N is rows ``[i*n//N, (i+1)*n//N)
 
 Writes never leave a file that looks complete but is not. The fixed-row formats (.npy, .fbin, .fvecs) are
 written to ``.NAME.partial`` beside the output, with a ``.NAME.partial.json`` describing the run and a
-``.NAME.partial.sums`` holding a blake2b checksum of each completed block of ``CHECK_ROWS`` rows. A rerun with
+``.NAME.partial.sums`` holding a CRC-32 checksum of each completed block of ``CHECK_ROWS`` rows. A rerun with
 the same parameters verifies the blocks on disk, keeps those up to the first missing or damaged one, regenerates
 from there and renames the file into place at the end, so a run killed at any point (or a partial file damaged
 on disk) and rerun yields the same bytes as an uninterrupted one. A folder output is a VectorDBBench corpus
@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import shutil
+import zlib
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -188,8 +189,12 @@ def _stored_rows(path, ext, header, d, dtype, count, block_rows):
         yield np.array(mm[i:i + block_rows], dtype=np.float32)
 
 
-def _digest(data=b""):
-    return hashlib.blake2b(data, digest_size=16)
+CHECKSUM = "crc32"  # of each block of a partial file: detects torn and damaged blocks (as parquet pages and zip
+# do) at 3.7 GB/s against blake2b's 0.8, which made checksums a fifth of `synth sample -o x.fbin`'s time
+
+
+def _checksum(data, value=0):
+    return zlib.crc32(data, value)
 
 
 class _BlockSums:
@@ -201,19 +206,19 @@ class _BlockSums:
 
     def __init__(self, f, block_bytes):
         self.f, self.block_bytes = f, block_bytes
-        self.h, self.have = _digest(), 0
+        self.value, self.have = 0, 0
 
     def update(self, data):
         data = memoryview(data).cast("B")
         while len(data):
             take = min(self.block_bytes - self.have, len(data))
-            self.h.update(data[:take])
+            self.value = _checksum(data[:take], self.value)
             self.have += take
             data = data[take:]
             if self.have == self.block_bytes:
-                self.f.write(self.h.hexdigest() + "\n")
+                self.f.write(f"{self.value:08x}\n")
                 self.f.flush()
-                self.h, self.have = _digest(), 0
+                self.value, self.have = 0, 0
 
 
 def _verified_blocks(partial, sums, offset, block_bytes):
@@ -228,7 +233,7 @@ def _verified_blocks(partial, sums, offset, block_bytes):
     with open(partial, "rb") as f:
         f.seek(offset)
         for digest in expected[:max(0, size - offset) // block_bytes]:
-            if _digest(f.read(block_bytes)).hexdigest() != digest:
+            if f"{_checksum(f.read(block_bytes)):08x}" != digest:
                 break
             kept.append(digest)
     return kept
@@ -259,7 +264,7 @@ def _write_raw(out, chunks_from, total, d, dtype, params, chunk_size, on_rows):
     header = _raw_header(ext, total, d, dtype)
     row_bytes = _row_bytes(ext, d, dtype)
     block_bytes = CHECK_ROWS * row_bytes
-    described = dict(params, check_rows=CHECK_ROWS)
+    described = dict(params, check_rows=CHECK_ROWS, checksum=CHECKSUM)  # an older partial file is regenerated
     kept = []
     if partial.exists() and _read_json(sidecar) == described:
         kept = _verified_blocks(partial, sums, len(header), block_bytes)
