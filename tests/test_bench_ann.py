@@ -167,9 +167,10 @@ def test_bench_indexes_lists_every_plugin_and_the_install_line(no_usearch):
 def test_default_run_skips_missing_libraries_and_says_how_to_install_them(monkeypatch, tmp_path):
     """Without --index a run takes every installed plug-in and lists the others as skipped, with the install
     line, on stderr and in results.md."""
-    # all five missing, and the [db] plug-ins' libraries too: the default run is the base install's six plug-ins
+    # all five missing, and the other plug-ins' libraries too ([db], diskannpy): the default run is the base
+    # install's six plug-ins
     blocked = {MODULES[name] for name in ANN} | {m for spec in registry().values() for m in spec.requires
-                                                 if spec.extra == "db"}
+                                                 if spec.extra != "ann"}
     for name in blocked:
         for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
             monkeypatch.delitem(sys.modules, module)

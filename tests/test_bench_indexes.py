@@ -7,9 +7,9 @@ from synth.errors import SynthError
 K = 10
 # Recall@10 at the most expensive setting of each sweep, 2000 x 32 random unit rows. Measured: flat, HNSW,
 # IVF-Flat 1.0; IVF-SQ8 0.974; IVF-PQ 0.42 (m = 4 codes of 8 dims on isotropic data: PQ's worst case); usearch,
-# voyager, nmslib, annoy, pynndescent 1.0.
+# voyager, nmslib, annoy, pynndescent, diskann-vamana 1.0.
 FLOORS = {"faiss-flat": 1.0, "faiss-hnsw": 0.98, "hnswlib": 0.98, "faiss-ivf": 1.0, "faiss-ivfsq8": 0.9,
-          "faiss-ivfpq": 0.3}
+          "faiss-ivfpq": 0.3, "diskann-vamana": 0.98}
 BASE = {"faiss-flat", "faiss-hnsw", "faiss-ivf", "faiss-ivfpq", "faiss-ivfsq8", "hnswlib"}  # the base install's
 SLOW = {"pynndescent"}  # numba compiles it on first use in a process: about 30 s on 2 busy cores
 # Databases that draw HNSW levels or k-means samples from a generator no client can seed: a rebuild may return
@@ -62,7 +62,8 @@ def test_registry_holds_the_base_plugins_and_every_folder_is_a_package():
     for name, spec in specs.items():
         assert (spec.folder / "__init__.py").is_file(), f"{name}: plug-in folder not packaged"
         assert spec.build_grid and spec.query_values
-        assert (spec.extra is None) == (name in BASE) and bool(spec.requires) == (name not in BASE), name
+        assert (spec.extra is None and spec.install is None) == (name in BASE), name
+        assert bool(spec.requires) == (name not in BASE), name
 
 
 @pytest.mark.parametrize("name", plugins(registry()))
@@ -115,7 +116,8 @@ def test_auto_parameters():
 
 
 @pytest.mark.parametrize("name", plugins({"faiss-flat", "faiss-hnsw", "hnswlib", "usearch", "voyager", "nmslib",
-                                           "annoy", "pynndescent", "pgvector-hnsw", "lancedb-hnsw-sq"}))
+                                           "annoy", "pynndescent", "pgvector-hnsw", "lancedb-hnsw-sq",
+                                           "diskann-vamana"}))
 def test_fewer_rows_than_k_pads_with_minus_one(name):
     X = unit(np.random.default_rng(1).standard_normal((5, 8)))
     spec = installed(name)
@@ -144,6 +146,9 @@ GOOD = "name: mine\ndescription: d\nclass: Mine\ncounter: null\nbuild: {}\nquery
     (GOOD + "requires: usearch\n", "'requires' has the wrong type"),
     (GOOD + "requires: [usearch, 3]\n", "requires must be a list of module names"),
     (GOOD + "extra: ann\n", "extra is the extra that installs what requires lists"),
+    (GOOD + "install: pip install x\n", "install is the command that installs what requires lists"),
+    (GOOD + "requires: [x]\nextra: ann\ninstall: pip install x\n", "either extra or install"),
+    (GOOD + "requires: [x]\ninstall_note: why\n", "install_note explains install"),
     ("name: [unclosed\n", "cannot read"),
     ("- a list\n", "must be a mapping"),
 ])

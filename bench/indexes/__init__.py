@@ -2,7 +2,7 @@
 
 Each plug-in is a folder ``bench/indexes/<folder>/`` holding ``config.yml`` (name, description, class,
 counter, counter_note, build grid, query sweep, and for a library outside the base install the modules it
-``requires`` and the ``extra`` that installs them) and ``module.py`` (the class, a ``bench.indexes.base.Index``),
+``requires`` and the ``extra`` that installs them, or the ``install`` command when no extra can) and ``module.py`` (the class, a ``bench.indexes.base.Index``),
 plus an empty ``__init__.py`` so that it is packaged (pyproject.toml discovers packages). Adding a folder adds
 an index; no central code changes. Reading the registry parses only the YAML and imports nothing; whether a
 required library is installed is looked up without importing it, and ``module.py`` is imported on the first
@@ -23,6 +23,13 @@ package that installs them (``pip install ".[ann]"``)::
 
     requires: [usearch]
     extra: ann
+
+A library that no extra can install (diskannpy 0.7.0 pins an old numpy, so pip would downgrade the project's)
+gives its own command instead, and may say why it looks unusual::
+
+    requires: [diskannpy]
+    install: pip install --no-deps diskannpy==0.7.0
+    install_note: --no-deps because diskannpy 0.7.0 pins numpy==1.25 ...
 """
 
 import importlib
@@ -40,7 +47,8 @@ from synth.install import install_hint
 ROOT = Path(__file__).parent
 REQUIRED = {"name": str, "description": str, "class": str, "counter": (str, type(None)),
             "build": (dict, type(None)), "query": (dict, type(None))}
-OPTIONAL = {"counter_note": (str, type(None)), "requires": (list, type(None)), "extra": (str, type(None))}
+OPTIONAL = {"counter_note": (str, type(None)), "requires": (list, type(None)), "extra": (str, type(None)),
+            "install": (str, type(None)), "install_note": (str, type(None))}
 SCALAR = (str, int, float, bool)
 
 
@@ -65,6 +73,10 @@ class IndexSpec:
         Modules the plug-in needs beyond the base install (``[]`` for none).
     extra : str or None
         The optional extra of this package that installs them.
+    install : str or None
+        The command that installs them when no extra can (``extra`` is then None).
+    install_note : str or None
+        Why ``install`` is written as it is, shown after it.
     """
 
     name: str
@@ -78,10 +90,16 @@ class IndexSpec:
     folder: Path = field(repr=False)
     requires: list = field(default_factory=list)
     extra: str | None = None
+    install: str | None = None
+    install_note: str | None = None
 
     def install_line(self):
-        """The command that installs what this plug-in ``requires``."""
-        return install_hint(self.extra) if self.extra else "pip install " + " ".join(self.requires)
+        """The command that installs what this plug-in ``requires``, followed by ``install_note`` in parentheses."""
+        if self.install:
+            line = self.install
+        else:
+            line = install_hint(self.extra) if self.extra else "pip install " + " ".join(self.requires)
+        return f"{line} ({self.install_note})" if self.install_note else line
 
     def unavailable(self):
         """Why this plug-in cannot run here ("usearch is not installed; pip install ..."), or None.
@@ -172,6 +190,12 @@ def _check(config, path):
         raise SynthError("requires must be a list of module names", path=path)
     if config.get("extra") and not config.get("requires"):
         raise SynthError("extra is the extra that installs what requires lists: give requires too", path=path)
+    if config.get("install") and not config.get("requires"):
+        raise SynthError("install is the command that installs what requires lists: give requires too", path=path)
+    if config.get("install") and config.get("extra"):
+        raise SynthError("give either extra or install, not both", path=path)
+    if config.get("install_note") and not config.get("install"):
+        raise SynthError("install_note explains install: give install too", path=path)
 
 
 def load_spec(folder):
@@ -189,6 +213,7 @@ def load_spec(folder):
                      build_grid=[dict(zip(build, combo)) for combo in itertools.product(*build.values())],
                      query_param=query_param, query_values=list(query_values),
                      requires=list(config.get("requires") or []), extra=config.get("extra"),
+                     install=config.get("install"), install_note=config.get("install_note"),
                      class_name=config["class"], folder=Path(folder))
 
 
