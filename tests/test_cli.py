@@ -33,8 +33,9 @@ def test_fit_sample_score_json(files):
     assert r.exit_code == 0, r.output
     fake = read_vectors(files / "fake.fbin")
     assert fake.shape == (3000, 384)
+    # the standard measures through the CLI are tests/test_standard_measures.py's
     r = run("score", files / "heldout.npy", files / "fake.fbin", "--train", files / "train.npy", "--n", 1000,
-            "--permutations", 50, "--json")
+            "--permutations", 50, "--json", "--no-standard")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert {"c2st", "c2st_real", "c2st_fake", "ceiling", "p_value", "n", "k", "stats", "dcr"} <= set(out)
