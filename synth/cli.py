@@ -58,6 +58,11 @@ def input_options(f):
     return click.option("--key", help="Array in an .npz, dataset in an .h5 (default train), Hub config.")(f)
 
 
+def metric_option(text):
+    """--metric cosine|ip|l2, checked by the command (a bad value is a one-line error)."""
+    return click.option("--metric", default="cosine", show_default=True, metavar="cosine|ip|l2", help=text)
+
+
 def seed_option(f):
     return click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                         help="Random seed; the same seed gives the same bytes.")(f)
@@ -226,25 +231,33 @@ def main():
 @click.option("--copy-guard/--no-copy-guard", default=True, show_default=True,
               help="With --patches auto, lower the patch count while the fakes sit closer to the training rows "
                    "than the rows sit to each other (the memorization check's median rule, on REAL alone).")
+@metric_option("The distance the corpus is searched by: cosine (rows normalized), ip or l2 (rows keep their norms; "
+               "the patch model also learns each patch's norm distribution).")
 @input_options
 @seed_option
 @force_option
 @reports(estimate=True)
 def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_match, softness, recolor, max_mb,
-        group_size, copy_guard, key, column, split, seed, force):
+        group_size, copy_guard, metric, key, column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
     safetensors file holding the arrays, the parameters, a fingerprint and statistics of the fit data, and
     a checksum; share it instead of the data.
     """
+    from .metric import check_metric
     from .models.fitting import fit_model
 
+    check_metric(metric)
+    if metric != "cosine" and kind != "patch":
+        raise SynthError(f"--metric {metric} needs --kind patch ({kind} models are cosine only)")
     check_output(out, force)
     t0 = time.perf_counter()
     params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points, noise_scale=noise_scale,
                             bridge=bridge, softness=softness, recolor=recolor, max_mb=max_mb,
                             copy_guard=copy_guard, group_size=group_size, bridge_match=bridge_match)}.get(kind, {})
+    if metric != "cosine":
+        params["metric"] = metric
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
                                   key=key, column=column, split=split)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")
@@ -261,6 +274,10 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                        f"{show(cal['ivf'][pick])} x (IVF) and "
                        f"{show(cal['hnsw'][pick])} x (HNSW) what {cal['n_base']:,} training rows cost to search "
                        f"at recall {cal['recall']:g}")
+        if metric != "cosine":
+            click.echo(f"metric {metric}: each patch also keeps a {model.norm_table_.shape[1]}-level table of its "
+                       f"rows' norms (model norms {model.norm_table_[:, 0].min():.3g} .. "
+                       f"{model.norm_table_[:, -1].max():.3g})")
         tried = model.copy_check_ or []
         if len(tried) > 1:
             click.echo(f"patch count lowered from {tried[0]['n_patches']} to {tried[-1]['n_patches']}: with more "

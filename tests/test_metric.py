@@ -1,0 +1,109 @@
+"""Metrics beyond cosine: norm tables, their file round trip, determinism, ground truth, formats, refusals."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from synth.cli import main
+from synth.errors import SynthError
+from synth.io.artifact import load_model, model_bytes, read_header, save_model
+from synth.metric import check_metric, draw_norms, norm_table
+from synth.models import PatchPCA
+
+
+def raw_rows(n=1500, d=16, seed=0):
+    """Gaussian rows whose norms vary by a factor of ten (so ip / l2 differ from cosine)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    return X * rng.uniform(0.3, 3.0, (n, 1)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X = raw_rows()
+    return X, {m: PatchPCA(n_patches=6, rank=4, noise_scale=1.0, metric=m, random_state=0).fit(X)
+               for m in ("cosine", "ip", "l2")}
+
+
+def test_norm_table_is_monotone_and_each_level_a_mean_of_min_points():
+    norms = np.arange(1.0, 41.0)  # 40 rows, min_points 20
+    t = norm_table(norms, 20, levels=5)
+    assert t.shape == (5,) and np.all(np.diff(t) >= 0)
+    assert t[0] == pytest.approx(np.mean(norms[:20])) and t[-1] == pytest.approx(np.mean(norms[-20:]))
+    assert draw_norms(t[None], np.zeros(3, int), np.array([0.0, 0.5, 0.999999])).tolist() == pytest.approx(
+        [t[0], t[2], t[-1]], rel=1e-5)
+
+
+def test_bad_metric_is_refused():
+    with pytest.raises(SynthError, match="metric must be one of cosine, ip, l2"):
+        check_metric("dot")
+    with pytest.raises(SynthError, match="metric must be one of"):
+        PatchPCA(metric="L2").fit(raw_rows())
+
+
+def test_ip_l2_samples_have_cosine_directions_and_real_norms(fitted):
+    X, models = fitted
+    cos = models["cosine"].sample(3000, random_state=1)
+    assert np.allclose(np.linalg.norm(cos, axis=1), 1, atol=1e-5)
+    for m in ("ip", "l2"):
+        Y = models[m].sample(3000, random_state=1)
+        norms = np.linalg.norm(Y, axis=1)
+        np.testing.assert_allclose(Y / norms[:, None], cos, atol=1e-5)  # the directions' stream is cosine's
+        assert models[m].norm_table_.shape == (models[m].n_patches_, 33)
+        real = np.linalg.norm(X, axis=1)
+        assert abs(np.median(norms) - np.median(real)) < 0.1 * np.median(real)
+        assert norms.min() >= real.min() - 1e-6 and norms.max() <= real.max() + 1e-6
+    assert models["cosine"].norm_table_ is None
+
+
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+def test_norm_table_round_trips_through_the_file(tmp_path, fitted, metric):
+    model = fitted[1][metric]
+    path = tmp_path / "m.safetensors"
+    save_model(model, path)
+    loaded = load_model(path)
+    assert loaded.metric == metric and read_header(path)["params"]["metric"] == metric
+    np.testing.assert_array_equal(loaded.norm_table_, model.norm_table_)
+    np.testing.assert_array_equal(loaded.sample(700, random_state=5), model.sample(700, random_state=5))
+    assert model_bytes(loaded) == path.read_bytes()
+
+
+def test_cosine_file_has_no_metric_and_loads_as_cosine(tmp_path, fitted):
+    path = tmp_path / "m.safetensors"
+    save_model(fitted[1]["cosine"], path)
+    assert "metric" not in read_header(path)["params"]  # files of the default keep their bytes
+    assert load_model(path).metric == "cosine" and load_model(path).norm_table_ is None
+
+
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+def test_rows_depend_only_on_seed_and_row(fitted, metric):
+    from synth.sampling.stream import iter_rows
+
+    model = fitted[1][metric]
+    whole = model.sample(9000, random_state=4)
+    np.testing.assert_array_equal(model.sample(5000, random_state=4), whole[:5000])
+    for threads, chunk in ((1, 1000), (2, 777)):
+        got = np.concatenate(list(iter_rows(model, 4, 0, 9000, chunk_size=chunk, threads=threads)))
+        np.testing.assert_array_equal(got, whole)
+    np.testing.assert_array_equal(np.concatenate(list(iter_rows(model, 4, 4500, 9000, chunk_size=500))),
+                                  whole[4500:])
+
+
+def test_fit_cli_bad_metric_is_one_line_error(tmp_path):
+    result = CliRunner().invoke(main, ["fit", "bundled", "-o", str(tmp_path / "m.safetensors"), "--metric", "dot"])
+    assert result.exit_code != 0 and isinstance(result.exception, SystemExit), result.output
+    assert result.output.strip() == "Error: metric must be one of cosine, ip, l2, got 'dot'"
+    result = CliRunner().invoke(main, ["fit", "bundled", "-o", str(tmp_path / "m.safetensors"), "--metric", "l2",
+                                       "--kind", "fog"])
+    assert result.exit_code != 0 and "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_fit_cli_l2_keeps_norms(tmp_path):
+    np.save(tmp_path / "raw.npy", raw_rows(1200))
+    out = tmp_path / "m.safetensors"
+    result = CliRunner().invoke(main, ["fit", str(tmp_path / "raw.npy"), "-o", str(out), "--metric", "l2",
+                                       "--patches", "5", "--rank", "4", "--noise-scale", "1"])
+    assert result.exit_code == 0, result.output
+    model = load_model(out)
+    assert model.metric == "l2" and model.norm_table_.max() > 2
+    assert np.linalg.norm(model.sample(100, random_state=0), axis=1).std() > 0.3
