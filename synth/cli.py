@@ -308,7 +308,8 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
 @click.option("--queries", "n_queries", type=click.IntRange(min=0), default=0,
               help="Also write this many queries (their own seed stream) ...")
 @click.option("--neighbors", "k", type=click.IntRange(min=0), default=0,
-              help="... and their exact top-K neighbours by cosine among the corpus (blockwise, faiss).")
+              help="... and their exact top-K neighbours among the corpus by the model's metric (cosine, or ip / "
+                   "l2 for a model fitted with --metric; blockwise, faiss).")
 @click.option("--workers", type=click.IntRange(min=1), help="Run on a local Dask cluster of this many processes "
                                                             "(one task per shard; same bytes).")
 @click.option("--scheduler", help="Run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); "
@@ -368,10 +369,12 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
                f"{resumed} in {time.perf_counter() - t0:.1f} s")
     if n_queries:
         if part and part[1] > 1:
-            path = write_partial_truth(out, info["queries"], info["neighbors"], info["scores"], part)
+            path = write_partial_truth(out, info["queries"], info["neighbors"], info["scores"], part,
+                                       metric=gen.metric if hasattr(gen, "metric") else "cosine")
             click.echo(f"wrote this shard's partial ground truth to {path} (merge: synth merge-neighbors)")
         else:
-            paths = write_truth(out, info["queries"], info["neighbors"], info["scores"], dtype=dtype)
+            paths = write_truth(out, info["queries"], info["neighbors"], info["scores"], dtype=dtype,
+                                metric=gen.metric if hasattr(gen, "metric") else "cosine")
             click.echo(f"wrote {n_queries} queries to {paths['queries']}, top-{k} neighbours to "
                        f"{paths['neighbors']}")
 
@@ -509,11 +512,11 @@ def merge_neighbors(out, parts, k, dtype):
     PARTS, every shard's part of OUT is found where `synth sample --shard` wrote it (inside a corpus folder,
     beside a corpus file), and all N of them must be there.
     """
-    from .sampling.stream import find_partial_truth, merge_partial_truth, write_truth
+    from .sampling.stream import find_partial_truth, merge_partial_truth, partial_truth_metric, write_truth
 
     parts = parts or find_partial_truth(out)
     queries, ids, scores = merge_partial_truth(parts, k)
-    paths = write_truth(out, queries, ids, scores, dtype=dtype)
+    paths = write_truth(out, queries, ids, scores, dtype=dtype, metric=partial_truth_metric(parts))
     click.echo(f"merged {len(parts)} parts: {len(queries)} queries to {paths['queries']}, top-{k} neighbours "
                f"to {paths['neighbors']}")
 

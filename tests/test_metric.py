@@ -107,3 +107,75 @@ def test_fit_cli_l2_keeps_norms(tmp_path):
     model = load_model(out)
     assert model.metric == "l2" and model.norm_table_.max() > 2
     assert np.linalg.norm(model.sample(100, random_state=0), axis=1).std() > 0.3
+
+
+# ------------------------------------------------------------------ step 2: ground truth and output formats
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+def test_blockwise_ground_truth_equals_brute_force(metric):
+    from synth.sampling.groundtruth import exact_neighbors
+
+    base, queries = raw_rows(3000, 12, seed=1), raw_rows(40, 12, seed=2)
+    ids, scores = exact_neighbors(base, queries, 10, block_rows=700, metric=metric)
+    if metric == "l2":
+        s = -((queries[:, None, :].astype(np.float64) - base[None].astype(np.float64)) ** 2).sum(-1)
+    else:
+        s = queries.astype(np.float64) @ base.T.astype(np.float64)
+    want = np.argsort(-s, axis=1, kind="stable")[:, :10]
+    np.testing.assert_array_equal(ids, want)
+    np.testing.assert_allclose(scores, np.take_along_axis(s, want, 1), rtol=1e-4, atol=1e-3)
+    # differs from cosine's neighbours on rows of varied norms
+    cos_ids, _ = exact_neighbors(base / np.linalg.norm(base, axis=1, keepdims=True),
+                                 queries / np.linalg.norm(queries, axis=1, keepdims=True), 10)
+    assert not np.array_equal(ids, cos_ids)
+
+
+@pytest.mark.parametrize("metric,name", [("cosine", "angular"), ("ip", "dot"), ("l2", "euclidean")])
+def test_hdf5_distance_attribute_and_distances(tmp_path, fitted, metric, name):
+    import h5py
+
+    from synth.sampling.stream import sample_to_file, write_truth
+
+    model = fitted[1][metric]
+    out = tmp_path / "c.h5"
+    info = sample_to_file(model, out, 2000, random_state=0, n_queries=20, k=5)
+    write_truth(out, info["queries"], info["neighbors"], info["scores"], metric=metric)
+    with h5py.File(out, "r") as f:
+        assert f.attrs["distance"] == name
+        base, q, nb, dist = f["train"][:], f["test"][:], f["neighbors"][:], f["distances"][:]
+    np.testing.assert_array_equal(base, model.sample(2000, random_state=0))
+    d0 = base[nb[:, 0]]
+    if metric == "l2":
+        want = np.linalg.norm(q - d0, axis=1)
+        assert np.all(np.diff(dist, axis=1) >= -1e-5)  # ascending distances
+    elif metric == "ip":
+        want = -(q * d0).sum(1)
+    else:
+        want = 1 - (q * d0).sum(1)
+    np.testing.assert_allclose(dist[:, 0], want, rtol=1e-4, atol=1e-4)
+
+
+def test_sample_cli_l2_fbin_ground_truth(tmp_path, fitted):
+    model_path = tmp_path / "m.safetensors"
+    save_model(fitted[1]["l2"], model_path)
+    out = tmp_path / "c.fbin"
+    result = CliRunner().invoke(main, ["sample", str(model_path), "-n", "3000", "-o", str(out), "--queries", "10",
+                                       "--neighbors", "4", "--threads", "2", "--chunk-size", "1000"])
+    assert result.exit_code == 0, result.output
+    raw = np.fromfile(out, dtype=np.float32)[2:].reshape(3000, -1)
+    np.testing.assert_array_equal(raw, fitted[1]["l2"].sample(3000, random_state=0))
+    gt = np.fromfile(tmp_path / "c.gt.bin", dtype=np.uint32)
+    ids = gt[2:2 + 40].view(np.int32).reshape(10, 4)
+    dist = gt[2 + 40:].view(np.float32).reshape(10, 4)
+    q = np.fromfile(tmp_path / "c.queries.fbin", dtype=np.float32)[2:].reshape(10, -1)
+    sq = ((q[:, None] - raw[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(ids, np.argsort(sq, axis=1, kind="stable")[:, :4])
+    np.testing.assert_allclose(dist, np.sort(sq, axis=1)[:, :4], rtol=1e-4)  # big-ann: squared L2
+
+
+def test_publish_refuses_l2_model(tmp_path, fitted):
+    from synth.publish.hub import publish
+
+    model_path = tmp_path / "m.safetensors"
+    save_model(fitted[1]["l2"], model_path)
+    with pytest.raises(SynthError, match="cosine models only"):
+        publish(model_path, tmp_path / "pub", n=100, n_queries=10, k=5)

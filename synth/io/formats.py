@@ -540,13 +540,16 @@ class FvecsWriter(BigAnnWriter):
 
 
 class Hdf5Writer(VectorWriter):
-    """ann-benchmarks layout: the vectors go to ``train``; ``distance`` is ``angular`` (unit rows)."""
+    """ann-benchmarks layout: the vectors go to ``train``; ``distance`` is ``angular`` (unit rows), or
+    ``euclidean`` / ``dot`` for metric l2 / ip (:data:`synth.metric.ANN_DISTANCE`)."""
+
+    distance = "angular"
 
     def open(self):
         import h5py
 
         self.f = h5py.File(self.path, "w")
-        self.f.attrs.update(distance="angular", dimension=self.d, point_type="float", type="dense")
+        self.f.attrs.update(distance=self.distance, dimension=self.d, point_type="float", type="dense")
         self.ds = self.f.create_dataset("train", shape=(self.n, self.d), dtype=self.dtype)
 
     def append(self, rows):
@@ -583,12 +586,15 @@ WRITERS = {".npy": NpyWriter, ".fbin": BigAnnWriter, ".fvecs": FvecsWriter, ".h5
 
 
 @contextlib.contextmanager
-def open_writer(path, n, d, dtype=np.float32):
+def open_writer(path, n, d, dtype=np.float32, metric="cosine"):
     """Stream ``n`` rows of dimension ``d`` into ``path``, in the format its extension names.
 
     The file is written under a temporary name and renamed into place only when all ``n`` rows arrived:
-    ``with open_writer(path, n, d) as w: w.write(block)``.
+    ``with open_writer(path, n, d) as w: w.write(block)``. ``metric`` names the distance in formats that
+    carry one (HDF5's ``distance`` attribute).
     """
+    from ..metric import ANN_DISTANCE, check_metric
+
     cls = WRITERS.get(Path(path).suffix.lower())
     if cls is None:
         raise SynthError(f"unknown output format {Path(path).suffix!r} (known: {', '.join(sorted(WRITERS))})",
@@ -597,6 +603,8 @@ def open_writer(path, n, d, dtype=np.float32):
         raise SynthError(f"{Path(path).suffix} holds float32 only", path)
     with atomic_path(path) as tmp:
         writer = cls(tmp, n, d, dtype)
+        if cls is Hdf5Writer:
+            writer.distance = ANN_DISTANCE[check_metric(metric)]
         try:
             yield writer
         finally:

@@ -471,7 +471,8 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
                               n_queries=s["queries"], k=s["neighbors"], force=force)
         written.append(str(target))
         if s["queries"]:
-            paths = write_truth(target, info["queries"], info["neighbors"], info["scores"], dtype=s["dtype"])
+            paths = write_truth(target, info["queries"], info["neighbors"], info["scores"], dtype=s["dtype"],
+                                metric=f["metric"])
             written += sorted({str(p) for p in paths.values()})
 
     if recipe["bench"] is not None:
