@@ -574,9 +574,12 @@ def stats(x, n, as_json, dims, key, column, split, seed):
                    "al.'s data-copying test, alpha-precision, beta-recall and authenticity, and SDMetrics' DCR "
                    "overfitting protection (REAL is the held-out set).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@metric_option("cosine: rows normalized. ip / l2: the two-sample test and its ceiling on the raw rows by that "
+               "metric; statistics, memorization and standard measures on the directions, plus a comparison of "
+               "the row norms.")
 @seed_option
 @reports(estimate=True)
-def score(real, fake, train, n, k, permutations, standard, as_json, seed):
+def score(real, fake, train, n, k, permutations, standard, as_json, metric, seed):
     """How close FAKE is to REAL (held-out real embeddings, not used to fit).
 
     The k-NN two-sample test pools n real and n fake points and measures the share of each point's k
@@ -586,19 +589,22 @@ def score(real, fake, train, n, k, permutations, standard, as_json, seed):
     with held-out real's. The standard measures (docs/measures.md) come last, under "standard" in --json.
     """
     from .io.formats import load_embeddings
+    from .metric import check_metric
     from .metrics.twosample import score as run_score
     from .progress import stage
     from .report import format_score
 
+    unit = check_metric(metric) == "cosine"
     stage(f"reading {', '.join(x for x in (real, fake, train) if x)}")
-    R, _ = load_embeddings(real)
-    F, _ = load_embeddings(fake)
-    T = load_embeddings(train)[0] if train else None
+    R, _ = load_embeddings(real, normalize=unit)
+    F, _ = load_embeddings(fake, normalize=unit)
+    T = load_embeddings(train, normalize=unit)[0] if train else None
     for name, A in (("FAKE", F), ("TRAIN", T)):
         if A is not None and A.shape[1] != R.shape[1]:
             raise SynthError(f"{name} has dimension {A.shape[1]}, REAL has {R.shape[1]}",
                              fake if name == "FAKE" else train)
-    result = run_score(R, F, train=T, n=n, k=k, n_permutations=permutations, random_state=seed, standard=standard)
+    result = run_score(R, F, train=T, n=n, k=k, n_permutations=permutations, random_state=seed, standard=standard,
+                       metric=metric)
     click.echo(json.dumps(result, indent=2) if as_json else format_score(result))
 
 

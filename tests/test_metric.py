@@ -179,3 +179,34 @@ def test_publish_refuses_l2_model(tmp_path, fitted):
     save_model(fitted[1]["l2"], model_path)
     with pytest.raises(SynthError, match="cosine models only"):
         publish(model_path, tmp_path / "pub", n=100, n_queries=10, k=5)
+
+
+# ------------------------------------------------------------------ step 3: scores
+def test_two_sample_l2_sees_norms_cosine_does_not():
+    from synth.metrics.twosample import knn_two_sample
+
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((1200, 8)).astype(np.float32)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    real, fake = D[:600] * 1.0, D[600:] * 3.0  # same directions' law, norms 1 against 3
+    assert knn_two_sample(real, fake, k=5, n_permutations=0)["c2st"] > 0.4
+    assert knn_two_sample(real, fake, k=5, n_permutations=0, metric="l2")["c2st"] < 0.05
+    same = knn_two_sample(D[:600] * 2.0, D[600:] * 2.0, k=5, n_permutations=0, metric="l2")["c2st"]
+    assert same > 0.4
+    with pytest.raises(SynthError, match="metric must be one of"):
+        knn_two_sample(real, fake, k=5, metric="hamming")
+
+
+def test_score_cli_l2(tmp_path, fitted):
+    import json
+
+    X, models = fitted
+    np.save(tmp_path / "real.npy", raw_rows(600, seed=7))
+    np.save(tmp_path / "fake.npy", models["l2"].sample(600, random_state=0))
+    result = CliRunner().invoke(main, ["score", str(tmp_path / "real.npy"), str(tmp_path / "fake.npy"), "--metric",
+                                       "l2", "--n", "300", "--permutations", "10", "--no-standard", "--json"])
+    assert result.exit_code == 0, result.output
+    r = json.loads(result.output)
+    assert r["metric"] == "l2" and 0 <= r["norms"]["ks"] < 0.2 and 0.2 < r["c2st"] <= 0.55
+    bad = CliRunner().invoke(main, ["score", str(tmp_path / "real.npy"), str(tmp_path / "fake.npy"), "--metric", "x"])
+    assert bad.exit_code != 0 and bad.output.strip() == "Error: metric must be one of cosine, ip, l2, got 'x'"

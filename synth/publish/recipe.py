@@ -459,7 +459,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
         s = recipe["score"]
         fake = gen.sample(min(s["n"], len(heldout)), random_state=s["seed"])
         result = score(heldout, fake, train=train, n=s["n"], k=s["k"], n_permutations=s["permutations"],
-                       random_state=s["seed"])
+                       random_state=s["seed"], metric=f["metric"])
         write_json(out / "score.json", json.loads(json.dumps(result, default=float)))
         written.append(str(out / "score.json"))
 
