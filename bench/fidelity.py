@@ -71,8 +71,8 @@ def _stats(X):
     return {**geometry_stats(X), "hubness": hubness(X)}
 
 
-def _two_sample(a, b, k, n_permutations, seed):
-    t = knn_two_sample(a, b, k=k, n_permutations=n_permutations, random_state=seed)
+def _two_sample(a, b, k, n_permutations, seed, metric="cosine"):
+    t = knn_two_sample(a, b, k=k, n_permutations=n_permutations, random_state=seed, metric=metric)
     return {key: t[key] for key in ("c2st", "c2st_real", "c2st_fake", "p_value")}
 
 

@@ -58,9 +58,10 @@ def input_options(f):
     return click.option("--key", help="Array in an .npz, dataset in an .h5 (default train), Hub config.")(f)
 
 
-def metric_option(text):
+def metric_option(text, default="cosine"):
     """--metric cosine|ip|l2, checked by the command (a bad value is a one-line error)."""
-    return click.option("--metric", default="cosine", show_default=True, metavar="cosine|ip|l2", help=text)
+    return click.option("--metric", default=default, show_default=default is not None, metavar="cosine|ip|l2",
+                        help=text)
 
 
 def seed_option(f):

@@ -22,6 +22,25 @@ def check_metric(metric):
     return metric
 
 
+def metric_rows(X, metric, min_rows=1, path=None):
+    """Rows for ``metric``: unit rows for cosine (:func:`synth.io.arrays.unit_rows`); for ip and l2 the rows as
+    given, float32, after the same checks (finite, non-zero, enough rows)."""
+    from .io.arrays import unit_rows
+
+    U = unit_rows(X, min_rows=min_rows, path=path)
+    if check_metric(metric) == "cosine":
+        return U
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if not np.isfinite(X).all():
+        raise SynthError("values overflow float32", path)
+    return X
+
+
+def metric_name(distance):
+    """The metric of an ann-benchmarks ``distance`` attribute (angular, dot, euclidean), or None."""
+    return {v: k for k, v in ANN_DISTANCE.items()}.get(distance)
+
+
 def faiss_metric(metric):
     """The faiss metric constant: inner product for cosine (on unit rows) and ip, L2 for l2."""
     import faiss

@@ -210,3 +210,107 @@ def test_score_cli_l2(tmp_path, fitted):
     assert r["metric"] == "l2" and 0 <= r["norms"]["ks"] < 0.2 and 0.2 < r["c2st"] <= 0.55
     bad = CliRunner().invoke(main, ["score", str(tmp_path / "real.npy"), str(tmp_path / "fake.npy"), "--metric", "x"])
     assert bad.exit_code != 0 and bad.output.strip() == "Error: metric must be one of cosine, ip, l2, got 'x'"
+
+
+# ------------------------------------------------------------------ step 4: bench
+L2_INDEXES = ["faiss-flat", "faiss-hnsw", "faiss-ivf", "faiss-ivfsq8", "faiss-ivfpq", "hnswlib"]
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip"])
+@pytest.mark.parametrize("name", L2_INDEXES)
+def test_metric_plugins_find_the_metric_neighbours(name, metric):
+    from bench.indexes import get
+    from bench.runner import measure_index, recall_at_k
+    from bench.suites import make_corpus
+
+    spec = get(name)
+    if spec.unavailable():
+        pytest.skip(spec.unavailable())
+    base, queries = raw_rows(2000, 16, seed=3), raw_rows(50, 16, seed=4)
+    corpus = make_corpus("c", base, queries, metric=metric)
+    cosine = make_corpus("c", base / np.linalg.norm(base, axis=1, keepdims=True),
+                         queries / np.linalg.norm(queries, axis=1, keepdims=True))
+    assert not np.array_equal(corpus.neighbors[:, :10], cosine.neighbors[:, :10])
+    index = spec.create(spec.build_grid[0], len(base), base.shape[1], metric=metric)
+    index.build(base)
+    last = spec.query_values[-1]
+    index.set_query_params(**({spec.query_param: last} if spec.query_param else {}))
+    found = index.search(queries, 10)
+    got = recall_at_k(found, corpus, 10).mean()
+    if name == "faiss-ivfpq":  # 2 codes of 8 bits per 16-d row: approximate, but closer to the metric than cosine
+        assert got > recall_at_k(found, cosine, 10).mean() and got > 0.2
+    else:  # at the most thorough setting the index finds the metric's neighbours
+        assert got >= 0.97
+        r = measure_index(spec, spec.build_grid[0], corpus, k=10, repeats=1)
+        assert r["curve"][-1]["recall"] >= 0.97
+
+
+def test_plugin_that_cannot_do_l2_refuses_in_one_line():
+    from bench.indexes import registry, require
+
+    others = [s for name, s in registry().items() if name not in L2_INDEXES]
+    assert others
+    for spec in others:
+        if spec.unavailable():
+            continue
+        with pytest.raises(SynthError) as e:
+            spec.create(spec.build_grid[0], 1000, 16, metric="l2")
+        assert str(e.value).startswith(f"index {spec.name!r} cannot search by metric l2")
+        assert "\n" not in str(e.value)
+        with pytest.raises(SynthError, match=f"index {spec.name!r} cannot search by metric l2"):
+            require([spec.name], metric="l2")
+    # a fake plug-in without a metrics list is cosine only
+    from bench.indexes.base import LibraryIndex
+
+    assert LibraryIndex.metrics == ("cosine",)
+
+
+def test_bench_cost_cli_refuses_bad_metric_and_cosine_only_plugin(tmp_path):
+    from bench.cli import main as bench_main
+    from bench.indexes import registry
+
+    result = CliRunner().invoke(bench_main, ["cost", "bundled", "--out", str(tmp_path / "o"), "--metric", "cos"])
+    assert result.exit_code != 0 and isinstance(result.exception, SystemExit)
+    assert result.output.strip() == "Error: metric must be one of cosine, ip, l2, got 'cos'"
+    other = next((n for n, s in registry().items() if n not in L2_INDEXES and not s.unavailable()), None)
+    if other is None:
+        pytest.skip("no cosine-only plug-in installed")
+    result = CliRunner().invoke(bench_main, ["cost", "bundled", "--out", str(tmp_path / "o"), "--metric", "l2",
+                                             "--index", other])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [f"Error: index {other!r} cannot search by metric l2 (it supports "
+                                                  "cosine)"]
+
+
+def test_l2_corpus_round_trips_through_hdf5(tmp_path):
+    from bench.suites import load_corpus, make_corpus, save_corpus
+
+    corpus = make_corpus("real", raw_rows(500, 8, seed=5), raw_rows(20, 8, seed=6), metric="l2")
+    save_corpus(corpus, tmp_path / "real.h5")
+    back = load_corpus(tmp_path / "real.h5")
+    assert back.metric == "l2"
+    np.testing.assert_array_equal(back.base, corpus.base)
+    np.testing.assert_array_equal(back.neighbors, corpus.neighbors)
+    np.testing.assert_allclose(back.similarities, corpus.similarities, rtol=1e-4, atol=1e-5)
+
+
+def test_search_cost_under_l2():
+    from synth.metrics.searchcost import search_cost
+
+    X = raw_rows(3000, 16, seed=8)
+    cost = search_cost(X[:2500], X[2500:2700], k=10, recall=0.9, metric="l2")
+    assert cost["ivf"] is not None and cost["hnsw"] is not None and 0 < cost["ivf"] < 2600
+
+
+def test_cost_board_l2_small():
+    from bench.cost import cost_board, markdown
+
+    X = raw_rows(3400, 16, seed=9)
+    r = cost_board(X, {"d": ("patch", {"n_patches": 20, "rank": 4, "noise_scale": 1.0})}, n_fit=2000, sizes=(1000,),
+                   n_queries=100, indexes=("faiss-ivf", "faiss-hnsw"), repeats=1, metric="l2", source="raw")
+    row = r["configs"]["d"]
+    assert r["metric"] == "l2" and row["params"]["metric"] == "l2" and 0 < row["c2st"]["c2st"] <= 0.6
+    assert row["norms"]["ks"] < 0.2
+    for index in ("faiss-ivf", "faiss-hnsw"):
+        assert r["real"]["1000"]["cost"][index]["ndis_at_target"]["0.95"] is not None
+    assert "Metric l2" in markdown(r) and "**row norms**" in markdown(r)
