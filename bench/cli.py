@@ -229,10 +229,12 @@ def parse_sizes(ctx, param, value):
 @click.option("--queries", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Queries of the HNSW runs (held-out rows outside the base).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@metric_option("cosine: rows normalized. ip / l2: REAL keeps its norms, patch configurations are fitted with this "
+               "metric (fog and random are cosine only), and the two-sample tests and HNSW use it.")
 @seed_option
 @reports
 @force_out
-def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, seed):
+def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, metric, seed):
     """Fit generator configurations on part of REAL and score each against the held-out rest.
 
     REAL is any format `synth fit` reads or a named set (see `bench compare --help`): `bundled`,
@@ -241,13 +243,15 @@ def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, s
     statistics, the model file size, the fit time and the HNSW cost ratio at recall 0.95.
     """
     from synth.bundled import load_real
+    from synth.metric import check_metric
 
     from .fidelity import DEFAULT_CONFIGS, markdown, scoreboard, write_outputs
 
-    chosen = parse_configs(configs, DEFAULT_CONFIGS)
-    X = load_real(real)
+    check_metric(metric)
+    chosen = parse_configs(configs, DEFAULT_CONFIGS) if configs else None
+    X = load_real(real, raw=metric != "cosine")
     result = scoreboard(X, chosen, n_train=n_train, sizes=sizes, k=k, hnsw=not no_hnsw, n_queries=queries,
-                        random_state=seed, verbose=progress(), source=real)
+                        random_state=seed, verbose=progress(), source=real, metric=metric)
     echo_board(result, write_outputs(result, out), markdown, as_json)
 
 

@@ -314,3 +314,42 @@ def test_cost_board_l2_small():
     for index in ("faiss-ivf", "faiss-hnsw"):
         assert r["real"]["1000"]["cost"][index]["ndis_at_target"]["0.95"] is not None
     assert "Metric l2" in markdown(r) and "**row norms**" in markdown(r)
+
+
+def test_fidelity_scoreboard_l2_small():
+    from bench.fidelity import markdown, scoreboard
+
+    X = raw_rows(2600, 16, seed=10)
+    r = scoreboard(X, {"d": ("patch", {"n_patches": 20, "rank": 4, "noise_scale": 1.0})}, n_train=2000,
+                   sizes=(300,), n_permutations=10, hnsw=True, n_queries=100, metric="l2", source="raw")
+    row = r["configs"][0]
+    assert r["metric"] == "l2" and row["params"]["metric"] == "l2" and row["norms"]["ks"] < 0.2
+    assert 0 < row["c2st"]["300"]["c2st"] <= 0.6 and row["hnsw"]["ratio"] is not None
+    assert "Metric l2" in markdown(r)
+    with pytest.raises(SynthError, match="configuration 'fog': metric l2 needs kind patch"):
+        scoreboard(X, {"fog": ("fog", {})}, n_train=2000, sizes=(300,), metric="l2")
+
+
+@pytest.mark.slow
+def test_bench_compare_and_run_l2(tmp_path):
+    import h5py
+
+    from bench.cli import main as bench_main
+
+    X = raw_rows(4000, 16, seed=11)
+    np.save(tmp_path / "raw.npy", X)
+    out = tmp_path / "o"
+    result = CliRunner().invoke(bench_main, ["compare", str(tmp_path / "raw.npy"), "--out", str(out), "--n", "1000",
+                                             "--queries", "50", "--metric", "l2", "--index", "faiss-ivf",
+                                             "--index", "faiss-hnsw", "--repeats", "1"])
+    assert result.exit_code == 0, result.output
+    with h5py.File(out / "suite" / "real.h5", "r") as f:
+        assert f.attrs["distance"] == "euclidean"
+    again = CliRunner().invoke(bench_main, ["run", str(out / "suite"), "--out", str(tmp_path / "r"), "--index",
+                                            "faiss-ivf", "--repeats", "1"])
+    assert again.exit_code == 0, again.output
+    refused = CliRunner().invoke(bench_main, ["compare", str(tmp_path / "raw.npy"), "--out", str(tmp_path / "x"),
+                                              "--metric", "l2", "--index", "pynndescent"])
+    if "unavailable" not in refused.output:
+        assert refused.output.strip().splitlines() == [
+            "Error: index 'pynndescent' cannot search by metric l2 (it supports cosine)"]
