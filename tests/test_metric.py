@@ -353,3 +353,44 @@ def test_bench_compare_and_run_l2(tmp_path):
     if "unavailable" not in refused.output:
         assert refused.output.strip().splitlines() == [
             "Error: index 'pynndescent' cannot search by metric l2 (it supports cosine)"]
+
+
+RECIPE = """name: tiny
+source:
+  embeddings: raw.npy
+split:
+  train: 1000
+fit:
+  patches: 8
+  rank: 4
+  noise_scale: 1
+  metric: l2
+score:
+  n: 200
+  permutations: 10
+sample:
+  - path: out/fake.h5
+    n: 500
+    queries: 10
+    neighbors: 5
+"""
+
+
+def test_recipe_fit_metric(tmp_path):
+    import h5py
+
+    from synth.publish.recipe import load_recipe
+
+    np.save(tmp_path / "raw.npy", raw_rows(1400))
+    (tmp_path / "r.yml").write_text(RECIPE)
+    result = CliRunner().invoke(main, ["recipe", "run", str(tmp_path / "r.yml"), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert load_model(tmp_path / "run" / "model.safetensors").metric == "l2"
+    with h5py.File(tmp_path / "run" / "out" / "fake.h5", "r") as f:
+        assert f.attrs["distance"] == "euclidean" and f["neighbors"].shape == (10, 5)
+    (tmp_path / "bad.yml").write_text(RECIPE.replace("metric: l2", "metric: dot"))
+    with pytest.raises(SynthError, match="fit.metric"):
+        load_recipe(tmp_path / "bad.yml")
+    (tmp_path / "bench.yml").write_text(RECIPE + "bench:\n  n: 100\n")
+    with pytest.raises(SynthError, match="cosine only; fit.metric is l2"):
+        load_recipe(tmp_path / "bench.yml")
