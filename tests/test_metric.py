@@ -394,3 +394,10 @@ def test_recipe_fit_metric(tmp_path):
     (tmp_path / "bench.yml").write_text(RECIPE + "bench:\n  n: 100\n")
     with pytest.raises(SynthError, match="cosine only; fit.metric is l2"):
         load_recipe(tmp_path / "bench.yml")
+
+
+def test_norm_tables_count_in_the_size_cap():
+    from synth.models.patch import auto_patches, patch_bytes
+
+    assert patch_bytes(384, 40, norms=True) == patch_bytes(384, 40) + 4 * 33
+    assert auto_patches(10**6, 384, 40, 16.0, norms=True) < auto_patches(10**6, 384, 40, 16.0)

@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 
 from ..errors import SynthError
 from ..io.arrays import check_rows, unit_rows
-from ..metric import check_metric, draw_norms, norm_table
+from ..metric import NORM_QUANTILES, check_metric, draw_norms, norm_table
 from ..progress import muted, planned, stage
 from .base import Generator, blas_threads, check_array, check_seed, normalize, one_blas_thread
 
@@ -477,11 +477,13 @@ def patch_map(fn, n):
             yield from pool.map(fn, range(n))
 
 
-def patch_bytes(d, rank, bridge=False):
+def patch_bytes(d, rank, bridge=False, norms=False):
     """Bytes one patch takes in a model file: float32 mean, float16 directions, float32 variances, noise
     variance and an int64 count; with ``bridge``, also its row of the partner table (at most
-    :data:`PARTNERS_MAX` int32 indices and float32 weights, and an int64 row pointer)."""
-    return 4 * d + 2 * rank * d + 4 * rank + 4 + 8 + (8 * PARTNERS_MAX + 8 if bridge else 0)
+    :data:`PARTNERS_MAX` int32 indices and float32 weights, and an int64 row pointer); with ``norms``
+    (metric ip / l2), its float32 norm table."""
+    return (4 * d + 2 * rank * d + 4 * rank + 4 + 8 + (8 * PARTNERS_MAX + 8 if bridge else 0)
+            + (4 * NORM_QUANTILES if norms else 0))
 
 
 def group_bytes(n_groups, d):
@@ -599,7 +601,7 @@ def gaussian_transport(C_from, C_to):
     return half @ inv_half @ half
 
 
-def auto_patches(n, d, rank, max_mb, reserve=0, bridge=False):
+def auto_patches(n, d, rank, max_mb, reserve=0, bridge=False, norms=False):
     """The patch count of ``n_patches="auto"``: ``max(160, n / 62.5)``, capped so that the file stays
     within ``max_mb`` megabytes (10^6 bytes); at least 1.
 
@@ -610,7 +612,7 @@ def auto_patches(n, d, rank, max_mb, reserve=0, bridge=False):
     """
     k = max(AUTO_MIN_PATCHES, round(n / AUTO_POINTS_PER_PATCH))
     if max_mb is not None:
-        k = min(k, int((max_mb * 1e6 - HEADER_ALLOWANCE - reserve) // patch_bytes(d, min(rank, d), bridge)))
+        k = min(k, int((max_mb * 1e6 - HEADER_ALLOWANCE - reserve) // patch_bytes(d, min(rank, d), bridge, norms)))
     return max(1, k)
 
 
@@ -930,7 +932,8 @@ class PatchPCA(Generator):
             reserve += group_bytes(n // self.group_size, d)
         if self.n_patches != "auto" or not self.copy_guard:
             n_patches = (int(self.n_patches) if self.n_patches != "auto"
-                         else auto_patches(n, d, self.rank, self.max_mb, reserve, self._bridging()))
+                         else auto_patches(n, d, self.rank, self.max_mb, reserve, self._bridging(),
+                                           self.metric != "cosine"))
             self._fit_patches(X, n_patches, seed, auto)
             self.copy_check_ = None
             return
@@ -938,7 +941,8 @@ class PatchPCA(Generator):
         # with the training rows' leave-one-out cosines standing in for held-out's
         # While backing off, the noise scale calibrated at the first count is reused; the count that passes
         # then gets its own calibration and is checked again (a failure there backs off further).
-        n_patches, tried = min(auto_patches(n, d, self.rank, self.max_mb, reserve, self._bridging()),
+        n_patches, tried = min(auto_patches(n, d, self.rank, self.max_mb, reserve, self._bridging(),
+                                            self.metric != "cosine"),
                                 max(1, n // self.min_points)), []
         reference, scale = CopyReference(X, seed), None
         while True:
