@@ -401,3 +401,31 @@ def test_norm_tables_count_in_the_size_cap():
 
     assert patch_bytes(384, 40, norms=True) == patch_bytes(384, 40) + 4 * 33
     assert auto_patches(10**6, 384, 40, 16.0, norms=True) < auto_patches(10**6, 384, 40, 16.0)
+
+
+def test_shards_and_merge_l2(tmp_path, fitted):
+    model_path = tmp_path / "m.safetensors"
+    save_model(fitted[1]["l2"], model_path)
+    for i in range(2):
+        r = CliRunner().invoke(main, ["sample", str(model_path), "-n", "3000", "-o", str(tmp_path / f"s{i}.npy"),
+                                      "--shard", f"{i}/2", "--queries", "8", "--neighbors", "4"])
+        assert r.exit_code == 0, r.output
+    whole = fitted[1]["l2"].sample(3000, random_state=0)
+    np.testing.assert_array_equal(np.concatenate([np.load(tmp_path / f"s{i}.npy") for i in range(2)]), whole)
+    parts = sorted(str(p) for p in tmp_path.glob("s*.neighbors-part-*.npz"))
+    assert len(parts) == 2
+    r = CliRunner().invoke(main, ["merge-neighbors", str(tmp_path / "all.npy"), *parts, "--neighbors", "4"])
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "all.neighbors.npz") as z:
+        ids = z["ids"]
+    q = np.load(tmp_path / "all.queries.npy")
+    sq = ((q[:, None].astype(np.float64) - whole[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(ids, np.argsort(sq, axis=1, kind="stable")[:, :4])
+
+
+def test_audit_runs_on_an_l2_model(fitted):
+    from synth.metrics.privacy import membership_attacks
+
+    X, models = fitted
+    r = membership_attacks(models["l2"], X[:500], raw_rows(500, seed=12), n=200, n_fakes=2000, n_boot=10)
+    assert 0.3 < r["attacks"]["nearest_fake"]["auc"] < 0.7
