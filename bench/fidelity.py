@@ -266,7 +266,19 @@ def markdown(result):
                  ("not reached" if "hnsw" in row else "-") if ratio is None else f"{ratio:.2f}x"]
         lines.append("| " + " | ".join(cells) + " |")
     if hn:
-        lines.append(f"| real | | | | | | | | {hn['ndis_at_0.95']:,.0f} per query |")
+        real_cost = hn["ndis_at_0.95"]  # None: the largest efSearch does not reach 0.95 on the real rows either
+        lines.append("| real | | | | | | | | " + ("not reached" if real_cost is None else f"{real_cost:,.0f} per query")
+                     + " |")
+
+    normed = [row for row in result["configs"] if row.get("norms")]
+    if normed:
+        q = normed[0]["norms"]["quantiles"]
+        lines += ["", f"**row norms** (quantiles {', '.join(f'{p}%' for p in q)} of {result['stats_n']:,} held-out "
+                  "rows and as many fakes; KS = two-sample Kolmogorov-Smirnov statistic, 0 = same distribution)", "",
+                  "| set | norms | KS |", "|---|---|---|",
+                  "| real | " + " / ".join(f"{v:.3f}" for v in normed[0]["norms"]["real"]) + " | |"]
+        lines += [f"| {row['name']} | " + " / ".join(f"{v:.3f}" for v in row["norms"]["fake"])
+                  + f" | {row['norms']['ks']:.3f} |" for row in normed]
 
     names = [("twonn_id", "TwoNN dim", "{:.1f}"), ("isoscore", "IsoScore", "{:.4f}"),
              ("participation_ratio", "part. ratio", "{:.1f}"), ("anisotropy", "anisotropy", "{:.4f}"),
