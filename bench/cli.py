@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from synth.cli import Group, force_folder_option, progress, reports, seed_option
+from synth.cli import Group, force_folder_option, metric_option, progress, reports, seed_option
 from synth.io.formats import check_folder
 
 
@@ -50,7 +50,7 @@ def common_options(f):
     return index_option(f)
 
 
-def benchmark(corpora, indexes, targets, k, repeats, out, as_json, suite_info, html=False):
+def benchmark(corpora, indexes, targets, k, repeats, out, as_json, suite_info, html=False, metric=None):
     """Run the indexes (default: every installed one) on the corpora, write the outputs (with ``html`` also
     the report page), print the tables or JSON. By default a plug-in whose library is missing is listed as
     skipped, with the install command."""
@@ -63,6 +63,13 @@ def benchmark(corpora, indexes, targets, k, repeats, out, as_json, suite_info, h
 
     missing = {} if indexes else {name: f"not run: {spec.unavailable()}" for name, spec in registry().items()
                                   if spec.unavailable()}
+    if metric is None:  # the corpora's (bench run reads it from the files' distance attribute)
+        metric = next((c.metric for c in corpora.values() if getattr(c, "metric", "cosine") != "cosine"), "cosine")
+    if not indexes and metric != "cosine":  # by default, the installed plug-ins that search by the metric
+        cannot = {name for name in available() if metric not in getattr(registry()[name].index_class(), "metrics",
+                                                                          ("cosine",))}
+        missing.update({name: f"not run: cannot search by metric {metric}" for name in cannot})
+        indexes = [name for name in available() if name not in cannot]
     begin("bench")  # in `bench compare`, after the suite
     result = run(corpora, list(indexes) or available(), targets=list(targets) or TARGETS, k=k,
                  repeats=repeats, verbose=progress())
@@ -115,10 +122,13 @@ def indexes_cmd():
 @click.option("--k", "k", type=click.IntRange(min=1, max=100), default=10, show_default=True,
               help="Neighbours per query (recall@k).")
 @common_options
+@metric_option("Ground truth, recall and the indexes use it; ip / l2 keep REAL's norms and need a --model fitted "
+               "with that metric (or fit one on the leftover rows); default: the model's metric, else cosine.",
+               default=None)
 @seed_option
 @reports(estimate=True)
 @force_out
-def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json, html, seed):
+def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json, html, metric, seed):
     """Build real, fake, fog and random corpora of equal size from REAL and benchmark indexes on each.
 
     REAL holds held-out real embeddings (any format `synth fit` reads, or a named set: `bundled` for the
@@ -129,19 +139,27 @@ def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json,
     """
     from synth.bundled import load_real
     from synth.io.artifact import load_model
+    from synth.metric import check_metric
     from synth.progress import plan
 
+    from .indexes import require
     from .runner import bench_steps
     from .suites import build_suite, save_suite
 
-    X = load_real(real)
     gen = load_model(model) if model else None
+    if metric is None:
+        metric = getattr(gen, "metric", "cosine")
+    check_metric(metric)
+    require(indexes, metric=metric)  # a plug-in that cannot search by it stops here, before any corpus
+    X = load_real(real, raw=metric != "cosine")
     with plan(bench_steps(n, queries, indexes, model=gen, repeats=repeats)):
-        suite = build_suite(X, model=gen, n=n, n_queries=queries, random_state=seed, verbose=progress())
+        suite = build_suite(X, model=gen, n=n, n_queries=queries, random_state=seed, verbose=progress(),
+                            metric=metric)
         save_suite(suite, Path(out) / "suite")
         benchmark(suite, indexes, targets, k, repeats, out, as_json,
                   {"real": real, "model": model, "n": n, "queries": queries, "seed": seed, "d": int(X.shape[1]),
-                   "files": str(Path(out) / "suite")}, html)
+                   "files": str(Path(out) / "suite"), **({"metric": metric} if metric != "cosine" else {})},
+                  html, metric=metric)
 
 
 
@@ -211,10 +229,12 @@ def parse_sizes(ctx, param, value):
 @click.option("--queries", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Queries of the HNSW runs (held-out rows outside the base).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@metric_option("cosine: rows normalized. ip / l2: REAL keeps its norms, patch configurations are fitted with this "
+               "metric (fog and random are cosine only), and the two-sample tests and HNSW use it.")
 @seed_option
 @reports
 @force_out
-def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, seed):
+def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, metric, seed):
     """Fit generator configurations on part of REAL and score each against the held-out rest.
 
     REAL is any format `synth fit` reads or a named set (see `bench compare --help`): `bundled`,
@@ -223,13 +243,15 @@ def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, s
     statistics, the model file size, the fit time and the HNSW cost ratio at recall 0.95.
     """
     from synth.bundled import load_real
+    from synth.metric import check_metric
 
     from .fidelity import DEFAULT_CONFIGS, markdown, scoreboard, write_outputs
 
-    chosen = parse_configs(configs, DEFAULT_CONFIGS)
-    X = load_real(real)
+    check_metric(metric)
+    chosen = parse_configs(configs, DEFAULT_CONFIGS) if configs else None
+    X = load_real(real, raw=metric != "cosine")
     result = scoreboard(X, chosen, n_train=n_train, sizes=sizes, k=k, hnsw=not no_hnsw, n_queries=queries,
-                        random_state=seed, verbose=progress(), source=real)
+                        random_state=seed, verbose=progress(), source=real, metric=metric)
     echo_board(result, write_outputs(result, out), markdown, as_json)
 
 
@@ -315,11 +337,13 @@ def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, s
 @click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
               help="Timed passes per query setting; QPS is their median.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@metric_option("cosine: rows normalized. ip / l2: REAL keeps its norms, each patch configuration is fitted with "
+               "this metric, and ground truth, recall, the indexes and the two-sample test use it.")
 @seed_option
 @reports
 @force_out
 def cost_cmd(real, out, n_fit, sizes, n_queries, configs, indexes, queries_from, jitter, k, repeats, as_json,
-             seed):
+             metric, seed):
     """Search cost of fake corpora relative to real ones of the same size n, as n grows past the fitting size N.
 
     One seeded permutation of REAL gives N fitting rows, the real queries and the real base (nested over
@@ -334,14 +358,19 @@ def cost_cmd(real, out, n_fit, sizes, n_queries, configs, indexes, queries_from,
           --config default=patch --config bridge=patch:bridge=0.75 --out results/cost
     """
     from synth.bundled import load_real
+    from synth.metric import check_metric
 
     from .cost import INDEXES, cost_board, markdown, write_outputs
 
     chosen = parse_configs(configs, {"default": ("patch", {})})
-    X = load_real(real)
+    check_metric(metric)
+    from .indexes import require
+
+    require(indexes or INDEXES, metric=metric)  # a plug-in that cannot search by it stops here, in one line
+    X = load_real(real, raw=metric != "cosine")
     result = cost_board(X, chosen, n_fit=n_fit, sizes=sizes, n_queries=n_queries, indexes=indexes or INDEXES, k=k,
                         queries_from=queries_from, jitter=jitter, repeats=repeats, random_state=seed,
-                        verbose=progress(), source=real)
+                        verbose=progress(), source=real, metric=metric)
     echo_board(result, write_outputs(result, out), markdown, as_json)
 
 

@@ -37,12 +37,14 @@ STATS = ("twonn_id", "isoscore", "participation_ratio", "anisotropy", "nn_cosine
 HEADLINE = "0.95"  # the target of the plot and of the absolute columns
 
 
-def jitter_queries(model, n, jitter, sample_seed, noise_seed):
+def jitter_queries(model, n, jitter, sample_seed, noise_seed, metric="cosine"):
     """Model samples moved off the model's typical set by isotropic Gaussian noise.
 
     q = normalize(s + jitter * g / sqrt(d)), s a fresh model sample (never a base row), g ~ N(0, I_d):
     the noise has norm about ``jitter`` whatever d, so ``jitter`` is the typical step on the sphere.
     Real queries include atypical points that plain model samples lack; this is the simplest such query model.
+    With ``metric`` ip or l2 the step is relative to the sample's norm and the row is not normalized:
+    q = s + jitter * |s| * g / sqrt(d).
 
     Parameters
     ----------
@@ -57,6 +59,8 @@ def jitter_queries(model, n, jitter, sample_seed, noise_seed):
     """
     s = model.sample(n, random_state=sample_seed)
     g = np.random.default_rng(noise_seed).standard_normal(s.shape, dtype=np.float32)
+    if metric != "cosine":
+        return s + np.float32(jitter / math.sqrt(s.shape[1])) * np.linalg.norm(s, axis=1, keepdims=True) * g
     return normalize(s + np.float32(jitter / math.sqrt(s.shape[1])) * g)
 
 
@@ -82,15 +86,15 @@ def ratios(fake_cost, real_cost):
             for name in fake_cost}
 
 
-def _corpus(name, base, queries, k, targets, repeats, specs, bar, random_state):
-    corpus = make_corpus(name, base, queries)
+def _corpus(name, base, queries, k, targets, repeats, specs, bar, random_state, metric="cosine"):
+    corpus = make_corpus(name, base, queries, metric=metric)
     return {"cost": _measure(corpus, specs, k, targets, repeats, bar),
             "diagnostics": diagnostics(corpus, k, random_state)}
 
 
 def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, indexes=INDEXES, k=10,
                targets=TARGETS, queries_from="model", jitter=0.05, repeats=3, n_permutations=0, random_state=0,
-               verbose=0, source=None):
+               verbose=0, source=None, metric="cosine"):
     """Search cost of fake corpora against real ones of the same size, for each configuration and n.
 
     Parameters
@@ -125,6 +129,12 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
     verbose : int
     source : str, optional
         Name of the real set, for errors and the report.
+    metric : {"cosine", "ip", "l2"}
+        Cosine: rows are normalized. ip / l2: the real rows keep their norms, every patch configuration is
+        fitted with that metric (it learns the norms), and ground truth, recall, the indexes (faiss
+        METRIC_L2 / METRIC_INNER_PRODUCT, hnswlib's space), the cell diagnostics (Euclidean k-means) and the
+        two-sample test use it; the memorization check and the geometry statistics are of the directions,
+        and ``norms`` compares the row norms.
 
     Returns
     -------
@@ -135,13 +145,23 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
         (``cost``, ``diagnostics``, ``ratios[index]["ndis" | "qps"][target]``), ``c2st``, ``memorization``,
         ``copies``, ``n_patches``, ``noise_scale``, ``fit_seconds``, ``model_bytes``.
     """
+    from synth.metric import check_metric, metric_rows
+    from synth.metrics.twosample import norm_comparison
+
     configs = dict(configs or {"default": ("patch", {})})
+    check_metric(metric)
+    if metric != "cosine":
+        wrong = [name for name, (kind, _) in configs.items() if kind != "patch"]
+        if wrong:
+            raise SynthError(f"configuration {wrong[0]!r}: metric {metric} needs kind patch (the others are "
+                             "cosine only)")
+        configs = {name: (kind, {**params, "metric": metric}) for name, (kind, params) in configs.items()}
     if queries_from not in QUERY_SOURCES:
         raise SynthError(f"queries_from must be one of {', '.join(QUERY_SOURCES)}, got {queries_from!r}")
     if not jitter >= 0:
         raise SynthError(f"jitter must be >= 0, got {jitter}")
-    specs = require(indexes)
-    real = unit_rows(real, min_rows=2, path=source)
+    specs = require(indexes, metric=metric)
+    real = unit_rows(real, min_rows=2, path=source) if metric == "cosine" else metric_rows(real, metric, 2, source)
     n, d = real.shape
     n_base = n - n_fit - n_queries
     n_c2st = n_fit // 10
@@ -163,7 +183,7 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
     n_c2st = min(n_c2st, len(rest))
 
     bar = tqdm(total=len(kept) * (1 + len(configs)) * len(specs), desc="cost", disable=not verbose, leave=False)
-    run = (k, targets, repeats, specs, bar, random_state)
+    run = (k, targets, repeats, specs, bar, random_state, metric)
     # real corpora do not depend on the configuration: measured once per n, shared by all
     real_runs = {str(s): _corpus(f"real n={s:,}", rest[:s], queries, *run) for s in kept}
     n_stats = min(N_STATS, len(rest))
@@ -173,7 +193,7 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
         model, fit_seconds = fit_config(name, kind, params, fit_rows, random_state)
         # sample(n)[:m] == sample(m): one draw of the largest base gives every nested base
         fake_base = model.sample(kept[-1], random_state=seed_b)
-        fake_q = (jitter_queries(model, n_queries, jitter, seed_q, seed_g) if queries_from == "jitter"
+        fake_q = (jitter_queries(model, n_queries, jitter, seed_q, seed_g, metric) if queries_from == "jitter"
                   else model.sample(n_queries, random_state=seed_q))
         by_n = {}
         for s in kept:
@@ -185,7 +205,8 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
         stats = geometry_stats(fake_p[:n_stats])
         mem = memorization(fit_rows, fake_p[:n_mem], rest[:n_mem])
         rows[name] = {"kind": kind, "params": params, "by_n": by_n,
-                      "c2st": {"n": n_c2st, **_two_sample(rest[:n_c2st], fake_p[:n_c2st], k, n_permutations, seed_t)},
+                      "c2st": {"n": n_c2st, **_two_sample(rest[:n_c2st], fake_p[:n_c2st], k, n_permutations, seed_t,
+                                                          metric)},
                       "memorization": {"n": n_mem, **mem}, "copies": copies(mem),
                       "stats": {key: stats[key] for key in STATS},
                       "stats_ratio": {key: stats[key] / real_stats[key] for key in STATS},
@@ -193,9 +214,11 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
                       "noise_scale": getattr(model, "noise_scale_", None),
                       "bridge": getattr(model, "bridge_", None),
                       "bridge_calibration": getattr(model, "bridge_calibration_", None),
-                      "fit_seconds": round(fit_seconds, 2), "model_bytes": len(model_bytes(model))}
+                      "fit_seconds": round(fit_seconds, 2), "model_bytes": len(model_bytes(model)),
+                      **({"norms": norm_comparison(rest[:n_stats], fake_p[:n_stats])} if metric != "cosine" else {})}
     bar.close()
-    return {"data": {"source": source, "n": n, "d": d}, "n_fit": n_fit, "sizes": kept, "dropped_sizes": dropped,
+    return {"data": {"source": source, "n": n, "d": d}, **({"metric": metric} if metric != "cosine" else {}),
+            "n_fit": n_fit, "sizes": kept, "dropped_sizes": dropped,
             "n_base_available": n_base, "n_queries": n_queries, "queries_from": queries_from,
             "jitter": jitter if queries_from == "jitter" else None, "k": k, "targets": [float(t) for t in targets],
             "repeats": repeats, "n_permutations": n_permutations, "random_state": random_state,
@@ -220,10 +243,14 @@ def markdown(result):
     src = result["data"]["source"] or "real"
     queries = ("model samples" if result["queries_from"] == "model" else
                f"model samples jittered by {result['jitter']} (isotropic, per-dimension sigma jitter / sqrt(d))")
+    metric = result.get("metric", "cosine")
     lines = [f"{src}: every configuration fitted on N = {result['n_fit']:,} real rows; real base = held-out "
              f"real rows, fake base = model samples, both of size n; {result['n_queries']:,} queries per "
              f"corpus, never in its base (real: held-out rows; fake: {queries}); recall@{k}, seed "
-             f"{result['random_state']}, QPS = median of {result['repeats']} single-thread passes."]
+             f"{result['random_state']}, QPS = median of {result['repeats']} single-thread passes."
+             + (f" Metric {metric}: rows keep their norms; ground truth, recall, the indexes, the cells and the "
+                "two-sample test use it; memorization and the geometry statistics are of the directions."
+                if metric != "cosine" else "")]
     if result["dropped_sizes"]:
         lines.append(f"Dropped sizes (more than the {result['n_base_available']:,} rows left for the base): "
                      + ", ".join(f"{s:,}" for s in result["dropped_sizes"]) + ".")
@@ -247,17 +274,19 @@ def markdown(result):
                              + f" | {_num(real[key + '_at_target'][HEADLINE])} | "
                                f"{_num(fake[key + '_at_target'][HEADLINE])} |")
 
-    lines += ["", f"**why: cells and hardness** (cells = spherical k-means of the base, nlist = round(sqrt(n)); "
+    cells = "spherical k-means" if metric == "cosine" else f"Euclidean k-means ({metric} probe order)"
+    nbr = {"cosine": "cos", "ip": "dot", "l2": "-dist^2"}[metric]
+    lines += ["", f"**why: cells and hardness** (cells = {cells} of the base, nlist = round(sqrt(n)); "
               f"per query, over its {k} true neighbours: share in its own cell, cells holding them, cells probed "
               f"in centroid order to hold {math.ceil(0.9 * k - 1e-9)} of them; median / worst 5% of queries)", "",
               "| corpus | n | own-cell share | cell spread | cells to reach | RC median | LID median | hubness "
-              "| cos to nbr 1 / 10 / 100 |", "|---|---|---|---|---|---|---|---|---|"]
+              f"| {nbr} to nbr 1 / 10 / 100 |", "|---|---|---|---|---|---|---|---|---|"]
     for s in sizes:
         sets = [("real", result["real"][str(s)])] + [(name, row["by_n"][str(s)])
                                                       for name, row in result["configs"].items()]
         for label, run in sets:
             g = run["diagnostics"]
-            cos = " / ".join("-" if c is None else f"{c:.3f}" for c in g["neighbor_cosine"].values())
+            cos = " / ".join("-" if c is None else f"{c:.3f}" for c in g["neighbor_cosine"].values())  # the metric's
             lines.append(f"| {label} | {s:,} | {g['own_cell_share']['median']:.2f} / "
                          f"{g['own_cell_share']['worst5']:.2f} | {g['cell_spread']['median']:.1f} / "
                          f"{g['cell_spread']['worst5']:.1f} | {g['cells_to_reach']['median']:.1f} / "
@@ -289,6 +318,15 @@ def markdown(result):
                      + " / ".join("-" if v is None else f"{v:.2f}" for v in (i, h))
                      for b, i, h in zip(cal["grid"], cal["ivf"], cal["hnsw"])]
             lines.append(f"- {name}: " + ", ".join(cells))
+    normed = {name: row["norms"] for name, row in result["configs"].items() if row.get("norms")}
+    if normed:
+        q = next(iter(normed.values()))["quantiles"]
+        lines += ["", f"**row norms** (quantiles {', '.join(f'{p}%' for p in q)} of {result['real_stats']['n']:,} "
+                  "held-out real rows and as many fakes; KS = two-sample Kolmogorov-Smirnov statistic, 0 = same "
+                  "distribution)", "", "| set | norms | KS |", "|---|---|---|",
+                  "| real | " + " / ".join(f"{v:.3f}" for v in next(iter(normed.values()))["real"]) + " | |"]
+        for name, m in normed.items():
+            lines.append(f"| {name} | " + " / ".join(f"{v:.3f}" for v in m["fake"]) + f" | {m['ks']:.3f} |")
     rs = result["real_stats"]
     lines += ["", f"**geometry statistics** (n = {rs['n']:,} held-out real rows and {rs['n']:,} fakes; fake / real "
               "in brackets)", "", "| set | TwoNN dim | IsoScore | part. ratio | anisotropy | NN cosine |",

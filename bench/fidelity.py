@@ -71,8 +71,8 @@ def _stats(X):
     return {**geometry_stats(X), "hubness": hubness(X)}
 
 
-def _two_sample(a, b, k, n_permutations, seed):
-    t = knn_two_sample(a, b, k=k, n_permutations=n_permutations, random_state=seed)
+def _two_sample(a, b, k, n_permutations, seed, metric="cosine"):
+    t = knn_two_sample(a, b, k=k, n_permutations=n_permutations, random_state=seed, metric=metric)
     return {key: t[key] for key in ("c2st", "c2st_real", "c2st_fake", "p_value")}
 
 
@@ -95,20 +95,20 @@ def copies(mem):
                 or mem["fake_median"] > mem["heldout_median"] + MEDIAN_MARGIN)
 
 
-def hnsw_cost(base, queries, k):
-    """Distance computations per query of faiss HNSW at recall 0.95 (None when not reached)."""
+def hnsw_cost(base, queries, k, metric="cosine"):
+    """Distance computations per query of faiss HNSW at recall 0.95 (None when not reached), under ``metric``."""
     from .indexes import get
     from .runner import cost_at_target, measure_index
     from .suites import make_corpus
 
     spec = get(HNSW_INDEX)
-    corpus = make_corpus("c", base, queries)
+    corpus = make_corpus("c", base, queries, metric=metric)
     r = measure_index(spec, spec.build_grid[0], corpus, k=k, repeats=1)
     return cost_at_target(r["curve"], HNSW_TARGET, "ndis"), r["build_params"]
 
 
 def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutations=100, stats_n=5000,
-               hnsw=True, n_queries=1000, random_state=0, verbose=0, source=None):
+               hnsw=True, n_queries=1000, random_state=0, verbose=0, source=None, metric="cosine"):
     """Fit and score generator configurations on one real set.
 
     Parameters
@@ -135,6 +135,11 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
     verbose : int
     source : str, optional
         Name of the real set, for the report.
+    metric : {"cosine", "ip", "l2"}
+        ip / l2: the rows keep their norms, patch configurations are fitted with the metric (the default
+        configurations keep only their patch ones; fog and random models are cosine only and refused), the
+        two-sample tests, ceiling and HNSW run use it; memorization and statistics are of the directions, and
+        each configuration's ``norms`` compares the row norms.
 
     Returns
     -------
@@ -144,8 +149,22 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
         ``p_value``), ``memorization``, ``copies``, ``stats``, ``model_bytes``, ``fit_seconds``,
         ``n_patches``, ``noise_scale``, ``hnsw``.
     """
+    from synth.metric import check_metric, metric_rows
+    from synth.metrics.twosample import norm_comparison
+
+    check_metric(metric)
+    default = configs is None
     configs = dict(DEFAULT_CONFIGS if configs is None else configs)
-    real = unit_rows(real, min_rows=2 * (k + 1))
+    if metric != "cosine":
+        wrong = [name for name, (kind, _) in configs.items() if kind != "patch"]
+        if wrong and not default:
+            raise SynthError(f"configuration {wrong[0]!r}: metric {metric} needs kind patch (the others are "
+                             "cosine only)")
+        configs = {name: (kind, {**params, "metric": metric}) for name, (kind, params) in configs.items()
+                   if kind == "patch"}
+        real = metric_rows(real, metric, min_rows=2 * (k + 1), path=source)
+    else:
+        real = unit_rows(real, min_rows=2 * (k + 1))
     n, d = real.shape
     if not 0 < n_train < n - k:
         raise SynthError(f"{n} real rows: n_train={n_train} leaves no held-out rows to test against", source)
@@ -164,12 +183,13 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
     bar = tqdm(total=len(configs) + 1, desc="fidelity", disable=not verbose, leave=False)
     bar.set_postfix_str("ceiling")
     stage(f"ceiling (training vs held-out) at n = {', '.join(f'{s:,}' for s in sizes)}")
-    ceiling = {str(s): (_two_sample(heldout[:s], train[:s], k, 0, None) if s <= n_train else None) for s in sizes}
+    ceiling = {str(s): (_two_sample(heldout[:s], train[:s], k, 0, None, metric) if s <= n_train else None)
+               for s in sizes}
     real_info = {"stats": _stats(heldout[:stats_n]),
                  "heldout_median_nn_train": memorization(train, heldout[:n_mem], heldout[:n_mem])["heldout_median"]}
     queries = heldout[n_hnsw:n_hnsw + n_queries] if hnsw else None
     if hnsw:
-        cost, params = hnsw_cost(heldout[:n_hnsw], queries, k)
+        cost, params = hnsw_cost(heldout[:n_hnsw], queries, k, metric)
         real_info["hnsw"] = {"index": HNSW_INDEX, "build_params": params, "n": n_hnsw, "queries": n_queries,
                              "ndis_at_0.95": cost}
     bar.update()
@@ -187,19 +207,21 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
                "calibration": getattr(model, "calibration_", None),
                "bridge": getattr(model, "bridge_", None),
                "bridge_calibration": getattr(model, "bridge_calibration_", None),
-               "c2st": {str(s): _two_sample(heldout[:s], fake[:s], k, n_permutations, int(seeds[1]))
+               "c2st": {str(s): _two_sample(heldout[:s], fake[:s], k, n_permutations, int(seeds[1]), metric)
                         for s in sizes},
                "memorization": memorization(train, fake[:n_mem], heldout[:n_mem]),
                "stats": _stats(fake[:stats_n])}
         row["copies"] = copies(row["memorization"])
+        if metric != "cosine":
+            row["norms"] = norm_comparison(heldout[:stats_n], fake[:stats_n])
         if hnsw:
-            cost, _ = hnsw_cost(fake[:n_hnsw], model.sample(n_queries, random_state=int(seeds[2])), k)
+            cost, _ = hnsw_cost(fake[:n_hnsw], model.sample(n_queries, random_state=int(seeds[2])), k, metric)
             ref = real_info["hnsw"]["ndis_at_0.95"]
             row["hnsw"] = {"ndis_at_0.95": cost, "ratio": cost / ref if cost and ref else None}
         rows.append(row)
         bar.update()
     bar.close()
-    return {"data": {"source": source, "n": n, "d": d},
+    return {"data": {"source": source, "n": n, "d": d}, **({"metric": metric} if metric != "cosine" else {}),
             "split": {"n_train": n_train, "n_heldout": n_held, "random_state": random_state},
             "k": k, "n_permutations": n_permutations, "sizes": sizes, "stats_n": stats_n, "n_memorization": n_mem,
             "limits": {"memorization_rate": MEMORIZATION_LIMIT, "median_margin": MEDIAN_MARGIN},
@@ -216,7 +238,9 @@ def markdown(result):
     src = result["data"]["source"] or "real data"
     split = result["split"]
     head = (f"{src}: fitted on {split['n_train']:,} rows, tested against {split['n_heldout']:,} held-out rows "
-            f"(k = {result['k']}, seed {split['random_state']}).")
+            f"(k = {result['k']}, seed {split['random_state']})."
+            + (f" Metric {result['metric']}: rows keep their norms; the two-sample test and HNSW use it, "
+               "memorization and statistics are of the directions." if result.get("metric") else ""))
     lines = [head, "", "**c2st by n: pooled / weaker side** (0.5 = indistinguishable; ceiling = training vs "
              "held-out real at the same n)", "",
              "| config | " + " | ".join(f"n = {int(s):,}" for s in sizes) + " |", "|---|" + "---|" * len(sizes)]
@@ -242,7 +266,19 @@ def markdown(result):
                  ("not reached" if "hnsw" in row else "-") if ratio is None else f"{ratio:.2f}x"]
         lines.append("| " + " | ".join(cells) + " |")
     if hn:
-        lines.append(f"| real | | | | | | | | {hn['ndis_at_0.95']:,.0f} per query |")
+        real_cost = hn["ndis_at_0.95"]  # None: the largest efSearch does not reach 0.95 on the real rows either
+        lines.append("| real | | | | | | | | " + ("not reached" if real_cost is None else f"{real_cost:,.0f} per query")
+                     + " |")
+
+    normed = [row for row in result["configs"] if row.get("norms")]
+    if normed:
+        q = normed[0]["norms"]["quantiles"]
+        lines += ["", f"**row norms** (quantiles {', '.join(f'{p}%' for p in q)} of {result['stats_n']:,} held-out "
+                  "rows and as many fakes; KS = two-sample Kolmogorov-Smirnov statistic, 0 = same distribution)", "",
+                  "| set | norms | KS |", "|---|---|---|",
+                  "| real | " + " / ".join(f"{v:.3f}" for v in normed[0]["norms"]["real"]) + " | |"]
+        lines += [f"| {row['name']} | " + " / ".join(f"{v:.3f}" for v in row["norms"]["fake"])
+                  + f" | {row['norms']['ks']:.3f} |" for row in normed]
 
     names = [("twonn_id", "TwoNN dim", "{:.1f}"), ("isoscore", "IsoScore", "{:.4f}"),
              ("participation_ratio", "part. ratio", "{:.1f}"), ("anisotropy", "anisotropy", "{:.4f}"),

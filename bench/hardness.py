@@ -61,8 +61,30 @@ def summarize(values):
             "p90": float(np.percentile(v, 90))}
 
 
+def _euclidean(corpus, k, block=65536):
+    """Mean Euclidean distance of each query to the base, and to its k true neighbours (any metric)."""
+    Q = corpus.queries.astype(np.float64)
+    qq = (Q * Q).sum(axis=1)
+    total = np.zeros(len(Q))
+    for start in range(0, len(corpus.base), block):
+        B = corpus.base[start:start + block].astype(np.float64)
+        total += np.sqrt(np.maximum(qq[:, None] + (B * B).sum(axis=1)[None, :] - 2 * Q @ B.T, 0.0)).sum(axis=1)
+    nb = corpus.base[corpus.neighbors[:, :k]].astype(np.float64) - Q[:, None, :]
+    return total / len(corpus.base), np.sqrt((nb * nb).sum(axis=2))
+
+
 def hardness(corpus, k=10):
-    """Relative contrast and LID of a corpus's queries, per query and summarized."""
+    """Relative contrast and LID of a corpus's queries, per query and summarized.
+
+    Cosine corpora: distances between unit rows from the cosines. Metric ip / l2 (``corpus.metric``): the
+    Euclidean distances of the rows as given, to the metric's true neighbours."""
+    if getattr(corpus, "metric", "cosine") != "cosine":
+        mean, d = _euclidean(corpus, k)
+        d = np.maximum(d, 1e-12)
+        rc = mean / d[:, k - 1]
+        with np.errstate(divide="ignore"):
+            lid = -1.0 / np.log(d / d[:, -1:]).mean(axis=1)
+        return {"k": k, "rc": summarize(rc), "lid": summarize(lid), "per_query": {"rc": rc, "lid": lid}}
     rc = relative_contrast(corpus.base, corpus.queries, corpus.similarities, k)
     lid = lid_mle(corpus.similarities, k)
     return {"k": k, "rc": summarize(rc), "lid": summarize(lid), "per_query": {"rc": rc, "lid": lid}}

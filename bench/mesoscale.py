@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from synth.metrics.searchcost import KMEANS_SEED, ivf_cells  # noqa: F401 -- ivf_cells is part of this module's API
+from synth.metrics.searchcost import KMEANS_SEED, ivf_cells, probe_order  # noqa: F401 -- ivf_cells is part of this module's API
 from synth.metrics.statistics import hubness
 
 from .hardness import hardness
@@ -27,7 +27,7 @@ REACH_SHARE = 0.9  # cells to reach 9 of 10 neighbours: the share recall 0.9-0.9
 NEIGHBOUR_RANKS = (1, 10, 100)
 
 
-def cell_stats(queries, neighbors, centroids, assign, k=10, share=REACH_SHARE):
+def cell_stats(queries, neighbors, centroids, assign, k=10, share=REACH_SHARE, metric="cosine"):
     """Per-query spread of the true neighbours over cells.
 
     Cells are ranked for each query by centroid cosine, best first (IVF's probe order); rank 0 is the
@@ -52,7 +52,10 @@ def cell_stats(queries, neighbors, centroids, assign, k=10, share=REACH_SHARE):
         holding them) and ``cells_to_reach`` (probed cells needed to hold ``ceil(share * k)`` of them).
     """
     cells = np.asarray(assign)[np.asarray(neighbors)[:, :k]]  # (n_queries, k)
-    order = np.argsort(-(as_rows(queries) @ as_rows(centroids).T), axis=1, kind="stable")
+    if metric == "cosine":
+        order = np.argsort(-(as_rows(queries) @ as_rows(centroids).T), axis=1, kind="stable")
+    else:  # ip: largest inner product first; l2: nearest centroid first
+        order = probe_order(queries, centroids, metric)
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(order.shape[1])[None, :], axis=1)
     probe_rank = np.sort(np.take_along_axis(rank, cells, axis=1), axis=1)
@@ -89,8 +92,12 @@ def mesoscale(corpus, k=10, nlist=None, random_state=KMEANS_SEED):
         ``mean`` and ``worst5`` (5th percentile for the share, 95th for the counts); ``neighbor_cosine``:
         median cosine to neighbour 1, 10 and 100 (None beyond the ground truth's depth).
     """
-    centroids, assign = ivf_cells(corpus.base, nlist, random_state)
-    per_query = cell_stats(corpus.queries, corpus.neighbors, centroids, assign, k)
+    metric = getattr(corpus, "metric", "cosine")
+    if metric == "cosine":
+        centroids, assign = ivf_cells(corpus.base, nlist, random_state)
+    else:  # the cells an IVF index builds under that metric (Euclidean k-means)
+        centroids, assign = ivf_cells(corpus.base, nlist, random_state, metric=metric)
+    per_query = cell_stats(corpus.queries, corpus.neighbors, centroids, assign, k, metric=metric)
     sims = corpus.similarities
     return {"nlist": len(centroids), "k": k, "reach_share": REACH_SHARE,
             **{name: _summary(v, "low" if name == "own_cell_share" else "high") for name, v in per_query.items()},

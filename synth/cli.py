@@ -58,6 +58,12 @@ def input_options(f):
     return click.option("--key", help="Array in an .npz, dataset in an .h5 (default train), Hub config.")(f)
 
 
+def metric_option(text, default="cosine"):
+    """--metric cosine|ip|l2, checked by the command (a bad value is a one-line error)."""
+    return click.option("--metric", default=default, show_default=default is not None, metavar="cosine|ip|l2",
+                        help=text)
+
+
 def seed_option(f):
     return click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                         help="Random seed; the same seed gives the same bytes.")(f)
@@ -226,25 +232,33 @@ def main():
 @click.option("--copy-guard/--no-copy-guard", default=True, show_default=True,
               help="With --patches auto, lower the patch count while the fakes sit closer to the training rows "
                    "than the rows sit to each other (the memorization check's median rule, on REAL alone).")
+@metric_option("The distance the corpus is searched by: cosine (rows normalized), ip or l2 (rows keep their norms; "
+               "the patch model also learns each patch's norm distribution).")
 @input_options
 @seed_option
 @force_option
 @reports(estimate=True)
 def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_match, softness, recolor, max_mb,
-        group_size, copy_guard, key, column, split, seed, force):
+        group_size, copy_guard, metric, key, column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
     safetensors file holding the arrays, the parameters, a fingerprint and statistics of the fit data, and
     a checksum; share it instead of the data.
     """
+    from .metric import check_metric
     from .models.fitting import fit_model
 
+    check_metric(metric)
+    if metric != "cosine" and kind != "patch":
+        raise SynthError(f"--metric {metric} needs --kind patch ({kind} models are cosine only)")
     check_output(out, force)
     t0 = time.perf_counter()
     params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points, noise_scale=noise_scale,
                             bridge=bridge, softness=softness, recolor=recolor, max_mb=max_mb,
                             copy_guard=copy_guard, group_size=group_size, bridge_match=bridge_match)}.get(kind, {})
+    if metric != "cosine":
+        params["metric"] = metric
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
                                   key=key, column=column, split=split)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")
@@ -261,6 +275,10 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                        f"{show(cal['ivf'][pick])} x (IVF) and "
                        f"{show(cal['hnsw'][pick])} x (HNSW) what {cal['n_base']:,} training rows cost to search "
                        f"at recall {cal['recall']:g}")
+        if metric != "cosine":
+            click.echo(f"metric {metric}: each patch also keeps a {model.norm_table_.shape[1]}-level table of its "
+                       f"rows' norms (model norms {model.norm_table_[:, 0].min():.3g} .. "
+                       f"{model.norm_table_[:, -1].max():.3g})")
         tried = model.copy_check_ or []
         if len(tried) > 1:
             click.echo(f"patch count lowered from {tried[0]['n_patches']} to {tried[-1]['n_patches']}: with more "
@@ -291,7 +309,8 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
 @click.option("--queries", "n_queries", type=click.IntRange(min=0), default=0,
               help="Also write this many queries (their own seed stream) ...")
 @click.option("--neighbors", "k", type=click.IntRange(min=0), default=0,
-              help="... and their exact top-K neighbours by cosine among the corpus (blockwise, faiss).")
+              help="... and their exact top-K neighbours among the corpus by the model's metric (cosine, or ip / "
+                   "l2 for a model fitted with --metric; blockwise, faiss).")
 @click.option("--workers", type=click.IntRange(min=1), help="Run on a local Dask cluster of this many processes "
                                                             "(one task per shard; same bytes).")
 @click.option("--scheduler", help="Run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); "
@@ -351,10 +370,12 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
                f"{resumed} in {time.perf_counter() - t0:.1f} s")
     if n_queries:
         if part and part[1] > 1:
-            path = write_partial_truth(out, info["queries"], info["neighbors"], info["scores"], part)
+            path = write_partial_truth(out, info["queries"], info["neighbors"], info["scores"], part,
+                                       metric=gen.metric if hasattr(gen, "metric") else "cosine")
             click.echo(f"wrote this shard's partial ground truth to {path} (merge: synth merge-neighbors)")
         else:
-            paths = write_truth(out, info["queries"], info["neighbors"], info["scores"], dtype=dtype)
+            paths = write_truth(out, info["queries"], info["neighbors"], info["scores"], dtype=dtype,
+                                metric=gen.metric if hasattr(gen, "metric") else "cosine")
             click.echo(f"wrote {n_queries} queries to {paths['queries']}, top-{k} neighbours to "
                        f"{paths['neighbors']}")
 
@@ -492,11 +513,11 @@ def merge_neighbors(out, parts, k, dtype):
     PARTS, every shard's part of OUT is found where `synth sample --shard` wrote it (inside a corpus folder,
     beside a corpus file), and all N of them must be there.
     """
-    from .sampling.stream import find_partial_truth, merge_partial_truth, write_truth
+    from .sampling.stream import find_partial_truth, merge_partial_truth, partial_truth_metric, write_truth
 
     parts = parts or find_partial_truth(out)
     queries, ids, scores = merge_partial_truth(parts, k)
-    paths = write_truth(out, queries, ids, scores, dtype=dtype)
+    paths = write_truth(out, queries, ids, scores, dtype=dtype, metric=partial_truth_metric(parts))
     click.echo(f"merged {len(parts)} parts: {len(queries)} queries to {paths['queries']}, top-{k} neighbours "
                f"to {paths['neighbors']}")
 
@@ -554,9 +575,12 @@ def stats(x, n, as_json, dims, key, column, split, seed):
                    "al.'s data-copying test, alpha-precision, beta-recall and authenticity, and SDMetrics' DCR "
                    "overfitting protection (REAL is the held-out set).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@metric_option("cosine: rows normalized. ip / l2: the two-sample test and its ceiling on the raw rows by that "
+               "metric; statistics, memorization and standard measures on the directions, plus a comparison of "
+               "the row norms.")
 @seed_option
 @reports(estimate=True)
-def score(real, fake, train, n, k, permutations, standard, as_json, seed):
+def score(real, fake, train, n, k, permutations, standard, as_json, metric, seed):
     """How close FAKE is to REAL (held-out real embeddings, not used to fit).
 
     The k-NN two-sample test pools n real and n fake points and measures the share of each point's k
@@ -566,19 +590,22 @@ def score(real, fake, train, n, k, permutations, standard, as_json, seed):
     with held-out real's. The standard measures (docs/measures.md) come last, under "standard" in --json.
     """
     from .io.formats import load_embeddings
+    from .metric import check_metric
     from .metrics.twosample import score as run_score
     from .progress import stage
     from .report import format_score
 
+    unit = check_metric(metric) == "cosine"
     stage(f"reading {', '.join(x for x in (real, fake, train) if x)}")
-    R, _ = load_embeddings(real)
-    F, _ = load_embeddings(fake)
-    T = load_embeddings(train)[0] if train else None
+    R, _ = load_embeddings(real, normalize=unit)
+    F, _ = load_embeddings(fake, normalize=unit)
+    T = load_embeddings(train, normalize=unit)[0] if train else None
     for name, A in (("FAKE", F), ("TRAIN", T)):
         if A is not None and A.shape[1] != R.shape[1]:
             raise SynthError(f"{name} has dimension {A.shape[1]}, REAL has {R.shape[1]}",
                              fake if name == "FAKE" else train)
-    result = run_score(R, F, train=T, n=n, k=k, n_permutations=permutations, random_state=seed, standard=standard)
+    result = run_score(R, F, train=T, n=n, k=k, n_permutations=permutations, random_state=seed, standard=standard,
+                       metric=metric)
     click.echo(json.dumps(result, indent=2) if as_json else format_score(result))
 
 

@@ -10,16 +10,26 @@ def _fmt(v, digits=3):
 
 def format_score(r):
     """The result of :func:`synth.metrics.twosample.score` as a few aligned lines."""
+    metric = r.get("metric", "cosine")
     lines = [f"k-NN two-sample test: n = {r['n']} real vs {r['n']} fake, k = {r['k']} "
-             "(0.5 = indistinguishable, 0 = separable)",
+             "(0.5 = indistinguishable, 0 = separable)" + (f", metric {metric} on the raw rows" if metric != "cosine"
+                                                          else ""),
              f"  {'':<22}{'pooled':>8}{'real side':>11}{'fake side':>11}",
              f"  {'real vs fake':<22}{r['c2st']:>8.3f}{r['c2st_real']:>11.3f}{r['c2st_fake']:>11.3f}"
              f"   p = {r['p_value']:.3g}",
              f"  {'ceiling (real/real)':<22}{r['ceiling']:>8.3f}{r['ceiling_real']:>11.3f}{r['ceiling_fake']:>11.3f}"
              f"   n = {r['ceiling_n']}",
-             "", f"statistics (n = {r['stats']['real']['n']})", f"  {'':<14}{'real':>10}{'fake':>10}"]
+             "", f"statistics (n = {r['stats']['real']['n']}" + (", on the directions: rows normalized)"
+                                                                 if metric != "cosine" else ")"),
+             f"  {'':<14}{'real':>10}{'fake':>10}"]
     for key, label in STAT_NAMES.items():
         lines.append(f"  {label:<14}{r['stats']['real'][key]:>10.4g}{r['stats']['fake'][key]:>10.4g}")
+    if r.get("norms"):
+        m = r["norms"]
+        lines += ["", f"row norms (quantiles {', '.join(f'{q}%' for q in m['quantiles'])}; KS statistic "
+                      f"{m['ks']:.3f}, 0 = same distribution)",
+                  "  real " + " ".join(f"{v:.4g}" for v in m["real"]),
+                  "  fake " + " ".join(f"{v:.4g}" for v in m["fake"])]
     if r.get("dcr"):
         d = r["dcr"]
         lines += ["", "memorization: cosine to the nearest training point (median)",

@@ -142,21 +142,38 @@ class IndexSpec:
             raise SynthError(f"no class {self.class_name!r} (named in config.yml)", path=path)
         return cls
 
-    def create(self, build_params, n, d):
-        """A new, unbuilt index for ``n`` rows of dimension ``d``.
+    def create(self, build_params, n, d, metric="cosine"):
+        """A new, unbuilt index for ``n`` rows of dimension ``d``, searching by ``metric``.
 
         Parameters
         ----------
         build_params : dict
             One entry of ``build_grid``; a value ``"auto"`` is resolved by the class's ``auto(param, n, d)``.
         n, d : int
+        metric : {"cosine", "ip", "l2"}
+            Given to the index as its ``metric`` attribute; a plug-in whose class does not list it in
+            ``metrics`` is refused (:meth:`check_metric`).
 
         Returns
         -------
         bench.indexes.base.Index
         """
+        cls = self.check_metric(metric)
+        index = cls(**self.resolve(cls, build_params, n, d))
+        index.metric = metric
+        return index
+
+    def check_metric(self, metric):
+        """The plug-in's class if it searches by ``metric``; else a one-line SynthError naming the plug-in."""
+        from synth.metric import check_metric
+
+        check_metric(metric)
         cls = self.index_class()
-        return cls(**self.resolve(cls, build_params, n, d))
+        supported = tuple(getattr(cls, "metrics", ("cosine",)))
+        if metric not in supported:
+            raise SynthError(f"index {self.name!r} cannot search by metric {metric} (it supports "
+                             f"{', '.join(supported)})")
+        return cls
 
     @staticmethod
     def resolve(cls, build_params, n, d):
@@ -263,8 +280,9 @@ def available(root=None):
     return [name for name, spec in registry(root).items() if spec.unavailable() is None]
 
 
-def require(names, root=None):
-    """The plug-ins called ``names``; SynthError for an unknown name or a plug-in whose library is missing.
+def require(names, root=None, metric="cosine"):
+    """The plug-ins called ``names``; SynthError for an unknown name, a plug-in whose library is missing or
+    one that cannot search by ``metric``.
 
     Call it before any work, so that a run asked for an uninstalled library stops at once with the install
     command instead of after building its corpora.
@@ -272,4 +290,6 @@ def require(names, root=None):
     specs = [get(name, root) for name in names]
     for spec in specs:
         spec.check_available()
+        if metric != "cosine":
+            spec.check_metric(metric)
     return specs

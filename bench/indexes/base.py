@@ -2,7 +2,9 @@
 
 A plug-in's ``__init__`` stores its build parameters only (the scikit-learn contract); ``build`` does the
 work. Build and search run on one thread, so a rebuild gives identical search results and QPS is
-single-thread QPS. The metric is inner product everywhere: rows are unit vectors, so this is cosine.
+single-thread QPS. The metric is inner product by default: rows are unit vectors, so this is cosine. A plug-in
+that lists ``"ip"`` or ``"l2"`` in its class attribute ``metrics`` is also built for those: the harness sets
+the index's ``metric`` attribute (:meth:`bench.indexes.IndexSpec.create`) before ``build``.
 """
 
 
@@ -27,6 +29,9 @@ class Index:
     **build_params
         Build-time parameters (one point of the plug-in's ``build:`` grid, "auto" already resolved).
     """
+
+    metrics = ("cosine",)  # the metrics this plug-in searches by; others are refused before any work
+    metric = "cosine"  # set by the harness after construction
 
     def __init__(self, **build_params):
         self.build_params = dict(build_params)
@@ -170,9 +175,22 @@ class FaissIndex(Index):
 
     index_ = None
     queries_ = 0
+    metrics = ("cosine", "ip", "l2")
 
     def make(self, X):
         raise NotImplementedError
+
+    def faiss_metric(self):
+        """faiss's metric constant for ``self.metric``: METRIC_L2 for l2, METRIC_INNER_PRODUCT otherwise."""
+        from synth.metric import faiss_metric
+
+        return faiss_metric(self.metric)
+
+    def flat(self, d):
+        """A flat (exact) faiss index under ``self.metric``, e.g. an IVF coarse quantizer."""
+        import faiss
+
+        return faiss.IndexFlatL2(d) if self.metric == "l2" else faiss.IndexFlatIP(d)
 
     def build(self, X):
         X = as_rows(X)

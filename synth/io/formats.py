@@ -195,7 +195,7 @@ READERS = {
 }
 
 
-def read_vectors(path, key=None, column=None, split=None):
+def read_vectors(path, key=None, column=None, split=None, raw=False):
     """Read a 2-D array of vectors as stored (no conversion, possibly memory-mapped).
 
     Parameters
@@ -225,7 +225,7 @@ def read_vectors(path, key=None, column=None, split=None):
             from ..bundled import NAMED
 
             if text in NAMED:  # a named real set; a file of that name takes precedence
-                return NAMED[text]()
+                return NAMED[text](raw=True) if raw else NAMED[text]()
             raise SynthError("no such file or folder" + (f" (named sets: {', '.join(NAMED)})" if "/" not in text
                                                            and "." not in text else ""), path)
         if p.is_dir():
@@ -251,10 +251,12 @@ def fingerprint(X):
     return hashlib.sha256(np.ascontiguousarray(X, dtype=np.float32).tobytes()).hexdigest()
 
 
-def load_embeddings(path, key=None, column=None, split=None, min_points=2):
+def load_embeddings(path, key=None, column=None, split=None, min_points=2, normalize=True):
     """Read, validate and L2-normalize a set of embeddings.
 
-    Rows are L2-normalized: the project works in cosine geometry, on the unit sphere.
+    Rows are L2-normalized: the project works in cosine geometry, on the unit sphere. ``normalize=False``
+    (metric ``ip`` or ``l2``) validates the rows the same way but returns them as stored, as float32
+    (a named set's raw rows).
 
     Parameters
     ----------
@@ -269,9 +271,13 @@ def load_embeddings(path, key=None, column=None, split=None, min_points=2):
     info : dict
         ``source``, ``n``, ``d``, ``dtype`` (as stored) and ``n_duplicates`` (rows repeating an earlier row).
     """
-    raw = read_vectors(path, key=key, column=column, split=split)
+    raw = read_vectors(path, key=key, column=column, split=split, raw=not normalize)
     n, d = raw.shape
     X = unit_rows(raw, min_points, path)
+    if not normalize:
+        X = np.ascontiguousarray(raw, dtype=np.float32)
+        if not np.isfinite(X).all():  # finite float64 rows can overflow float32
+            raise SynthError("values overflow float32", path)
     info = {"source": Path(str(path)).name, "n": n, "d": d, "dtype": str(raw.dtype),
             "n_duplicates": count_duplicates(X)}
     return X, info
@@ -534,13 +540,16 @@ class FvecsWriter(BigAnnWriter):
 
 
 class Hdf5Writer(VectorWriter):
-    """ann-benchmarks layout: the vectors go to ``train``; ``distance`` is ``angular`` (unit rows)."""
+    """ann-benchmarks layout: the vectors go to ``train``; ``distance`` is ``angular`` (unit rows), or
+    ``euclidean`` / ``dot`` for metric l2 / ip (:data:`synth.metric.ANN_DISTANCE`)."""
+
+    distance = "angular"
 
     def open(self):
         import h5py
 
         self.f = h5py.File(self.path, "w")
-        self.f.attrs.update(distance="angular", dimension=self.d, point_type="float", type="dense")
+        self.f.attrs.update(distance=self.distance, dimension=self.d, point_type="float", type="dense")
         self.ds = self.f.create_dataset("train", shape=(self.n, self.d), dtype=self.dtype)
 
     def append(self, rows):
@@ -577,12 +586,15 @@ WRITERS = {".npy": NpyWriter, ".fbin": BigAnnWriter, ".fvecs": FvecsWriter, ".h5
 
 
 @contextlib.contextmanager
-def open_writer(path, n, d, dtype=np.float32):
+def open_writer(path, n, d, dtype=np.float32, metric="cosine"):
     """Stream ``n`` rows of dimension ``d`` into ``path``, in the format its extension names.
 
     The file is written under a temporary name and renamed into place only when all ``n`` rows arrived:
-    ``with open_writer(path, n, d) as w: w.write(block)``.
+    ``with open_writer(path, n, d) as w: w.write(block)``. ``metric`` names the distance in formats that
+    carry one (HDF5's ``distance`` attribute).
     """
+    from ..metric import ANN_DISTANCE, check_metric
+
     cls = WRITERS.get(Path(path).suffix.lower())
     if cls is None:
         raise SynthError(f"unknown output format {Path(path).suffix!r} (known: {', '.join(sorted(WRITERS))})",
@@ -591,6 +603,8 @@ def open_writer(path, n, d, dtype=np.float32):
         raise SynthError(f"{Path(path).suffix} holds float32 only", path)
     with atomic_path(path) as tmp:
         writer = cls(tmp, n, d, dtype)
+        if cls is Hdf5Writer:
+            writer.distance = ANN_DISTANCE[check_metric(metric)]
         try:
             yield writer
         finally:

@@ -173,6 +173,8 @@ def membership_attacks(model, train, heldout, n=5000, n_fakes=100_000, random_st
     if fakes is None:
         stage(f"membership attacks: sampling {n_fakes:,} fakes", step="sample")
         fakes = model.sample(n_fakes, random_state=random_state + 1)
+    if getattr(model, "norm_table_", None) is not None:  # ip / l2: the attacks compare directions
+        fakes = _unit64(fakes).astype(np.float32)
     n_fakes = len(fakes)
     scorers["nearest_fake"] = lambda X: nearest_fake(fakes, X)
     attacks = {}

@@ -44,8 +44,12 @@ def _rows(X):
     return np.ascontiguousarray(X, dtype=np.float32)
 
 
-def ivf_cells(base, nlist=None, random_state=KMEANS_SEED):
+def ivf_cells(base, nlist=None, random_state=KMEANS_SEED, metric="cosine"):
     """Spherical k-means cells of a base, as an IVF index with a flat inner-product quantizer builds them.
+
+    ``metric`` "l2" or "ip": plain (Euclidean) k-means, as faiss trains an IVF index's quantizer under
+    METRIC_L2 or METRIC_INNER_PRODUCT; each row goes to its nearest centroid (l2) or the one of largest inner
+    product (ip).
 
     Parameters
     ----------
@@ -64,10 +68,23 @@ def ivf_cells(base, nlist=None, random_state=KMEANS_SEED):
     base = _rows(base)
     nlist = max(1, int(round(math.sqrt(len(base))))) if nlist is None else int(nlist)
     with faiss_single_thread():
-        km = faiss.Kmeans(base.shape[1], nlist, niter=20, spherical=True, seed=int(random_state), verbose=False)
+        km = faiss.Kmeans(base.shape[1], nlist, niter=20, spherical=metric == "cosine", seed=int(random_state),
+                          verbose=False)
         km.train(base)
-        _, assign = km.index.search(base, 1)
+        if metric == "ip":
+            _, assign = faiss.knn(base, km.centroids, 1, metric=faiss.METRIC_INNER_PRODUCT)
+        else:
+            _, assign = km.index.search(base, 1)
     return km.centroids.copy(), assign[:, 0].astype(np.int64)
+
+
+def probe_order(queries, centroids, metric="cosine"):
+    """Each query's cells in IVF probe order: largest inner product first (cosine, ip), nearest first (l2)."""
+    q, c = _rows(queries), _rows(centroids)
+    s = q @ c.T
+    if metric == "l2":  # minus the squared distance, up to the query's own norm
+        s = 2 * s - (c * c).sum(axis=1)[None, :]
+    return np.argsort(-s, axis=1, kind="stable")
 
 
 def cost_at_recall(recalls, costs, target):
@@ -87,12 +104,12 @@ def cost_at_recall(recalls, costs, target):
     return float(costs[lo] + frac * (costs[hi] - costs[lo]))
 
 
-def ivf_cost(base, queries, neighbors, recall):
+def ivf_cost(base, queries, neighbors, recall, metric="cosine"):
     """Distance computations per query an IVF-Flat index needs for ``recall`` (see the module's text)."""
-    centroids, assign = ivf_cells(base)
+    centroids, assign = ivf_cells(base, metric=metric)
     nlist = len(centroids)
     sizes = np.bincount(assign, minlength=nlist).astype(np.float64)
-    order = np.argsort(-(_rows(queries) @ centroids.T), axis=1, kind="stable")
+    order = probe_order(queries, centroids, metric)
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(nlist)[None, :], axis=1)
     probe = np.take_along_axis(rank, assign[neighbors], axis=1)  # probe rank of each true neighbour's cell
@@ -101,14 +118,16 @@ def ivf_cost(base, queries, neighbors, recall):
     return cost_at_recall(found, nlist + scanned, recall)
 
 
-def hnsw_cost(base, queries, neighbors, recall, ef_search=EF_SEARCH):
+def hnsw_cost(base, queries, neighbors, recall, ef_search=EF_SEARCH, metric="cosine"):
     """Distance computations per query an HNSW graph needs for ``recall`` (faiss's counter), or None when
-    the largest ``efSearch`` does not reach it."""
+    the largest ``efSearch`` does not reach it. ``metric`` "l2": the graph is built under METRIC_L2."""
+    from ..metric import faiss_metric
+
     base, queries = _rows(base), _rows(queries)
     k = neighbors.shape[1]
     recalls, costs = [], []
     with faiss_single_thread():
-        index = faiss.IndexHNSWFlat(base.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexHNSWFlat(base.shape[1], HNSW_M, faiss_metric(metric))
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.add(base)
         for ef in ef_search:
@@ -122,15 +141,17 @@ def hnsw_cost(base, queries, neighbors, recall, ef_search=EF_SEARCH):
     return cost_at_recall(recalls, costs, recall)
 
 
-def search_cost(base, queries, k=10, recall=0.95):
+def search_cost(base, queries, k=10, recall=0.95, metric="cosine"):
     """IVF and HNSW distance computations per query at ``recall`` on one corpus.
 
     Parameters
     ----------
-    base : ndarray of shape (n, d), unit rows
+    base : ndarray of shape (n, d), unit rows (any rows for ``metric`` ip or l2)
     queries : ndarray of shape (n_queries, d), unit rows, not in ``base``
     k : int
     recall : float
+    metric : {"cosine", "ip", "l2"}
+        The true neighbours, the IVF cells and the HNSW graph use it (l2: Euclidean k-means and METRIC_L2).
 
     Returns
     -------
@@ -138,10 +159,11 @@ def search_cost(base, queries, k=10, recall=0.95):
         ``ivf`` and ``hnsw``: distance computations per query (None when not reached).
     """
     base, queries = _rows(base), _rows(queries)
-    index = faiss.IndexFlatIP(base.shape[1])
+    index = faiss.IndexFlatL2(base.shape[1]) if metric == "l2" else faiss.IndexFlatIP(base.shape[1])
     index.add(base)
     _, neighbors = index.search(queries, k)
-    return {"ivf": ivf_cost(base, queries, neighbors, recall), "hnsw": hnsw_cost(base, queries, neighbors, recall)}
+    return {"ivf": ivf_cost(base, queries, neighbors, recall, metric=metric),
+            "hnsw": hnsw_cost(base, queries, neighbors, recall, metric=metric)}
 
 
 def cost_ratio(fake, real):

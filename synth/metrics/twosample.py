@@ -20,8 +20,24 @@ def _check_pair(a, b, names):
     return a, b
 
 
-def knn_two_sample(real, fake, k=10, n_permutations=200, random_state=None):
+def _pooled_graph(real, fake, k, metric):
+    """Each pooled row's k neighbours (self excluded): cosine on unit rows, or on the raw rows by the
+    largest inner product (ip) or the smallest Euclidean distance (l2)."""
+    from synth.metric import check_metric
+
+    if check_metric(metric) == "cosine":
+        return knn(np.vstack([_as_unit(real), _as_unit(fake)]), k=k, exclude_self=True)[1]
+    pooled = np.vstack([np.asarray(real, dtype=np.float32), np.asarray(fake, dtype=np.float32)])
+    if not np.isfinite(pooled).all():
+        raise SynthError("rows hold NaN or infinite values")
+    return knn(pooled, k=k, exclude_self=True, metric="l2" if metric == "l2" else "ip")[1]
+
+
+def knn_two_sample(real, fake, k=10, n_permutations=200, random_state=None, metric="cosine"):
     """k-nearest-neighbour two-sample test (Schilling 1986; Henze 1988) on cosine similarity.
+
+    With ``metric="l2"`` the neighbours are by Euclidean distance on the rows as given (norms count),
+    with ``"ip"`` by the largest inner product (self excluded when it is among them).
 
     Pool the N = n1 + n2 rows, find each one's k nearest neighbours (self excluded) once, and let
     c_i be the share of point i's neighbours that come from the other sample::
@@ -63,9 +79,8 @@ def knn_two_sample(real, fake, k=10, n_permutations=200, random_state=None):
             raise SynthError(f"{name} has {len(X)} points; the test needs at least k + 1 = {k + 1}")
     n1, n2 = len(real), len(fake)
     N = n1 + n2
-    pooled = np.vstack([_as_unit(real), _as_unit(fake)])
     labels = np.repeat(np.array([0, 1], dtype=np.int8), [n1, n2])
-    _, ids = knn(pooled, k=k, exclude_self=True)
+    ids = _pooled_graph(real, fake, k, metric)
 
     cross = (labels[ids] != labels[:, None]).mean(axis=1)
     stat = float(cross.mean())
@@ -200,8 +215,21 @@ def score_plan(n=5000, train=None, standard=False, **_):
     return steps
 
 
+def norm_comparison(real, fake):
+    """Row norms of two samples: quantiles (5, 25, 50, 75, 95 %) and the two-sample Kolmogorov-Smirnov
+    statistic (0 = same distribution of norms, 1 = disjoint)."""
+    from scipy.stats import ks_2samp
+
+    a = np.linalg.norm(np.asarray(real, dtype=np.float64), axis=1)
+    b = np.linalg.norm(np.asarray(fake, dtype=np.float64), axis=1)
+    q = [5, 25, 50, 75, 95]
+    return {"quantiles": q, "real": np.percentile(a, q).round(5).tolist(), "fake": np.percentile(b, q).round(5).tolist(),
+            "ks": float(ks_2samp(a, b).statistic)}
+
+
 @planned(score_plan)
-def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state=0, standard=False):
+def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state=0, standard=False,
+          metric="cosine"):
     """Score a synthetic set against real data: two-sample test, its ceiling, geometry, privacy.
 
     ``n`` real and ``n`` fake rows (``n = min(n, len(real), len(fake))``) go into
@@ -227,6 +255,11 @@ def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state
         Also run the field's standard measures (:func:`synth.metrics.standard_measures.standard_measures`: SDMetrics'
         detection score, and with ``train`` Meehan et al.'s data-copying test, alpha-precision, beta-recall
         and authenticity, SDMetrics' DCR overfitting protection), seeded by the same generator.
+    metric : {"cosine", "ip", "l2"}, default="cosine"
+        The two-sample test and its ceiling use it on the rows as given (:func:`knn_two_sample`). The
+        geometry statistics, the memorization check and the standard measures are defined on unit rows:
+        with ip / l2 they are computed on the directions (rows normalized explicitly), and ``norms``
+        (:func:`norm_comparison`) compares the norms the directions leave out.
 
     Returns
     -------
@@ -249,7 +282,7 @@ def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state
     fake_n = fake[rng.choice(len(fake), size=n, replace=False)]
 
     stage(f"two-sample test, n = {n:,}, k = {k}, {n_permutations} permutations", step="test")
-    test = knn_two_sample(real_n, fake_n, k=k, n_permutations=n_permutations, random_state=rng)
+    test = knn_two_sample(real_n, fake_n, k=k, n_permutations=n_permutations, random_state=rng, metric=metric)
 
     if train is not None:
         n_c = min(n, len(train))
@@ -264,7 +297,7 @@ def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state
             stacklevel=2,
         )
     stage(f"ceiling (real vs real), n = {n_c:,}", step="ceiling")
-    ceiling = knn_two_sample(ceil_real, ceil_other, k=k, n_permutations=0)
+    ceiling = knn_two_sample(ceil_real, ceil_other, k=k, n_permutations=0, metric=metric)
 
     stage("geometry statistics", step="statistics")
     result = {
@@ -280,6 +313,9 @@ def score(real, fake, train=None, n=5000, k=10, n_permutations=200, random_state
         "ceiling_n": n_c,
         "stats": {"real": geometry_stats(real_n), "fake": geometry_stats(fake_n)},
     }
+    if metric != "cosine":
+        result["metric"] = metric
+        result["norms"] = norm_comparison(real_n, fake_n)
     if train is not None:
         stage("memorization check", step="memorization")
         result["dcr"] = memorization(train, fake_n, real_n)

@@ -1,8 +1,10 @@
 """The fit job: read real embeddings, fit a model, write the model file with the data's fingerprint."""
 
 from ..errors import SynthError
+from ..io.arrays import unit_rows
 from ..io.artifact import save_model
 from ..io.formats import fingerprint, load_embeddings
+from ..metric import check_metric
 from ..metrics.statistics import geometry_stats
 from ..progress import planned, stage
 from . import MODELS
@@ -56,8 +58,11 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
     size : int or None
         Bytes written.
     """
+    metric = check_metric((params or {}).get("metric", "cosine"))
+    if metric != "cosine" and kind != "patch":
+        raise SynthError(f"metric {metric!r} needs the patch model (--kind patch); {kind} models are cosine only")
     stage(f"reading {source}")
-    X, info = load_embeddings(source, key=key, column=column, split=split)
+    X, info = load_embeddings(source, key=key, column=column, split=split, normalize=metric == "cosine")
     model, size = fit_rows(X, info, out, kind=kind, params=params, random_state=random_state, verbose=verbose,
                            path=source)
     return model, info, size
@@ -77,6 +82,7 @@ def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbo
     ``path`` names them in errors. Returns ``(model, bytes written or None)``.
     """
     model = make_model(kind, random_state=random_state, verbose=verbose, **(params or {}))
+    metric = check_metric(getattr(model, "metric", "cosine"))
     stage(f"fitting {kind} on {len(X):,} rows", step="fit")
     try:
         model.fit(X)
@@ -85,7 +91,9 @@ def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbo
     size = None
     if out is not None:
         fit_data = {"source": info["source"], "n": info["n"], "d": info["d"], "n_duplicates": info["n_duplicates"],
-                    "sha256": fingerprint(X)}
+                    "sha256": fingerprint(X)}  # ip / l2: of the rows as given, norms included
+        if metric != "cosine":  # the statistics and the memorization check are of the directions
+            X = unit_rows(X)
         stage("statistics and memorization check for the model file", step="check")
         stats = geometry_stats(X, n=STATS_N, random_state=random_state)
         model.fit_check_ = fit_check(model, X, random_state)

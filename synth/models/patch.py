@@ -8,7 +8,8 @@ import scipy.linalg
 from tqdm.auto import tqdm
 
 from ..errors import SynthError
-from ..io.arrays import unit_rows
+from ..io.arrays import check_rows, unit_rows
+from ..metric import NORM_QUANTILES, check_metric, draw_norms, norm_table
 from ..progress import muted, planned, stage
 from .base import Generator, blas_threads, check_array, check_seed, normalize, one_blas_thread
 
@@ -339,6 +340,8 @@ def copy_check(model, X, seed, n_check=COPY_CHECK_N, reference=None):
     ref = reference if reference is not None else CopyReference(X, seed, n_check)
     max_rate = round(MAX_MEMORIZATION - COPY_RATE_MARGIN, 4)
     fakes = model.sample(ref.n, random_state=seed)
+    if getattr(model, "norm_table_", None) is not None:  # ip / l2: the check compares directions
+        fakes = normalize(fakes)
     fake_sim = ref.nearest(fakes[:COPY_EARLY_N])
     # early rejection: a rate this far above the limit on the first fakes is not brought under it by the rest
     early = fake_sim.size < ref.n and (np.mean(fake_sim > ref.threshold)
@@ -474,11 +477,13 @@ def patch_map(fn, n):
             yield from pool.map(fn, range(n))
 
 
-def patch_bytes(d, rank, bridge=False):
+def patch_bytes(d, rank, bridge=False, norms=False):
     """Bytes one patch takes in a model file: float32 mean, float16 directions, float32 variances, noise
     variance and an int64 count; with ``bridge``, also its row of the partner table (at most
-    :data:`PARTNERS_MAX` int32 indices and float32 weights, and an int64 row pointer)."""
-    return 4 * d + 2 * rank * d + 4 * rank + 4 + 8 + (8 * PARTNERS_MAX + 8 if bridge else 0)
+    :data:`PARTNERS_MAX` int32 indices and float32 weights, and an int64 row pointer); with ``norms``
+    (metric ip / l2), its float32 norm table."""
+    return (4 * d + 2 * rank * d + 4 * rank + 4 + 8 + (8 * PARTNERS_MAX + 8 if bridge else 0)
+            + (4 * NORM_QUANTILES if norms else 0))
 
 
 def group_bytes(n_groups, d):
@@ -596,7 +601,7 @@ def gaussian_transport(C_from, C_to):
     return half @ inv_half @ half
 
 
-def auto_patches(n, d, rank, max_mb, reserve=0, bridge=False):
+def auto_patches(n, d, rank, max_mb, reserve=0, bridge=False, norms=False):
     """The patch count of ``n_patches="auto"``: ``max(160, n / 62.5)``, capped so that the file stays
     within ``max_mb`` megabytes (10^6 bytes); at least 1.
 
@@ -607,7 +612,7 @@ def auto_patches(n, d, rank, max_mb, reserve=0, bridge=False):
     """
     k = max(AUTO_MIN_PATCHES, round(n / AUTO_POINTS_PER_PATCH))
     if max_mb is not None:
-        k = min(k, int((max_mb * 1e6 - HEADER_ALLOWANCE - reserve) // patch_bytes(d, min(rank, d), bridge)))
+        k = min(k, int((max_mb * 1e6 - HEADER_ALLOWANCE - reserve) // patch_bytes(d, min(rank, d), bridge, norms)))
     return max(1, k)
 
 
@@ -772,6 +777,13 @@ class PatchPCA(Generator):
         With ``n_patches="auto"``, lower the patch count while the fit fails the copying rule on its training
         data (see ``n_patches``). False skips the check: faster, and the fakes may sit closer to the training
         rows than new real points would.
+    metric : {"cosine", "ip", "l2"}, default="cosine"
+        The distance the corpus is searched by. "cosine": rows are normalized and samples are unit rows.
+        "ip" and "l2": the directions are modelled as for cosine, on the normalized rows, and each patch also
+        stores a table of its training rows' norms (:func:`synth.metric.norm_table`, 33 smoothed quantiles,
+        each a mean of ``min_points`` norms); a sample is its direction times a norm drawn by inverse-CDF
+        interpolation in its patch's table, from the row's own generator (after every direction draw, so
+        row r still depends only on (seed, r)).
     random_state : int or None
         Seed of k-means.
     verbose : int, default=0
@@ -804,6 +816,8 @@ class PatchPCA(Generator):
         Training rows summarised by each group (at least ``min_points``).
     group_patch_ : ndarray of shape (n_groups_,), int64, or None
         Each group's patch.
+    norm_table_ : ndarray of shape (n_patches_, 33), float32, or None
+        With ``metric`` "ip" or "l2", each patch's norm table; None for cosine.
     """
 
     kind = "patch"
@@ -829,8 +843,9 @@ class PatchPCA(Generator):
 
     def __init__(self, n_patches="auto", rank=40, min_points=20, n_iter=25, noise_scale="auto", bridge=0.0,
                  softness=0.0, recolor=False, max_mb=16.0, copy_guard=True, group_size=None, bridge_match="both",
-                 random_state=None, verbose=0):
+                 metric="cosine", random_state=None, verbose=0):
         self.n_patches = n_patches
+        self.metric = metric
         self.bridge_match = bridge_match
         self.group_size = group_size
         self.recolor = recolor
@@ -847,12 +862,13 @@ class PatchPCA(Generator):
 
     @planned(_fit_plan)
     def fit(self, X, y=None):
-        """Fit patches to unit vectors.
+        """Fit patches to the directions of X (and, for metric ip / l2, each patch's norms).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Rows are L2-normalized here if they are not already.
+            Rows are L2-normalized here if they are not already; with metric "ip" or "l2" their norms are
+            kept for the norm tables first.
 
         Returns
         -------
@@ -884,7 +900,31 @@ class PatchPCA(Generator):
                 raise SynthError("group_size is not supported with softness > 0 (soft patches have no disjoint "
                                  "rows to cut into groups)")
         auto = self.noise_scale == "auto"
-        X = unit_rows(X, min_rows=2 * self.min_points)
+        check_metric(self.metric)
+        self.norm_table_ = None  # the fit and its checks sample directions; the norms come last
+        norms = None
+        if self.metric != "cosine":
+            raw = check_rows(X, min_rows=2 * self.min_points)
+            X = unit_rows(raw, min_rows=2 * self.min_points)  # validates: finite, non-zero rows
+            norms = np.concatenate([np.linalg.norm(np.asarray(raw[i:i + 65536], dtype=np.float64), axis=1)
+                                    for i in range(0, len(raw), 65536)])
+        else:
+            X = unit_rows(X, min_rows=2 * self.min_points)
+        self._fit_body(X, auto)
+        if norms is not None:
+            self._fit_norms(norms)
+        self._train_labels = None
+        return self
+
+    def _fit_norms(self, norms):
+        """Each patch's norm table, from the norms of the training rows of its (hard) cell."""
+        labels, K = self._train_labels, len(self.weights_)
+        order = np.argsort(labels, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=K))])
+        self.norm_table_ = np.stack([norm_table(norms[order[bounds[j]:bounds[j + 1]]], self.min_points)
+                                     for j in range(K)])
+
+    def _fit_body(self, X, auto):
         n, d = X.shape
         seed = check_seed(self.random_state)
         reserve = recolor_bytes(d) if self.recolor else 0  # the map's bytes come out of max_mb
@@ -892,15 +932,17 @@ class PatchPCA(Generator):
             reserve += group_bytes(n // self.group_size, d)
         if self.n_patches != "auto" or not self.copy_guard:
             n_patches = (int(self.n_patches) if self.n_patches != "auto"
-                         else auto_patches(n, d, self.rank, self.max_mb, reserve, self._bridging()))
+                         else auto_patches(n, d, self.rank, self.max_mb, reserve, self._bridging(),
+                                           self.metric != "cosine"))
             self._fit_patches(X, n_patches, seed, auto)
             self.copy_check_ = None
-            return self
+            return
         # the auto patch count backs off (x 0.7) while the fit fails the publish gate's memorization check,
         # with the training rows' leave-one-out cosines standing in for held-out's
         # While backing off, the noise scale calibrated at the first count is reused; the count that passes
         # then gets its own calibration and is checked again (a failure there backs off further).
-        n_patches, tried = min(auto_patches(n, d, self.rank, self.max_mb, reserve, self._bridging()),
+        n_patches, tried = min(auto_patches(n, d, self.rank, self.max_mb, reserve, self._bridging(),
+                                            self.metric != "cosine"),
                                 max(1, n // self.min_points)), []
         reference, scale = CopyReference(X, seed), None
         while True:
@@ -916,7 +958,6 @@ class PatchPCA(Generator):
             scale = self.noise_scale_ if auto or self.bridge == "auto" else None  # and bridge_ is kept
             n_patches = max(1, int(n_patches * AUTO_BACKOFF))
         self.copy_check_ = tried
-        return self
 
     def _fit_patches(self, X, n_patches, seed, auto_noise, scale=None):
         """Cut X into at most ``n_patches`` patches, fit each, then set (or calibrate) the noise scale;
@@ -957,6 +998,7 @@ class PatchPCA(Generator):
         # canonical patch order: most points first, ties broken by the mean's coordinates
         perm = np.lexsort(means.T[::-1].tolist() + [-counts]) if K > 1 else np.arange(K)
         self.counts_ = counts[perm].astype(np.int64)
+        self._train_labels = np.argsort(perm)[labels]  # each training row's hard cell, in the canonical order
         self.mass_ = mass[perm]
         self.weights_ = self.mass_ / self.mass_.sum()
         self.means_, self.components_ = means[perm], comps[perm]
@@ -1110,7 +1152,11 @@ class PatchPCA(Generator):
             z = rng.standard_normal((len(rows), factors.shape[1]), dtype=np.float32)
             Y[rows] += z @ factors[j]
         Y = normalize(Y)
-        return self._recolor_block(Y) if getattr(self, "recolor_map_", None) is not None else Y
+        if getattr(self, "recolor_map_", None) is not None:
+            Y = self._recolor_block(Y)
+        if getattr(self, "norm_table_", None) is not None:  # drawn last: the directions' stream is cosine's
+            Y *= draw_norms(self.norm_table_, labels, rng.random(m))[:, None]
+        return Y
 
     def _arrays(self):
         return {"counts": self.counts_, "mass": self.mass_, "means": self.means_, "components": self.components_,
@@ -1121,7 +1167,8 @@ class PatchPCA(Generator):
                 **({"group_means": self.group_means_, "group_counts": self.group_counts_,
                     "group_patch": self.group_patch_} if self.group_size is not None else {}),
                 **(dict(zip(("partner_ptr", "partner_idx", "partner_w"), self.partners_))
-                   if getattr(self, "partners_", None) is not None else {})}
+                   if getattr(self, "partners_", None) is not None else {}),
+                **({"norm_table": self.norm_table_} if self.metric != "cosine" else {})}
 
     def _set_arrays(self, a):
         K, d = check_array(a, "means", (None, None)).shape
@@ -1140,6 +1187,13 @@ class PatchPCA(Generator):
                 raise ValueError("parameter bridge is 'auto' but the file has no fitted 'bridge' array")
             if not 0 <= float(check_array(a, "bridge", (1,), minimum=0)[0]) <= 1:
                 raise ValueError("array 'bridge' must lie between 0 and 1")
+        check_metric(self.metric)
+        if self.metric != "cosine":
+            if "norm_table" not in a:
+                raise ValueError(f"parameter metric is {self.metric!r} but the file has no 'norm_table' array")
+            t = check_array(a, "norm_table", (K, None), minimum=0)
+            if t.shape[1] < 2 or np.any(np.diff(t.astype(np.float64), axis=1) < 0):
+                raise ValueError("array 'norm_table' needs at least 2 non-decreasing levels per patch")
         if self.recolor:
             check_array(a, "recolor_map", (d, d))
             check_array(a, "recolor_means", (2, d))
@@ -1179,5 +1233,6 @@ class PatchPCA(Generator):
             if not np.all(np.add.reduceat(w.astype(np.float64), ptr[:-1]) > 0):
                 raise ValueError("array 'partner_w' has a patch whose weights sum to 0")
             self.partners_ = (ptr, idx.astype(np.int32), w.astype(np.float32))
+        self.norm_table_ = a["norm_table"].astype(np.float32) if self.metric != "cosine" else None
         self.dim_ = self.means_.shape[1]
         self._cache = self._nbrs = self._partner_cdf = None

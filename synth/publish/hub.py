@@ -267,6 +267,9 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
     out = Path(out)
     model = Path(model)
     gen = load_model(model)
+    if getattr(gen, "metric", "cosine") != "cosine":  # the audit, card and Hub layout assume unit rows
+        raise SynthError(f"publishes cosine models only; this one was fitted with --metric {gen.metric} (write "
+                         "its corpus with synth sample)", model)
     info = _model_info(model, gen)
     d = gen.n_features_
     if n < k or n < 1:

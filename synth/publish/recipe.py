@@ -83,6 +83,7 @@ SCHEMA = {
         "copy_guard": (BOOL, True, None),
         "group_size": ((int, type(None)), None, lambda v: None if v is None or not isinstance(v, bool) and v >= 10
                        else "must be an integer >= 10 (and >= min_points) or null"),
+        "metric": (STR, "cosine", _choice("cosine", "ip", "l2")),
     },
     "sample": (list, {
         "path": (STR, None, None), "n": (INT, None, _pos), "dtype": (STR, "float32", _choice("float32", "float16")),
@@ -271,6 +272,14 @@ def load_recipe(path):
         problem = _escapes(s["path"])
         if problem:
             raise recipe.error(f"sample[{i}].path", problem)
+    metric = out["fit"]["metric"]
+    if metric != "cosine":
+        if out["fit"]["kind"] != "patch":
+            raise recipe.error("fit.metric", f"{metric} needs kind patch ({out['fit']['kind']} is cosine only)")
+        for section in ("bench", "publish"):
+            if out[section] is not None:
+                raise recipe.error(section, f"runs in cosine only; fit.metric is {metric} (use bench cost / "
+                                            "bench compare --metric, or drop this section)")
     if out["publish"] is not None:
         if out["publish"]["n"] is None:
             raise recipe.error("publish", "n is required")
@@ -337,20 +346,22 @@ def _embed(recipe, texts, verbose):
 
 
 def source_embeddings(recipe, verbose=0):
-    """The recipe's real embeddings (unit rows, float32)."""
+    """The recipe's real embeddings (float32; unit rows unless ``fit.metric`` is ip or l2)."""
     from ..bundled import load_real
 
     src = recipe["source"]
+    raw = recipe["fit"]["metric"] != "cosine"
     if src["embeddings"]:
         where = {k: src[k] for k in ("key", "column", "split") if src[k]}
         name = src["embeddings"]
         return load_real(name if name in NAMED
-                         else recipe.file("source.embeddings", name), **where)
+                         else recipe.file("source.embeddings", name), raw=raw, **where)
     from ..io.formats import unit_rows
 
     texts = _texts(recipe)
     stage(f"embedding {len(texts):,} texts with {src['model']}")
-    return unit_rows(_embed(recipe, texts, verbose), 2, recipe.path)
+    X = _embed(recipe, texts, verbose)
+    return np.ascontiguousarray(X, dtype=np.float32) if raw else unit_rows(X, 2, recipe.path)
 
 
 def recipe_plan(path, **_):
@@ -434,6 +445,8 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
                             noise_scale=f["noise_scale"], bridge=f["bridge"], softness=f["softness"],
                             recolor=f["recolor"], max_mb=f["max_mb"], copy_guard=f["copy_guard"],
                             group_size=f["group_size"], bridge_match=f["bridge_match"])}.get(f["kind"], {})
+    if f["metric"] != "cosine":
+        params["metric"] = f["metric"]
     model_path = out / "model.safetensors"
     info = {"source": f"recipe {recipe['name']}", "n": int(len(train)), "d": int(train.shape[1]),
             "n_duplicates": count_duplicates(train)}
@@ -446,7 +459,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
         s = recipe["score"]
         fake = gen.sample(min(s["n"], len(heldout)), random_state=s["seed"])
         result = score(heldout, fake, train=train, n=s["n"], k=s["k"], n_permutations=s["permutations"],
-                       random_state=s["seed"])
+                       random_state=s["seed"], metric=f["metric"])
         write_json(out / "score.json", json.loads(json.dumps(result, default=float)))
         written.append(str(out / "score.json"))
 
@@ -458,7 +471,8 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
                               n_queries=s["queries"], k=s["neighbors"], force=force)
         written.append(str(target))
         if s["queries"]:
-            paths = write_truth(target, info["queries"], info["neighbors"], info["scores"], dtype=s["dtype"])
+            paths = write_truth(target, info["queries"], info["neighbors"], info["scores"], dtype=s["dtype"],
+                                metric=f["metric"])
             written += sorted({str(p) for p in paths.values()})
 
     if recipe["bench"] is not None:

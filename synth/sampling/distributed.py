@@ -153,6 +153,6 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     info = {"tasks": count, "d": d}
     if n_queries and k:
         ids, scores = merge_topk([(r[1], r[2]) for r in results], k)
-        write_truth(out, results[0][0], ids, scores, dtype=dtype)
+        write_truth(out, results[0][0], ids, scores, dtype=dtype, metric=getattr(gen, "metric", "cosine"))
         info.update(queries=results[0][0], neighbors=ids, scores=scores)
     return info

@@ -1,15 +1,19 @@
-"""Exact top-k neighbours by cosine, computed blockwise as the base streams by, merged across shards.
+"""Exact top-k neighbours by cosine (or inner product, or L2 distance), computed blockwise as the base streams by, merged across shards.
 
 Memory is O(n_queries * k) plus one base block: the base is never held whole. Each block is searched exactly
 by faiss (``faiss.knn``, the flat inner-product search), its ids are shifted to global row numbers, and the
 running top-k is merged with the block's. Shards merge the same way, so the ground truth of a corpus written by N machines is
 the merge of N partial results. Ties are broken by the smaller row id, so the order is canonical.
+
+Scores are "larger is nearer" whatever the metric: the inner product for cosine (unit rows) and ``ip``,
+minus the squared Euclidean distance for ``l2`` (faiss's flat L2 search, negated).
 """
 
 import faiss
 import numpy as np
 
 from ..errors import SynthError
+from ..metric import check_metric, faiss_metric, scores_from_faiss
 
 
 def _rows32(X, name):
@@ -53,8 +57,11 @@ class TopK:
     Parameters
     ----------
     queries : array-like of shape (n_queries, n_features)
-        Unit rows (inner product = cosine).
+        Unit rows (inner product = cosine), or rows of any norm for ``metric`` "ip" or "l2".
     k : int
+    metric : {"cosine", "ip", "l2"}, default="cosine"
+        l2: the nearest rows by Euclidean distance, scored by minus its square; ip, cosine: the largest
+        inner products.
 
     Attributes
     ----------
@@ -64,7 +71,8 @@ class TopK:
         Base rows added so far.
     """
 
-    def __init__(self, queries, k):
+    def __init__(self, queries, k, metric="cosine"):
+        self.metric = check_metric(metric)
         self.queries = _rows32(queries, "queries")
         self.k = int(k)
         if self.k < 1:
@@ -83,7 +91,8 @@ class TopK:
             return
         kk = min(self.k, len(block))
         # faiss.knn is IndexFlatIP's exact search without copying the block into an index
-        scores, ids = faiss.knn(self.queries, block, kk, metric=faiss.METRIC_INNER_PRODUCT)
+        scores, ids = faiss.knn(self.queries, block, kk, metric=faiss_metric(self.metric))
+        scores = scores_from_faiss(scores, self.metric)
         ids = np.where(ids >= 0, ids + offset, -1)
         self.ids, self.scores = merge_topk([(self.ids, self.scores), (ids, scores)], self.k)
         self.seen += len(block)
@@ -95,8 +104,9 @@ class TopK:
         return self.ids, self.scores
 
 
-def exact_neighbors(base, queries, k, block_rows=65536, offset=0):
-    """Exact top-k neighbours of ``queries`` in ``base`` by inner product (cosine on unit rows), blockwise.
+def exact_neighbors(base, queries, k, block_rows=65536, offset=0, metric="cosine"):
+    """Exact top-k neighbours of ``queries`` in ``base`` by inner product (cosine on unit rows), blockwise;
+    with ``metric="l2"`` by Euclidean distance (scores: minus its square).
 
     Parameters
     ----------
@@ -116,7 +126,7 @@ def exact_neighbors(base, queries, k, block_rows=65536, offset=0):
     scores : ndarray of shape (n_queries, k), float32
         Best first, ties by smaller id.
     """
-    top = TopK(queries, k)
+    top = TopK(queries, k, metric)
     if isinstance(base, np.ndarray) or hasattr(base, "__array__"):
         base = np.asarray(base)
         blocks = (base[i:i + block_rows] for i in range(0, len(base), block_rows))

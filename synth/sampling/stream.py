@@ -478,7 +478,7 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
     if with_truth:
         queries = np.concatenate(list(iter_rows(gen, query_seed(seed), 0, n_queries, chunk_size, threads)))
         queries = queries.astype(dtype).astype(np.float32)  # as the user will store and read them
-        top = TopK(queries, k)
+        top = TopK(queries, k, getattr(gen, "metric", "cosine"))
     seen = [start]
 
     def on_rows(rows):
@@ -502,7 +502,7 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         else:
             extra = 8 if out.suffix.lower() == ".parquet" else 0  # the id column
             check_free_space(out, (stop - start) * (d * dtype.itemsize + extra))
-            with open_writer(out, stop - start, d, dtype) as w:
+            with open_writer(out, stop - start, d, dtype, metric=getattr(gen, "metric", "cosine")) as w:
                 for chunk in iter_rows(gen, seed, start, stop, chunk_size, threads):
                     w.write(chunk)
                     on_rows(np.asarray(chunk, dtype=dtype))
@@ -585,9 +585,12 @@ def truth_paths(out):
     return {"queries": Path(f"{stem}.queries.npy"), "neighbors": Path(f"{stem}.neighbors.npz")}
 
 
-def _add_h5_truth(path, queries, ids, scores, dtype):
-    """Datasets ``test``, ``neighbors`` and ``distances`` (1 - cosine) in the .h5 file ``path``, replacing old ones."""
+def _add_h5_truth(path, queries, ids, scores, dtype, metric="cosine"):
+    """Datasets ``test``, ``neighbors`` and ``distances`` in the .h5 file ``path``, replacing old ones: 1 - cosine
+    (angular), the Euclidean distance (l2: euclidean) or minus the inner product (ip: dot)."""
     import h5py
+
+    from ..metric import ANN_DISTANCE, ann_distances
 
     with h5py.File(path, "a") as f:
         for key in ("test", "neighbors", "distances"):
@@ -595,10 +598,12 @@ def _add_h5_truth(path, queries, ids, scores, dtype):
                 del f[key]
         f.create_dataset("test", data=queries.astype(dtype))
         f.create_dataset("neighbors", data=ids)
-        f.create_dataset("distances", data=(1.0 - scores).astype(np.float32))
+        f.create_dataset("distances", data=ann_distances(scores, metric))
+        if metric != "cosine":  # the corpus writer named it already; said again for a file written before
+            f.attrs["distance"] = ANN_DISTANCE[metric]
 
 
-def write_truth(out, queries, ids, scores, dtype=np.float32):
+def write_truth(out, queries, ids, scores, dtype=np.float32, metric="cosine"):
     """Write queries and their exact neighbours beside (or into) the corpus ``out``, in its format's convention.
 
     .h5: datasets ``test``, ``neighbors`` and ``distances`` (1 - cosine, ann-benchmarks' angular) in the file.
@@ -607,7 +612,15 @@ def write_truth(out, queries, ids, scores, dtype=np.float32):
     float32 inner products). .fvecs: ``STEM.queries.fvecs``, ``STEM.neighbors.ivecs``. .parquet:
     ``STEM.test.parquet``, ``STEM.neighbors.parquet``. .npy: ``STEM.queries.npy``, ``STEM.neighbors.npz``
     (``ids``, ``scores``).
+
+    ``metric`` (the model's): the ids are its nearest rows; .h5 distances follow ann-benchmarks
+    (:func:`synth.metric.ann_distances`); .fbin's distances are big-ann's, inner products for cosine and ip and
+    squared Euclidean distances for l2; .npz scores are the scores (larger is nearer: minus the squared
+    distance for l2).
     """
+    from ..metric import check_metric
+
+    check_metric(metric)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -618,7 +631,7 @@ def write_truth(out, queries, ids, scores, dtype=np.float32):
         # into a copy, renamed over the corpus when complete: a failure (a full disk) leaves the corpus as it was
         with atomic_path(out) as tmp:
             shutil.copyfile(out, tmp)
-            _add_h5_truth(tmp, queries, ids, scores, dtype)
+            _add_h5_truth(tmp, queries, ids, scores, dtype, metric)
         return paths
     if ext in ("", ".parquet"):
         value = pa.float16() if np.dtype(dtype) == np.float16 else pa.float32()
@@ -640,7 +653,7 @@ def write_truth(out, queries, ids, scores, dtype=np.float32):
             with open(tmp, "wb") as f:
                 f.write(np.array([qn, k], np.uint32).tobytes())
                 f.write(ids.astype(np.int32).tobytes())
-                f.write(scores.astype(np.float32).tobytes())
+                f.write((-scores if metric == "l2" else scores).astype(np.float32).tobytes())
         elif ext == ".fvecs":
             rows = np.empty((qn, k + 1), np.int32)
             rows[:, 0], rows[:, 1:] = k, ids
@@ -690,13 +703,30 @@ def output_files(out, n_queries=0, k=0, shard=None):
     return paths
 
 
-def write_partial_truth(out, queries, ids, scores, shard):
+def write_partial_truth(out, queries, ids, scores, shard, metric="cosine"):
     """Shard ``(i, N)``'s partial ground truth, ``OUT.neighbors-part-III-of-NNN.npz``; merge with
     :func:`merge_partial_truth`."""
     path = partial_truth_path(out, shard)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, queries=queries, ids=ids, scores=scores)
+        extra = {"metric": np.array(metric)} if metric != "cosine" else {}  # cosine parts keep their bytes
+        np.savez(f, queries=queries, ids=ids, scores=scores, **extra)
     return path
+
+
+def partial_truth_metric(paths):
+    """The metric of shards' partial ground-truth files (``metric`` array; cosine when absent), one for all."""
+    from ..metric import check_metric
+
+    found = set()
+    for p in paths:
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                found.add(str(z["metric"]) if "metric" in z.files else "cosine")
+        except Exception:  # unreadable files are reported by merge_partial_truth
+            continue
+    if len(found) > 1:
+        raise SynthError(f"parts of different metrics ({', '.join(sorted(found))}): not shards of one run")
+    return check_metric(found.pop() if found else "cosine")
 
 
 def _read_partial_truth(path):

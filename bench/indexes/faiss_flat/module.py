@@ -7,9 +7,7 @@ class FaissFlat(FaissIndex):
     """Exact inner-product search; every query computes all ``n`` distances."""
 
     def make(self, X):
-        import faiss
-
-        return faiss.IndexFlatIP(X.shape[1])
+        return self.flat(X.shape[1])
 
     def distance_count(self):
         return self.queries_ * self.n_

@@ -22,7 +22,7 @@ class FaissHNSW(FaissIndex):
     def make(self, X):
         import faiss
 
-        index = faiss.IndexHNSWFlat(X.shape[1], self.M, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexHNSWFlat(X.shape[1], self.M, self.faiss_metric())
         index.hnsw.efConstruction = self.efConstruction
         return index
 

@@ -18,4 +18,4 @@ class FaissIVFFlat(FaissIVF):
         import faiss
 
         d = X.shape[1]
-        return self.seed(faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, self.nlist, faiss.METRIC_INNER_PRODUCT))
+        return self.seed(faiss.IndexIVFFlat(self.flat(d), d, self.nlist, self.faiss_metric()))

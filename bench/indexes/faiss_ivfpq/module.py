@@ -41,5 +41,4 @@ class FaissIVFPQ(FaissIVF):
         import faiss
 
         d = X.shape[1]
-        quantizer = faiss.IndexFlatIP(d)
-        return self.seed(faiss.IndexIVFPQ(quantizer, d, self.nlist, self.m, self.nbits, faiss.METRIC_INNER_PRODUCT))
+        return self.seed(faiss.IndexIVFPQ(self.flat(d), d, self.nlist, self.m, self.nbits, self.faiss_metric()))

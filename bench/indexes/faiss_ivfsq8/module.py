@@ -18,5 +18,5 @@ class FaissIVFSQ8(FaissIVF):
         import faiss
 
         d = X.shape[1]
-        return self.seed(faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(d), d, self.nlist,
-                                                       faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT))
+        return self.seed(faiss.IndexIVFScalarQuantizer(self.flat(d), d, self.nlist,
+                                                       faiss.ScalarQuantizer.QT_8bit, self.faiss_metric()))

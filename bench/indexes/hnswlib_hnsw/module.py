@@ -21,6 +21,8 @@ class HnswlibHNSW(LibraryIndex):
         Seed of the level assignment.
     """
 
+    metrics = ("cosine", "ip", "l2")  # hnswlib spaces "ip" (cosine on unit rows, and ip) and "l2"
+
     def __init__(self, M=16, ef_construction=200, random_state=100):
         super().__init__(M=M, ef_construction=ef_construction, random_state=random_state)
         self.M, self.ef_construction, self.random_state = int(M), int(ef_construction), int(random_state)
@@ -29,7 +31,7 @@ class HnswlibHNSW(LibraryIndex):
     def make(self, X):
         import hnswlib
 
-        index = hnswlib.Index(space="ip", dim=X.shape[1])
+        index = hnswlib.Index(space="l2" if self.metric == "l2" else "ip", dim=X.shape[1])
         index.init_index(max_elements=len(X), ef_construction=self.ef_construction, M=self.M,
                          random_seed=self.random_state)
         index.set_num_threads(1)
