@@ -6,17 +6,14 @@ rows for both. The noise scale is the same for both (calibrated once, on the flo
 Usage: python docs/fidelity/scratch/int8_directions.py
 """
 import numpy as np
+from common import wordnet_split
 
 import synth.models.patch as patch
-from synth.bundled import load_real
 from synth.metrics.twosample import knn_two_sample, memorization
 from synth.models import PatchPCA
 
 N, n = 50000, 10000
-X = load_real("minilm-wordnet-all").astype(np.float32)
-X /= np.linalg.norm(X, axis=1, keepdims=True)
-X = X[np.random.default_rng(0).permutation(len(X))]
-T, H = X[:N], X[N:N + n]
+T, H = wordnet_split(N, n)
 patch.CALIBRATION_FIT, patch.CALIBRATION_TEST = 10000, 2000
 model = PatchPCA(random_state=0, max_mb=64).fit(T)
 

@@ -11,19 +11,15 @@ import os
 import sys
 import tempfile
 
-import numpy as np
+from common import wordnet_split
 
 import synth.models.patch as patch
-from synth.bundled import load_real
 from synth.io import save_model
 from synth.metrics.twosample import knn_two_sample, memorization
 from synth.models import PatchPCA
 
 N, n = 50000, 10000
-X = load_real("minilm-wordnet-all").astype(np.float32)
-X /= np.linalg.norm(X, axis=1, keepdims=True)
-X = X[np.random.default_rng(0).permutation(len(X))]
-T, H = X[:N], X[N:N + n]
+T, H = wordnet_split(N, n)
 for spec in sys.argv[1:]:
     fit, test, mb = spec.split(":")
     patch.CALIBRATION_FIT, patch.CALIBRATION_TEST = int(fit), int(test)
