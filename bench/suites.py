@@ -85,7 +85,7 @@ def suite_plan(model=None, n=10_000, n_queries=1000, **_):
 
 @planned(suite_plan)
 def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_state=0, verbose=0,
-                metric="cosine"):
+                metric="cosine", fog=None):
     """Build the four corpora of equal size from held-out real embeddings.
 
     The real rows are shuffled once: the first ``n`` are the real base, the next ``n_queries`` its queries,
@@ -101,6 +101,8 @@ def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_
     n, n_queries, depth : int
     random_state : int
     verbose : int
+    fog : synth.models.Fog, optional
+        A fitted fog; by default one fitted on the spot (see above).
     metric : {"cosine", "ip", "l2"}
         Ground truth and recall of every corpus. With ip / l2 the real rows keep their norms and the fake
         corpus comes from a patch model of that metric (a given ``model`` must have it); the fog and random
@@ -129,8 +131,9 @@ def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_
         model = PatchPCA(random_state=random_state, verbose=verbose, metric=metric).fit(rest)
     elif model.n_features_ != real.shape[1]:
         raise SynthError(f"the model has dimension {model.n_features_}, the real data {real.shape[1]}")
-    stage("fitting fog", step=("fit", "fog"))
-    fog = Fog(random_state=random_state, verbose=verbose).fit(rest if len(rest) >= MIN_FIT else base)
+    if fog is None:
+        stage("fitting fog", step=("fit", "fog"))
+        fog = Fog(random_state=random_state, verbose=verbose).fit(rest if len(rest) >= MIN_FIT else base)
     sphere = RandomSphere().fit(base)
     seeds = np.random.SeedSequence(random_state).generate_state(6)
     stage(f"real corpus: {n:,} rows, exact ground truth of {n_queries:,} queries", step="real")

@@ -18,7 +18,14 @@ def unit(X):
 
 @pytest.fixture(scope="module")
 def small_suite():
-    return build_suite(load_minilm_wordnet()[:3600], n=1500, n_queries=60, random_state=0)
+    # given models (a fixed noise scale, fixed fog knobs: no tuning) keep the fixture quick; the fits on the spot
+    # run in tests/test_bench_db.py's bench run and the slow bench tests
+    from synth.models import Fog, PatchPCA
+
+    X = load_minilm_wordnet()
+    model = PatchPCA(n_patches=20, noise_scale=1.0, random_state=0).fit(X[3600:6000])
+    fog = Fog(n_clusters=20, spread=1.0, offset=0.0, random_state=0).fit(X[3600:6000])
+    return build_suite(X[:3600], model=model, fog=fog, n=1500, n_queries=60, random_state=0)
 
 
 def test_recall_is_tie_tolerant():
