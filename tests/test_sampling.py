@@ -332,6 +332,26 @@ def test_dask_run_gives_the_bytes_of_the_single_process_run(gen384, tmp_path):
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
 
 
+def test_a_shard_starting_while_another_writes_the_folder_manifest_goes_ahead(gen, tmp_path):
+    # the window Dask tasks raced into: another shard has made the folder and is renaming its manifest in
+    from synth.io.formats import temporary_name
+    from synth.sampling.stream import MANIFEST
+
+    out = tmp_path / "corpus"
+    out.mkdir()
+    temporary_name(out / MANIFEST).write_text("{")
+    sample_to_file(gen, out, 1000, random_state=3, shard=(0, 2))
+    sample_to_file(gen, out, 1000, random_state=3, shard=(1, 2))
+    whole = tmp_path / "whole"
+    sample_to_file(gen, whole, 1000, random_state=3, files=2)
+    for name in ("train-00-of-2.parquet", "train-01-of-2.parquet"):
+        assert (out / name).read_bytes() == (whole / name).read_bytes()
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "notes.txt").write_text("mine")
+    with pytest.raises(SynthError, match="holds other files"):
+        sample_to_file(gen, tmp_path / "theirs", 1000, random_state=3, shard=(0, 2))
+
+
 def test_merge_neighbors_finds_a_folder_corpus_parts_itself(gen, whole, tmp_path):
     model = tmp_path / "m.safetensors"
     save_model(gen, model)

@@ -518,7 +518,10 @@ def _sample_folder(gen, out, n, seed, dtype, chunk_size, shard, threads, files, 
     todo = [shard[0]] if shard is not None else range(count)
     manifest = dict(params, start=0, stop=n, files=count)
     mpath = out / MANIFEST
-    if out.is_dir() and not mpath.exists() and any(out.iterdir()) and not force:
+    # the shards of one run (Dask tasks, --shard jobs) start at once: a folder holding only the temporary of the
+    # manifest another shard is writing is one of ours, not a folder of other files
+    if out.is_dir() and not mpath.exists() and not force and any(
+            not (p.name.startswith(f".{MANIFEST}.") and p.name.endswith(".tmp")) for p in out.iterdir()):
         raise SynthError("is a folder that holds other files (use --force to write into it)", out)
     if out.exists() and not out.is_dir():
         raise SynthError("exists and is not a folder", out)
