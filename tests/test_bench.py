@@ -18,8 +18,8 @@ def unit(X):
 
 @pytest.fixture(scope="module")
 def small_suite():
-    # given models (a fixed noise scale, fixed fog knobs: no tuning) keep the fixture quick; the fits on the spot
-    # run in tests/test_bench_db.py's bench run and the slow bench tests
+    # given models (a fixed noise scale, fixed fog knobs: no tuning) keep the fixture quick; the patch and fog
+    # fits on the spot run in test_compare_then_run_reproduces below (slow; .ci/run runs it)
     from synth.models import Fog, PatchPCA
 
     X = load_minilm_wordnet()
