@@ -15,7 +15,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from synth.errors import SynthError
-from synth.io.arrays import unit_rows
 from synth.io.artifact import model_bytes
 from synth.metrics.statistics import geometry_stats
 from synth.metrics.twosample import memorization
@@ -161,7 +160,7 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
     if not jitter >= 0:
         raise SynthError(f"jitter must be >= 0, got {jitter}")
     specs = require(indexes, metric=metric)
-    real = unit_rows(real, min_rows=2, path=source) if metric == "cosine" else metric_rows(real, metric, 2, source)
+    real = metric_rows(real, metric, 2, source)  # unit rows for cosine
     n, d = real.shape
     n_base = n - n_fit - n_queries
     n_c2st = n_fit // 10

@@ -48,7 +48,12 @@ def lid_mle(similarities, k=10):
     lid : ndarray of shape (n_queries,)
         ``inf`` where all k distances are equal.
     """
-    d = np.maximum(_distances(similarities[:, :k]), 1e-12)
+    return _lid(_distances(similarities[:, :k]))
+
+
+def _lid(d):
+    """The MLE of :func:`lid_mle` from each query's k nearest distances, ascending (shape (n_queries, k))."""
+    d = np.maximum(d, 1e-12)
     mean_log = np.log(d / d[:, -1:]).mean(axis=1)
     with np.errstate(divide="ignore"):
         return -1.0 / mean_log
@@ -80,10 +85,8 @@ def hardness(corpus, k=10):
     Euclidean distances of the rows as given, to the metric's true neighbours."""
     if getattr(corpus, "metric", "cosine") != "cosine":
         mean, d = _euclidean(corpus, k)
-        d = np.maximum(d, 1e-12)
-        rc = mean / d[:, k - 1]
-        with np.errstate(divide="ignore"):
-            lid = -1.0 / np.log(d / d[:, -1:]).mean(axis=1)
+        rc = mean / np.maximum(d[:, k - 1], 1e-12)
+        lid = _lid(d)
         return {"k": k, "rc": summarize(rc), "lid": summarize(lid), "per_query": {"rc": rc, "lid": lid}}
     rc = relative_contrast(corpus.base, corpus.queries, corpus.similarities, k)
     lid = lid_mle(corpus.similarities, k)

@@ -20,7 +20,6 @@ from synth.metrics.searchcost import KMEANS_SEED, ivf_cells, probe_order  # noqa
 from synth.metrics.statistics import hubness
 
 from .hardness import hardness
-from .indexes.base import as_rows
 
 HUBNESS_ROWS = 10_000  # hubness needs a k-NN self-search of the base; beyond this a seeded subsample
 REACH_SHARE = 0.9  # cells to reach 9 of 10 neighbours: the share recall 0.9-0.95 needs
@@ -52,10 +51,7 @@ def cell_stats(queries, neighbors, centroids, assign, k=10, share=REACH_SHARE, m
         holding them) and ``cells_to_reach`` (probed cells needed to hold ``ceil(share * k)`` of them).
     """
     cells = np.asarray(assign)[np.asarray(neighbors)[:, :k]]  # (n_queries, k)
-    if metric == "cosine":
-        order = np.argsort(-(as_rows(queries) @ as_rows(centroids).T), axis=1, kind="stable")
-    else:  # ip: largest inner product first; l2: nearest centroid first
-        order = probe_order(queries, centroids, metric)
+    order = probe_order(queries, centroids, metric)  # largest inner product first (cosine, ip), nearest (l2)
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(order.shape[1])[None, :], axis=1)
     probe_rank = np.sort(np.take_along_axis(rank, cells, axis=1), axis=1)
@@ -93,10 +89,7 @@ def mesoscale(corpus, k=10, nlist=None, random_state=KMEANS_SEED):
         median cosine to neighbour 1, 10 and 100 (None beyond the ground truth's depth).
     """
     metric = getattr(corpus, "metric", "cosine")
-    if metric == "cosine":
-        centroids, assign = ivf_cells(corpus.base, nlist, random_state)
-    else:  # the cells an IVF index builds under that metric (Euclidean k-means)
-        centroids, assign = ivf_cells(corpus.base, nlist, random_state, metric=metric)
+    centroids, assign = ivf_cells(corpus.base, nlist, random_state, metric=metric)  # l2 / ip: Euclidean k-means
     per_query = cell_stats(corpus.queries, corpus.neighbors, centroids, assign, k, metric=metric)
     sims = corpus.similarities
     return {"nlist": len(centroids), "k": k, "reach_share": REACH_SHARE,

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from synth.errors import SynthError
-from synth.io.arrays import unit_rows
 from synth.io.formats import atomic_path
 from synth.metrics.neighbors import knn
 from synth.models import Fog, PatchPCA, RandomSphere
@@ -162,10 +161,7 @@ def save_corpus(corpus, path):
                            type="dense", corpus=corpus.name, meta=json.dumps(corpus.meta))
             f["train"], f["test"] = corpus.base, corpus.queries
             f["neighbors"] = corpus.neighbors
-            if metric == "cosine":
-                f["distances"] = 1.0 - corpus.similarities  # ann-benchmarks' angular distance: 1 - cosine
-            else:
-                f["distances"] = ann_distances(corpus.similarities, metric)
+            f["distances"] = ann_distances(corpus.similarities, metric)  # angular: 1 - cosine
 
 
 def load_corpus(path):
@@ -173,7 +169,7 @@ def load_corpus(path):
     metric l2 / ip, rows kept as stored)."""
     import h5py
 
-    from synth.metric import metric_name, metric_rows
+    from synth.metric import ann_scores, metric_name, metric_rows
 
     try:
         f = h5py.File(path, "r")
@@ -189,15 +185,8 @@ def load_corpus(path):
             raise SynthError(f"distance is {distance!r}; this harness reads 'angular' (cosine), 'euclidean' (l2) "
                              "and 'dot' (ip)", path)
         name = str(f.attrs.get("corpus", Path(path).stem))
-        if metric == "cosine":
-            base, queries = unit_rows(f["train"][()], path=path), unit_rows(f["test"][()], path=path)
-            ids, sims = f["neighbors"][()].astype(np.int64), 1.0 - f["distances"][()].astype(np.float32)
-        else:
-            base, queries = metric_rows(f["train"][()], metric, path=path), metric_rows(f["test"][()], metric,
-                                                                                        path=path)
-            dist = f["distances"][()].astype(np.float64)
-            ids = f["neighbors"][()].astype(np.int64)
-            sims = (-dist * dist if metric == "l2" else -dist).astype(np.float32)
+        base, queries = metric_rows(f["train"][()], metric, path=path), metric_rows(f["test"][()], metric, path=path)
+        ids, sims = f["neighbors"][()].astype(np.int64), ann_scores(f["distances"][()], metric)
         meta = json.loads(f.attrs.get("meta", "{}"))
     if ids.shape != sims.shape or len(ids) != len(queries) or base.shape[1] != queries.shape[1]:
         raise SynthError("train/test/neighbors/distances shapes disagree", path)

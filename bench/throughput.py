@@ -105,6 +105,7 @@ def end_to_end(n, d=384, repeats=3, random_state=0):
     Both run as fresh processes (``sys.executable``), so interpreter start-up, imports and the file write are
     included; the runs alternate, so a change of machine load falls on both. The file is removed after each run.
     """
+    from synth.cli import usable_cores
     from synth.io.artifact import save_model
 
     seed = check_seed(random_state)
@@ -126,13 +127,7 @@ def end_to_end(n, d=384, repeats=3, random_state=0):
     secs = {name: float(np.median(t)) for name, t in times.items()}
     return {"n": n, "d": d, "synth_cli_seconds": secs["synth_cli"], "numpy_script_seconds": secs["numpy_script"],
             "ratio": secs["numpy_script"] / secs["synth_cli"], "file_bytes": 8 + n * d * 4,
-            "synth_threads": _default_threads()}
-
-
-def _default_threads():
-    from synth.cli import usable_cores
-
-    return usable_cores()
+            "synth_threads": usable_cores()}  # what the command uses by default
 
 
 def _timed(fn, repeats):

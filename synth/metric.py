@@ -64,6 +64,14 @@ def ann_distances(scores, metric):
     return (1.0 - scores).astype(np.float32)
 
 
+def ann_scores(distances, metric):
+    """Scores (larger is nearer) from ann-benchmarks' ``distances``: the inverse of :func:`ann_distances`."""
+    if metric == "cosine":
+        return 1.0 - np.asarray(distances, dtype=np.float32)
+    d = np.asarray(distances, dtype=np.float64)
+    return (-d * d if metric == "l2" else -d).astype(np.float32)
+
+
 def norm_table(norms, min_points, levels=NORM_QUANTILES):
     """Smoothed quantiles of one patch's row norms: no stored value describes fewer than ``min_points`` rows.
 

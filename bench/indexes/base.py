@@ -8,10 +8,32 @@ the index's ``metric`` attribute (:meth:`bench.indexes.IndexSpec.create`) before
 """
 
 
+import contextlib
+import ctypes
+import os
+import sys
+
 import numpy as np
 
 from synth.errors import SynthError
 from synth.metrics.searchcost import faiss_single_thread  # noqa: F401 -- the plug-ins import it from here
+
+
+@contextlib.contextmanager
+def silenced(fd):
+    """Send file descriptor ``fd`` (1 stdout, 2 stderr) to /dev/null for the block: C++ libraries that print
+    notes there (nmslib's import, diskannpy's builds and searches) would corrupt ``--json`` output. Python's
+    and C's buffers are flushed before and after, so nothing written while silenced leaks out later."""
+    (sys.stdout if fd == 1 else sys.stderr).flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        ctypes.CDLL(None).fflush(None)
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 class Index:

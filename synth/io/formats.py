@@ -332,6 +332,12 @@ def temporary_name(path):
     return path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
 
 
+def temporary_writer(path, name):
+    """The writer's PID if ``name`` is a temporary of ``path`` (:func:`temporary_name`), else None."""
+    m = re.fullmatch(rf"\.{re.escape(Path(path).name)}\.(\d+)\.[0-9a-f]{{8}}\.tmp", name)
+    return int(m.group(1)) if m else None
+
+
 def pid_alive(pid):
     """Whether a process of this id runs on this machine (``os.kill(pid, 0)`` delivers nothing)."""
     try:
@@ -357,11 +363,10 @@ def remove_stale_temporaries(path):
     path = Path(path)
     if not path.parent.is_dir():
         return []
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[0-9a-f]{{8}}\.tmp")
     removed = []
     for p in path.parent.iterdir():
-        m = pattern.fullmatch(p.name)
-        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
+        pid = temporary_writer(path, p.name)
+        if pid is not None and pid != os.getpid() and not pid_alive(pid):
             remove_path(p)
             removed.append(p)
     return removed

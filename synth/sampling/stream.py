@@ -41,6 +41,7 @@ from ..io.formats import (
     output_lock,
     remove_path,
     remove_stale_temporaries,
+    temporary_writer,
     write_json,
 )
 from ..models.base import BLOCK_ROWS, block_rng, check_seed, one_blas_thread
@@ -521,7 +522,7 @@ def _sample_folder(gen, out, n, seed, dtype, chunk_size, shard, threads, files, 
     # the shards of one run (Dask tasks, --shard jobs) start at once: a folder holding only the temporary of the
     # manifest another shard is writing is one of ours, not a folder of other files
     if out.is_dir() and not mpath.exists() and not force and any(
-            not (p.name.startswith(f".{MANIFEST}.") and p.name.endswith(".tmp")) for p in out.iterdir()):
+            temporary_writer(mpath, p.name) is None for p in out.iterdir()):
         raise SynthError("is a folder that holds other files (use --force to write into it)", out)
     if out.exists() and not out.is_dir():
         raise SynthError("exists and is not a folder", out)

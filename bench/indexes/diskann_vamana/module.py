@@ -1,34 +1,13 @@
 """DiskANN's in-memory Vamana graph under inner product (Subramanya et al. 2019, "DiskANN: fast accurate
 billion-point nearest neighbor search on a single node", NeurIPS)."""
 
-import ctypes
-import os
 import shutil
-import sys
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
-from bench.indexes.base import LibraryIndex
+from bench.indexes.base import LibraryIndex, silenced
 
 PREFIX = "ann"  # diskannpy's file prefix: PREFIX (the graph), PREFIX.data (the rows), and two files it reads back
-
-
-@contextmanager
-def quiet_stdout():
-    """Silence file descriptor 1: diskannpy's C++ core logs every build, load and scratch resize to stdout, which
-    would corrupt ``bench ... --json``. C stdio is flushed before the descriptor is restored, so nothing buffered
-    while silenced leaks out afterwards."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            yield
-    finally:
-        ctypes.CDLL(None).fflush(None)
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 class DiskannVamana(LibraryIndex):
@@ -70,7 +49,7 @@ class DiskannVamana(LibraryIndex):
         self.close()
         self.tmp_ = tempfile.mkdtemp(prefix="diskann-vamana-")
         try:
-            with quiet_stdout():
+            with silenced(1):
                 diskannpy.build_memory_index(X, distance_metric="mips", index_directory=self.tmp_,
                                              complexity=self.complexity, graph_degree=self.graph_degree,
                                              num_threads=1, alpha=self.alpha, index_prefix=PREFIX)
@@ -95,7 +74,7 @@ class DiskannVamana(LibraryIndex):
         self.search_complexity = int(search_complexity)
 
     def query(self, Q, k):
-        with quiet_stdout():  # a complexity above the last one grows the search scratch, which diskannpy logs
+        with silenced(1):  # a complexity above the last one grows the search scratch, which diskannpy logs
             ids, _ = self.index_.batch_search(Q, k, max(self.search_complexity, k), 1)
         return ids.astype("int64")
 

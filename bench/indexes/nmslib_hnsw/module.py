@@ -1,35 +1,19 @@
 """nmslib's HNSW under cosine similarity (Boytsov & Naidan 2013; Malkov & Yashunin 2018, arXiv:1603.09320)."""
 
-import os
 import sys
 import tempfile
 import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from bench.indexes.base import LibraryIndex
+from bench.indexes.base import LibraryIndex, silenced
 from synth.errors import SynthError
-
-
-@contextmanager
-def quiet_stderr():
-    """Silence file descriptor 2: importing the PyPI wheel prints a note about missing SIMD from C++."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def import_nmslib():
     if "nmslib" not in sys.modules:
-        with quiet_stderr():
+        with silenced(2):
             import nmslib  # noqa: F401
     return sys.modules["nmslib"]
 
