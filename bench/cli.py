@@ -501,5 +501,54 @@ def memory(n, d, dtype, queries, k, threads, corpus, keep, out, as_json, seed):
     click.echo(json.dumps(result, indent=2) if as_json else markdown(result))
 
 
+
+@main.command("query-bands")
+@click.argument("real")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder for bands.json, bands.md and bands.png.")
+@click.option("--band", "bands", multiple=True, metavar="easy|medium|hard|LO-HI",
+              help="A band of query hardness as `synth sample --query-hardness` takes it (repeatable, easiest "
+                   "first). Default: easy, medium, hard.")
+@click.option("--model", type=click.Path(exists=True, dir_okay=False),
+              help="A model file to measure (its base and queries as `synth sample --seed SEED` draws them); "
+                   "REAL should then be rows it was not fitted on. Default: fit `synth fit`'s configuration on "
+                   "--fit rows of REAL.")
+@click.option("--fit", "n_fit", type=click.IntRange(min=100), default=10_000, show_default=True,
+              help="N: real rows the model is fitted on (without --model).")
+@click.option("-n", "n", type=click.IntRange(min=2), default=30_000, show_default=True,
+              help="Base size of the real and the fake corpus.")
+@click.option("--queries", "n_queries", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Queries per band (each band draws its candidates: 3 x this for a third).")
+@click.option("--k", "k", type=click.IntRange(min=1, max=100), default=10, show_default=True,
+              help="Neighbours per query (relative contrast at k, recall@k).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@seed_option
+@reports
+@force_out
+def query_bands_cmd(real, out, bands, model, n_fit, n, n_queries, k, as_json, seed):
+    """Search cost of queries of chosen hardness, on real data and on a model's corpus.
+
+    For each band, the real base's and the fake base's queries of that band are chosen by the rule of `synth
+    sample --query-hardness` (relative contrast against the base), and IVF and HNSW cost (distance
+    computations on one thread, at recall 0.90 / 0.95 / 0.99, and each query's own cost to find 9 of its 10
+    neighbours) is measured. The bands keep their promise when cost rises strictly from band to band, on real
+    and on fake data. REAL as in `bench fidelity` (cosine).
+
+    \b
+    Example:
+      bench query-bands minilm-wordnet-all --fit 10000 -n 30000 --out results/bands
+    """
+    from synth.bundled import load_real
+    from synth.io.artifact import load_model
+
+    from .querybands import BANDS, band_board, markdown, write_outputs
+
+    gen = load_model(model) if model else None
+    X = load_real(real)
+    result = band_board(X, bands=bands or BANDS, model=gen, n_fit=n_fit, n=n, n_queries=n_queries, k=k,
+                        random_state=seed, verbose=progress(), source=real)
+    echo_board(result, write_outputs(result, out), markdown, as_json)
+
+
 if __name__ == "__main__":
     main()

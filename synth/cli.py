@@ -311,6 +311,11 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
 @click.option("--neighbors", "k", type=click.IntRange(min=0), default=0,
               help="... and their exact top-K neighbours among the corpus by the model's metric (cosine, or ip / "
                    "l2 for a model fitted with --metric; blockwise, faiss).")
+@click.option("--query-hardness", metavar="easy|medium|hard|LO-HI",
+              help="... keeping only queries of this hardness: of 3 x --queries model queries ranked by relative "
+                   "contrast at k = --neighbors against the corpus, the easiest, middle or hardest third; LO-HI is "
+                   "a band of difficulty rank in percent (90-100: the hardest tenth, drawn from 10 x --queries). "
+                   "Default: the first --queries of the query stream, any hardness.")
 @click.option("--workers", type=click.IntRange(min=1), help="Run on a local Dask cluster of this many processes "
                                                             "(one task per shard; same bytes).")
 @click.option("--scheduler", help="Run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); "
@@ -319,8 +324,8 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                                                           "(default: --files, or 2 per worker).")
 @seed_option
 @force_option
-def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, workers, scheduler, tasks,
-           seed, force):
+def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, workers, scheduler,
+           tasks, seed, force):
     """Sample N vectors from MODEL into OUT, streaming, deterministically for a given --seed.
 
     Memory is bounded by --chunk-size, not N. Row r depends only on (seed, r), so --chunk-size, --threads,
@@ -333,12 +338,12 @@ def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k
         raise SynthError("--queries and --neighbors go together")
     # a folder written in shards is locked file by file by the library, so that shards run at once
     with output_lock(out) if Path(out).suffix or not shard else contextlib.nullcontext():
-        _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, workers, scheduler, tasks,
-                seed, force)
+        _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, workers,
+                scheduler, tasks, seed, force)
 
 
-def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, workers, scheduler, tasks,
-            seed, force):
+def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, workers,
+            scheduler, tasks, seed, force):
     from tqdm.auto import tqdm
 
     from .io.artifact import load_model
@@ -355,15 +360,17 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
         with tqdm(total=n, unit="vec", unit_scale=True, disable=not progress(), leave=False) as bar:
             info = sample_on_dask(model, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size,
                                   n_tasks=tasks or files, threads=threads, n_queries=n_queries, k=k,
-                                  scheduler=scheduler, n_workers=workers, force=force, progress=bar.update)
+                                  scheduler=scheduler, n_workers=workers, force=force, progress=bar.update,
+                                  query_hardness=query_hardness)
         click.echo(f"wrote {n} x {info['d']} {dtype} to {out} with {info['tasks']} Dask tasks "
                    f"in {time.perf_counter() - t0:.1f} s")
+        _echo_hardness(info)
         return
     gen = load_model(model)
     with tqdm(total=n, unit="vec", unit_scale=True, disable=not progress(), leave=False) as bar:
         info = sample_to_file(gen, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size, shard=part,
                               threads=threads, n_queries=n_queries, k=k, files=files, force=force,
-                              progress=bar.update)
+                              progress=bar.update, query_hardness=query_hardness)
     rows = info["stop"] - info["start"]
     resumed = f" (resumed after {info['resumed_rows']} rows)" if info["resumed_rows"] else ""
     click.echo(f"wrote rows {info['start']}..{info['stop'] - 1} ({rows} x {gen.n_features_} {dtype}) to {out}"
@@ -378,6 +385,19 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
                                 metric=gen.metric if hasattr(gen, "metric") else "cosine")
             click.echo(f"wrote {n_queries} queries to {paths['queries']}, top-{k} neighbours to "
                        f"{paths['neighbors']}")
+            _echo_hardness(info)
+
+
+def _echo_hardness(info):
+    """The realized hardness of a query set of chosen hardness, one line."""
+    h = info.get("hardness")
+    if h:
+        lo, hi = h["ranks_percent"]
+        rc, every = h["rc"], h["rc_candidates"]
+        click.echo(f"query hardness {h['band']}: difficulty ranks {lo:.1f}-{hi:.1f}% of {h['candidates']:,} model "
+                   f"queries; relative contrast at k = {h['k']} (over the corpus's first {h['reference_rows']:,} "
+                   f"rows) median {rc['median']:.3f} [p10 {rc['p10']:.3f}, p90 {rc['p90']:.3f}], all candidates "
+                   f"{every['median']:.3f} [{every['p10']:.3f}, {every['p90']:.3f}]")
 
 
 def parse_card_fields(ctx, param, values):

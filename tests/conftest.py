@@ -5,6 +5,14 @@ import synth.progress
 from synth.bundled import load_minilm_wordnet
 
 
+def blobs(n=2000, d=16, centers=5, seed=0):
+    """Unit vectors in a few isotropic clusters off the origin: a small stand-in for embeddings."""
+    rng = np.random.default_rng(seed)
+    C = rng.standard_normal((centers, d)) * 2
+    X = C[rng.integers(centers, size=n)] + rng.standard_normal((n, d)) + 1.0
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
 def save_real_split(folder, n_train=4000, n_heldout=3000):
     """Write the first rows of the bundled sample as ``train.npy`` and the next as ``heldout.npy``."""
     X = load_minilm_wordnet()

@@ -197,3 +197,25 @@ def test_cost_page_bridge_auto_table_is_the_committed_auto_boards():
     for board, label in AUTO_BOARDS:
         for row in auto_rows(board, label):
             assert "  " + row in page, row
+
+
+BAND_BOARDS = (("bands-wordnet-all", "MiniLM-WordNet"), ("bands-minilm-debian", "MiniLM-Debian"),
+               ("bands-e5-debian", "e5-Debian"))
+
+
+def test_workloads_page_table_is_the_committed_band_boards():
+    """docs/workloads.md's table, rendered from each board's bands.json; and its commands name those boards."""
+    import json
+
+    page = (ROOT / "docs" / "workloads.md").read_text()
+    for board, label in BAND_BOARDS:
+        assert f"--out docs/workloads/{board} " in page
+        r = json.loads((ROOT / "docs" / "workloads" / board / "bands.json").read_text())
+        for band in r["params"]["bands"]:
+            cells = [label, band]
+            for corpus in ("real", "fake"):
+                x = r[corpus][band]
+                cells.append(f"{x['hardness']['rc']['median']:.3f}")
+                cells += [f"{x[f]['at_recall']['0.95']:,.0f}; {x[f]['per_query_median']:,.0f}" for f in ("ivf", "hnsw")]
+            cells += [f"{r['ratios'][band][f]:.2f}" for f in ("ivf", "hnsw")]
+            assert "| " + " | ".join(cells) + " |" in page, (board, band)

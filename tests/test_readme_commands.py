@@ -59,6 +59,8 @@ NOT_RUN = {
         "needs a running Dask cluster at HOST",
     "--repo-id": "uploads to the Hugging Face Hub (network and a token)",
     "huggingface-cli": "talks to the Hugging Face Hub (network and a token)",
+    "bench query-bands minilm-debian.npy": "reads the Debian set made on the machine (docs/cost/README.md)",
+    "bench query-bands e5-debian.npy": "reads the Debian set made on the machine (docs/cost/README.md)",
 }
 # commands that stand for several jobs: the test runs the others as well, before the line itself
 ALSO_RUN = {

@@ -46,6 +46,10 @@ fit:
     (GOOD.replace("  rank: 8", "  min_points: 5"), 8, ["fit.min_points", "at least 10"]),
     (GOOD.replace("bundled", "nowhere.npy"), 3, ["source.embeddings", "no such file", "nowhere.npy"]),
     (GOOD + "sample:\n  - path: a.fbin\n    n: 10\n    queries: 5\n", 11, ["sample[0]", "go together"]),
+    (GOOD + "sample:\n  - path: a.fbin\n    n: 10\n    query_hardness: hard\n", 13,
+     ["sample[0].query_hardness", "needs queries and neighbors"]),
+    (GOOD + "sample:\n  - path: a.fbin\n    n: 10\n    queries: 5\n    neighbors: 3\n    query_hardness: tough\n",
+     15, ["sample[0].query_hardness", "easy, medium, hard", "'tough'"]),
     (GOOD + "publish:\n  n: 5\n  card:\n    tags: [1, 2]\n", 13, ["publish.card.tags", "list of strings"]),
     (GOOD + "publish:\n  n: 5\n  card:\n    license: 5\n", 13, ["publish.card.license", "a string or a list"]),
     (GOOD + "bench: [1]\n", 10, ["bench", "must be a mapping"]),
@@ -102,6 +106,7 @@ sample:
     n: 2000
     queries: 20
     neighbors: 5
+    query_hardness: hard
 bench:
   n: 1000
   queries: 100
@@ -127,6 +132,7 @@ publish:
     assert score["n"] == 1000 and 0 < score["c2st"] < 0.6 and "dcr" in score
     raw = np.fromfile(out / "out" / "fake.fbin", dtype=np.uint32, count=2)
     assert raw.tolist() == [2000, 384] and (out / "out" / "fake.gt.bin").exists()
+    assert np.fromfile(out / "out" / "fake.gt.bin", dtype=np.uint32, count=2).tolist() == [20, 5]
     bench = json.loads((out / "bench" / "results.json").read_text())
     assert set(bench["results"]) == {"faiss-hnsw"} and set(bench["results"]["faiss-hnsw"]) == {"real", "fake", "fog",
                                                                                             "random"}

@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from conftest import blobs
 
 from synth.cli import main
 from synth.errors import SynthError
@@ -18,13 +19,6 @@ from synth.sampling.groundtruth import exact_neighbors, merge_topk
 from synth.sampling.stream import iter_rows, parse_shard, sample_to_file, shard_range
 
 N = 10_000  # spans three 4,096-row blocks, so shards and chunks cut blocks
-
-
-def blobs(n=2000, d=16, centers=5, seed=0):
-    rng = np.random.default_rng(seed)
-    C = rng.standard_normal((centers, d)) * 2
-    X = C[rng.integers(centers, size=n)] + rng.standard_normal((n, d)) + 1.0
-    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")

@@ -104,18 +104,32 @@ def cost_at_recall(recalls, costs, target):
     return float(costs[lo] + frac * (costs[hi] - costs[lo]))
 
 
-def ivf_cost(base, queries, neighbors, recall, metric="cosine"):
-    """Distance computations per query an IVF-Flat index needs for ``recall`` (see the module's text)."""
-    centroids, assign = ivf_cells(base, metric=metric)
+def ivf_probes(cells, queries, neighbors, metric="cosine"):
+    """Where each query finds its true neighbours in an IVF index of ``cells`` (from :func:`ivf_cells`).
+
+    Returns
+    -------
+    probe : ndarray of shape (n_queries, k)
+        Probe rank (0 = the first cell probed) of each true neighbour's cell.
+    cost : ndarray of shape (n_queries, nlist)
+        Distance computations of each query at nprobe = 1 .. nlist: the nlist coarse ones plus the rows of the
+        probed cells.
+    """
+    centroids, assign = cells
     nlist = len(centroids)
     sizes = np.bincount(assign, minlength=nlist).astype(np.float64)
     order = probe_order(queries, centroids, metric)
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(nlist)[None, :], axis=1)
-    probe = np.take_along_axis(rank, assign[neighbors], axis=1)  # probe rank of each true neighbour's cell
-    found = np.bincount(probe.ravel(), minlength=nlist).cumsum() / probe.size  # recall at nprobe = 1..nlist
-    scanned = np.cumsum(sizes[order], axis=1).mean(axis=0)  # rows scanned at nprobe = 1..nlist
-    return cost_at_recall(found, nlist + scanned, recall)
+    return np.take_along_axis(rank, assign[neighbors], axis=1), nlist + np.cumsum(sizes[order], axis=1)
+
+
+def ivf_cost(base, queries, neighbors, recall, metric="cosine", cells=None):
+    """Distance computations per query an IVF-Flat index needs for ``recall`` (see the module's text);
+    ``cells`` the base's :func:`ivf_cells` when already computed."""
+    probe, cost = ivf_probes(cells or ivf_cells(base, metric=metric), queries, neighbors, metric)
+    found = np.bincount(probe.ravel(), minlength=cost.shape[1]).cumsum() / probe.size  # recall at nprobe = 1..
+    return cost_at_recall(found, cost.mean(axis=0), recall)
 
 
 def hnsw_cost(base, queries, neighbors, recall, ef_search=EF_SEARCH, metric="cosine"):

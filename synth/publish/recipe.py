@@ -17,6 +17,7 @@ import yaml
 from ..bundled import NAMED
 from ..errors import SynthError
 from ..install import install_hint
+from ..metrics.hardness import parse_band
 from ..progress import begin, plan, planned, stage
 
 # schema: key -> (types, default, check); a nested dict is a section; (list, item_schema) a list of sections
@@ -88,6 +89,7 @@ SCHEMA = {
     "sample": (list, {
         "path": (STR, None, None), "n": (INT, None, _pos), "dtype": (STR, "float32", _choice("float32", "float16")),
         "queries": (INT, 0, None), "neighbors": (INT, 0, None), "seed": (INT, 0, None),
+        "query_hardness": (OPT_STR, None, None),  # as `synth sample --query-hardness`
     }),
     "score": {"n": (INT, 5000, _pos), "k": (INT, 10, _pos), "permutations": (INT, 200, None), "seed": (INT, 0, None)},
     "bench": {"n": (INT, 10_000, _pos), "queries": (INT, 1000, _pos), "k": (INT, 10, _pos),
@@ -269,6 +271,13 @@ def load_recipe(path):
                 raise recipe.error(f"sample[{i}]", f"{req} is required")
         if bool(s["queries"]) != bool(s["neighbors"]):
             raise recipe.error(f"sample[{i}]", "queries and neighbors go together")
+        if s["query_hardness"] is not None:
+            if not s["queries"]:
+                raise recipe.error(f"sample[{i}].query_hardness", "needs queries and neighbors")
+            try:
+                parse_band(s["query_hardness"])
+            except SynthError as e:
+                raise recipe.error(f"sample[{i}].query_hardness", e.problem) from None
         problem = _escapes(s["path"])
         if problem:
             raise recipe.error(f"sample[{i}].path", problem)
@@ -468,7 +477,8 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
         target = out / s["path"]
         target.parent.mkdir(parents=True, exist_ok=True)
         info = sample_to_file(gen, target, s["n"], random_state=s["seed"], dtype=s["dtype"],
-                              n_queries=s["queries"], k=s["neighbors"], force=force)
+                              n_queries=s["queries"], k=s["neighbors"], force=force,
+                              query_hardness=s["query_hardness"])
         written.append(str(target))
         if s["queries"]:
             paths = write_truth(target, info["queries"], info["neighbors"], info["scores"], dtype=s["dtype"],

@@ -20,8 +20,12 @@ from .stream import (
     MANIFEST,
     RAW_FORMATS,
     _raw_header,
+    candidate_count,
+    check_query_hardness,
     check_target,
+    draw_queries,
     sample_to_file,
+    select_queries,
     shard_range,
     train_files,
     write_truth,
@@ -41,10 +45,8 @@ def _task(gen, out, n, seed, dtype, chunk_size, index, count, threads, n_queries
             return None
         from ..io.formats import read_vectors
         from .groundtruth import exact_neighbors
-        from .stream import iter_rows, query_seed
 
-        queries = np.concatenate(list(iter_rows(gen, query_seed(seed), 0, n_queries, chunk_size)))
-        queries = queries.astype(dtype).astype(np.float32)
+        queries = draw_queries(gen, seed, n_queries, np.dtype(dtype), chunk_size)
         ids, scores = exact_neighbors(read_vectors(target), queries, k, offset=shard_range(n, index, count)[0])
         return queries, ids, scores
     info = sample_to_file(gen, target, n, random_state=seed, dtype=dtype, chunk_size=chunk_size,
@@ -74,7 +76,8 @@ def _concatenate(out, n, d, dtype, count):
 
 
 def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65536, n_tasks=None, threads=1,
-                   n_queries=0, k=0, scheduler=None, n_workers=None, force=False, client=None, progress=None):
+                   n_queries=0, k=0, scheduler=None, n_workers=None, force=False, client=None, progress=None,
+                   query_hardness=None):
     """Sample a corpus (and its ground truth) with one Dask task per shard; the bytes equal a single-process run.
 
     Parameters
@@ -84,8 +87,9 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     out : str or os.PathLike
         .npy, .fbin or .fvecs file, or a folder of VectorDBBench parquet shards (one per task; equal to a
         single-process run with ``files=n_tasks``). .h5 and single .parquet files are not split.
-    n, random_state, dtype, chunk_size, threads, n_queries, k
-        As in :func:`synth.sampling.stream.sample_to_file`.
+    n, random_state, dtype, chunk_size, threads, n_queries, k, query_hardness
+        As in :func:`synth.sampling.stream.sample_to_file` (the tasks find the neighbours of every candidate
+        query; the band is chosen once they are merged).
     n_tasks : int, optional
         Shards, one task each (default: twice the number of workers).
     scheduler : str, optional
@@ -115,6 +119,8 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     out = Path(out)
     ext = out.suffix.lower()
     check_target(out, n)
+    band = check_query_hardness(query_hardness, n_queries > 0 and k > 0, gen)
+    n_drawn = candidate_count(n_queries, band) if band else n_queries
     if ext and ext not in RAW_FORMATS:
         raise SynthError(f"Dask runs write .npy, .fbin, .fvecs or a parquet folder, not {ext}", out)
     if ext == "" and force and (out / MANIFEST).exists():  # cleared here: tasks must not race to clear it
@@ -132,7 +138,7 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
         count = n_tasks or 2 * max(1, len(client.scheduler_info()["workers"]))
         count = min(count, n)
         futures = [client.submit(_task, gen, str(out), n, random_state, dtype, chunk_size, i, count, threads,
-                                 n_queries, k, pure=False) for i in range(count)]
+                                 n_drawn, k, pure=False) for i in range(count)]
         if progress is not None:
             from distributed import as_completed
 
@@ -153,6 +159,10 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     info = {"tasks": count, "d": d}
     if n_queries and k:
         ids, scores = merge_topk([(r[1], r[2]) for r in results], k)
-        write_truth(out, results[0][0], ids, scores, dtype=dtype, metric=getattr(gen, "metric", "cosine"))
         info.update(queries=results[0][0], neighbors=ids, scores=scores)
+        if band:
+            info.update(select_queries(gen, random_state, n, np.dtype(dtype), info["queries"], ids, scores,
+                                       n_queries, band, chunk_size, threads))
+        write_truth(out, info["queries"], info["neighbors"], info["scores"], dtype=dtype,
+                    metric=getattr(gen, "metric", "cosine"))
     return info

@@ -44,6 +44,7 @@ from ..io.formats import (
     temporary_writer,
     write_json,
 )
+from ..metrics.hardness import REFERENCE_ROWS, candidate_count, kth_distance, parse_band, select_band
 from ..models.base import BLOCK_ROWS, block_rng, check_seed, one_blas_thread
 from .groundtruth import TopK, merge_topk
 
@@ -423,7 +424,7 @@ def check_target(out, rows):
 
 
 def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=65536, shard=None, threads=1,
-                   n_queries=0, k=0, files=None, force=False, progress=None):
+                   n_queries=0, k=0, files=None, force=False, progress=None, query_hardness=None):
     """Stream rows of the sample of ``n`` vectors from ``gen`` into ``out``, optionally with queries and ground truth.
 
     Parameters
@@ -456,13 +457,20 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         Folder output: discard a folder written with other parameters instead of refusing.
     progress : callable, optional
         Called with the number of rows just written.
+    query_hardness : str, optional
+        With queries: keep only queries of this band of hardness (``easy``, ``medium``, ``hard`` or ``LO-HI``
+        percent of difficulty rank; :func:`synth.metrics.hardness.parse_band`). The ground truth is computed
+        for enough candidates from the query stream (``3 * n_queries`` for a third), which are ranked by
+        relative contrast against the corpus; not with a shard of several (the ranking needs the whole
+        corpus's neighbours).
 
     Returns
     -------
     info : dict
         ``start``, ``stop``, ``resumed_rows`` (rows kept from an interrupted run), ``d``, ``dtype``, and when
         queries were asked for ``queries`` (ndarray (n_queries, d), float32), ``neighbors`` (int64, (n_queries,
-        k)) and ``scores`` (float32 cosines).
+        k)) and ``scores`` (float32 cosines); with ``query_hardness`` also ``hardness`` (the report of
+        :func:`synth.metrics.hardness.select_band`).
     """
     gen._check_fitted()
     seed = check_seed(random_state)
@@ -475,10 +483,11 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
     start, stop = shard_range(n, index, count)
     check_target(out, stop - start)
     with_truth = n_queries > 0 and k > 0
+    band = check_query_hardness(query_hardness, with_truth, gen, count)
     queries = top = None
     if with_truth:
-        queries = np.concatenate(list(iter_rows(gen, query_seed(seed), 0, n_queries, chunk_size, threads)))
-        queries = queries.astype(dtype).astype(np.float32)  # as the user will store and read them
+        queries = draw_queries(gen, seed, candidate_count(n_queries, band) if band else n_queries, dtype,
+                               chunk_size, threads)
         top = TopK(queries, k, getattr(gen, "metric", "cosine"))
     seen = [start]
 
@@ -511,7 +520,41 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
     if with_truth:
         ids, scores = top.result() if stop - start >= k else (top.ids, top.scores)
         info.update(queries=queries, neighbors=ids, scores=scores)
+        if band:
+            info.update(select_queries(gen, seed, n, dtype, queries, ids, scores, n_queries, band, chunk_size,
+                                       threads))
     return info
+
+
+def draw_queries(gen, seed, count, dtype, chunk_size=65536, threads=1):
+    """The first ``count`` rows of the query stream (:func:`query_seed`), as the user will store and read them."""
+    queries = np.concatenate(list(iter_rows(gen, query_seed(seed), 0, count, chunk_size, threads)))
+    return queries.astype(dtype).astype(np.float32)
+
+
+def check_query_hardness(query_hardness, with_truth, gen, shards=1):
+    """The band of ``query_hardness`` (None for none), refused without ground truth, on a shard of several,
+    or for a model whose metric has no distance."""
+    if query_hardness is None:
+        return None
+    band = parse_band(query_hardness)
+    if not with_truth:
+        raise SynthError("--query-hardness needs --queries and --neighbors (queries are ranked by their neighbours)")
+    if shards > 1:
+        raise SynthError("--query-hardness needs the neighbours among the whole corpus: run without --shard "
+                         "(Dask runs, --workers, merge the shards before choosing)")
+    kth_distance(np.zeros((1, 1)), getattr(gen, "metric", "cosine"))  # refuses ip before any work
+    return band
+
+
+def select_queries(gen, seed, n, dtype, queries, ids, scores, n_queries, band, chunk_size=65536, threads=1):
+    """Keep the candidates of ``band`` (:func:`synth.metrics.hardness.select_band`) with their ground truth;
+    the mean distances are taken over the corpus's first rows (regenerated: row r depends only on (seed, r))."""
+    m = min(n, REFERENCE_ROWS)
+    reference = np.concatenate(list(iter_rows(gen, seed, 0, m, chunk_size, threads))).astype(dtype)
+    keep, report = select_band(queries, scores, reference.astype(np.float32), n_queries, band,
+                               getattr(gen, "metric", "cosine"))
+    return {"queries": queries[keep], "neighbors": ids[keep], "scores": scores[keep], "hardness": report}
 
 
 def _sample_folder(gen, out, n, seed, dtype, chunk_size, shard, threads, files, force, params, on_rows):
