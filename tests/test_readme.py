@@ -197,3 +197,24 @@ def test_cost_page_bridge_auto_table_is_the_committed_auto_boards():
     for board, label in AUTO_BOARDS:
         for row in auto_rows(board, label):
             assert "  " + row in page, row
+
+
+def test_cost_page_model_file_board_equals_the_board_fitted_on_the_spot():
+    """docs/cost.md, 'A model file': the l2 word-table board of a `synth fit` model file equals the board that
+    fitted the same configuration on the spot, count for count (QPS are timings)."""
+    import json
+
+    spot = json.loads((ROOT / "docs" / "cost" / "l2-word-table" / "cost.json").read_text())
+    given = json.loads((ROOT / "docs" / "cost" / "l2-word-table-model" / "cost.json").read_text())
+    assert given["split"]["fit_rows"] == "split" and given["n_fit"] == spot["n_fit"] == 10_000
+    a, b = spot["configs"]["default"], given["configs"]["word-table-l2"]
+    for key in ("c2st", "memorization", "copies", "stats", "norms", "n_patches", "noise_scale"):
+        assert a[key] == b[key], key
+    assert given["real_stats"] == spot["real_stats"] and given["sizes"] == spot["sizes"] == [10_000, 20_000]
+    for n in ("10000", "20000"):
+        assert a["by_n"][n]["diagnostics"] == b["by_n"][n]["diagnostics"]
+        assert given["real"][n]["diagnostics"] == spot["real"][n]["diagnostics"]
+        for index in spot["indexes"]:
+            for x, y in ((a["by_n"][n]["cost"][index], b["by_n"][n]["cost"][index]),
+                         (spot["real"][n]["cost"][index], given["real"][n]["cost"][index])):
+                assert [(c["recall"], c["ndis"]) for c in x["curve"]] == [(c["recall"], c["ndis"]) for c in y["curve"]]
