@@ -218,3 +218,29 @@ def test_cost_page_model_file_board_equals_the_board_fitted_on_the_spot():
             for x, y in ((a["by_n"][n]["cost"][index], b["by_n"][n]["cost"][index]),
                          (spot["real"][n]["cost"][index], given["real"][n]["cost"][index])):
                 assert [(c["recall"], c["ndis"]) for c in x["curve"]] == [(c["recall"], c["ndis"]) for c in y["curve"]]
+
+
+def test_metric_ip_tables_are_the_committed_boards():
+    """docs/cost.md and docs/fidelity.md, 'Metric ip': the rows rendered from the committed ip boards."""
+    import json
+
+    board = json.loads((ROOT / "docs" / "cost" / "ip-word-table" / "cost.json").read_text())
+    page = (ROOT / "docs" / "cost.md").read_text()
+    for n in board["sizes"]:
+        row, real = board["configs"]["default"]["by_n"][str(n)], board["real"][str(n)]["cost"]
+        cells = [f"{n:,}"]
+        for index in ("faiss-ivf", "faiss-hnsw"):
+            cells += [f"{row['ratios'][index]['ndis']['0.95']:.2f}",
+                      f"{real[index]['ndis_at_target']['0.95']:,.0f} / {row['cost'][index]['ndis_at_target']['0.95']:,.0f}"]
+        assert "| " + " | ".join(cells) + " |" in page, cells
+    board = json.loads((ROOT / "docs" / "fidelity" / "ip-word-table" / "fidelity.json").read_text())
+    page = (ROOT / "docs" / "fidelity.md").read_text()
+
+    def pair(t):
+        return "-" if t is None else f"{t['c2st']:.3f} / {min(t['c2st_real'], t['c2st_fake']):.3f}"
+
+    for row in board["configs"]:
+        cells = [pair(row["c2st"][str(n)]) for n in board["sizes"]]
+        assert f"| {row['name']} | " + " | ".join(cells) + f" | {row['hnsw']['ratio']:.2f}x |" in page, row["name"]
+    ceiling = [pair(board["ceiling"][str(n)]) for n in board["sizes"]]
+    assert "| ceiling (real/real) | " + " | ".join(ceiling) + " | |" in page
