@@ -81,3 +81,21 @@ def unit_rows(X, min_rows=1, path=None, chunk=65536, renormalize=False):
             norms[bad] = np.linalg.norm(block[bad], axis=1)
         U[start:start + len(block)] = block / norms[:, None]
     return U
+
+
+def raw_rows(X, min_rows=1, path=None):
+    """Validated rows as given (norms kept), as C-contiguous float32: metric ``ip`` and ``l2``.
+
+    The checks of :func:`unit_rows` (finite, non-zero rows, at least 2 columns and ``min_rows`` rows; errors
+    name ``path``), and none of the values may overflow float32 (finite float64 rows can).
+
+    Returns
+    -------
+    R : ndarray of shape (n_samples, n_features), float32
+    """
+    unit_rows(X, min_rows, path)
+    with np.errstate(over="ignore"):  # reported below, in one line
+        R = np.ascontiguousarray(X, dtype=np.float32)
+    if not np.isfinite(R).all():
+        raise SynthError("values overflow float32", path)
+    return R
