@@ -203,6 +203,46 @@ def report_cmd(folder, out, force):
     click.echo(f"wrote {write_report(folder, out, force=force)}")
 
 
+def model_option(f):
+    """--model FILE of the scoreboards: a model file scored beside (or instead of) the --config fits."""
+    f = click.option("--all-heldout", is_flag=True,
+                     help="With --model: REAL holds only rows the model was not fitted on; all of it is held out "
+                          "and the memorization check is not run (no training rows).")(f)
+    return click.option("--model", type=click.Path(dir_okay=False),
+                        help="A model file `synth fit` wrote, scored as one more configuration named after the "
+                             "file, with its metric. Its training rows must be the first N rows of the board's "
+                             "permutation of REAL, found by the file's fingerprint (docs/cost.md, 'A model file'); "
+                             "the rest is held out and --config fits use the same rows. Else --all-heldout.")(f)
+
+
+def given_size(name, value, model):
+    """N for a board: the option's value, but with a model file only when the user gave it (the model's own
+    training rows set N, and a different N given is refused)."""
+    from click.core import ParameterSource
+
+    if model is None or click.get_current_context().get_parameter_source(name) != ParameterSource.DEFAULT:
+        return value
+    return None
+
+
+def model_and_metric(path, metric):
+    """The model file read and checked (None without one) and the board's metric: --metric, else the model's,
+    else cosine; a --metric other than the model's is a one-line error naming the file."""
+    from synth.errors import SynthError
+    from synth.io.artifact import load_model
+    from synth.metric import check_metric
+
+    gen = load_model(path) if path else None
+    fitted = getattr(gen, "metric", "cosine")
+    if metric is None:
+        metric = fitted
+    check_metric(metric)
+    if gen is not None and metric != fitted:
+        raise SynthError(f"fitted with metric {fitted}, but --metric {metric} was asked for: drop --metric (the "
+                         f"model's is used) or refit with --metric {metric}", path)
+    return gen, metric
+
+
 def parse_sizes(ctx, param, value):
     try:
         sizes = [int(v) for v in value.split(",") if v.strip()]
@@ -221,7 +261,7 @@ def parse_sizes(ctx, param, value):
               help="A generator configuration (repeatable), e.g. 'big=patch:n_patches=240,rank=48' or "
                    "'plain=patch:noise_scale=1'. Default: seed, default, K240-r48, K120-r16, fog, random.")
 @click.option("--train", "n_train", type=click.IntRange(min=100), default=10_000, show_default=True,
-              help="Real rows to fit on; the rest are held out.")
+              help="Real rows to fit on; the rest are held out (with --model: the rows it was fitted on).")
 @click.option("--sizes", default="1000,2000,5000,10000", show_default=True, callback=parse_sizes,
               help="n per side of the two-sample test; the largest the held-out rows allow is added.")
 @click.option("--k", "k", type=click.IntRange(min=1), default=10, show_default=True)
@@ -229,12 +269,14 @@ def parse_sizes(ctx, param, value):
 @click.option("--queries", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Queries of the HNSW runs (held-out rows outside the base).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@model_option
 @metric_option("cosine: rows normalized. ip / l2: REAL keeps its norms, patch configurations are fitted with this "
-               "metric (fog and random are cosine only), and the two-sample tests and HNSW use it.")
+               "metric (fog and random are cosine only), and the two-sample tests and HNSW use it. Default: the "
+               "--model's metric, else cosine.", default=None)
 @seed_option
 @reports
 @force_out
-def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, metric, seed):
+def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, model, all_heldout, metric, seed):
     """Fit generator configurations on part of REAL and score each against the held-out rest.
 
     REAL is any format `synth fit` reads or a named set (see `bench compare --help`): `bundled`,
@@ -243,15 +285,15 @@ def fidelity(real, out, configs, n_train, sizes, k, no_hnsw, queries, as_json, m
     statistics, the model file size, the fit time and the HNSW cost ratio at recall 0.95.
     """
     from synth.bundled import load_real
-    from synth.metric import check_metric
 
     from .fidelity import DEFAULT_CONFIGS, markdown, scoreboard, write_outputs
 
-    check_metric(metric)
+    gen, metric = model_and_metric(model, metric)
     chosen = parse_configs(configs, DEFAULT_CONFIGS) if configs else None
     X = load_real(real, raw=metric != "cosine")
-    result = scoreboard(X, chosen, n_train=n_train, sizes=sizes, k=k, hnsw=not no_hnsw, n_queries=queries,
-                        random_state=seed, verbose=progress(), source=real, metric=metric)
+    result = scoreboard(X, chosen, n_train=given_size("n_train", n_train, gen), sizes=sizes, k=k, hnsw=not no_hnsw, n_queries=queries,
+                        random_state=seed, verbose=progress(), source=real, metric=metric, model=gen,
+                        all_heldout=all_heldout)
     echo_board(result, write_outputs(result, out), markdown, as_json)
 
 
@@ -318,7 +360,7 @@ def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, s
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Folder for cost.json, cost.md and cost.png.")
 @click.option("--fit", "n_fit", type=click.IntRange(min=100), default=10_000, show_default=True,
-              help="N: real rows every configuration is fitted on.")
+              help="N: real rows every configuration is fitted on (with --model: the rows it was fitted on).")
 @click.option("--sizes", default="10000,30000,100000", show_default=True, callback=parse_sizes,
               help="Base sizes n (real and fake alike); sizes the rows left after fitting and queries cannot "
                    "fill are dropped.")
@@ -326,7 +368,8 @@ def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, s
               help="Queries per corpus (never in the base).")
 @click.option("--config", "configs", multiple=True, metavar="NAME=KIND[:key=value,...]",
               help="A generator configuration (repeatable), as in `bench fidelity`. Default: "
-                   "'default=patch', the configuration of `synth fit`.")
+                   "'default=patch', the configuration of `synth fit` (none with --model).")
+@model_option
 @functools.partial(index_option, default_text="faiss-hnsw, faiss-ivf, faiss-ivfsq8, hnswlib")
 @click.option("--queries-from", type=click.Choice(["model", "jitter"]), default="model", show_default=True,
               help="Fake queries: model samples, or model samples plus isotropic noise (--jitter).")
@@ -338,11 +381,12 @@ def scaling_cmd(real, out, train_sizes, n_heldout, configs, sizes, k, as_json, s
               help="Timed passes per query setting; QPS is their median.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @metric_option("cosine: rows normalized. ip / l2: REAL keeps its norms, each patch configuration is fitted with "
-               "this metric, and ground truth, recall, the indexes and the two-sample test use it.")
+               "this metric, and ground truth, recall, the indexes and the two-sample test use it. Default: the "
+               "--model's metric, else cosine.", default=None)
 @seed_option
 @reports
 @force_out
-def cost_cmd(real, out, n_fit, sizes, n_queries, configs, indexes, queries_from, jitter, k, repeats, as_json,
+def cost_cmd(real, out, n_fit, sizes, n_queries, configs, model, all_heldout, indexes, queries_from, jitter, k, repeats, as_json,
              metric, seed):
     """Search cost of fake corpora relative to real ones of the same size n, as n grows past the fitting size N.
 
@@ -358,19 +402,17 @@ def cost_cmd(real, out, n_fit, sizes, n_queries, configs, indexes, queries_from,
           --config default=patch --config bridge=patch:bridge=0.75 --out results/cost
     """
     from synth.bundled import load_real
-    from synth.metric import check_metric
 
     from .cost import INDEXES, cost_board, markdown, write_outputs
-
-    chosen = parse_configs(configs, {"default": ("patch", {})})
-    check_metric(metric)
     from .indexes import require
 
+    chosen = parse_configs(configs, {} if model else {"default": ("patch", {})})
+    gen, metric = model_and_metric(model, metric)
     require(indexes or INDEXES, metric=metric)  # a plug-in that cannot search by it stops here, in one line
     X = load_real(real, raw=metric != "cosine")
-    result = cost_board(X, chosen, n_fit=n_fit, sizes=sizes, n_queries=n_queries, indexes=indexes or INDEXES, k=k,
+    result = cost_board(X, chosen, n_fit=given_size("n_fit", n_fit, gen), sizes=sizes, n_queries=n_queries, indexes=indexes or INDEXES, k=k,
                         queries_from=queries_from, jitter=jitter, repeats=repeats, random_state=seed,
-                        verbose=progress(), source=real, metric=metric)
+                        verbose=progress(), source=real, metric=metric, model=gen, all_heldout=all_heldout)
     echo_board(result, write_outputs(result, out), markdown, as_json)
 
 

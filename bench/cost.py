@@ -2,7 +2,8 @@
 
 One seeded permutation of the real rows gives the fitting rows (the first N), the real queries (the next Q)
 and the real base (the rest, nested: the base of size n is its first n rows). Every configuration is fitted
-once on the N rows; at each n its fake base and fake queries are fresh model samples. Every index is built
+once on the N rows, and a model file the user fitted is scored beside them (its training rows found by
+fingerprint, :mod:`bench.split`); at each n its fake base and fake queries are fresh model samples. Every index is built
 on every corpus and its cost at equal recall (distance computations, single-thread QPS) is compared as the
 ratio fake / real, with the diagnostics that explain a gap (:mod:`bench.mesoscale`) and the two-sample and
 memorization checks that say whether the fake is faithful and private (REFERENCE "Search cost at equal
@@ -15,16 +16,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from synth.errors import SynthError
-from synth.io.artifact import model_bytes
 from synth.metrics.statistics import geometry_stats
 from synth.metrics.twosample import memorization
 from synth.models.base import normalize
 from synth.progress import stage
 
-from .fidelity import _two_sample, copies, fit_config, save_png, write_board
+from .fidelity import _two_sample, copies, fit_config, given_model, model_size, save_png, write_board
 from .indexes import require
 from .mesoscale import diagnostics
 from .runner import TARGETS, costs_at_targets, measure_index
+from .split import board_split
 from .suites import make_corpus
 
 SIZES = (10_000, 30_000, 100_000)
@@ -91,9 +92,9 @@ def _corpus(name, base, queries, k, targets, repeats, specs, bar, random_state, 
             "diagnostics": diagnostics(corpus, k, random_state)}
 
 
-def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, indexes=INDEXES, k=10,
+def cost_board(real, configs=None, n_fit=None, sizes=SIZES, n_queries=500, indexes=INDEXES, k=10,
                targets=TARGETS, queries_from="model", jitter=0.05, repeats=3, n_permutations=0, random_state=0,
-               verbose=0, source=None, metric="cosine"):
+               verbose=0, source=None, metric="cosine", model=None, all_heldout=False):
     """Search cost of fake corpora against real ones of the same size, for each configuration and n.
 
     Parameters
@@ -102,9 +103,9 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
         Real embeddings; rows are normalized. Split by one seeded permutation into ``n_fit`` fitting rows,
         ``n_queries`` real queries and the real base (the rest; the base of size n is its first n rows).
     configs : dict of str to (kind, params), optional
-        Default ``{"default": ("patch", {})}``, the configuration of `synth fit`.
-    n_fit : int
-        N, the fitting rows.
+        Default ``{"default": ("patch", {})}``, the configuration of `synth fit` (none when ``model`` is given).
+    n_fit : int, optional
+        N, the fitting rows: default 10,000, or with ``model`` the rows it was fitted on.
     sizes : sequence of int
         Base sizes n; those above the rows left for the base are dropped (``dropped_sizes``).
     n_queries : int
@@ -134,6 +135,14 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
         METRIC_L2 / METRIC_INNER_PRODUCT, hnswlib's space), the cell diagnostics (Euclidean k-means) and the
         two-sample test use it; the memorization check and the geometry statistics are of the directions,
         and ``norms`` compares the row norms.
+    model : synth.models.Generator, optional
+        A model read from its file (:func:`synth.io.artifact.load_model`), scored as one more configuration
+        named after the file, with its own metric (another ``metric`` is refused). Its training rows are found
+        in ``real`` by their fingerprint (:func:`bench.split.board_split`): the first N rows of the
+        permutation, and the configurations are fitted on the same rows. Else the board is refused, unless
+        ``all_heldout`` says ``real`` holds only rows the model never saw (then no configurations, and no
+        memorization check).
+    all_heldout : bool
 
     Returns
     -------
@@ -142,12 +151,14 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
         ``indexes``, ``index_info``; ``real[n]`` with ``cost`` (per index: ``ndis_at_target``,
         ``qps_at_target``, ``curve``, ...) and ``diagnostics``; ``configs[name]`` with ``by_n[n]``
         (``cost``, ``diagnostics``, ``ratios[index]["ndis" | "qps"][target]``), ``c2st``, ``memorization``,
-        ``copies``, ``n_patches``, ``noise_scale``, ``fit_seconds``, ``model_bytes``.
+        ``copies``, ``n_patches``, ``noise_scale``, ``fit_seconds``, ``model_bytes`` (with ``model``: its
+        ``model`` file, ``fit_seconds`` None, ``memorization`` and ``copies`` None when its training rows are
+        not in ``real``); ``split`` (:func:`bench.split.board_split`'s ``info``, and ``model``).
     """
     from synth.metric import check_metric, metric_rows
     from synth.metrics.twosample import norm_comparison
 
-    configs = dict(configs or {"default": ("patch", {})})
+    configs = dict(configs or ({} if model is not None else {"default": ("patch", {})}))
     check_metric(metric)
     if metric != "cosine":
         wrong = [name for name, (kind, _) in configs.items() if kind != "patch"]
@@ -162,7 +173,16 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
     specs = require(indexes, metric=metric)
     real = metric_rows(real, metric, 2, source)  # unit rows for cosine
     n, d = real.shape
-    n_base = n - n_fit - n_queries
+    runs = {name: (kind, params, None) for name, (kind, params) in configs.items()}
+    if model is not None:  # one more configuration, already fitted
+        name, (kind, params) = given_model(model, configs, metric, d)
+        runs[name] = (kind, params, model)
+    fit_rows, heldout, split = board_split(real, n_fit, random_state, model, source, metric, all_heldout)
+    if configs and fit_rows is None:
+        raise SynthError(f"configurations are fitted on the rows the model was, which are not in {source or 'REAL'} "
+                         "(--all-heldout): score the model alone, or pass the set it was fitted on")
+    n_fit = split["n_fit"]
+    n_base = len(heldout) - n_queries
     n_c2st = n_fit // 10
     if n_c2st <= k or n_queries < 1:
         raise SynthError(f"n_fit={n_fit:,}, n_queries={n_queries}: the two-sample test at n = N / 10 needs "
@@ -170,54 +190,56 @@ def cost_board(real, configs=None, n_fit=10_000, sizes=SIZES, n_queries=500, ind
     kept = sorted({int(s) for s in sizes if k < s <= n_base})
     dropped = sorted({int(s) for s in sizes} - set(kept))
     if not kept:
-        raise SynthError(f"{n:,} real rows: {n_fit:,} to fit and {n_queries:,} queries leave {max(n_base, 0):,} "
-                         f"for the base, fewer than any size ({', '.join(f'{s:,}' for s in sorted(sizes))})",
-                         source)
-    order = np.random.default_rng(random_state).permutation(n)
-    fit_rows, queries = real[order[:n_fit]], real[order[n_fit:n_fit + n_queries]]
-    rest = real[order[n_fit + n_queries:]]
+        raise SynthError(f"{n:,} real rows: {n - len(heldout):,} to fit and {n_queries:,} queries leave "
+                         f"{max(n_base, 0):,} for the base, fewer than any size "
+                         f"({', '.join(f'{s:,}' for s in sorted(sizes))})", source)
+    queries, rest = heldout[:n_queries], heldout[n_queries:]
     # one stream each: fake base, fake queries, jitter noise, privacy fakes, c2st permutations
     seed_b, seed_q, seed_g, seed_p, seed_t = (int(s) for s in np.random.SeedSequence(random_state).generate_state(5))
     n_mem = min(N_MEMORIZATION, len(rest))
     n_c2st = min(n_c2st, len(rest))
 
-    bar = tqdm(total=len(kept) * (1 + len(configs)) * len(specs), desc="cost", disable=not verbose, leave=False)
+    bar = tqdm(total=len(kept) * (1 + len(runs)) * len(specs), desc="cost", disable=not verbose, leave=False)
     run = (k, targets, repeats, specs, bar, random_state, metric)
     # real corpora do not depend on the configuration: measured once per n, shared by all
     real_runs = {str(s): _corpus(f"real n={s:,}", rest[:s], queries, *run) for s in kept}
     n_stats = min(N_STATS, len(rest))
     real_stats = geometry_stats(rest[:n_stats])
     rows = {}
-    for name, (kind, params) in configs.items():
-        model, fit_seconds = fit_config(name, kind, params, fit_rows, random_state)
+    for name, (kind, params, given) in runs.items():
+        gen, fit_seconds = (given, None) if given is not None else fit_config(name, kind, params, fit_rows,
+                                                                              random_state)
         # sample(n)[:m] == sample(m): one draw of the largest base gives every nested base
-        fake_base = model.sample(kept[-1], random_state=seed_b)
-        fake_q = (jitter_queries(model, n_queries, jitter, seed_q, seed_g, metric) if queries_from == "jitter"
-                  else model.sample(n_queries, random_state=seed_q))
+        fake_base = gen.sample(kept[-1], random_state=seed_b)
+        fake_q = (jitter_queries(gen, n_queries, jitter, seed_q, seed_g, metric) if queries_from == "jitter"
+                  else gen.sample(n_queries, random_state=seed_q))
         by_n = {}
         for s in kept:
             r = _corpus(f"{name} n={s:,}", fake_base[:s], fake_q, *run)
             by_n[str(s)] = {**r, "ratios": ratios(r["cost"], real_runs[str(s)]["cost"])}
         # held-out real rows for the privacy checks are base rows: never fitted
         stage(f"{name}: two-sample test, memorization, statistics")
-        fake_p = model.sample(max(n_c2st, n_mem, n_stats), random_state=seed_p)
+        fake_p = gen.sample(max(n_c2st, n_mem, n_stats), random_state=seed_p)
         stats = geometry_stats(fake_p[:n_stats])
-        mem = memorization(fit_rows, fake_p[:n_mem], rest[:n_mem])
+        mem = None if fit_rows is None else {"n": n_mem, **memorization(fit_rows, fake_p[:n_mem], rest[:n_mem])}
         rows[name] = {"kind": kind, "params": params, "by_n": by_n,
                       "c2st": {"n": n_c2st, **_two_sample(rest[:n_c2st], fake_p[:n_c2st], k, n_permutations, seed_t,
                                                           metric)},
-                      "memorization": {"n": n_mem, **mem}, "copies": copies(mem),
+                      "memorization": mem, "copies": None if mem is None else copies(mem),
                       "stats": {key: stats[key] for key in STATS},
                       "stats_ratio": {key: stats[key] / real_stats[key] for key in STATS},
-                      "n_patches": int(model.n_patches_) if hasattr(model, "n_patches_") else None,
-                      "noise_scale": getattr(model, "noise_scale_", None),
-                      "bridge": getattr(model, "bridge_", None),
-                      "bridge_calibration": getattr(model, "bridge_calibration_", None),
-                      "fit_seconds": round(fit_seconds, 2), "model_bytes": len(model_bytes(model)),
+                      "n_patches": int(gen.n_patches_) if hasattr(gen, "n_patches_") else None,
+                      "noise_scale": getattr(gen, "noise_scale_", None),
+                      "bridge": getattr(gen, "bridge_", None),
+                      "bridge_calibration": getattr(gen, "bridge_calibration_", None),
+                      "fit_seconds": None if fit_seconds is None else round(fit_seconds, 2),
+                      "model_bytes": model_size(gen, given is not None),
+                      **({"model": getattr(gen, "path_", None)} if given is not None else {}),
                       **({"norms": norm_comparison(rest[:n_stats], fake_p[:n_stats])} if metric != "cosine" else {})}
     bar.close()
     return {"data": {"source": source, "n": n, "d": d}, **({"metric": metric} if metric != "cosine" else {}),
-            "n_fit": n_fit, "sizes": kept, "dropped_sizes": dropped,
+            "n_fit": n_fit, "split": {**split, "model": getattr(model, "path_", None)}, "n_memorization": n_mem,
+            "sizes": kept, "dropped_sizes": dropped,
             "n_base_available": n_base, "n_queries": n_queries, "queries_from": queries_from,
             "jitter": jitter if queries_from == "jitter" else None, "k": k, "targets": [float(t) for t in targets],
             "repeats": repeats, "n_permutations": n_permutations, "random_state": random_state,
@@ -250,6 +272,13 @@ def markdown(result):
              + (f" Metric {metric}: rows keep their norms; ground truth, recall, the indexes, the cells and the "
                 "two-sample test use it; memorization and the geometry statistics are of the directions."
                 if metric != "cosine" else "")]
+    split = result.get("split") or {}
+    if split.get("model"):
+        lines.append(f"Model file {split['model']}: " + (
+            f"fitted on the board's N = {result['n_fit']:,} fitting rows (found by its fingerprint)"
+            + (", as the other configurations." if len(result["configs"]) > 1 else ".") if split["fit_rows"] == "split" else
+            f"all of {result['data']['source'] or 'REAL'} is held out (the model's training rows are not in it); "
+            f"memorization {split['note']}."))
     if result["dropped_sizes"]:
         lines.append(f"Dropped sizes (more than the {result['n_base_available']:,} rows left for the base): "
                      + ", ".join(f"{s:,}" for s in result["dropped_sizes"]) + ".")
@@ -293,19 +322,24 @@ def markdown(result):
                          f"{g['lid']['median']:.1f} | {g['hubness']:.2f} | {cos} |")
 
     first = next(iter(result["configs"].values()))
+    n_mem = result.get("n_memorization") or first["memorization"]["n"]  # boards before model files lack the key
     lines += ["", f"**fidelity and privacy** (fitted on N = {result['n_fit']:,}; c2st = k-NN two-sample test, "
               f"n = {first['c2st']['n']:,} held-out real base rows vs n fakes, pooled / real side / fake side, "
-              f"0.5 = indistinguishable; memorization on n = {first['memorization']['n']:,} fakes and "
-              f"{first['memorization']['n']:,} held-out rows, about 0.05 for a generator that does not copy)", "",
+              f"0.5 = indistinguishable; memorization on n = {n_mem:,} fakes and {n_mem:,} held-out rows, about "
+              "0.05 for a generator that does not copy"
+              + ("; - = not run)" if any(r["memorization"] is None for r in result["configs"].values()) else ")"), "",
               "| config | c2st | memorization rate | NN-train cos fake / held-out | copies | patches | noise scale "
               "| fit s | model MB |", "|---|---|---|---|---|---|---|---|---|"]
     for name, row in result["configs"].items():
         t, mem = row["c2st"], row["memorization"]
         lines.append(f"| {name} | {t['c2st']:.3f} / {t['c2st_real']:.3f} / {t['c2st_fake']:.3f} | "
-                     f"{mem['memorization_rate']:.3f} | {mem['fake_median']:.3f} / {mem['heldout_median']:.3f} | "
-                     f"{'yes' if row['copies'] else 'no'} | {row['n_patches'] or '-'} | "
+                     + ("- | - | - | " if mem is None else
+                        f"{mem['memorization_rate']:.3f} | {mem['fake_median']:.3f} / {mem['heldout_median']:.3f} | "
+                        f"{'yes' if row['copies'] else 'no'} | ")
+                     + f"{row['n_patches'] or '-'} | "
                      + ("-" if row["noise_scale"] is None else f"{row['noise_scale']:.2f}")
-                     + f" | {row['fit_seconds']:.1f} | {row['model_bytes'] / 1e6:.2f} |")
+                     + " | " + ("-" if row["fit_seconds"] is None else f"{row['fit_seconds']:.1f}")
+                     + f" | {row['model_bytes'] / 1e6:.2f} |")
     chosen = {name: row for name, row in result["configs"].items() if row.get("bridge_calibration")}
     if chosen:
         lines += ["", "**bridge chosen at fit time** (`bridge=auto`: fake / real distance computations at recall "

@@ -1,7 +1,8 @@
 """The fidelity scoreboard: how close each generator configuration comes to real data, and at what price.
 
 Real embeddings are split once into training and held-out rows. Every configuration is fitted on the
-training rows and scored against held-out real only (REFERENCE "The k-NN two-sample test"): the c2st at
+training rows (a model file the user fitted is scored beside them, :mod:`bench.split`) and scored against
+held-out real only (REFERENCE "The k-NN two-sample test"): the c2st at
 several n with the real-vs-real ceiling at the same n, the memorization check against the training rows,
 the geometry statistics, the model file's size, the fit time and the HNSW search cost at recall 0.95
 relative to real's.
@@ -95,6 +96,28 @@ def copies(mem):
                 or mem["fake_median"] > mem["heldout_median"] + MEDIAN_MARGIN)
 
 
+def model_size(model, from_file):
+    """Bytes of the model file: the file's own size for a model read from one, else those it would take."""
+    path = getattr(model, "path_", None) if from_file else None
+    return Path(path).stat().st_size if path else len(model_bytes(model))
+
+
+def given_model(model, configs, metric, d):
+    """Check a model read from its file against a board: its name (the file's stem) is not a configuration's,
+    its metric is the board's, its dimension the rows'. Returns ``(name, (kind, params))``."""
+    path = getattr(model, "path_", None)
+    name = Path(path).stem if path else "model"
+    if name in configs:
+        raise SynthError(f"configuration {name!r}: the model file has that name")
+    fitted = getattr(model, "metric", "cosine")
+    if fitted != metric:
+        raise SynthError(f"fitted with metric {fitted}, the board asks for {metric}: drop --metric (the model's is "
+                         f"used) or refit with --metric {metric}", path)
+    if model.n_features_ != d:
+        raise SynthError(f"has dimension {model.n_features_}, the real rows {d}", path)
+    return name, (model.kind, {k: v for k, v in model.get_params().items() if k != "verbose"})
+
+
 def hnsw_cost(base, queries, k, metric="cosine"):
     """Distance computations per query of faiss HNSW at recall 0.95 (None when not reached), under ``metric``."""
     from .indexes import get
@@ -107,8 +130,9 @@ def hnsw_cost(base, queries, k, metric="cosine"):
     return cost_at_target(r["curve"], HNSW_TARGET, "ndis"), r["build_params"]
 
 
-def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutations=100, stats_n=5000,
-               hnsw=True, n_queries=1000, random_state=0, verbose=0, source=None, metric="cosine"):
+def scoreboard(real, configs=None, n_train=None, sizes=SIZES, k=10, n_permutations=100, stats_n=5000,
+               hnsw=True, n_queries=1000, random_state=0, verbose=0, source=None, metric="cosine", model=None,
+               all_heldout=False):
     """Fit and score generator configurations on one real set.
 
     Parameters
@@ -117,8 +141,9 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
         Real embeddings; rows are normalized. A seeded permutation puts ``n_train`` of them in training,
         the rest in held-out.
     configs : dict of str to (kind, params), optional
-        Default :data:`DEFAULT_CONFIGS`.
-    n_train : int
+        Default :data:`DEFAULT_CONFIGS` (none when ``model`` is given).
+    n_train : int, optional
+        Default 10,000, or with ``model`` the rows it was fitted on.
     sizes : sequence of int
         n of the two-sample test; sizes above the held-out count are dropped and the held-out count itself
         is added (the largest test the data allow). The ceiling (training vs held-out) needs
@@ -140,6 +165,12 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
         configurations keep only their patch ones; fog and random models are cosine only and refused), the
         two-sample tests, ceiling and HNSW run use it; memorization and statistics are of the directions, and
         each configuration's ``norms`` compares the row norms.
+    model : synth.models.Generator, optional
+        A model read from its file, scored as one more configuration named after the file, with its own
+        metric; its training rows must be the first N of the permutation (found by fingerprint), else
+        ``all_heldout`` (:func:`bench.split.board_split`; then no configurations, no ceiling and no
+        memorization check).
+    all_heldout : bool
 
     Returns
     -------
@@ -147,14 +178,16 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
         ``data``, ``split``, ``sizes``, ``ceiling`` (per n), ``real`` (statistics, HNSW cost) and
         ``configs``: per configuration ``c2st`` (per n: ``c2st``, ``c2st_real``, ``c2st_fake``,
         ``p_value``), ``memorization``, ``copies``, ``stats``, ``model_bytes``, ``fit_seconds``,
-        ``n_patches``, ``noise_scale``, ``hnsw``.
+        ``n_patches``, ``noise_scale``, ``hnsw`` (with ``model``: its ``model`` file, ``fit_seconds`` None).
     """
     from synth.metric import check_metric, metric_rows
     from synth.metrics.twosample import norm_comparison
 
+    from .split import board_split
+
     check_metric(metric)
-    default = configs is None
-    configs = dict(DEFAULT_CONFIGS if configs is None else configs)
+    default = configs is None and model is None
+    configs = dict(DEFAULT_CONFIGS if default else configs or {})
     if metric != "cosine":
         wrong = [name for name, (kind, _) in configs.items() if kind != "patch"]
         if wrong and not default:
@@ -166,11 +199,18 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
     else:
         real = unit_rows(real, min_rows=2 * (k + 1))
     n, d = real.shape
-    if not 0 < n_train < n - k:
+    runs = {name: (kind, params, None) for name, (kind, params) in configs.items()}
+    if model is not None:
+        name, (kind, params) = given_model(model, configs, metric, d)
+        runs[name] = (kind, params, model)
+    train, heldout, split = board_split(real, n_train, random_state, model, source, metric, all_heldout)
+    n_train = split["n_fit"]
+    if train is not None and (not 0 < n_train < n - k):
         raise SynthError(f"{n} real rows: n_train={n_train} leaves no held-out rows to test against", source)
+    if configs and train is None:
+        raise SynthError(f"configurations are fitted on the rows the model was, which are not in {source or 'REAL'} "
+                         "(--all-heldout): score the model alone, or pass the set it was fitted on")
     seeds = np.random.SeedSequence(random_state).generate_state(3)
-    order = np.random.default_rng(random_state).permutation(n)
-    train, heldout = real[order[:n_train]], real[order[n_train:]]
     n_held = len(heldout)
     sizes = sorted({s for s in sizes if k < s <= n_held} | {n_held})
     n_fake = sizes[-1]
@@ -180,13 +220,13 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
     if hnsw and n_hnsw < 10 * k:
         raise SynthError(f"{n_held} held-out rows are too few for an HNSW run with {n_queries} queries", source)
 
-    bar = tqdm(total=len(configs) + 1, desc="fidelity", disable=not verbose, leave=False)
+    bar = tqdm(total=len(runs) + 1, desc="fidelity", disable=not verbose, leave=False)
     bar.set_postfix_str("ceiling")
     stage(f"ceiling (training vs held-out) at n = {', '.join(f'{s:,}' for s in sizes)}")
-    ceiling = {str(s): (_two_sample(heldout[:s], train[:s], k, 0, None, metric) if s <= n_train else None)
-               for s in sizes}
-    real_info = {"stats": _stats(heldout[:stats_n]),
-                 "heldout_median_nn_train": memorization(train, heldout[:n_mem], heldout[:n_mem])["heldout_median"]}
+    ceiling = {str(s): (_two_sample(heldout[:s], train[:s], k, 0, None, metric)
+                        if train is not None and s <= n_train else None) for s in sizes}
+    real_info = {"stats": _stats(heldout[:stats_n]), "heldout_median_nn_train": None if train is None else
+                 memorization(train, heldout[:n_mem], heldout[:n_mem])["heldout_median"]}
     queries = heldout[n_hnsw:n_hnsw + n_queries] if hnsw else None
     if hnsw:
         cost, params = hnsw_cost(heldout[:n_hnsw], queries, k, metric)
@@ -195,34 +235,38 @@ def scoreboard(real, configs=None, n_train=10_000, sizes=SIZES, k=10, n_permutat
     bar.update()
 
     rows = []
-    for name, (kind, params) in configs.items():
+    for name, (kind, params, given) in runs.items():
         bar.set_postfix_str(name)
-        model, fit_seconds = fit_config(name, kind, params, train, random_state)
-        fake = model.sample(n_fake, random_state=int(seeds[0]))
+        gen, fit_seconds = (given, None) if given is not None else fit_config(name, kind, params, train, random_state)
+        fake = gen.sample(n_fake, random_state=int(seeds[0]))
         stage(f"{name}: two-sample tests at n = {', '.join(f'{s:,}' for s in sizes)}, memorization, statistics")
-        row = {"name": name, "kind": kind, "params": params, "fit_seconds": round(fit_seconds, 2),
-               "model_bytes": len(model_bytes(model)),
-               "n_patches": int(model.n_patches_) if hasattr(model, "n_patches_") else None,
-               "noise_scale": getattr(model, "noise_scale_", None),
-               "calibration": getattr(model, "calibration_", None),
-               "bridge": getattr(model, "bridge_", None),
-               "bridge_calibration": getattr(model, "bridge_calibration_", None),
+        row = {"name": name, "kind": kind, "params": params,
+               "fit_seconds": None if fit_seconds is None else round(fit_seconds, 2),
+               "model_bytes": model_size(gen, given is not None),
+               **({"model": getattr(gen, "path_", None)} if given is not None else {}),
+               "n_patches": int(gen.n_patches_) if hasattr(gen, "n_patches_") else None,
+               "noise_scale": getattr(gen, "noise_scale_", None),
+               "calibration": getattr(gen, "calibration_", None),
+               "bridge": getattr(gen, "bridge_", None),
+               "bridge_calibration": getattr(gen, "bridge_calibration_", None),
                "c2st": {str(s): _two_sample(heldout[:s], fake[:s], k, n_permutations, int(seeds[1]), metric)
                         for s in sizes},
-               "memorization": memorization(train, fake[:n_mem], heldout[:n_mem]),
+               "memorization": None if train is None else memorization(train, fake[:n_mem], heldout[:n_mem]),
                "stats": _stats(fake[:stats_n])}
-        row["copies"] = copies(row["memorization"])
+        row["copies"] = None if train is None else copies(row["memorization"])
         if metric != "cosine":
             row["norms"] = norm_comparison(heldout[:stats_n], fake[:stats_n])
         if hnsw:
-            cost, _ = hnsw_cost(fake[:n_hnsw], model.sample(n_queries, random_state=int(seeds[2])), k, metric)
+            cost, _ = hnsw_cost(fake[:n_hnsw], gen.sample(n_queries, random_state=int(seeds[2])), k, metric)
             ref = real_info["hnsw"]["ndis_at_0.95"]
             row["hnsw"] = {"ndis_at_0.95": cost, "ratio": cost / ref if cost and ref else None}
         rows.append(row)
         bar.update()
     bar.close()
     return {"data": {"source": source, "n": n, "d": d}, **({"metric": metric} if metric != "cosine" else {}),
-            "split": {"n_train": n_train, "n_heldout": n_held, "random_state": random_state},
+            "split": {"n_train": n_train, "n_heldout": n_held, "random_state": random_state,
+                      **({"model": getattr(model, "path_", None), "fit_rows": split["fit_rows"],
+                          "note": split["note"]} if model is not None else {})},
             "k": k, "n_permutations": n_permutations, "sizes": sizes, "stats_n": stats_n, "n_memorization": n_mem,
             "limits": {"memorization_rate": MEMORIZATION_LIMIT, "median_margin": MEDIAN_MARGIN},
             "ceiling": ceiling, "real": real_info, "configs": rows}
@@ -240,7 +284,11 @@ def markdown(result):
     head = (f"{src}: fitted on {split['n_train']:,} rows, tested against {split['n_heldout']:,} held-out rows "
             f"(k = {result['k']}, seed {split['random_state']})."
             + (f" Metric {result['metric']}: rows keep their norms; the two-sample test and HNSW use it, "
-               "memorization and statistics are of the directions." if result.get("metric") else ""))
+               "memorization and statistics are of the directions." if result.get("metric") else "")
+            + ("" if not split.get("model") else f" Model file {split['model']}: " + (
+                "the training rows, found by its fingerprint."
+                if split["fit_rows"] == "split" else f"all of {src} is held out; ceiling and memorization "
+                f"{split['note']}.")))
     lines = [head, "", "**c2st by n: pooled / weaker side** (0.5 = indistinguishable; ceiling = training vs "
              "held-out real at the same n)", "",
              "| config | " + " | ".join(f"n = {int(s):,}" for s in sizes) + " |", "|---|" + "---|" * len(sizes)]
@@ -261,8 +309,10 @@ def markdown(result):
         ratio = row.get("hnsw", {}).get("ratio")
         cells = [row["name"], "-" if row["n_patches"] is None else str(row["n_patches"]),
                  "-" if row["noise_scale"] is None else f"{row['noise_scale']:.2f}",
-                 f"{mem['memorization_rate']:.3f}", f"{mem['fake_median']:.3f} / {mem['heldout_median']:.3f}",
-                 "yes" if row["copies"] else "no", f"{row['model_bytes'] / 1e6:.2f}", f"{row['fit_seconds']:.1f}",
+                 *(["-"] * 3 if mem is None else [f"{mem['memorization_rate']:.3f}",
+                                                   f"{mem['fake_median']:.3f} / {mem['heldout_median']:.3f}",
+                                                   "yes" if row["copies"] else "no"]),
+                 f"{row['model_bytes'] / 1e6:.2f}", "-" if row["fit_seconds"] is None else f"{row['fit_seconds']:.1f}",
                  ("not reached" if "hnsw" in row else "-") if ratio is None else f"{ratio:.2f}x"]
         lines.append("| " + " | ".join(cells) + " |")
     if hn:

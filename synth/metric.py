@@ -24,16 +24,10 @@ def check_metric(metric):
 
 def metric_rows(X, metric, min_rows=1, path=None):
     """Rows for ``metric``: unit rows for cosine (:func:`synth.io.arrays.unit_rows`); for ip and l2 the rows as
-    given, float32, after the same checks (finite, non-zero, enough rows)."""
-    from .io.arrays import unit_rows
+    given, float32, after the same checks (:func:`synth.io.arrays.raw_rows`)."""
+    from .io.arrays import raw_rows, unit_rows
 
-    U = unit_rows(X, min_rows=min_rows, path=path)
-    if check_metric(metric) == "cosine":
-        return U
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if not np.isfinite(X).all():
-        raise SynthError("values overflow float32", path)
-    return X
+    return unit_rows(X, min_rows, path) if check_metric(metric) == "cosine" else raw_rows(X, min_rows, path)
 
 
 def metric_name(distance):

@@ -34,6 +34,27 @@ def test_norm_table_is_monotone_and_each_level_a_mean_of_min_points():
         [t[0], t[2], t[-1]], rel=1e-5)
 
 
+def test_raw_rows_keep_norms_and_refuse_what_unit_rows_refuses_and_float32_overflow(tmp_path):
+    # one check (synth.io.arrays.raw_rows) behind metric_rows and load_embeddings(normalize=False)
+    from synth.io.formats import load_embeddings
+    from synth.metric import metric_rows
+
+    X = raw_rows(50).astype(np.float64)
+    np.save(tmp_path / "x.npy", X)
+    for got in (metric_rows(X, "l2"), load_embeddings(tmp_path / "x.npy", normalize=False)[0]):
+        assert got.dtype == np.float32 and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, X.astype(np.float32))
+    bad = {"overflow.npy": (X * 1e38, "values overflow float32"), "nan.npy": (np.where(X > 2, np.nan, X), "NaN"),
+           "zero.npy": (np.vstack([X, np.zeros((1, 16))]), "all zeros")}
+    for name, (A, message) in bad.items():
+        np.save(tmp_path / name, A)
+        for call in (lambda: metric_rows(A, "ip", path=name),
+                     lambda: load_embeddings(tmp_path / name, normalize=False)):
+            with pytest.raises(SynthError, match=message) as e:
+                call()
+            assert e.value.path.endswith(name)
+
+
 def test_bad_metric_is_refused():
     with pytest.raises(SynthError, match="metric must be one of cosine, ip, l2"):
         check_metric("dot")

@@ -219,3 +219,50 @@ def test_workloads_page_table_is_the_committed_band_boards():
                 cells += [f"{x[f]['at_recall']['0.95']:,.0f}; {x[f]['per_query_median']:,.0f}" for f in ("ivf", "hnsw")]
             cells += [f"{r['ratios'][band][f]:.2f}" for f in ("ivf", "hnsw")]
             assert "| " + " | ".join(cells) + " |" in page, (board, band)
+
+
+def test_cost_page_model_file_board_equals_the_board_fitted_on_the_spot():
+    """docs/cost.md, 'A model file': the l2 word-table board of a `synth fit` model file equals the board that
+    fitted the same configuration on the spot, count for count (QPS are timings)."""
+    import json
+
+    spot = json.loads((ROOT / "docs" / "cost" / "l2-word-table" / "cost.json").read_text())
+    given = json.loads((ROOT / "docs" / "cost" / "l2-word-table-model" / "cost.json").read_text())
+    assert given["split"]["fit_rows"] == "split" and given["n_fit"] == spot["n_fit"] == 10_000
+    a, b = spot["configs"]["default"], given["configs"]["word-table-l2"]
+    for key in ("c2st", "memorization", "copies", "stats", "norms", "n_patches", "noise_scale"):
+        assert a[key] == b[key], key
+    assert given["real_stats"] == spot["real_stats"] and given["sizes"] == spot["sizes"] == [10_000, 20_000]
+    for n in ("10000", "20000"):
+        assert a["by_n"][n]["diagnostics"] == b["by_n"][n]["diagnostics"]
+        assert given["real"][n]["diagnostics"] == spot["real"][n]["diagnostics"]
+        for index in spot["indexes"]:
+            for x, y in ((a["by_n"][n]["cost"][index], b["by_n"][n]["cost"][index]),
+                         (spot["real"][n]["cost"][index], given["real"][n]["cost"][index])):
+                assert [(c["recall"], c["ndis"]) for c in x["curve"]] == [(c["recall"], c["ndis"]) for c in y["curve"]]
+
+
+def test_metric_ip_tables_are_the_committed_boards():
+    """docs/cost.md and docs/fidelity.md, 'Metric ip': the rows rendered from the committed ip boards."""
+    import json
+
+    board = json.loads((ROOT / "docs" / "cost" / "ip-word-table" / "cost.json").read_text())
+    page = (ROOT / "docs" / "cost.md").read_text()
+    for n in board["sizes"]:
+        row, real = board["configs"]["default"]["by_n"][str(n)], board["real"][str(n)]["cost"]
+        cells = [f"{n:,}"]
+        for index in ("faiss-ivf", "faiss-hnsw"):
+            cells += [f"{row['ratios'][index]['ndis']['0.95']:.2f}",
+                      f"{real[index]['ndis_at_target']['0.95']:,.0f} / {row['cost'][index]['ndis_at_target']['0.95']:,.0f}"]
+        assert "| " + " | ".join(cells) + " |" in page, cells
+    board = json.loads((ROOT / "docs" / "fidelity" / "ip-word-table" / "fidelity.json").read_text())
+    page = (ROOT / "docs" / "fidelity.md").read_text()
+
+    def pair(t):
+        return "-" if t is None else f"{t['c2st']:.3f} / {min(t['c2st_real'], t['c2st_fake']):.3f}"
+
+    for row in board["configs"]:
+        cells = [pair(row["c2st"][str(n)]) for n in board["sizes"]]
+        assert f"| {row['name']} | " + " | ".join(cells) + f" | {row['hnsw']['ratio']:.2f}x |" in page, row["name"]
+    ceiling = [pair(board["ceiling"][str(n)]) for n in board["sizes"]]
+    assert "| ceiling (real/real) | " + " | ".join(ceiling) + " | |" in page

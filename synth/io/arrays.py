@@ -23,11 +23,11 @@ def check_rows(X, min_rows=1, path=None):
     return X
 
 
-def unit_rows(X, min_rows=1, path=None, chunk=65536):
+def unit_rows(X, min_rows=1, path=None, chunk=65536, renormalize=False):
     """Validated rows scaled to unit L2 norm, as C-contiguous float32.
 
-    Returns ``X`` itself when it already is such an array, else a new one, built in chunks so that a
-    memory-mapped input is read once, without a float64 copy.
+    Returns ``X`` itself when it already is such an array (unless ``renormalize``), else a new one, built in
+    chunks so that a memory-mapped input is read once, without a float64 copy.
 
     Parameters
     ----------
@@ -35,6 +35,10 @@ def unit_rows(X, min_rows=1, path=None, chunk=65536):
     min_rows : int, default=1
     path : str, optional
         Named in error messages.
+    renormalize : bool, default=False
+        Divide by the norms even when ``X`` already holds float32 unit rows, as for a file read (a
+        memory-mapped input always is): unit rows saved to a file and read back come out as these bytes,
+        which can differ from ``X``'s in the last bit.
 
     Returns
     -------
@@ -49,7 +53,7 @@ def unit_rows(X, min_rows=1, path=None, chunk=65536):
     n, d = X.shape
     if d < 2:
         raise SynthError(f"vectors need at least 2 dimensions, got {d}", path)
-    if X.dtype == np.float32 and X.flags.c_contiguous and isinstance(X, np.ndarray) and not isinstance(
+    if not renormalize and X.dtype == np.float32 and X.flags.c_contiguous and isinstance(X, np.ndarray) and not isinstance(
             X, np.memmap) and np.allclose(np.einsum("ij,ij->i", X, X), 1.0, rtol=0, atol=1e-5):
         return X
     U = np.empty((n, d), dtype=np.float32)
@@ -77,3 +81,21 @@ def unit_rows(X, min_rows=1, path=None, chunk=65536):
             norms[bad] = np.linalg.norm(block[bad], axis=1)
         U[start:start + len(block)] = block / norms[:, None]
     return U
+
+
+def raw_rows(X, min_rows=1, path=None):
+    """Validated rows as given (norms kept), as C-contiguous float32: metric ``ip`` and ``l2``.
+
+    The checks of :func:`unit_rows` (finite, non-zero rows, at least 2 columns and ``min_rows`` rows; errors
+    name ``path``), and none of the values may overflow float32 (finite float64 rows can).
+
+    Returns
+    -------
+    R : ndarray of shape (n_samples, n_features), float32
+    """
+    unit_rows(X, min_rows, path)
+    with np.errstate(over="ignore"):  # reported below, in one line
+        R = np.ascontiguousarray(X, dtype=np.float32)
+    if not np.isfinite(R).all():
+        raise SynthError("values overflow float32", path)
+    return R

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SynthError
-from .arrays import check_rows, unit_rows
+from .arrays import check_rows, raw_rows, unit_rows
 
 # big-ann-benchmarks binaries: uint32 n, uint32 d, then n*d values of this dtype
 BIGANN_DTYPES = {".fbin": np.float32, ".u8bin": np.uint8, ".i8bin": np.int8}
@@ -273,11 +273,7 @@ def load_embeddings(path, key=None, column=None, split=None, min_points=2, norma
     """
     raw = read_vectors(path, key=key, column=column, split=split, raw=not normalize)
     n, d = raw.shape
-    X = unit_rows(raw, min_points, path)
-    if not normalize:
-        X = np.ascontiguousarray(raw, dtype=np.float32)
-        if not np.isfinite(X).all():  # finite float64 rows can overflow float32
-            raise SynthError("values overflow float32", path)
+    X = unit_rows(raw, min_points, path) if normalize else raw_rows(raw, min_points, path)
     info = {"source": Path(str(path)).name, "n": n, "d": d, "dtype": str(raw.dtype),
             "n_duplicates": count_duplicates(X)}
     return X, info
