@@ -552,11 +552,13 @@ def memory(n, d, dtype, queries, k, threads, corpus, keep, out, as_json, seed):
               help="A band of query hardness as `synth sample --query-hardness` takes it (repeatable, easiest "
                    "first). Default: easy, medium, hard.")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False),
-              help="A model file to measure (its base and queries as `synth sample --seed SEED` draws them); "
-                   "REAL should then be rows it was not fitted on. Default: fit `synth fit`'s configuration on "
-                   "--fit rows of REAL.")
-@click.option("--fit", "n_fit", type=click.IntRange(min=100), default=10_000, show_default=True,
-              help="N: real rows the model is fitted on (without --model).")
+              help="A model file to measure (its base and queries as `synth sample --seed SEED` draws them), "
+                   "fitted on the first N rows of REAL's permutation at --seed (found by the file's fingerprint, "
+                   "as in `bench cost --model`). Default: fit `synth fit`'s configuration on --fit rows of REAL.")
+@click.option("--all-heldout", is_flag=True,
+              help="With --model: REAL holds only rows the model never saw (taken on your word).")
+@click.option("--fit", "n_fit", type=click.IntRange(min=100), default=None, show_default="10000, or the model's",
+              help="N: real rows the model is fitted on.")
 @click.option("-n", "n", type=click.IntRange(min=2), default=30_000, show_default=True,
               help="Base size of the real and the fake corpus.")
 @click.option("--queries", "n_queries", type=click.IntRange(min=1), default=500, show_default=True,
@@ -567,7 +569,7 @@ def memory(n, d, dtype, queries, k, threads, corpus, keep, out, as_json, seed):
 @seed_option
 @reports
 @force_out
-def query_bands_cmd(real, out, bands, model, n_fit, n, n_queries, k, as_json, seed):
+def query_bands_cmd(real, out, bands, model, all_heldout, n_fit, n, n_queries, k, as_json, seed):
     """Search cost of queries of chosen hardness, on real data and on a model's corpus.
 
     For each band, the real base's and the fake base's queries of that band are chosen by the rule of `synth
@@ -588,7 +590,7 @@ def query_bands_cmd(real, out, bands, model, n_fit, n, n_queries, k, as_json, se
     gen = load_model(model) if model else None
     X = load_real(real)
     result = band_board(X, bands=bands or BANDS, model=gen, n_fit=n_fit, n=n, n_queries=n_queries, k=k,
-                        random_state=seed, verbose=progress(), source=real)
+                        random_state=seed, verbose=progress(), source=real, all_heldout=all_heldout)
     echo_board(result, write_outputs(result, out), markdown, as_json)
 
 

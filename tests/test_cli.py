@@ -220,7 +220,31 @@ def test_named_real_sets_are_inputs_of_every_command(tmp_path, monkeypatch):
     assert r.exit_code == 0 and json.loads(r.output)["n"] == 500
     r = run("stats", "bundld")
     assert r.exit_code == 1 and r.output == ("Error: bundld: no such file or folder (named sets: bundled, "
-                                             "minilm-word-table, minilm-wordnet-all)\n")
+                                             "minilm-word-table, minilm-wordnet-all, minilm-wordnet-lemmas; "
+                                             "NAME:train and NAME:heldout are their split)\n")
     (tmp_path / "bundled").write_bytes(b"not vectors")  # a file of that name takes precedence over the set
     r = run("stats", "bundled", "--json")
     assert r.exit_code == 1 and r.output.startswith("Error: bundled: unknown format ''")
+
+
+def test_a_named_sets_split_is_an_input_and_the_boards_find_a_model_fitted_on_its_train_part(tmp_path):
+    from bench.cli import main as bench_main
+    from synth.bundled import load_real
+
+    X = load_real("bundled")
+    order = np.random.default_rng(0).permutation(len(X))
+    train, heldout = load_real("bundled:train"), load_real("bundled:heldout")
+    assert np.array_equal(train, X[order[:10000]]) and np.array_equal(heldout, X[order[10000:]])
+    r = run("stats", "bundled:heldout", "--n", 500, "--json")
+    assert r.exit_code == 0 and json.loads(r.output)["n"] == 500
+    model = tmp_path / "m.safetensors"
+    r = run("fit", "bundled:train", "-o", model, "--patches", 20, "--rank", 8, "--noise-scale", 1, "-q")
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(bench_main, ["cost", "bundled", "--model", str(model), "--sizes", "2000", "--queries", "100",
+                                        "--index", "faiss-ivf", "--json", "-q", "--out", str(tmp_path / "cost")])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.output)
+    assert result["split"]["fit_rows"] == "split" and result["n_fit"] == 10000
+    assert result["configs"]["m"]["memorization"]["memorization_rate"] < 0.2
+    r = run("stats", "bundled:test")
+    assert r.exit_code == 1 and "no such file or folder" in r.output

@@ -127,8 +127,9 @@ def test_query_bands_board_orders_real_cost_and_measures_the_fake(tmp_path):
 
     X = load_minilm_wordnet()
     model = PatchPCA(n_patches=20, rank=16, random_state=0).fit(X[:2000])
-    result = band_board(X[2000:], model=model, n=3000, n_queries=100, random_state=0, verbose=False)
-    assert result["params"]["pool"] == 300 and result["params"]["n_fit"] is None
+    result = band_board(X[2000:], model=model, n=3000, n_queries=100, random_state=0, verbose=False,
+                        all_heldout=True)
+    assert result["params"]["pool"] == 300 and result["params"]["fit_rows"] == "not in REAL"
     for corpus in ("real", "fake"):
         rc = [result[corpus][b]["hardness"]["rc"]["median"] for b in ("easy", "medium", "hard")]
         assert rc[0] > rc[1] > rc[2]
@@ -159,3 +160,30 @@ def test_dask_chooses_the_band_of_the_single_process_run(gen, tmp_path):
     assert got["hardness"] == single["hardness"]
     for a, b in (("s.fbin", "d.fbin"), ("s.queries.fbin", "d.queries.fbin"), ("s.gt.bin", "d.gt.bin")):
         assert (tmp_path / a).read_bytes() == (tmp_path / b).read_bytes(), a
+
+
+def test_query_bands_finds_a_model_files_training_rows_and_refuses_unknown_ones(tmp_path):
+    import json
+
+    from bench.cli import main as bench_main
+    from synth.bundled import load_minilm_wordnet
+
+    X = load_minilm_wordnet()[:5000]
+    np.save(tmp_path / "real.npy", X)
+    order = np.random.default_rng(0).permutation(len(X))
+    np.save(tmp_path / "train.npy", X[order[:1000]])
+    np.save(tmp_path / "other.npy", X[:1000])
+    for name in ("train", "other"):
+        r = run("fit", tmp_path / f"{name}.npy", "-o", tmp_path / f"{name}.safetensors", "--patches", 10, "--rank", 8,
+                "--noise-scale", 1, "-q")
+        assert r.exit_code == 0, r.output
+    args = [str(tmp_path / "real.npy"), "-n", "2000", "--queries", "100", "--json", "-q"]
+    r = CliRunner().invoke(bench_main, ["query-bands", *args, "--model", str(tmp_path / "train.safetensors"),
+                                        "--out", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+    params = json.loads(r.output)["params"]
+    assert params["fit_rows"] == "split" and params["n_fit"] == 1000 and params["fit_seconds"] is None
+    r = CliRunner().invoke(bench_main, ["query-bands", *args, "--model", str(tmp_path / "other.safetensors"),
+                                        "--out", str(tmp_path / "b")])
+    assert r.exit_code == 1 and "held-out rows cannot be told" in r.output and r.output.count("\n") == 1
+    assert not (tmp_path / "b").exists()

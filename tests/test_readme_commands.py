@@ -51,12 +51,10 @@ REAL_SETS = ("bundled", "minilm-word-table", "minilm-wordnet-all")
 SMALL_REAL = "bundled-small.npy"
 
 # the commands that are not run, with the reason: by the start of the command, or by an option it passes
-WORD_TABLE_SPLIT = ("writes the raw word table's split, which needs the [embed] extra (not in CI), then uses it; "
-                    "tests/test_board_models.py runs the same route (split, synth fit, --model) on small data")
+WORD_TABLE_SPLIT = ("fits on the raw word table's named split, which needs the [embed] extra (not in CI), then uses "
+                    "it; tests/test_board_models.py and tests/test_cli.py run the same route on small data")
 NOT_RUN = {
-    "python -c \"import numpy as np; from synth.bundled import load_real; X = load_real('minilm-word-table'":
-        WORD_TABLE_SPLIT,
-    "synth fit word-table-train.npy": WORD_TABLE_SPLIT,
+    "synth fit minilm-word-table:train": WORD_TABLE_SPLIT,
     "--model word-table-l2.safetensors": WORD_TABLE_SPLIT,
     "pip install": "installs the package; CI (.ci/run) runs the install lines",
     "dask scheduler": "starts a Dask scheduler on a cluster machine",

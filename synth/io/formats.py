@@ -204,7 +204,8 @@ def read_vectors(path, key=None, column=None, split=None, raw=False):
         A file (.npy, .npz, .fvecs, .fbin/.u8bin/.i8bin, .h5/.hdf5, .parquet), a folder written by
         ``datasets`` (``save_to_disk`` or a Hub-style folder of data files), ``hf:owner/name``, or the name
         of a real set of :data:`synth.bundled.NAMED` (``bundled``, ``minilm-word-table``,
-        ``minilm-wordnet-all``) when no file of that name exists.
+        ``minilm-wordnet-all``, ``minilm-wordnet-lemmas``) or of a part of its split (``bundled:train``,
+        ``bundled:heldout``: :func:`synth.bundled.load_real`) when no file of that name exists.
     key : str, optional
         Array name in an .npz, dataset in an HDF5 file (default ``train``), config of a Hub dataset.
     column : str, optional
@@ -222,11 +223,12 @@ def read_vectors(path, key=None, column=None, split=None, raw=False):
     else:
         p = Path(path)
         if not p.exists():
-            from ..bundled import NAMED
+            from ..bundled import NAMED, load_real, named_split
 
-            if text in NAMED:  # a named real set; a file of that name takes precedence
-                return NAMED[text](raw=True) if raw else NAMED[text]()
-            raise SynthError("no such file or folder" + (f" (named sets: {', '.join(NAMED)})" if "/" not in text
+            if text in NAMED or named_split(text):  # a named real set or a part of its split; a file wins
+                return load_real(text, raw=raw)
+            raise SynthError("no such file or folder" + (f" (named sets: {', '.join(NAMED)}; NAME:train and "
+                                                           "NAME:heldout are their split)" if "/" not in text
                                                            and "." not in text else ""), path)
         if p.is_dir():
             X = _read_datasets_folder(p, key, column, split)

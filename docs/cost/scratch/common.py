@@ -49,3 +49,14 @@ def fit_time_args(argv):
     N, NT = int(argv[2]), int(argv[3])
     T, HT = X[:N], X[N:N + NT]
     return T, HT, FitTime(T, HT)
+
+
+def band_line(label, board):
+    """One line of a query-band board (bench.querybands.band_board): per band, fake / real cost at recall
+    0.95 and the real / fake median relative contrast."""
+    cells = []
+    for b in board["params"]["bands"]:
+        ratio = board["ratios"][b]
+        rc = (board["real"][b]["hardness"]["rc"]["median"], board["fake"][b]["hardness"]["rc"]["median"])
+        cells.append(f"{b}: ivf {ratio['ivf']:.2f} hnsw {ratio['hnsw']:.2f} (rc {rc[0]:.3f} / {rc[1]:.3f})")
+    return f"{label}: " + " | ".join(cells)
