@@ -368,16 +368,19 @@ def plot(result, path):
     save_png(fig, path)
 
 
-def write_board(result, folder, stem, to_markdown, to_png):
-    """``STEM.json``, ``STEM.md`` and ``STEM.png`` in ``folder``, each written atomically; returns the paths."""
-    stage(f"writing {stem}.json, {stem}.md and {stem}.png to {folder}")
+def write_board(result, folder, stem, to_markdown, to_png=None):
+    """``STEM.json``, ``STEM.md`` and (with ``to_png``) ``STEM.png`` in ``folder``, each written atomically;
+    returns the paths."""
+    names = [f"{stem}.json", f"{stem}.md"] + ([f"{stem}.png"] if to_png is not None else [])
+    stage(f"writing {', '.join(names[:-1])} and {names[-1]} to {folder}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{stem}.json", folder / f"{stem}.md", folder / f"{stem}.png"]
+    paths = [folder / name for name in names]
     write_json(paths[0], result)
     with atomic_path(paths[1]) as tmp:
         Path(tmp).write_text(to_markdown(result))
-    to_png(result, paths[2])
+    if to_png is not None:
+        to_png(result, paths[2])
     return paths
 
 

@@ -19,13 +19,11 @@ copies of the training rows left out), and the project's memorization check, for
 """
 
 import time
-from pathlib import Path
 
 import numpy as np
 
 from synth.errors import SynthError
 from synth.io.arrays import unit_rows
-from synth.io.formats import atomic_path, write_json
 from synth.metrics.standard_measures import dcr_overfitting_protection, standard_measures
 from synth.metrics.twosample import memorization
 from synth.progress import begin, planned, stage
@@ -142,11 +140,6 @@ def markdown(result):
 
 def write_outputs(result, folder):
     """``standard-measures.json`` and ``standard-measures.md`` in ``folder``; returns the paths."""
-    stage(f"writing standard-measures.json and standard-measures.md to {folder}")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / "standard-measures.json", folder / "standard-measures.md"]
-    write_json(paths[0], result)
-    with atomic_path(paths[1]) as tmp:
-        Path(tmp).write_text(markdown(result))
-    return paths
+    from .fidelity import write_board
+
+    return write_board(result, folder, "standard-measures", markdown)

@@ -234,12 +234,16 @@ def main():
                    "than the rows sit to each other (the memorization check's median rule, on REAL alone).")
 @metric_option("The distance the corpus is searched by: cosine (rows normalized), ip or l2 (rows keep their norms; "
                "the patch model also learns each patch's norm distribution).")
+@click.option("--queries", "queries", metavar="REAL_QUERIES",
+              help="Real queries (a file or named set, as REAL; e.g. short questions against REAL's passages): a "
+                   "second model, of the same kind and options, is fitted on them and written into OUT as its "
+                   "query model; `synth sample --queries` then draws the queries from it (docs/workloads.md).")
 @input_options
 @seed_option
 @force_option
 @reports(estimate=True)
 def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_match, softness, recolor, max_mb,
-        group_size, copy_guard, metric, key, column, split, seed, force):
+        group_size, copy_guard, metric, queries, key, column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
@@ -260,13 +264,20 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
     if metric != "cosine":
         params["metric"] = metric
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
-                                  key=key, column=column, split=split)
+                                  key=key, column=column, split=split, queries=queries)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")
     if kind == "patch":
         click.echo(f"fitted {model.n_patches_} patches (rank <= {rank}, >= {model.counts_.min()} points each), "
                    f"noise scale {model.noise_scale_:.3g}" + (" (calibrated)" if model.calibration_ else "")
                    + (f", {model.n_groups_} group centres (>= {model.group_counts_.min()} points each)"
                       if model.n_groups_ else ""))
+    q = getattr(model, "query_model_", None)
+    if q is not None:
+        q_info = info["queries"]
+        click.echo(f"query model: read {q_info['n']} x {q_info['d']} from {queries}"
+                   + (f", fitted {q.n_patches_} patches, noise scale {q.noise_scale_:.3g}" if kind == "patch" else ""))
+        if q.fit_check_["warning"]:
+            click.echo(f"Warning: {out}: query model: {q.fit_check_['warning']}", err=True)
         cal = getattr(model, "bridge_calibration_", None)
         if cal:
             pick = cal["grid"].index(model.bridge_)
@@ -383,7 +394,8 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
         else:
             paths = write_truth(out, info["queries"], info["neighbors"], info["scores"], dtype=dtype,
                                 metric=gen.metric if hasattr(gen, "metric") else "cosine")
-            click.echo(f"wrote {n_queries} queries to {paths['queries']}, top-{k} neighbours to "
+            source = " (from the query model)" if getattr(gen, "query_model_", None) is not None else ""
+            click.echo(f"wrote {n_queries} queries{source} to {paths['queries']}, top-{k} neighbours to "
                        f"{paths['neighbors']}")
             _echo_hardness(info)
 

@@ -266,3 +266,17 @@ def test_metric_ip_tables_are_the_committed_boards():
         assert f"| {row['name']} | " + " | ".join(cells) + f" | {row['hnsw']['ratio']:.2f}x |" in page, row["name"]
     ceiling = [pair(board["ceiling"][str(n)]) for n in board["sizes"]]
     assert "| ceiling (real/real) | " + " | ".join(ceiling) + " | |" in page
+
+
+def test_workloads_page_query_model_table_is_the_committed_boards():
+    import json
+
+    from bench.querymodel import summary_rows
+
+    page = (ROOT / "docs" / "workloads.md").read_text()
+    for board, label in (("query-model-wordnet", "WordNet lemmas / glosses"),
+                         ("query-model-debian", "Debian names / descriptions")):
+        assert f"--out docs/workloads/{board} " in page
+        result = json.loads((ROOT / "docs" / "workloads" / board / "query-model.json").read_text())
+        for row in summary_rows(result, label):
+            assert row in page, row

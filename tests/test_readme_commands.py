@@ -53,6 +53,8 @@ SMALL_REAL = "bundled-small.npy"
 # the commands that are not run, with the reason: by the start of the command, or by an option it passes
 WORD_TABLE_SPLIT = ("fits on the raw word table's named split, which needs the [embed] extra (not in CI), then uses "
                     "it; tests/test_board_models.py and tests/test_cli.py run the same route on small data")
+LEMMAS = ("embeds the WordNet lemmas with the [embed] extra (not in CI); tests/test_query_model.py runs the same "
+          "route on small data")
 NOT_RUN = {
     "synth fit minilm-word-table:train": WORD_TABLE_SPLIT,
     "--model word-table-l2.safetensors": WORD_TABLE_SPLIT,
@@ -64,6 +66,10 @@ NOT_RUN = {
     "--repo-id": "uploads to the Hugging Face Hub (network and a token)",
     "huggingface-cli": "talks to the Hugging Face Hub (network and a token)",
     "bench query-bands minilm-debian.npy": "reads the Debian set made on the machine (docs/cost/README.md)",
+    "bench query-model minilm-debian.npy": "reads the Debian sets made on the machine (docs/workloads.md)",
+    "synth fit minilm-wordnet-all --queries minilm-wordnet-lemmas": LEMMAS,
+    "synth sample wordnet.safetensors": LEMMAS,
+    "bench query-model minilm-wordnet-all minilm-wordnet-lemmas": LEMMAS,
     "bench query-bands e5-debian.npy": "reads the Debian set made on the machine (docs/cost/README.md)",
 }
 # commands that stand for several jobs: the test runs the others as well, before the line itself

@@ -21,6 +21,7 @@ from .formats import atomic_path
 
 FORMAT = "synth-model"
 SCHEMA_VERSION = 1
+QUERY_PREFIX = "queries."  # the arrays of a query model stored beside the corpus model
 
 
 def _models():
@@ -38,6 +39,13 @@ def _checksum(header, arrays):
     return "sha256:" + h.hexdigest()
 
 
+def _params(model):
+    params = {k: v for k, v in model.get_params().items() if k != "verbose"}
+    if params.get("metric") == "cosine":  # the default: cosine files keep the bytes of files before the option
+        del params["metric"]
+    return params
+
+
 def model_bytes(model, fit_data=None, stats=None, fit_check=None):
     """Serialize a fitted model to the bytes of a model file.
 
@@ -52,17 +60,27 @@ def model_bytes(model, fit_data=None, stats=None, fit_check=None):
     fit_check : dict, optional
         The memorization check on the fit data (:func:`synth.models.fitting.fit_check`), with its ``warning``;
         stored only when given, so files written without it keep their bytes.
+
+    A model with a query model (``model.query_model_``, fitted on real queries by `synth fit --queries`) stores
+    it in the same file: its arrays under the prefix ``queries.`` and its kind, parameters and fit data's
+    fingerprint (``query_model_.fit_data_``) in the header's ``queries`` entry. Files without one keep their
+    bytes.
     """
     model._check_fitted()
     arrays = {name: np.ascontiguousarray(a) for name, a in model._arrays().items()}
-    params = {k: v for k, v in model.get_params().items() if k != "verbose"}
-    if params.get("metric") == "cosine":  # the default: cosine files keep the bytes of files before the option
-        del params["metric"]
     header = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "synth_version": __version__,
-              "kind": model.kind, "params": params, "dim": model.n_features_,
+              "kind": model.kind, "params": _params(model), "dim": model.n_features_,
               "fit_data": fit_data, "stats": stats}
     if fit_check is not None:
         header["fit_check"] = fit_check
+    queries = getattr(model, "query_model_", None)
+    if queries is not None:  # a query model beside the corpus model: its arrays under QUERY_PREFIX
+        queries._check_fitted()
+        arrays.update({QUERY_PREFIX + name: np.ascontiguousarray(a) for name, a in queries._arrays().items()})
+        header["queries"] = {"kind": queries.kind, "params": _params(queries), "dim": queries.n_features_,
+                             "fit_data": getattr(queries, "fit_data_", None)}
+        if getattr(queries, "fit_check_", None) is not None:
+            header["queries"]["fit_check"] = queries.fit_check_
     header["checksum"] = _checksum(header, arrays)
     # one metadata key: the JSON text is ours, so the file's bytes do not depend on map ordering
     return save(arrays, metadata={"synth": json.dumps(header, sort_keys=True)})
@@ -103,6 +121,19 @@ def _open(path):
     return header, arrays
 
 
+def _build(cls, header, arrays, path, what=""):
+    """A model of ``cls`` from a header's parameters and its arrays, checked against the header's dimension."""
+    try:
+        model = cls(**header["params"])
+        model._set_arrays(arrays)
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise SynthError(f"{what}model arrays do not fit kind {header['kind']!r} ({e})", path) from None
+    if header.get("dim") != model.n_features_:
+        raise SynthError(f"the header says {what}dimension {header.get('dim')!r}, the arrays {model.n_features_}",
+                         path)
+    return model
+
+
 def load_model(path):
     """Read and verify a model file.
 
@@ -130,13 +161,21 @@ def load_model(path):
         a = arrays[name]
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             raise SynthError(f"model array {name!r} holds NaN or infinite values", path)
-    try:
-        model = cls(**header["params"])
-        model._set_arrays(arrays)
-    except (KeyError, TypeError, ValueError, IndexError) as e:
-        raise SynthError(f"model arrays do not fit kind {header['kind']!r} ({e})", path) from None
-    if header.get("dim") != model.n_features_:
-        raise SynthError(f"the header says dimension {header.get('dim')!r}, the arrays {model.n_features_}", path)
+    own = {name: a for name, a in arrays.items() if not name.startswith(QUERY_PREFIX)}
+    model = _build(cls, header, own, path)
+    if isinstance(header.get("queries"), dict):
+        q = header["queries"]
+        qcls = _models().get(q.get("kind"))
+        if qcls is None:
+            raise SynthError(f"unknown query model kind {q.get('kind')!r}", path)
+        model.query_model_ = _build(qcls, q, {name[len(QUERY_PREFIX):]: a for name, a in arrays.items()
+                                              if name.startswith(QUERY_PREFIX)}, path, "query model ")
+        model.query_model_.fit_data_ = q.get("fit_data")
+        if "fit_check" in q:
+            model.query_model_.fit_check_ = q["fit_check"]
+        if model.query_model_.n_features_ != model.n_features_:
+            raise SynthError(f"the query model has dimension {model.query_model_.n_features_}, the corpus model "
+                             f"{model.n_features_}", path)
     model.header_ = header
     model.path_ = str(path)
     return model

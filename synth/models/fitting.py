@@ -33,7 +33,7 @@ def fit_seconds(model, X=None):
 
 
 def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbose=0, key=None, column=None,
-              split=None):
+              split=None, queries=None):
     """Fit a model to the embeddings in ``source`` and optionally write its model file.
 
     Parameters
@@ -49,6 +49,10 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
     verbose : int
     key, column, split
         Where the vectors are inside ``source``.
+    queries : str or os.PathLike, optional
+        Real *queries* (anything :func:`synth.io.formats.load_embeddings` reads): a second model of the same
+        kind and parameters is fitted on them and stored in the same file as the corpus model's query model
+        (``model.query_model_``), from which `synth sample` draws the queries.
 
     Returns
     -------
@@ -63,8 +67,16 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
         raise SynthError(f"metric {metric!r} needs the patch model (--kind patch); {kind} models are cosine only")
     stage(f"reading {source}")
     X, info = load_embeddings(source, key=key, column=column, split=split, normalize=metric == "cosine")
+    query_rows = query_info = None
+    if queries is not None:
+        stage(f"reading {queries}")
+        query_rows, query_info = load_embeddings(queries, normalize=metric == "cosine")
+        if query_rows.shape[1] != X.shape[1]:
+            raise SynthError(f"queries of dimension {query_rows.shape[1]}, the corpus {X.shape[1]}: they must share "
+                             "one embedding space", queries)
+        info["queries"] = query_info
     model, size = fit_rows(X, info, out, kind=kind, params=params, random_state=random_state, verbose=verbose,
-                           path=source)
+                           path=source, query_rows=query_rows, query_path=queries)
     return model, info, size
 
 
@@ -74,29 +86,47 @@ def fit_rows_plan(X=None, kind="patch", params=None, out=None, **_):
     return steps + ([("check", CHECK_SECONDS.get(kind, 2.2)), ("write", 0.0)] if out is not None else [])
 
 
-@planned(fit_rows_plan)
-def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbose=0, path=None):
-    """Fit a model to unit rows ``X`` already in memory and optionally write its model file.
-
-    ``info`` describes the rows for the file's fingerprint (``source``, ``n``, ``d``, ``n_duplicates``);
-    ``path`` names them in errors. Returns ``(model, bytes written or None)``.
-    """
+def _fit(X, kind, params, random_state, verbose, path, what=""):
     model = make_model(kind, random_state=random_state, verbose=verbose, **(params or {}))
-    metric = check_metric(getattr(model, "metric", "cosine"))
-    stage(f"fitting {kind} on {len(X):,} rows", step="fit")
+    stage(f"fitting {kind} on {len(X):,} {what}rows", step="fit")
     try:
         model.fit(X)
     except SynthError as e:
         raise e if e.path or path is None else SynthError(e.problem, path) from None
+    return model
+
+
+def _fit_data(X, info):
+    return {"source": info["source"], "n": info["n"], "d": info["d"], "n_duplicates": info["n_duplicates"],
+            "sha256": fingerprint(X)}  # ip / l2: of the rows as given, norms included
+
+
+@planned(fit_rows_plan)
+def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbose=0, path=None, query_rows=None,
+             query_path=None):
+    """Fit a model to unit rows ``X`` already in memory and optionally write its model file.
+
+    ``info`` describes the rows for the file's fingerprint (``source``, ``n``, ``d``, ``n_duplicates``;
+    ``queries``, the same of ``query_rows``); ``path`` names them in errors. ``query_rows``: real queries, on
+    which the same kind and parameters fit the query model (``model.query_model_``). Returns ``(model, bytes
+    written or None)``.
+    """
+    model = _fit(X, kind, params, random_state, verbose, path)
+    metric = check_metric(getattr(model, "metric", "cosine"))
+    if query_rows is not None:
+        model.query_model_ = _fit(query_rows, kind, params, random_state, verbose, query_path, "query ")
+        model.query_model_.fit_data_ = _fit_data(query_rows, info["queries"])
     size = None
     if out is not None:
-        fit_data = {"source": info["source"], "n": info["n"], "d": info["d"], "n_duplicates": info["n_duplicates"],
-                    "sha256": fingerprint(X)}  # ip / l2: of the rows as given, norms included
+        fit_data = _fit_data(X, info)
         if metric != "cosine":  # the statistics and the memorization check are of the directions
             X = unit_rows(X)
         stage("statistics and memorization check for the model file", step="check")
         stats = geometry_stats(X, n=STATS_N, random_state=random_state)
         model.fit_check_ = fit_check(model, X, random_state)
+        if query_rows is not None:  # the query model is held to the same rule on its own training rows
+            Q = query_rows if metric == "cosine" else unit_rows(query_rows)
+            model.query_model_.fit_check_ = fit_check(model.query_model_, Q, random_state)
         stage(f"writing {out}", step="write")
         size = save_model(model, out, fit_data=fit_data, stats=stats, fit_check=model.fit_check_)
     return model, size

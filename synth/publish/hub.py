@@ -260,7 +260,7 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
     from ..io.formats import disk_full, fingerprint, is_disk_full, remove_stale_temporaries, temporary_name
     from ..models.base import check_seed
     from ..sampling.groundtruth import TopK
-    from ..sampling.stream import iter_rows, query_seed
+    from ..sampling.stream import draw_queries, iter_rows, query_seed
     from .card import render_card
 
     seed = check_seed(random_state)
@@ -310,7 +310,7 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
     try:
         # the query stream: the published queries, and the audit's HNSW queries (its first 1,000 rows)
         n_stream = max(n_queries, AUDIT_QUERIES if train is not None else 0)
-        stream = np.concatenate(list(iter_rows(gen, query_seed(seed), 0, n_stream))) if n_stream else None
+        stream = draw_queries(gen, seed, n_stream, np.float32) if n_stream else None  # a query model's, if any
         queries = stream[:n_queries] if n_queries else None
         top = TopK(queries, k) if n_queries else None
         files = max(1, -(-n // (rows_per_file or default_rows_per_file(d))))

@@ -527,8 +527,10 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
 
 
 def draw_queries(gen, seed, count, dtype, chunk_size=65536, threads=1):
-    """The first ``count`` rows of the query stream (:func:`query_seed`), as the user will store and read them."""
-    queries = np.concatenate(list(iter_rows(gen, query_seed(seed), 0, count, chunk_size, threads)))
+    """The first ``count`` rows of the query stream (:func:`query_seed`), as the user will store and read them:
+    drawn from the model's query model (`synth fit --queries`) when it has one, else from the model itself."""
+    source = getattr(gen, "query_model_", None) or gen
+    queries = np.concatenate(list(iter_rows(source, query_seed(seed), 0, count, chunk_size, threads)))
     return queries.astype(dtype).astype(np.float32)
 
 
