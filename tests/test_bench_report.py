@@ -25,7 +25,7 @@ from synth.bundled import load_minilm_wordnet
 from synth.errors import SynthError
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMITTED = ("docs/bench", "docs/bench/db")
+COMMITTED = ("docs/bench", "docs/bench/db", "docs/bench/all")
 
 
 class Elements(HTMLParser):

@@ -30,6 +30,14 @@ def test_bench_page_table_is_the_committed_bench_output():
     assert table in results
 
 
+def test_bench_page_every_plug_in_table_is_the_committed_output():
+    page = (ROOT / "docs" / "bench.md").read_text()
+    results = (ROOT / "docs" / "bench" / "all" / "results.md").read_text().split("\n\n")
+    i = next(i for i, part in enumerate(results) if part.startswith("**queries per second (1 thread) at recall@10 = 0.95"))
+    assert results[i] + "\n\n" + results[i + 1] in page
+    assert len(results[i + 1].splitlines()) >= 2 + 15  # every row: header, rule, at least 15 indexes
+
+
 def test_bench_page_database_tables_are_the_committed_output():
     page = (ROOT / "docs" / "bench.md").read_text()
     results = (ROOT / "docs" / "bench" / "db" / "results.md").read_text().split("\n\n")
