@@ -5,12 +5,17 @@ training rows' mean and covariance, normalised) do to search cost and the two-sa
 Research script of docs/cost/README.md (sixth session); not product code.
 Usage: python docs/cost/scratch/cell_radii.py REAL default bridge=0.75 eps=0.05 eps=0.1 eps=0.2
 """
-import sys, numpy as np, faiss
+import sys
+
+import faiss
+import numpy as np
 from common import split
-from synth.models.patch import PatchPCA
+
 from synth.metrics.searchcost import cost_ratio, ivf_cells, search_cost
 from synth.metrics.twosample import knn_two_sample
+from synth.models.patch import PatchPCA
 from synth.progress import muted
+
 name = sys.argv[1] if len(sys.argv) > 1 else "bundled"
 T, B, Q = split(name)
 n = len(B)
