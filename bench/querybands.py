@@ -25,15 +25,8 @@ from tqdm.auto import tqdm
 from synth.errors import SynthError
 from synth.metric import metric_rows
 from synth.metrics.hardness import REFERENCE_ROWS, candidate_count, parse_band, select_band
-from synth.metrics.searchcost import (
-    EF_SEARCH,
-    HNSW_EF_CONSTRUCTION,
-    HNSW_M,
-    cost_at_recall,
-    faiss_single_thread,
-    ivf_cells,
-    ivf_probes,
-)
+from synth.metrics.neighbors import knn
+from synth.metrics.searchcost import EF_SEARCH, cost_at_recall, faiss_single_thread, hnsw_graph, ivf_cells, ivf_probes
 from synth.sampling.stream import draw_queries, iter_rows
 
 from .fidelity import fit_config
@@ -42,12 +35,6 @@ from .split import board_split
 BANDS = ("easy", "medium", "hard")
 TARGETS = (0.90, 0.95, 0.99)
 FAMILIES = ("ivf", "hnsw")
-
-
-def _exact(base, queries, k):
-    index = faiss.IndexFlatIP(base.shape[1])
-    index.add(base)
-    return index.search(queries, k)
 
 
 def _ivf(cells, queries, neighbors, need):
@@ -90,12 +77,10 @@ def _quantile(values, q):
 def measure_corpus(base, pool, n_queries, bands, k, bar=None):
     """Every band of one corpus: the kept queries' relative contrast, costs at the targets and per-query medians."""
     need = math.ceil(0.9 * k)
-    pool_scores, pool_ids = _exact(base, pool, k)
+    pool_scores, pool_ids = knn(base, pool, k=k)
     cells = ivf_cells(base)
     with faiss_single_thread():
-        graph = faiss.IndexHNSWFlat(base.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        graph.add(base)
+        graph = hnsw_graph(base)
         out = {}
         for band in bands:
             c = candidate_count(n_queries, band)

@@ -271,13 +271,6 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                    f"noise scale {model.noise_scale_:.3g}" + (" (calibrated)" if model.calibration_ else "")
                    + (f", {model.n_groups_} group centres (>= {model.group_counts_.min()} points each)"
                       if model.n_groups_ else ""))
-    q = getattr(model, "query_model_", None)
-    if q is not None:
-        q_info = info["queries"]
-        click.echo(f"query model: read {q_info['n']} x {q_info['d']} from {queries}"
-                   + (f", fitted {q.n_patches_} patches, noise scale {q.noise_scale_:.3g}" if kind == "patch" else ""))
-        if q.fit_check_["warning"]:
-            click.echo(f"Warning: {out}: query model: {q.fit_check_['warning']}", err=True)
         cal = getattr(model, "bridge_calibration_", None)
         if cal:
             pick = cal["grid"].index(model.bridge_)
@@ -296,6 +289,13 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                        "patches the fit failed the memorization check on its training rows")
     elif kind == "fog":
         click.echo(f"fog knobs {model.knobs_}, largest statistic mismatch {model.match_error_:.1%}")
+    q = getattr(model, "query_model_", None)
+    if q is not None:
+        q_info = info["queries"]
+        click.echo(f"query model: read {q_info['n']} x {q_info['d']} from {queries}"
+                   + (f", fitted {q.n_patches_} patches, noise scale {q.noise_scale_:.3g}" if kind == "patch" else ""))
+        if q.fit_check_["warning"]:
+            click.echo(f"Warning: {out}: query model: {q.fit_check_['warning']}", err=True)
     click.echo(f"wrote {out}: {size / 1e6:.2f} MB in {time.perf_counter() - t0:.1f} s")
     if model.fit_check_["warning"]:
         click.echo(f"Warning: {out}: {model.fit_check_['warning']}", err=True)

@@ -240,7 +240,7 @@ def test_a_named_sets_split_is_an_input_and_the_boards_find_a_model_fitted_on_it
     model = tmp_path / "m.safetensors"
     r = run("fit", "bundled:train", "-o", model, "--patches", 20, "--rank", 8, "--noise-scale", 1, "-q")
     assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(bench_main, ["cost", "bundled", "--model", str(model), "--sizes", "2000", "--queries", "100",
+    r = CliRunner().invoke(bench_main, ["cost", "bundled", "--model", str(model), "--sizes", "1000", "--queries", "50",
                                         "--index", "faiss-ivf", "--json", "-q", "--out", str(tmp_path / "cost")])
     assert r.exit_code == 0, r.output
     result = json.loads(r.output)

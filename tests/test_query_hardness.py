@@ -177,7 +177,7 @@ def test_query_bands_finds_a_model_files_training_rows_and_refuses_unknown_ones(
         r = run("fit", tmp_path / f"{name}.npy", "-o", tmp_path / f"{name}.safetensors", "--patches", 10, "--rank", 8,
                 "--noise-scale", 1, "-q")
         assert r.exit_code == 0, r.output
-    args = [str(tmp_path / "real.npy"), "-n", "2000", "--queries", "100", "--json", "-q"]
+    args = [str(tmp_path / "real.npy"), "-n", "1000", "--queries", "50", "--json", "-q"]
     r = CliRunner().invoke(bench_main, ["query-bands", *args, "--model", str(tmp_path / "train.safetensors"),
                                         "--out", str(tmp_path / "a")])
     assert r.exit_code == 0, r.output

@@ -87,3 +87,14 @@ def test_query_model_board_measures_both_sources_against_real_queries(pair):
     text = markdown(result)
     assert "| query model |" in text and "| corpus model |" in text
     json.dumps(result)
+
+
+def test_fit_says_everything_about_the_corpus_model_and_then_the_query_model(pair, tmp_path):
+    r = run("fit", pair / "corpus.npy", "--queries", pair / "queries.npy", "-o", tmp_path / "m.safetensors",
+            "--patches", 6, "--rank", 4, "--noise-scale", 1, "--metric", "l2")
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    order = [next(i for i, line in enumerate(lines) if line.startswith(start))
+             for start in ("read ", "fitted 6 patches", "metric l2: each patch also keeps", "query model: read",
+                           "wrote ")]
+    assert order == sorted(order)

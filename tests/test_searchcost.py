@@ -186,6 +186,7 @@ def test_cost_board_shows_the_amount_each_auto_config_chose():
     assert line.count("**") == 2  # one amount is marked
 
 
+@pytest.mark.slow  # a second bridge=auto fit (9 s); the quick suite keeps the first
 def test_bridge_auto_with_recolor_calibrates_without_a_stale_map(auto_fit):
     X, plain = auto_fit
     model = PatchPCA(n_patches=40, rank=8, bridge="auto", recolor=True, random_state=0).fit(X)

@@ -132,18 +132,26 @@ def ivf_cost(base, queries, neighbors, recall, metric="cosine", cells=None):
     return cost_at_recall(found, cost.mean(axis=0), recall)
 
 
+def hnsw_graph(base, metric="cosine"):
+    """faiss ``IndexHNSWFlat`` of ``base`` (M = 16, efConstruction = 200, as the bench plug-in), built on the
+    calling thread's faiss threads (one inside :func:`faiss_single_thread`, so that it is deterministic)."""
+    from ..metric import faiss_metric
+
+    base = _rows(base)
+    index = faiss.IndexHNSWFlat(base.shape[1], HNSW_M, faiss_metric(metric))
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index.add(base)
+    return index
+
+
 def hnsw_cost(base, queries, neighbors, recall, ef_search=EF_SEARCH, metric="cosine"):
     """Distance computations per query an HNSW graph needs for ``recall`` (faiss's counter), or None when
     the largest ``efSearch`` does not reach it. ``metric`` "l2": the graph is built under METRIC_L2."""
-    from ..metric import faiss_metric
-
-    base, queries = _rows(base), _rows(queries)
+    queries = _rows(queries)
     k = neighbors.shape[1]
     recalls, costs = [], []
     with faiss_single_thread():
-        index = faiss.IndexHNSWFlat(base.shape[1], HNSW_M, faiss_metric(metric))
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.add(base)
+        index = hnsw_graph(base, metric)
         for ef in ef_search:
             index.hnsw.efSearch = max(int(ef), k)
             faiss.cvar.hnsw_stats.reset()
