@@ -1,5 +1,5 @@
 """Per-query hardness: relative contrast and local intrinsic dimensionality (Aumueller & Ceccarello 2019),
-and query sets of chosen hardness (REFERENCE "Relative contrast").
+and query sets of chosen hardness (REFERENCE, Geometry statistics: "Relative contrast / LID of queries").
 
 A query set of chosen hardness is a band of difficulty ranks among model queries: ``hard`` is the third of
 ``3 * n_queries`` candidate queries with the lowest relative contrast against the corpus, ``easy`` the third
@@ -122,13 +122,16 @@ def candidate_count(n_queries, band):
 def kth_distance(scores, metric="cosine"):
     """Distance of each query to its last (k-th) true neighbour, from the ground truth's scores (cosines;
     minus squared distances for ``l2``). ``ip`` scores are not distances: refused."""
+    check_rankable(metric)
     last = np.asarray(scores, dtype=np.float64)[:, -1]
-    if metric == "cosine":
-        return _distances(last)
-    if metric == "l2":
-        return np.sqrt(np.maximum(-last, 0.0))
-    raise SynthError("queries of chosen hardness are ranked by distances (relative contrast); a model fitted with "
-                     "--metric ip ranks by inner product, which is no distance (fit with cosine or l2)")
+    return _distances(last) if metric == "cosine" else np.sqrt(np.maximum(-last, 0.0))
+
+
+def check_rankable(metric):
+    """Refuse a metric whose ground-truth scores are not distances (``ip``): relative contrast needs them."""
+    if metric not in ("cosine", "l2"):
+        raise SynthError("queries of chosen hardness are ranked by distances (relative contrast); a model fitted "
+                         f"with --metric {metric} ranks by inner product, which is no distance (fit with cosine or l2)")
 
 
 def select_band(queries, scores, reference, n_queries, band, metric="cosine"):

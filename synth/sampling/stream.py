@@ -44,7 +44,7 @@ from ..io.formats import (
     temporary_writer,
     write_json,
 )
-from ..metrics.hardness import REFERENCE_ROWS, candidate_count, kth_distance, parse_band, select_band
+from ..metrics.hardness import REFERENCE_ROWS, candidate_count, check_rankable, parse_band, select_band
 from ..models.base import BLOCK_ROWS, block_rng, check_seed, one_blas_thread
 from .groundtruth import TopK, merge_topk
 
@@ -545,7 +545,7 @@ def check_query_hardness(query_hardness, with_truth, gen, shards=1):
     if shards > 1:
         raise SynthError("--query-hardness needs the neighbours among the whole corpus: run without --shard "
                          "(Dask runs, --workers, merge the shards before choosing)")
-    kth_distance(np.zeros((1, 1)), getattr(gen, "metric", "cosine"))  # refuses ip before any work
+    check_rankable(getattr(gen, "metric", "cosine"))  # before any work
     return band
 
 
