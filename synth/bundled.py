@@ -20,6 +20,7 @@ from .progress import stage
 DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "minilm-wordnet.npz"
 TEXTS = DATA / "minilm-wordnet.tsv.gz"
+LABELS = DATA / "minilm-wordnet-labels.tsv.gz"
 
 
 def load_minilm_wordnet(return_texts=False, raw=False):
@@ -153,3 +154,55 @@ def load_real(source, raw=False, **where):
     from .io.formats import load_embeddings
 
     return load_embeddings(source, normalize=not raw, **where)[0]
+
+
+LABEL_KINDS = ("lexname", "pos")  # the real labels of the WordNet sets: lexicographer file, part of speech
+
+
+def _wordnet_labels(name):
+    if name == "bundled":
+        with gzip.open(LABELS, "rt", encoding="utf-8") as f:
+            return [tuple(line.rstrip("\n").split("\t")) for line in f]
+    from .embed import wordnet_gloss_labels
+
+    return wordnet_gloss_labels()
+
+
+LABELLED = {"bundled": _wordnet_labels, "minilm-wordnet-all": _wordnet_labels}
+
+
+def named_labels(source, kind):
+    """The real labels of a named set's rows, in :func:`load_real`'s order for ``source`` (a name or
+    ``NAME:train`` / ``NAME:heldout``), or None when ``kind`` is not a named label kind.
+
+    ``kind`` "lexname" (WordNet's 45 lexicographer files, e.g. ``noun.animal``) or "pos" (the synset type: n, v,
+    a, s, r), for ``bundled`` (shipped in ``minilm-wordnet-labels.tsv.gz``) and ``minilm-wordnet-all`` (read from
+    ``wordnet-base``). Refused in one line for another set.
+    """
+    if kind not in LABEL_KINDS:
+        return None
+    split = named_split(source)
+    name = split[0] if split else str(source)
+    if name not in LABELLED:
+        raise SynthError(f"named labels {kind!r} exist for {', '.join(LABELLED)} (and their :train / :heldout), "
+                         f"not for {source!r}: give a labels file")
+    y = np.array([row[LABEL_KINDS.index(kind)] for row in LABELLED[name](name)])
+    if split:
+        order = np.random.default_rng(SPLIT_SEED).permutation(len(y))
+        y = y[order[:SPLIT_TRAIN]] if split[1] == "train" else y[order[SPLIT_TRAIN:]]
+    return y
+
+
+def load_labels(labels, source, n_rows):
+    """Labels for the rows of ``source``: a named label kind (:func:`named_labels`) or a labels file
+    (:func:`synth.models.labels.read_labels`), checked to hold one label per row."""
+    from pathlib import Path
+
+    y = None if Path(labels).is_file() else named_labels(source, labels)  # a file wins, as for REAL
+    if y is None:
+        from .models.labels import read_labels
+
+        return read_labels(labels, n_rows)
+    if len(y) != n_rows:
+        raise SynthError(f"{len(y):,} {labels} labels for {n_rows:,} rows", source)
+    return y

@@ -238,12 +238,17 @@ def main():
               help="Real queries (a file or named set, as REAL; e.g. short questions against REAL's passages): a "
                    "second model, of the same kind and options, is fitted on them and written into OUT as its "
                    "query model; `synth sample --queries` then draws the queries from it (docs/workloads.md).")
+@click.option("--labels", "labels", metavar="FILE|lexname|pos",
+              help="Real labels of REAL's rows, for filtered search: a file of one label per row (.npy, or text with "
+                   "one per line), or, for the WordNet sets (bundled, minilm-wordnet-all and their :train / :heldout), "
+                   "lexname or pos. A label model is written into OUT and `synth sample` labels every row "
+                   "(docs/workloads.md, 'Filtered search').")
 @input_options
 @seed_option
 @force_option
 @reports(estimate=True)
 def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_match, softness, recolor, max_mb,
-        group_size, copy_guard, metric, queries, key, column, split, seed, force):
+        group_size, copy_guard, metric, queries, labels, key, column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
@@ -264,7 +269,7 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
     if metric != "cosine":
         params["metric"] = metric
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
-                                  key=key, column=column, split=split, queries=queries)
+                                  key=key, column=column, split=split, queries=queries, labels=labels)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")
     if kind == "patch":
         click.echo(f"fitted {model.n_patches_} patches (rank <= {rank}, >= {model.counts_.min()} points each), "
@@ -296,6 +301,14 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                    + (f", fitted {q.n_patches_} patches, noise scale {q.noise_scale_:.3g}" if kind == "patch" else ""))
         if q.fit_check_["warning"]:
             click.echo(f"Warning: {out}: query model: {q.fit_check_['warning']}", err=True)
+    lm = getattr(model, "label_model_", None)
+    if lm is not None:
+        f = lm.fit_info_
+        click.echo(f"label model: {len(lm.classes_)} classes from {labels}"
+                   + (f" ({f['pooled_rows']} rows of rarer labels pooled as {lm.classes_[-1]})" if f["pooled_rows"] else "")
+                   + (f" ({f['left_out_rows']} rows of rarer labels left out)" if f["left_out_rows"] else "")
+                   + f"; label purity of the 10 nearest rows {f['real_purity']:.3f} real, {f['fake_purity']:.3f} fake "
+                     f"(temperature {f['temperature']:.3g})")
     click.echo(f"wrote {out}: {size / 1e6:.2f} MB in {time.perf_counter() - t0:.1f} s")
     if model.fit_check_["warning"]:
         click.echo(f"Warning: {out}: {model.fit_check_['warning']}", err=True)
@@ -327,6 +340,10 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                    "contrast at k = --neighbors against the corpus, the easiest, middle or hardest third; LO-HI is "
                    "a band of difficulty rank in percent (90-100: the hardest tenth, drawn from 10 x --queries). "
                    "Default: the first --queries of the query stream, any hardness.")
+@click.option("--filter-selectivity", "filter_selectivity", metavar="S[,S...]",
+              help="... and, from a model with a label model (synth fit --labels), for each target share S of rows "
+                   "(e.g. 0.001,0.01,0.1,0.5) a filter (the classes whose training share is nearest S) and every "
+                   "query's exact top-K among the rows it keeps (docs/workloads.md, 'Filtered search').")
 @click.option("--workers", type=click.IntRange(min=1), help="Run on a local Dask cluster of this many processes "
                                                             "(one task per shard; same bytes).")
 @click.option("--scheduler", help="Run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); "
@@ -335,35 +352,56 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                                                           "(default: --files, or 2 per worker).")
 @seed_option
 @force_option
-def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, workers, scheduler,
-           tasks, seed, force):
+def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, filter_selectivity,
+           workers, scheduler, tasks, seed, force):
     """Sample N vectors from MODEL into OUT, streaming, deterministically for a given --seed.
 
     Memory is bounded by --chunk-size, not N. Row r depends only on (seed, r), so --chunk-size, --threads,
     --shard and Dask give the same bytes. Files are written under a temporary name; a rerun after a kill
-    resumes .npy/.fbin/.fvecs files and parquet folders where they stopped.
+    resumes .npy/.fbin/.fvecs files and parquet folders where they stopped. A model with a label model (synth
+    fit --labels) also labels every row (docs/workloads.md, "Filtered search").
     """
     from .io.formats import output_lock
 
     if (n_queries > 0) != (k > 0):
         raise SynthError("--queries and --neighbors go together")
+    selectivities = None
+    if filter_selectivity:
+        try:
+            selectivities = [float(v) for v in filter_selectivity.split(",") if v.strip()]
+        except ValueError:
+            raise SynthError(f"--filter-selectivity: comma-separated shares in (0, 1], got {filter_selectivity!r}") \
+                from None
+        if not n_queries:
+            raise SynthError("--filter-selectivity needs --queries and --neighbors (it writes filtered ground truth)")
     # a folder written in shards is locked file by file by the library, so that shards run at once
     with output_lock(out) if Path(out).suffix or not shard else contextlib.nullcontext():
         _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, workers,
-                scheduler, tasks, seed, force)
+                scheduler, tasks, seed, force, selectivities)
 
 
 def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, workers,
-            scheduler, tasks, seed, force):
+            scheduler, tasks, seed, force, selectivities=None):
     from tqdm.auto import tqdm
 
-    from .io.artifact import load_model
+    from .io.artifact import load_model, read_header
+    from .sampling.labels import label_files, plan_filters, write_filtered_truth, write_labels
     from .sampling.stream import output_files, parse_shard, sample_to_file, write_partial_truth, write_truth
 
     threads = threads or usable_cores()
     part = parse_shard(shard) if shard else None
-    for path in output_files(out, n_queries, k, part):  # all of them before writing any
+    header = read_header(model)
+    labelled = isinstance(header.get("labels"), dict)
+    paths = output_files(out, n_queries, k, part)
+    if labelled and Path(out).suffix:  # a folder's own files are its manifest's business
+        paths += [p for p in label_files(out, part).values() if p not in paths]
+    for path in paths:  # all of them before writing any
         check_output(path, force)
+    if selectivities and (workers or scheduler):
+        raise SynthError("--filter-selectivity is not written by Dask runs yet: run without --workers / --scheduler")
+    if labelled and (workers or scheduler):
+        raise SynthError("a model with a label model is not sampled on Dask yet (its labels would be missing): run "
+                         "without --workers / --scheduler")
     t0 = time.perf_counter()
     if workers or scheduler:
         from .sampling.distributed import sample_on_dask
@@ -378,10 +416,11 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
         _echo_hardness(info)
         return
     gen = load_model(model)
+    filters = plan_filters(gen, selectivities) if selectivities else None
     with tqdm(total=n, unit="vec", unit_scale=True, disable=not progress(), leave=False) as bar:
         info = sample_to_file(gen, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size, shard=part,
                               threads=threads, n_queries=n_queries, k=k, files=files, force=force,
-                              progress=bar.update, query_hardness=query_hardness)
+                              progress=bar.update, query_hardness=query_hardness, filters=filters)
     rows = info["stop"] - info["start"]
     resumed = f" (resumed after {info['resumed_rows']} rows)" if info["resumed_rows"] else ""
     click.echo(f"wrote rows {info['start']}..{info['stop'] - 1} ({rows} x {gen.n_features_} {dtype}) to {out}"
@@ -398,6 +437,16 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
             click.echo(f"wrote {n_queries} queries{source} to {paths['queries']}, top-{k} neighbours to "
                        f"{paths['neighbors']}")
             _echo_hardness(info)
+    if "labels" in info:
+        lpaths = write_labels(out, info["labels"], gen.label_model_, info["start"], part)
+        click.echo(f"wrote the labels of rows {info['start']}..{info['stop'] - 1} "
+                   f"({len(gen.label_model_.classes_)} classes) to {lpaths['labels']}, the class names to "
+                   f"{lpaths['classes']}")
+    if "filtered" in info:
+        meta = write_filtered_truth(out, info["queries"], info["filtered"], filters, dtype=dtype,
+                                    metric=gen.metric if hasattr(gen, "metric") else "cosine")
+        shares = ", ".join(f"{name}: {share:.2%} kept" for name, (_, _, share) in info["filtered"].items())
+        click.echo(f"wrote filtered top-{k} neighbours for {len(filters)} filters ({shares}), listed in {meta}")
 
 
 def _echo_hardness(info):

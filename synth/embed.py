@@ -53,20 +53,56 @@ def wordnet_glosses(wordnet_dir=WORDNET_DIR):
     SynthError
         If the folder does not exist or holds none of the data files.
     """
-    seen, out = set(), []
+    return [(ss_type + offset, gloss) for offset, _, ss_type, gloss in _distinct_glosses(wordnet_dir)]
+
+
+def _synset_lines(wordnet_dir):
+    """``(offset, lex_filenum, ss_type, gloss)`` of every synset line of the data files, in file order."""
     for path in _data_files(wordnet_dir):
         with open(path, encoding="utf-8") as f:
             for line in f:
                 if line.startswith("  ") or "|" not in line:  # license header, blank lines
                     continue
                 head, gloss = line.split("|", 1)
-                offset, _lexfile, ss_type = head.split(maxsplit=3)[:3]
-                gloss = gloss.strip()
-                if gloss and gloss not in seen:
-                    seen.add(gloss)
-                    out.append((ss_type + offset, gloss))
-    return out
+                offset, lexfile, ss_type = head.split(maxsplit=3)[:3]
+                yield offset, int(lexfile), ss_type, gloss.strip()
 
+
+def _distinct_glosses(wordnet_dir):
+    """:func:`_synset_lines` whose gloss is not empty and not seen before (the first synset keeps it)."""
+    seen = set()
+    for offset, lexfile, ss_type, gloss in _synset_lines(wordnet_dir):
+        if gloss and gloss not in seen:
+            seen.add(gloss)
+            yield offset, lexfile, ss_type, gloss
+
+
+LEXNAMES = (  # WordNet 3.0's lexicographer files by lex_filenum (lexnames(5WN))
+    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact", "noun.attribute",
+    "noun.body", "noun.cognition", "noun.communication", "noun.event", "noun.feeling", "noun.food", "noun.group",
+    "noun.location", "noun.motive", "noun.object", "noun.person", "noun.phenomenon", "noun.plant",
+    "noun.possession", "noun.process", "noun.quantity", "noun.relation", "noun.shape", "noun.state",
+    "noun.substance", "noun.time", "verb.body", "verb.change", "verb.cognition", "verb.communication",
+    "verb.competition", "verb.consumption", "verb.contact", "verb.creation", "verb.emotion", "verb.motion",
+    "verb.perception", "verb.possession", "verb.social", "verb.stative", "verb.weather", "adj.ppl")
+
+
+def wordnet_gloss_labels(wordnet_dir=WORDNET_DIR):
+    """The real labels of :func:`wordnet_glosses`' rows: each gloss's lexicographer file and part of speech.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(lexname, pos)`` per row of :func:`wordnet_glosses`, in its order: ``lexname`` one of
+        :data:`LEXNAMES` (45, e.g. ``"noun.animal"``), from the two-digit ``lex_filenum`` of the synset's data
+        line; ``pos`` its synset type (``n``, ``v``, ``a``, ``s``, ``r``).
+
+    Raises
+    ------
+    SynthError
+        As :func:`wordnet_glosses`.
+    """
+    return [(LEXNAMES[lexfile], ss_type) for _, lexfile, ss_type, _ in _distinct_glosses(wordnet_dir)]
 
 
 def wordnet_lemmas(wordnet_dir=WORDNET_DIR):
@@ -179,6 +215,28 @@ def tsv_path(out_path):
     """Return the gloss table that accompanies a sample: ``<stem>.tsv.gz`` beside ``out_path``."""
     out_path = Path(out_path)
     return out_path.with_name(out_path.stem + ".tsv.gz")
+
+
+def labels_path(out_path):
+    """The label table that accompanies a sample: ``<stem>-labels.tsv.gz`` beside ``out_path``."""
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.stem + "-labels.tsv.gz")
+
+
+def write_sample_labels(out_path, wordnet_dir=WORDNET_DIR):
+    """Write the real labels of a built sample's rows: ``lexname<TAB>pos`` per line of its ``.tsv.gz``, looked up
+    by synset id in the WordNet data files (written under a temporary name, then renamed). Returns the path."""
+    import gzip
+
+    from .io.formats import atomic_path
+
+    table = {ss_type + offset: (LEXNAMES[lexfile], ss_type) for offset, lexfile, ss_type, _ in _synset_lines(wordnet_dir)}
+    with gzip.open(tsv_path(out_path), "rt", encoding="utf-8") as f:
+        rows = [table[line.split("\t", 2)[1]] for line in f]
+    out = labels_path(out_path)
+    with atomic_path(out) as tmp, open(tmp, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as f:
+        f.write("".join(f"{a}\t{b}\n" for a, b in rows).encode())
+    return out
 
 
 def build_wordnet_sample(out_path, n=24000, seed=0, wordnet_dir=WORDNET_DIR, model_path=None, progress=True):

@@ -121,6 +121,7 @@ def test_an_ip_model_has_no_distance_to_rank_by_and_l2_does(tmp_path):
     assert hard["hardness"]["rc"]["median"] < easy["hardness"]["rc"]["median"]
 
 
+@pytest.mark.slow  # a board on bundled rows: the quick suite keeps to 3 minutes
 def test_query_bands_board_orders_real_cost_and_measures_the_fake(tmp_path):
     from bench.querybands import band_board, markdown
     from synth.bundled import load_minilm_wordnet
@@ -162,6 +163,7 @@ def test_dask_chooses_the_band_of_the_single_process_run(gen, tmp_path):
         assert (tmp_path / a).read_bytes() == (tmp_path / b).read_bytes(), a
 
 
+@pytest.mark.slow  # a board on bundled rows: the quick suite keeps to 3 minutes
 def test_query_bands_finds_a_model_files_training_rows_and_refuses_unknown_ones(tmp_path):
     import json
 

@@ -288,3 +288,34 @@ def test_workloads_page_query_model_table_is_the_committed_boards():
         result = json.loads((ROOT / "docs" / "workloads" / board / "query-model.json").read_text())
         for row in summary_rows(result, label):
             assert row in page, row
+
+
+FILTERED_BOARDS = (("filtered-wordnet", "MiniLM-WordNet"), ("filtered-debian", "MiniLM-Debian"))
+
+
+def filtered_row(label, r, name):
+    """One row of docs/workloads.md's filtered-search table, rendered from a board's filtered.json."""
+    f, real, fake = r["filters"][name], r["real"][name], r["fake"][name]
+    shown = ", ".join(f["classes"][:2]) + (f" +{len(f['classes']) - 2}" if len(f["classes"]) > 2 else "")
+    num = lambda v: "-" if v is None else f"{v:,.0f}"  # noqa: E731
+    ratio = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    cells = [label, shown, f"{real['selectivity']:.2%} / {fake['selectivity']:.2%}",
+             f"{real['depth']['median']:,.0f} / {fake['depth']['median']:,.0f}",
+             f"{num(real['ivf']['0.95'])} / {num(fake['ivf']['0.95'])}",
+             f"{num(real['hnsw']['0.95'])} / {num(fake['hnsw']['0.95'])}",
+             f"{ratio(r['ratios'][name]['ivf'])}, {ratio(r['ratios'][name]['hnsw'])}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def test_workloads_page_filtered_table_is_the_committed_boards():
+    """docs/workloads.md's filtered-search table, rendered from each board's filtered.json, with its purity line;
+    and its commands name those boards."""
+    import json
+
+    page = (ROOT / "docs" / "workloads.md").read_text()
+    for board, label in FILTERED_BOARDS:
+        assert f"--out docs/workloads/{board} " in page
+        r = json.loads((ROOT / "docs" / "workloads" / board / "filtered.json").read_text())
+        for name in r["filters"]:
+            assert filtered_row(label, r, name) in page, (board, name)
+        assert f"{label}: real {r['purity']['real']:.3f}, fake {r['purity']['fake']:.3f}" in page

@@ -55,6 +55,8 @@ WORD_TABLE_SPLIT = ("fits on the raw word table's named split, which needs the [
                     "it; tests/test_board_models.py and tests/test_cli.py run the same route on small data")
 LEMMAS = ("embeds the WordNet lemmas with the [embed] extra (not in CI); tests/test_query_model.py runs the same "
           "route on small data")
+WORDNET_LABELS = ("minilm-wordnet-all's real labels are read from Debian's wordnet-base, and the named set is replaced "
+                  "by bundled rows at small scale (tests/test_labels.py runs the same commands on small data)")
 NOT_RUN = {
     "synth fit minilm-word-table:train": WORD_TABLE_SPLIT,
     "--model word-table-l2.safetensors": WORD_TABLE_SPLIT,
@@ -71,6 +73,10 @@ NOT_RUN = {
     "synth sample wordnet.safetensors": LEMMAS,
     "bench query-model minilm-wordnet-all minilm-wordnet-lemmas": LEMMAS,
     "bench query-bands e5-debian.npy": "reads the Debian set made on the machine (docs/cost/README.md)",
+    "synth fit minilm-wordnet-all:train --labels lexname": WORDNET_LABELS,
+    "synth sample labelled.safetensors": WORDNET_LABELS,
+    "bench filtered minilm-wordnet-all --labels lexname": WORDNET_LABELS,
+    "bench filtered minilm-debian.npy": "reads the Debian set and its sections made on the machine (docs/workloads.md)",
 }
 # commands that stand for several jobs: the test runs the others as well, before the line itself
 ALSO_RUN = {

@@ -22,6 +22,7 @@ from .formats import atomic_path
 FORMAT = "synth-model"
 SCHEMA_VERSION = 1
 QUERY_PREFIX = "queries."  # the arrays of a query model stored beside the corpus model
+LABEL_PREFIX = "labels."  # the arrays of a label model (synth.models.labels)
 
 
 def _models():
@@ -65,6 +66,9 @@ def model_bytes(model, fit_data=None, stats=None, fit_check=None):
     it in the same file: its arrays under the prefix ``queries.`` and its kind, parameters and fit data's
     fingerprint (``query_model_.fit_data_``) in the header's ``queries`` entry. Files without one keep their
     bytes.
+
+    A model with a label model (``model.label_model_``, `synth fit --labels`) stores its arrays under the prefix
+    ``labels.`` and its classes, parameters and fit figures in the header's ``labels`` entry.
     """
     model._check_fitted()
     arrays = {name: np.ascontiguousarray(a) for name, a in model._arrays().items()}
@@ -81,6 +85,11 @@ def model_bytes(model, fit_data=None, stats=None, fit_check=None):
                              "fit_data": getattr(queries, "fit_data_", None)}
         if getattr(queries, "fit_check_", None) is not None:
             header["queries"]["fit_check"] = queries.fit_check_
+    lm = getattr(model, "label_model_", None)
+    if lm is not None:
+        arrays.update({LABEL_PREFIX + name: np.ascontiguousarray(a) for name, a in lm._arrays().items()})
+        header["labels"] = {"classes": list(lm.classes_), "params": {"min_points": lm.min_points, "C": lm.C},
+                            "fit": getattr(lm, "fit_info_", None)}
     header["checksum"] = _checksum(header, arrays)
     # one metadata key: the JSON text is ours, so the file's bytes do not depend on map ordering
     return save(arrays, metadata={"synth": json.dumps(header, sort_keys=True)})
@@ -161,7 +170,7 @@ def load_model(path):
         a = arrays[name]
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             raise SynthError(f"model array {name!r} holds NaN or infinite values", path)
-    own = {name: a for name, a in arrays.items() if not name.startswith(QUERY_PREFIX)}
+    own = {name: a for name, a in arrays.items() if not name.startswith((QUERY_PREFIX, LABEL_PREFIX))}
     model = _build(cls, header, own, path)
     if isinstance(header.get("queries"), dict):
         q = header["queries"]
@@ -176,6 +185,23 @@ def load_model(path):
         if model.query_model_.n_features_ != model.n_features_:
             raise SynthError(f"the query model has dimension {model.query_model_.n_features_}, the corpus model "
                              f"{model.n_features_}", path)
+    if isinstance(header.get("labels"), dict):
+        model.label_model_ = _label_model(header["labels"], {name[len(LABEL_PREFIX):]: a for name, a in arrays.items()
+                                                             if name.startswith(LABEL_PREFIX)}, model, path)
     model.header_ = header
     model.path_ = str(path)
     return model
+
+
+def _label_model(entry, arrays, model, path):
+    from ..models.labels import LabelModel
+
+    try:
+        lm = LabelModel(**entry.get("params", {}))._set_arrays(arrays, entry["classes"])
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise SynthError(f"label model arrays do not fit its classes ({e})", path) from None
+    if lm.coef_.shape[1] != model.n_features_:
+        raise SynthError(f"the label model has dimension {lm.coef_.shape[1]}, the corpus model {model.n_features_}",
+                         path)
+    lm.fit_info_ = entry.get("fit")
+    return lm

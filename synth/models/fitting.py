@@ -33,7 +33,7 @@ def fit_seconds(model, X=None):
 
 
 def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbose=0, key=None, column=None,
-              split=None, queries=None):
+              split=None, queries=None, labels=None):
     """Fit a model to the embeddings in ``source`` and optionally write its model file.
 
     Parameters
@@ -53,6 +53,11 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
         Real *queries* (anything :func:`synth.io.formats.load_embeddings` reads): a second model of the same
         kind and parameters is fitted on them and stored in the same file as the corpus model's query model
         (``model.query_model_``), from which `synth sample` draws the queries.
+    labels : str or os.PathLike, optional
+        Real labels of the rows of ``source``, one per row: a file (:func:`synth.models.labels.read_labels`) or a
+        named kind of a named set (``lexname``, ``pos``: :func:`synth.bundled.named_labels`). A label model
+        (:class:`synth.models.labels.LabelModel`) is fitted on them and stored in the same file
+        (``model.label_model_``); `synth sample` then labels every row it writes.
 
     Returns
     -------
@@ -75,8 +80,15 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
             raise SynthError(f"queries of dimension {query_rows.shape[1]}, the corpus {X.shape[1]}: they must share "
                              "one embedding space", queries)
         info["queries"] = query_info
+    y = None
+    if labels is not None:
+        from ..bundled import load_labels
+
+        stage(f"reading labels {labels}")
+        y = load_labels(labels, source, len(X))
+        info["labels"] = str(labels)
     model, size = fit_rows(X, info, out, kind=kind, params=params, random_state=random_state, verbose=verbose,
-                           path=source, query_rows=query_rows, query_path=queries)
+                           path=source, query_rows=query_rows, query_path=queries, labels=y)
     return model, info, size
 
 
@@ -103,12 +115,13 @@ def _fit_data(X, info):
 
 @planned(fit_rows_plan)
 def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbose=0, path=None, query_rows=None,
-             query_path=None):
+             query_path=None, labels=None):
     """Fit a model to unit rows ``X`` already in memory and optionally write its model file.
 
     ``info`` describes the rows for the file's fingerprint (``source``, ``n``, ``d``, ``n_duplicates``;
     ``queries``, the same of ``query_rows``); ``path`` names them in errors. ``query_rows``: real queries, on
-    which the same kind and parameters fit the query model (``model.query_model_``). Returns ``(model, bytes
+    which the same kind and parameters fit the query model (``model.query_model_``). ``labels``: one real label
+    per row of ``X``, on which the label model is fitted (``model.label_model_``). Returns ``(model, bytes
     written or None)``.
     """
     model = _fit(X, kind, params, random_state, verbose, path)
@@ -116,6 +129,8 @@ def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbo
     if query_rows is not None:
         model.query_model_ = _fit(query_rows, kind, params, random_state, verbose, query_path, "query ")
         model.query_model_.fit_data_ = _fit_data(query_rows, info["queries"])
+    if labels is not None:
+        model.label_model_ = fit_labels(model, X, labels, random_state, path)
     size = None
     if out is not None:
         fit_data = _fit_data(X, info)
@@ -130,6 +145,21 @@ def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbo
         stage(f"writing {out}", step="write")
         size = save_model(model, out, fit_data=fit_data, stats=stats, fit_check=model.fit_check_)
     return model, size
+
+
+def fit_labels(model, X, labels, random_state=0, path=None):
+    """The label model of a fitted corpus ``model``: fitted on its training rows ``X`` (directions) and their
+    ``labels``, calibrated on as many of the model's fakes (:class:`synth.models.labels.LabelModel`)."""
+    from .base import check_seed
+    from .labels import LabelModel
+
+    stage(f"fitting the label model on {len(X):,} labelled rows")
+    params = getattr(model, "get_params", dict)()
+    lm = LabelModel(min_points=params.get("min_points", 20), random_state=check_seed(random_state))
+    try:
+        return lm.fit(unit_rows(X), labels, unit_rows(model.sample(len(X), random_state=check_seed(random_state) + 1)))
+    except SynthError as e:
+        raise SynthError(e.problem, path) if path is not None and e.path is None else e from None
 
 
 def fit_check(model, X, random_state=0):

@@ -41,12 +41,14 @@ AUDIT_FAKES = 100_000     # the published corpus's first rows searched by the ne
 ROW_SECONDS, QUERY_SECONDS, HNSW_SECONDS = 13.5, 23.4, 4.3
 
 
-def features(d, k=None):
-    """The ``datasets.Features`` of each config."""
-    from datasets import Features, List, Value
+def features(d, k=None, classes=None):
+    """The ``datasets.Features`` of each config; with ``classes`` (a label model's), the corpus also has a ``label``
+    column (``ClassLabel``: int class ids with their names)."""
+    from datasets import ClassLabel, Features, List, Value
 
     vec = {"id": Value("int64"), "vector": List(Value("float32"), length=d)}
-    return {"corpus": Features(vec), "queries": Features(vec),
+    corpus = dict(vec, label=ClassLabel(names=list(classes))) if classes else vec
+    return {"corpus": Features(corpus), "queries": Features(vec),
             "neighbors": Features({"id": Value("int64"), "neighbors": List(Value("int64"), length=k),
                                    "scores": List(Value("float32"), length=k)})}
 
@@ -300,7 +302,10 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
         except Exception as e:
             raise SynthError(f"--repo-id {repo_id!r}: {str(e).splitlines()[0]}") from None
 
-    feats = features(d, k)
+    from ..sampling.labels import row_labels
+
+    lm = getattr(gen, "label_model_", None)
+    feats = features(d, k, lm.classes_ if lm is not None else None)
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out)  # left by killed runs
@@ -326,7 +331,10 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
                 if have < audit_n:
                     head.append(chunk[:audit_n - have].copy())
                     have += len(head[-1])
-                yield {"id": np.arange(a, a + len(chunk), dtype=np.int64), "vector": chunk}
+                part = {"id": np.arange(a, a + len(chunk), dtype=np.int64), "vector": chunk}
+                if lm is not None:
+                    part["label"] = row_labels(gen, chunk, seed, a)
+                yield part
                 a += len(chunk)
                 bar.update(len(chunk))
 

@@ -424,7 +424,7 @@ def check_target(out, rows):
 
 
 def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=65536, shard=None, threads=1,
-                   n_queries=0, k=0, files=None, force=False, progress=None, query_hardness=None):
+                   n_queries=0, k=0, files=None, force=False, progress=None, query_hardness=None, filters=None):
     """Stream rows of the sample of ``n`` vectors from ``gen`` into ``out``, optionally with queries and ground truth.
 
     Parameters
@@ -463,6 +463,10 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         for enough candidates from the query stream (``3 * n_queries`` for a third), which are ranked by
         relative contrast against the corpus; not with a shard of several (the ranking needs the whole
         corpus's neighbours).
+    filters : dict, optional
+        With queries, from a model with a label model: per filter (:func:`synth.sampling.labels.plan_filters`),
+        the exact top-``k`` of every query among the rows whose label the filter keeps; not with a shard of several
+        or ``query_hardness``.
 
     Returns
     -------
@@ -470,8 +474,12 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         ``start``, ``stop``, ``resumed_rows`` (rows kept from an interrupted run), ``d``, ``dtype``, and when
         queries were asked for ``queries`` (ndarray (n_queries, d), float32), ``neighbors`` (int64, (n_queries,
         k)) and ``scores`` (float32 cosines); with ``query_hardness`` also ``hardness`` (the report of
-        :func:`synth.metrics.hardness.select_band`).
+        :func:`synth.metrics.hardness.select_band`). From a model with a label model (`synth fit --labels`),
+        ``labels``: the class id (int32) of every row written (:func:`synth.sampling.labels.row_labels`); with
+        ``filters``, ``filtered``: per filter ``(ids, scores, share)``.
     """
+    from .labels import FilteredTopK, label_model, row_labels
+
     gen._check_fitted()
     seed = check_seed(random_state)
     dtype = np.dtype(dtype)
@@ -489,11 +497,23 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         queries = draw_queries(gen, seed, candidate_count(n_queries, band) if band else n_queries, dtype,
                                chunk_size, threads)
         top = TopK(queries, k, getattr(gen, "metric", "cosine"))
+    codes = np.empty(stop - start, np.int32) if label_model(gen) is not None else None
+    filtered = None
+    if filters:
+        if not with_truth or band or count > 1:
+            raise SynthError("filtered ground truth needs queries and neighbours, and is not written with "
+                             "--query-hardness or for a shard of several")
+        filtered = FilteredTopK(queries, k, filters, getattr(gen, "metric", "cosine"))
     seen = [start]
 
     def on_rows(rows):
         if top is not None:
             top.add(rows, seen[0])
+        if codes is not None:
+            at = seen[0] - start
+            codes[at:at + len(rows)] = row_labels(gen, rows, seed, seen[0])
+            if filtered is not None:
+                filtered.add(rows, seen[0], codes[at:at + len(rows)])
         seen[0] += len(rows)
         if progress is not None:
             progress(len(rows))
@@ -523,6 +543,10 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         if band:
             info.update(select_queries(gen, seed, n, dtype, queries, ids, scores, n_queries, band, chunk_size,
                                        threads))
+    if codes is not None:
+        info["labels"] = codes
+    if filtered is not None:
+        info["filtered"] = filtered.result(stop - start)
     return info
 
 
@@ -687,17 +711,23 @@ def write_truth(out, queries, ids, scores, dtype=np.float32, metric="cosine"):
         q = pa.Table.from_arrays([pa.array(np.arange(qn, dtype=np.int64)), pa.FixedSizeListArray.from_arrays(
             pa.array(queries.astype(dtype).ravel()), queries.shape[1])], names=["id", "emb"])
         q = q.cast(pa.schema([("id", pa.int64()), ("emb", pa.list_(value, queries.shape[1]))]))
-        nb = pa.Table.from_arrays([pa.array(np.arange(qn, dtype=np.int64)),
-                                   pa.FixedSizeListArray.from_arrays(pa.array(ids.ravel()), k)],
-                                  names=["id", "neighbors_id"])
-        for table, path in ((q, paths["queries"]), (nb, paths["neighbors"])):
-            with atomic_path(path) as tmp:
-                pq.write_table(table, tmp)
+        with atomic_path(paths["queries"]) as tmp:
+            pq.write_table(q, tmp)
+        write_neighbors(paths["neighbors"], ext, ids, scores, metric)
         return paths
     from ..io.formats import write_vectors
 
     write_vectors(paths["queries"], queries, dtype=dtype)
-    with atomic_path(paths["neighbors"]) as tmp:
+    write_neighbors(paths["neighbors"], ext, ids, scores, metric)
+    return paths
+
+
+def write_neighbors(path, ext, ids, scores, metric="cosine"):
+    """Neighbour ids (and scores) at ``path`` in the convention of a corpus of extension ``ext`` (see
+    :func:`write_truth`): .fbin big-ann ground truth, .fvecs ivecs, .parquet / folder (id, neighbors_id), else
+    .npz; written under a temporary name, then renamed."""
+    qn, k = ids.shape
+    with atomic_path(path) as tmp:
         if ext == ".fbin":
             with open(tmp, "wb") as f:
                 f.write(np.array([qn, k], np.uint32).tobytes())
@@ -707,10 +737,16 @@ def write_truth(out, queries, ids, scores, dtype=np.float32, metric="cosine"):
             rows = np.empty((qn, k + 1), np.int32)
             rows[:, 0], rows[:, 1:] = k, ids
             rows.tofile(tmp)
+        elif ext in ("", ".parquet"):
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.Table.from_arrays([pa.array(np.arange(qn, dtype=np.int64)),
+                                                 pa.FixedSizeListArray.from_arrays(pa.array(ids.ravel()), k)],
+                                                names=["id", "neighbors_id"]), tmp)
         else:
             with open(tmp, "wb") as f:
                 np.savez(f, ids=ids, scores=scores)
-    return paths
 
 
 def partial_truth_path(out, shard):

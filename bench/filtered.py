@@ -1,0 +1,251 @@
+"""Filtered search, measured: do labelled fakes cost what labelled real data costs to search under a filter?
+
+One seeded permutation of the real rows (and of their labels, in step) gives the fitting rows (the first N), the
+real queries (the next ``n_queries``) and the real base (the n after them). A corpus model and its label model
+(:class:`synth.models.labels.LabelModel`) are fitted on the N rows (or read from a model file written by `synth fit
+--labels`); the fake base is the corpus `synth sample -n n --seed S` writes, with the labels it writes, and the fake
+queries come from that run's query stream.
+
+A filter keeps the rows whose label is in a set of classes. For each target selectivity the set is chosen once,
+from the training rows' class shares (:func:`choose_filter`: one class, or the most or least frequent classes
+together, whichever share is nearest the target on a log scale), and applied to both corpora; each side's realized
+selectivity is reported. Every query is searched under every filter, with exact filtered ground truth (the k
+nearest rows among those the filter keeps). Two index families, on one thread, each built once on the whole base:
+
+- **IVF** (cells = spherical k-means of the base, nlist = sqrt(n)): cells probed in centroid order; a probed cell
+  costs the rows of it the filter keeps, as faiss's ``IndexIVFFlat`` counts them under an ``IDSelector``
+  (rows the selector rejects are skipped before any distance), plus the nlist coarse distances;
+- **HNSW** (faiss ``IndexHNSWFlat``, M = 16, efConstruction = 200) searched with an ``IDSelectorBitmap`` over a
+  sweep of efSearch; faiss's own distance counter (the graph walk visits rows the filter rejects too).
+
+Reported per selectivity and family: distance computations per query at recall 0.90 / 0.95 / 0.99 on real and
+fake, and fake / real at 0.95; each filter's depth (per query, the rows of the whole base at least as near as its
+k-th filtered neighbour: what a graph walk must pass before the filter's answers; median and 90th percentile);
+and the label purity of the 10 nearest neighbours of each corpus.
+"""
+
+import faiss
+import numpy as np
+from tqdm.auto import tqdm
+
+from synth.errors import SynthError
+from synth.metric import metric_rows
+from synth.metrics.neighbors import knn
+from synth.metrics.searchcost import EF_SEARCH, cost_at_recall, faiss_single_thread, hnsw_graph, ivf_cells, probe_order
+from synth.models.labels import OTHER, choose_filter, label_purity, label_uniforms
+from synth.sampling.stream import draw_queries, iter_rows
+
+from .fidelity import fit_config
+from .querybands import _num
+
+SELECTIVITIES = (0.001, 0.01, 0.1, 0.5)
+TARGETS = (0.90, 0.95, 0.99)
+FAMILIES = ("ivf", "hnsw")
+EF_FILTERED = EF_SEARCH + (1536, 2048, 3072, 4096, 6144, 8192)  # a narrow filter needs a long graph walk
+PURITY_ROWS = 10_000
+
+
+def _ivf(cells, queries, neighbors, allowed):
+    """IVF's sweep over nprobe under a filter: recall and mean cost (kept rows of the probed cells + nlist)."""
+    centroids, assign = cells
+    nlist = len(centroids)
+    sizes = np.bincount(assign[allowed], minlength=nlist).astype(np.float64)
+    order = probe_order(queries, centroids)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(nlist)[None, :], axis=1)
+    probe = np.take_along_axis(rank, assign[neighbors], axis=1)
+    cost = nlist + np.cumsum(sizes[order], axis=1)
+    recall = np.bincount(probe.ravel(), minlength=nlist).cumsum() / probe.size
+    return recall, cost.mean(axis=0)
+
+
+def _hnsw(index, queries, neighbors, allowed):
+    """HNSW's sweep over efSearch under a filter (IDSelectorBitmap): recall and faiss's distance count per query."""
+    k = neighbors.shape[1]
+    bitmap = np.packbits(allowed, bitorder="little")
+    sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
+    recalls, costs = [], []
+    for ef in EF_FILTERED:
+        params = faiss.SearchParametersHNSW(efSearch=max(int(ef), k), sel=sel)
+        faiss.cvar.hnsw_stats.reset()
+        _, got = index.search(queries, k, params=params)
+        costs.append(faiss.cvar.hnsw_stats.ndis / len(queries))
+        recalls.append(np.mean([len(np.intersect1d(g, t)) for g, t in zip(got, neighbors)]) / k)
+        if recalls[-1] >= max(TARGETS):
+            break
+    return np.array(recalls), np.array(costs)
+
+
+def measure(base, labels, queries, filters, k, bar=None):
+    """One corpus under every filter: realized selectivity and costs at the recall targets per family."""
+    cells = ivf_cells(base)
+    out = {}
+    with faiss_single_thread():
+        graph = hnsw_graph(base)
+        for name, keep in filters.items():
+            allowed = np.isin(labels, keep)
+            row = {"selectivity": float(allowed.mean()), "rows": int(allowed.sum())}
+            if allowed.sum() < k:
+                row.update({f: None for f in FAMILIES}, note=f"fewer than k = {k} rows pass the filter")
+            else:
+                ids = np.flatnonzero(allowed)
+                scores, local = knn(base[ids], queries, k=k)
+                neighbors = ids[local]
+                # depth: how many rows of the whole base are at least as near as the k-th row the filter keeps
+                depth = (queries @ base.T >= scores[:, -1:] - 1e-6).sum(axis=1)
+                row["depth"] = {"median": float(np.median(depth)), "p90": float(np.percentile(depth, 90))}
+                for family, (recall, cost) in (("ivf", _ivf(cells, queries, neighbors, allowed)),
+                                               ("hnsw", _hnsw(graph, queries, neighbors, allowed))):
+                    row[family] = {f"{t:.2f}": cost_at_recall(recall, cost, t) for t in TARGETS}
+            out[name] = row
+            if bar is not None:
+                bar.update(1)
+    return out
+
+
+def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000, n=30_000, n_queries=500, k=10,
+                   selectivities=SELECTIVITIES, random_state=0, verbose=True, source=None):
+    """Filtered search cost on real data and on a labelled model's corpus of the same size.
+
+    Parameters
+    ----------
+    real : ndarray of shape (n_rows, d)
+        Real embeddings (normalized here).
+    labels : array-like of shape (n_rows,)
+        One real label per row.
+    model : Generator, optional
+        A model read from a file with a label model (`synth fit --labels`), fitted on the first N rows of the
+        board's permutation; otherwise ``config`` (kind, params; default `synth fit`'s) and a label model are
+        fitted on them.
+    n_fit, n, n_queries, k : int
+        N, the base size of both corpora, queries, neighbours per query.
+    selectivities : sequence of float in (0, 1]
+    random_state : int
+        The split's permutation, the fit, and the fake corpus's seed (as `synth sample --seed`).
+
+    Returns
+    -------
+    dict
+        ``params``, ``filters`` (per target: the classes and their training share), ``real`` and ``fake`` (per
+        filter: realized ``selectivity``, ``rows`` and per family the costs at the recall targets; and
+        ``purity``), ``ratios`` (fake / real at 0.95 per filter and family).
+    """
+    from .split import board_split
+
+    labels = np.asarray(labels).astype(str)
+    if len(labels) != len(real):
+        raise SynthError(f"{len(labels):,} labels for {len(real):,} rows", source)
+    if any(not 0 < s <= 1 for s in selectivities):
+        raise SynthError(f"selectivities must be in (0, 1], got {list(selectivities)}")
+    if model is not None and getattr(model, "label_model_", None) is None:
+        raise SynthError("the model file has no label model: fit it with `synth fit --labels`",
+                         getattr(model, "path_", None))
+    real = metric_rows(real, "cosine", 2, source)
+    fit_rows, heldout, split = board_split(real, n_fit if model is None else None, random_state, model, source)
+    order = np.random.default_rng(random_state).permutation(len(real))
+    n_fit = split["n_fit"]
+    train_labels, held_labels = labels[order[:n_fit]], labels[order[n_fit:]]
+    if len(heldout) < n_queries + n:
+        raise SynthError(f"{len(real):,} real rows: {n_fit:,} fitted on, {n_queries:,} queries and a base of {n:,} "
+                         f"need {n_fit + n_queries + n:,}", source)
+    queries, base, base_labels = heldout[:n_queries], heldout[n_queries:n_queries + n], \
+        held_labels[n_queries:n_queries + n]
+    fitted = None
+    if model is None:
+        from synth.models.fitting import fit_labels
+
+        model, fitted = fit_config("model", config[0], dict(config[1]), fit_rows, random_state)
+        model.label_model_ = fit_labels(model, fit_rows, train_labels, random_state, source)
+    lm = model.label_model_
+    fake_base = np.concatenate(list(iter_rows(model, random_state, 0, n)))
+    fake_labels = np.array(lm.classes_)[lm.labels(fake_base, label_uniforms(random_state, 0, n))]
+    fake_queries = draw_queries(model, random_state, n_queries, np.float32)
+    # real labels the label model does not keep count as its pooled class (OTHER), on the real side as on the fake
+    train_labels, base_labels = (np.where(np.isin(y, lm.classes_), y, OTHER) for y in (train_labels, base_labels))
+    shares = {c: float(np.mean(train_labels == c)) for c in lm.classes_ if np.any(train_labels == c)}
+    filters = {}
+    for s in selectivities:
+        keep, share = choose_filter(shares, s)
+        filters[f"{s:g}"] = {"target": s, "classes": keep, "train_share": share}
+    keep = {name: f["classes"] for name, f in filters.items()}
+    bar = tqdm(total=2 * len(filters), desc="filters", disable=not verbose, leave=False)
+    result = {"params": {"n_fit": n_fit, "n": n, "n_queries": n_queries, "k": k, "seed": random_state,
+                         "selectivities": list(selectivities), "fit_seconds": fitted,
+                         "model": getattr(model, "path_", None), "classes": len(lm.classes_),
+                         "temperature": lm.temperature_},
+              "filters": filters,
+              "real": measure(base, base_labels, queries, keep, k, bar),
+              "fake": measure(fake_base, fake_labels, fake_queries, keep, k, bar)}
+    bar.close()
+    m = min(n, PURITY_ROWS)
+    result["purity"] = {"real": label_purity(base[:m], base_labels[:m]),
+                        "fake": label_purity(fake_base[:m], fake_labels[:m])}
+    result["ratios"] = {name: {f: _ratio(result["fake"][name][f], result["real"][name][f]) for f in FAMILIES}
+                        for name in filters}
+    return result
+
+
+def _ratio(fake, real):
+    if not fake or not real or fake.get("0.95") is None or real.get("0.95") is None:
+        return None
+    return fake["0.95"] / real["0.95"]
+
+
+def markdown(result):
+    """The board as Markdown: per filter, the classes, each corpus's selectivity and costs, and the ratios."""
+    p = result["params"]
+    lines = [f"**Filtered search** (N = {p['n_fit']:,} fitting rows; base n = {p['n']:,} real rows and n fakes, "
+             f"{p['n_queries']:,} queries, k = {p['k']}, exact filtered ground truth; distance computations per "
+             "query, one thread)", "",
+             "| target | classes kept | corpus | selectivity | depth median [p90] | IVF @0.90 / 0.95 / 0.99 | "
+             "HNSW @0.90 / 0.95 / 0.99 | fake / real @0.95 IVF, HNSW |", "|---|---|---|---|---|---|---|---|"]
+    for name, f in result["filters"].items():
+        shown = ", ".join(f["classes"][:3]) + (f" +{len(f['classes']) - 3}" if len(f["classes"]) > 3 else "")
+        for corpus in ("real", "fake"):
+            r = result[corpus][name]
+            cells = [" / ".join(_num(r[fam][t]) for t in ("0.90", "0.95", "0.99")) if r[fam] else "-"
+                     for fam in FAMILIES]
+            ratio = result["ratios"][name]
+            last = ", ".join("-" if ratio[fam] is None else f"{ratio[fam]:.2f}" for fam in FAMILIES) \
+                if corpus == "fake" else ""
+            depth = f"{r['depth']['median']:,.0f} [{r['depth']['p90']:,.0f}]" if "depth" in r else "-"
+            lines.append(f"| {f['target']:.1%} | {shown if corpus == 'real' else ''} | {corpus} | "
+                         f"{r['selectivity']:.2%} | {depth} | {cells[0]} | {cells[1]} | {last} |")
+    pur = result["purity"]
+    lines += ["", f"Label purity of the 10 nearest neighbours (first {min(p['n'], PURITY_ROWS):,} rows of each base): "
+              f"real {pur['real']:.3f}, fake {pur['fake']:.3f} (difference {pur['fake'] - pur['real']:+.3f}); "
+              f"label model: {p['classes']} classes, temperature {p['temperature']:.3g}."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(result, path):
+    """Per family, cost at recall 0.95 against realized selectivity, real and fake (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .fidelity import save_png
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, family in zip(axes, FAMILIES):
+        for corpus, style in (("real", "o-"), ("fake", "s--")):
+            pts = [(r["selectivity"], r[family]["0.95"]) for r in result[corpus].values()
+                   if r[family] and r[family]["0.95"] is not None]
+            if pts:
+                x, y = zip(*sorted(pts))
+                ax.plot(x, y, style, label=corpus)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{family.upper()}: distance computations at recall 0.95")
+        ax.set_xlabel("selectivity (share of rows the filter keeps)")
+        ax.legend()
+    fig.tight_layout()
+    save_png(fig, path)
+
+
+def write_outputs(result, folder):
+    """``filtered.json``, ``filtered.md`` and ``filtered.png`` in ``folder``; returns the paths."""
+    from .fidelity import write_board
+
+    return write_board(result, folder, "filtered", markdown, plot)
