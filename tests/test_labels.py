@@ -274,3 +274,14 @@ def test_the_route_on_real_labels_fit_on_train_then_the_board_finds_the_split(tm
     board = json.loads(r.output)
     assert board["params"]["model"] == str(model) and board["params"]["classes"] == 41
     assert abs(board["purity"]["fake"] - board["purity"]["real"]) < 0.05
+
+
+def test_the_card_names_the_label_column_only_when_there_is_one(data, tmp_path):
+    folder = data[0]
+    r = run("publish", folder / "m.safetensors", "--n", 1200, "--queries", 5, "--k", 5, "--out", tmp_path / "pub")
+    assert r.exit_code == 0, r.output
+    card = (tmp_path / "pub" / "README.md").read_text()
+    assert "`label` class id (`ClassLabel` of 5 classes" in card
+    r = run("fit", folder / "real.npy", "-o", tmp_path / "plain.safetensors", *SMALL)
+    r = run("publish", tmp_path / "plain.safetensors", "--n", 1200, "--queries", 5, "--k", 5, "--out", tmp_path / "p2")
+    assert r.exit_code == 0 and "`label`" not in (tmp_path / "p2" / "README.md").read_text()

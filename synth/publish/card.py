@@ -165,6 +165,9 @@ def render_card(result, feats, fields):
         "fidelity": fidelity_text(result), "privacy": privacy_text(result),
         "load_path": load, "load_ref": f"hf:{load}" if fields.get("repo_id") else load,
         "citation": fields.get("citation", DEFAULT_CITATION).strip(),
+        "corpus_label": (f", `label` class id (`ClassLabel` of {len(feats['corpus']['label'].names)} classes, drawn by a "
+                         "label model learned from real labels: a class backed by fewer than min_points real rows is "
+                         "not kept)") if "label" in feats["corpus"] else "",
     }
     body = Template(template_text()).substitute(values)
     return str(DatasetCard(f"---\n{card_data(result, feats, fields).to_yaml()}\n---\n\n{body}"))
