@@ -31,8 +31,9 @@ from tqdm.auto import tqdm
 from synth.errors import SynthError
 from synth.metric import metric_rows
 from synth.metrics.neighbors import knn
-from synth.metrics.searchcost import EF_SEARCH, cost_at_recall, faiss_single_thread, hnsw_graph, ivf_cells, probe_order
-from synth.models.labels import OTHER, choose_filter, label_purity, label_uniforms
+from synth.metrics.searchcost import EF_SEARCH, cost_at_recall, faiss_single_thread, hnsw_graph, ivf_cells, ivf_probes
+from synth.models.labels import OTHER, choose_filter, label_purity
+from synth.sampling.labels import row_labels
 from synth.sampling.stream import draw_queries, iter_rows
 
 from .fidelity import fit_config
@@ -47,16 +48,8 @@ PURITY_ROWS = 10_000
 
 def _ivf(cells, queries, neighbors, allowed):
     """IVF's sweep over nprobe under a filter: recall and mean cost (kept rows of the probed cells + nlist)."""
-    centroids, assign = cells
-    nlist = len(centroids)
-    sizes = np.bincount(assign[allowed], minlength=nlist).astype(np.float64)
-    order = probe_order(queries, centroids)
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(nlist)[None, :], axis=1)
-    probe = np.take_along_axis(rank, assign[neighbors], axis=1)
-    cost = nlist + np.cumsum(sizes[order], axis=1)
-    recall = np.bincount(probe.ravel(), minlength=nlist).cumsum() / probe.size
-    return recall, cost.mean(axis=0)
+    probe, cost = ivf_probes(cells, queries, neighbors, allowed=allowed)
+    return np.bincount(probe.ravel(), minlength=cost.shape[1]).cumsum() / probe.size, cost.mean(axis=0)
 
 
 def _hnsw(index, queries, neighbors, allowed):
@@ -79,6 +72,7 @@ def _hnsw(index, queries, neighbors, allowed):
 def measure(base, labels, queries, filters, k, bar=None):
     """One corpus under every filter: realized selectivity and costs at the recall targets per family."""
     cells = ivf_cells(base)
+    sims = queries @ base.T  # for every filter's depth
     out = {}
     with faiss_single_thread():
         graph = hnsw_graph(base)
@@ -92,7 +86,7 @@ def measure(base, labels, queries, filters, k, bar=None):
                 scores, local = knn(base[ids], queries, k=k)
                 neighbors = ids[local]
                 # depth: how many rows of the whole base are at least as near as the k-th row the filter keeps
-                depth = (queries @ base.T >= scores[:, -1:] - 1e-6).sum(axis=1)
+                depth = (sims >= scores[:, -1:] - 1e-6).sum(axis=1)
                 row["depth"] = {"median": float(np.median(depth)), "p90": float(np.percentile(depth, 90))}
                 for family, (recall, cost) in (("ivf", _ivf(cells, queries, neighbors, allowed)),
                                                ("hnsw", _hnsw(graph, queries, neighbors, allowed))):
@@ -158,7 +152,7 @@ def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000,
         model.label_model_ = fit_labels(model, fit_rows, train_labels, random_state, source)
     lm = model.label_model_
     fake_base = np.concatenate(list(iter_rows(model, random_state, 0, n)))
-    fake_labels = np.array(lm.classes_)[lm.labels(fake_base, label_uniforms(random_state, 0, n))]
+    fake_labels = np.array(lm.classes_)[row_labels(model, fake_base, random_state, 0)]  # as `synth sample` draws them
     fake_queries = draw_queries(model, random_state, n_queries, np.float32)
     # real labels the label model does not keep count as its pooled class (OTHER), on the real side as on the fake
     train_labels, base_labels = (np.where(np.isin(y, lm.classes_), y, OTHER) for y in (train_labels, base_labels))

@@ -130,6 +130,12 @@ def named_split(source):
     return (name, part) if sep and name in NAMED and part in ("train", "heldout") else None
 
 
+def split_part(rows, part):
+    """Part ``train`` or ``heldout`` of a named set's split of ``rows`` (embeddings, or labels in step with them)."""
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(rows))
+    return rows[order[:SPLIT_TRAIN]] if part == "train" else rows[order[SPLIT_TRAIN:]]
+
+
 def load_real(source, raw=False, **where):
     """Real embeddings from a named set (``bundled``, ``minilm-word-table``, ...), one part of its split
     (``NAME:train``, ``NAME:heldout``), or anything :func:`synth.io.formats.load_embeddings` reads (``where``:
@@ -146,9 +152,7 @@ def load_real(source, raw=False, **where):
     stage(f"reading {source}")
     split = named_split(source)
     if split:
-        X = load_real(split[0], raw=raw)
-        order = np.random.default_rng(SPLIT_SEED).permutation(len(X))
-        return X[order[:SPLIT_TRAIN]] if split[1] == "train" else X[order[SPLIT_TRAIN:]]
+        return split_part(load_real(split[0], raw=raw), split[1])
     if source in NAMED:
         return NAMED[source](raw=True) if raw else NAMED[source]()
     from .io.formats import load_embeddings
@@ -187,10 +191,7 @@ def named_labels(source, kind):
         raise SynthError(f"named labels {kind!r} exist for {', '.join(LABELLED)} (and their :train / :heldout), "
                          f"not for {source!r}: give a labels file")
     y = np.array([row[LABEL_KINDS.index(kind)] for row in LABELLED[name](name)])
-    if split:
-        order = np.random.default_rng(SPLIT_SEED).permutation(len(y))
-        y = y[order[:SPLIT_TRAIN]] if split[1] == "train" else y[order[SPLIT_TRAIN:]]
-    return y
+    return split_part(y, split[1]) if split else y
 
 
 def load_labels(labels, source, n_rows):

@@ -104,8 +104,11 @@ def cost_at_recall(recalls, costs, target):
     return float(costs[lo] + frac * (costs[hi] - costs[lo]))
 
 
-def ivf_probes(cells, queries, neighbors, metric="cosine"):
+def ivf_probes(cells, queries, neighbors, metric="cosine", allowed=None):
     """Where each query finds its true neighbours in an IVF index of ``cells`` (from :func:`ivf_cells`).
+
+    ``allowed`` (a mask over the base's rows, for a filtered search): a probed cell costs only the rows of it the
+    filter keeps, as faiss's ``IndexIVFFlat`` counts them under an ``IDSelector``.
 
     Returns
     -------
@@ -117,7 +120,7 @@ def ivf_probes(cells, queries, neighbors, metric="cosine"):
     """
     centroids, assign = cells
     nlist = len(centroids)
-    sizes = np.bincount(assign, minlength=nlist).astype(np.float64)
+    sizes = np.bincount(assign if allowed is None else assign[allowed], minlength=nlist).astype(np.float64)
     order = probe_order(queries, centroids, metric)
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(nlist)[None, :], axis=1)

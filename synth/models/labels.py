@@ -57,21 +57,22 @@ def label_uniforms(seed, start, stop):
     return np.concatenate(out) if out else np.empty(0)
 
 
-def label_purity(X, y, k=PURITY_K):
-    """The share of each row's ``k`` nearest other rows (cosine, exact) that carry its label, averaged."""
+def _neighbours(X, k=PURITY_K):
+    """Each row's ``k`` nearest other rows (cosine, exact)."""
     from ..metrics.neighbors import knn
 
-    _, ids = knn(np.ascontiguousarray(X, np.float32), k=k, exclude_self=True)
-    return float(np.mean(y[ids] == y[:, None]))
+    return knn(np.ascontiguousarray(X, np.float32), k=k, exclude_self=True)[1]
+
+
+def label_purity(X, y, k=PURITY_K):
+    """The share of each row's ``k`` nearest other rows (cosine, exact) that carry its label, averaged."""
+    return float(np.mean(y[_neighbours(X, k)] == y[:, None]))
 
 
 def class_purity(X, y, n_classes, k=PURITY_K):
     """Per class c, the share of the ``k`` nearest other rows of c's rows that are also of class c (NaN for a
     class without rows)."""
-    from ..metrics.neighbors import knn
-
-    _, ids = knn(np.ascontiguousarray(X, np.float32), k=k, exclude_self=True)
-    same = np.mean(y[ids] == y[:, None], axis=1)
+    same = np.mean(y[_neighbours(X, k)] == y[:, None], axis=1)
     counts = np.bincount(y, minlength=n_classes)
     return np.bincount(y, weights=same, minlength=n_classes) / np.where(counts, counts, np.nan)
 
@@ -183,12 +184,14 @@ class LabelModel:
         self.shares_, self.background_ = share.astype(np.float32), float(self.background)
         real_purity = label_purity(X[use], target)
         F = np.ascontiguousarray(fakes, np.float32)
-        self._calibrate(F, share, real_purity)
+        nbrs = _neighbours(F)  # the fakes' neighbours, for every calibration step
+        self._calibrate(F, nbrs, share, real_purity)
         if self.per_class:
-            self._calibrate_classes(F, share, class_purity(X[use], target, len(classes)))
-        self.fit_info_ = {"shares": {c: round(float(v), 6) for c, v in zip(classes, share)}, "rows": int(use.sum()), "classes": len(kept), "pooled_rows": int(rare.sum()) if pooled else 0,
+            self._calibrate_classes(F, nbrs, share, class_purity(X[use], target, len(classes)))
+        self.fit_info_ = {"shares": {c: round(float(v), 6) for c, v in zip(classes, share)}, "rows": int(use.sum()),
+                          "classes": len(kept), "pooled_rows": int(rare.sum()) if pooled else 0,
                           "left_out_rows": 0 if pooled else int(rare.sum()), "real_purity": round(real_purity, 4),
-                          "fake_purity": round(self._expected_purity(fakes), 4),
+                          "fake_purity": round(self._expected_purity(F, nbrs), 4),
                           "temperature": round(float(self.temperature_), 4)}
         return self
 
@@ -208,44 +211,36 @@ class LabelModel:
             self.intercept_ = (self.intercept_ + self.temperature_ * np.log(np.maximum(share, 1e-12)
                                                                            / np.maximum(got, 1e-12))).astype(np.float32)
 
-    def _expected_purity(self, F):
-        if not hasattr(self, "_nbrs") or self._nbrs[0] is not F:
-            from ..metrics.neighbors import knn
-
-            self._nbrs = (F, knn(np.ascontiguousarray(F, np.float32), k=PURITY_K, exclude_self=True)[1])
+    def _expected_purity(self, F, nbrs):
+        """The chance that a fake and one of its neighbours ``nbrs`` draw the same label."""
         P = self.proba(F)
-        return float(np.mean(np.einsum("ic,ikc->ik", P, P[self._nbrs[1]])))
+        return float(np.mean(np.einsum("ic,ikc->ik", P, P[nbrs])))
 
-    def _calibrate(self, F, share, target):
+    def _calibrate(self, F, nbrs, share, target):
         lo, hi = np.log(TEMPERATURE_RANGE[0]), np.log(TEMPERATURE_RANGE[1])
         for _ in range(TEMPERATURE_STEPS):  # purity falls as the temperature rises
             mid = (lo + hi) / 2
             self.temperature_ = float(np.exp(mid))
             self._match_shares(F, share)
-            lo, hi = (mid, hi) if self._expected_purity(F) > target else (lo, mid)
+            lo, hi = (mid, hi) if self._expected_purity(F, nbrs) > target else (lo, mid)
         self.temperature_ = float(np.exp((lo + hi) / 2))
         self._match_shares(F, share)
-        del self._nbrs
 
-    def _class_purity(self, F):
+    def _class_purity(self, F, nbrs):
         """Per class, the expected share of a fake's neighbours drawing its label, weighted by its own chance."""
         P = self.proba(F)
-        together = np.einsum("ic,ikc->c", P, P[self._nbrs[1]]) / PURITY_K
+        together = np.einsum("ic,ikc->c", P, P[nbrs]) / PURITY_K
         return together / np.maximum(P.sum(axis=0), 1e-12)
 
-    def _calibrate_classes(self, F, share, target):
+    def _calibrate_classes(self, F, nbrs, share, target):
         """Scale each class's weights so that its own purity among fakes follows the training rows' (a class that
         clusters more than the fakes say gets sharper), keeping the class shares."""
-        from ..metrics.neighbors import knn
-
-        self._nbrs = (F, knn(F, k=PURITY_K, exclude_self=True)[1])
         ok = np.isfinite(target) & (target > 0)
         for _ in range(CLASS_ROUNDS):
-            got = self._class_purity(F)
+            got = self._class_purity(F, nbrs)
             step = np.where(ok, np.log(np.maximum(target, 1e-6) / np.maximum(got, 1e-6)), 0.0)
             self.coef_ = (self.coef_ * np.exp(np.clip(step, -0.5, 0.5))[:, None]).astype(np.float32)
             self._match_shares(F, share)
-        del self._nbrs
 
     def labels(self, X, uniforms):
         """Class indices of rows ``X``, drawn with one uniform per row (:func:`label_uniforms`)."""

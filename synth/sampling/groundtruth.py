@@ -82,8 +82,9 @@ class TopK:
         self.scores = np.full((q, self.k), -np.inf, np.float32)
         self.seen = 0
 
-    def add(self, block, offset):
-        """Search ``block`` (rows ``offset ..``) and merge into the running top-k."""
+    def add(self, block, offset, row_ids=None):
+        """Search ``block`` (rows ``offset ..``, or with ``row_ids`` the rows of those ids: a block of scattered rows,
+        e.g. the ones a filter keeps) and merge into the running top-k."""
         block = _rows32(block, "base block")
         if block.shape[1] != self.queries.shape[1]:
             raise SynthError(f"base has dimension {block.shape[1]}, queries {self.queries.shape[1]}")
@@ -93,7 +94,7 @@ class TopK:
         # faiss.knn is IndexFlatIP's exact search without copying the block into an index
         scores, ids = faiss.knn(self.queries, block, kk, metric=faiss_metric(self.metric))
         scores = scores_from_faiss(scores, self.metric)
-        ids = np.where(ids >= 0, ids + offset, -1)
+        ids = np.where(ids >= 0, (ids + offset) if row_ids is None else np.asarray(row_ids)[np.maximum(ids, 0)], -1)
         self.ids, self.scores = merge_topk([(self.ids, self.scores), (ids, scores)], self.k)
         self.seen += len(block)
 

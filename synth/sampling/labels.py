@@ -156,26 +156,16 @@ class FilteredTopK:
 
         self.filters = filters
         self.tops = {name: TopK(queries, k, metric) for name in filters}
-        self.kept = dict.fromkeys(filters, 0)
 
     def add(self, block, offset, codes):
-        from .groundtruth import merge_topk
-
         for name, f in self.filters.items():
             keep = np.flatnonzero(np.isin(codes, f["ids"]))
-            if not len(keep):
-                continue
-            top = self.tops[name]
-            inner = type(top)(top.queries, top.k, top.metric)
-            inner.add(np.asarray(block)[keep], 0)
-            ids = np.where(inner.ids >= 0, keep[np.maximum(inner.ids, 0)] + offset, -1)
-            top.ids, top.scores = merge_topk([(top.ids, top.scores), (ids, inner.scores)], top.k)
-            top.seen += len(keep)
-            self.kept[name] += len(keep)
+            if len(keep):
+                self.tops[name].add(np.asarray(block)[keep], offset, row_ids=keep + offset)
 
     def result(self, rows):
         """Per filter: ``(ids, scores, share)``; ids -1 where fewer than k rows pass the filter."""
-        return {name: (top.ids, top.scores, self.kept[name] / max(rows, 1)) for name, top in self.tops.items()}
+        return {name: (top.ids, top.scores, top.seen / max(rows, 1)) for name, top in self.tops.items()}
 
 
 def filtered_truth_path(out, name):
