@@ -121,6 +121,10 @@ def indexes_cmd():
               help="Queries per corpus (never in the base).")
 @click.option("--k", "k", type=click.IntRange(min=1, max=100), default=10, show_default=True,
               help="Neighbours per query (recall@k).")
+@click.option("--real-queries", metavar="FILE",
+              help="Real queries of another kind than REAL's rows (a file or named set, e.g. words against "
+                   "definitions; held out from any query model's fit): the real corpus's queries are drawn from "
+                   "them, and the fake corpus's from the model's query model (synth fit --queries) if it has one.")
 @common_options
 @metric_option("Ground truth, recall and the indexes use it; ip / l2 keep REAL's norms and need a --model fitted "
                "with that metric (or fit one on the leftover rows); default: the model's metric, else cosine.",
@@ -128,7 +132,7 @@ def indexes_cmd():
 @seed_option
 @reports(estimate=True)
 @force_out
-def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json, html, metric, seed):
+def compare(real, model, n, queries, k, real_queries, indexes, targets, repeats, out, as_json, html, metric, seed):
     """Build real, fake, fog and random corpora of equal size from REAL and benchmark indexes on each.
 
     REAL holds held-out real embeddings (any format `synth fit` reads, or a named set: `bundled` for the
@@ -152,12 +156,17 @@ def compare(real, model, n, queries, k, indexes, targets, repeats, out, as_json,
     check_metric(metric)
     require(indexes, metric=metric)  # a plug-in that cannot search by it stops here, before any corpus
     X = load_real(real, raw=metric != "cosine")
+    Q = load_real(real_queries, raw=metric != "cosine") if real_queries else None
+    if Q is not None and gen is not None and getattr(gen, "query_model_", None) is None:
+        click.echo(f"Warning: {model}: the model has no query model (synth fit --queries): its fake queries come "
+                   "from the corpus model while the real ones are --real-queries", err=True)
     with plan(bench_steps(n, queries, indexes, model=gen, repeats=repeats)):
         suite = build_suite(X, model=gen, n=n, n_queries=queries, random_state=seed, verbose=progress(),
-                            metric=metric)
+                            metric=metric, real_queries=Q)
         save_suite(suite, Path(out) / "suite")
         benchmark(suite, indexes, targets, k, repeats, out, as_json,
                   {"real": real, "model": model, "n": n, "queries": queries, "seed": seed, "d": int(X.shape[1]),
+                   **({"real_queries": real_queries} if real_queries else {}),
                    "files": str(Path(out) / "suite"), **({"metric": metric} if metric != "cosine" else {})},
                   html, metric=metric)
 
@@ -658,6 +667,8 @@ def parse_selectivities(ctx, param, value):
 
 @main.command("filtered")
 @click.argument("real")
+@functools.partial(index_option, default_text="none; plug-ins that can filter: the faiss ones, hnswlib, "
+                   "pgvector-hnsw, pgvector-ivfflat")
 @click.option("--labels", required=True, metavar="FILE|lexname|pos",
               help="One real label per row of REAL: a file (.npy, or text with one per line), or lexname / pos for "
                    "the WordNet sets (bundled, minilm-wordnet-all).")
@@ -682,10 +693,13 @@ def parse_selectivities(ctx, param, value):
 @click.option("--k", "k", type=click.IntRange(min=1, max=100), default=10, show_default=True,
               help="Neighbours per query (recall@k among the rows the filter keeps).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Timed passes per --index setting (QPS is the median).")
 @seed_option
 @reports
 @force_out
-def filtered_cmd(real, labels, out, selectivities, model, configs, n_fit, n, n_queries, k, as_json, seed):
+def filtered_cmd(real, labels, out, selectivities, model, configs, n_fit, n, n_queries, k, as_json, seed, indexes,
+                 repeats):
     """Filtered search on real data and on a labelled model's corpus: cost per selectivity, real vs fake.
 
     A filter keeps the rows whose label is in a set of classes chosen for each target selectivity. Every query is
@@ -693,6 +707,10 @@ def filtered_cmd(real, labels, out, selectivities, model, configs, n_fit, n, n_q
     in faiss with an IDSelector) and HNSW (faiss with an IDSelectorBitmap), one thread; the board reports distance
     computations at recall 0.90 / 0.95 / 0.99, fake / real at 0.95, and the label purity of the 10 nearest
     neighbours of each base. REAL as in `bench fidelity` (cosine).
+
+    --index runs index plug-ins under the same filters as their libraries filter (faiss: an ID selector; hnswlib:
+    its filter callback; pgvector: WHERE label = ANY(...) with iterative index scans, in a throw-away server):
+    recall, distance computations where counted, and QPS per selectivity, real vs fake.
 
     \b
     Example:
@@ -702,19 +720,25 @@ def filtered_cmd(real, labels, out, selectivities, model, configs, n_fit, n, n_q
     from synth.errors import SynthError
     from synth.io.artifact import load_model
 
-    from .filtered import filtered_board, markdown, write_outputs
+    from .filtered import filtered_board, filtering_indexes, markdown, write_outputs
+    from .indexes import require
 
     chosen = parse_configs(configs, {"default": ("patch", {})})
     if len(chosen) != 1:
         raise SynthError("--config: one configuration")
     if model and configs:
         raise SynthError("--model and --config: one or the other")
+    specs = require(indexes)
+    cannot = [spec.name for spec in specs if not spec.index_class().filters]
+    if cannot:
+        raise SynthError(f"index {', '.join(cannot)} cannot search under a filter (those that can: "
+                         f"{', '.join(filtering_indexes())})")
     gen = load_model(model) if model else None
     X = load_real(real)
     y = load_labels(labels, real, len(X))
     result = filtered_board(X, y, model=gen, config=next(iter(chosen.values())), n_fit=n_fit, n=n,
                             n_queries=n_queries, k=k, selectivities=selectivities, random_state=seed,
-                            verbose=progress(), source=real)
+                            verbose=progress(), source=real, indexes=specs, repeats=repeats)
     echo_board(result, write_outputs(result, out), markdown, as_json)
 
 if __name__ == "__main__":

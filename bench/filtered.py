@@ -18,6 +18,12 @@ nearest rows among those the filter keeps). Two index families, on one thread, e
 - **HNSW** (faiss ``IndexHNSWFlat``, M = 16, efConstruction = 200) searched with an ``IDSelectorBitmap`` over a
   sweep of efSearch; faiss's own distance counter (the graph walk visits rows the filter rejects too).
 
+With ``indexes`` (`bench filtered --index NAME`), index plug-ins that can filter (``Index.filters``: the faiss
+ones with an ``IDSelectorBitmap``, hnswlib with its filter callback, pgvector with ``WHERE label = ANY(...)`` in a
+throw-away PostgreSQL server) are built once per corpus with the labels, and their query parameter is swept under
+every filter (:func:`measure_indexes`): tie-tolerant recall@k against the filtered ground truth, distance
+computations where the library counts them, and single-thread QPS (median of ``repeats`` passes).
+
 Reported per selectivity and family: distance computations per query at recall 0.90 / 0.95 / 0.99 on real and
 fake, and fake / real at 0.95; each filter's depth (per query, the rows of the whole base at least as near as its
 k-th filtered neighbour: what a graph walk must pass before the filter's answers; median and 90th percentile);
@@ -97,8 +103,57 @@ def measure(base, labels, queries, filters, k, bar=None):
     return out
 
 
+def _truth(base, allowed, queries, k):
+    """Exact filtered ground truth as a corpus for :func:`bench.runner.recall_at_k`."""
+    from types import SimpleNamespace
+
+    ids = np.flatnonzero(allowed)
+    scores, local = knn(base[ids], queries, k=k)
+    return SimpleNamespace(base=base, queries=queries, similarities=scores, neighbors=ids[local], metric="cosine")
+
+
+def measure_indexes(specs, base, codes, queries, filters, k, repeats=3, bar=None):
+    """Index plug-ins that can filter, on one corpus: each built once with the row labels ``codes``, its query
+    parameter swept under every filter (``filters``: name -> label codes kept).
+
+    Returns
+    -------
+    dict
+        Per plug-in name: ``build_seconds`` and ``filters`` (per filter: ``curve``, one point per setting with
+        ``param``, ``recall``, ``ndis`` (None without a counter) and ``qps``; ``ndis_at_target`` and
+        ``qps_at_target`` at the recall targets). The sweep of a filter stops at the first setting whose recall
+        reaches the highest target.
+    """
+    import time
+
+    from .runner import costs_at_targets, sweep
+
+    truths = {name: _truth(base, np.isin(codes, keep), queries, k) for name, keep in filters.items()
+              if np.isin(codes, keep).sum() >= k}
+    out = {}
+    for spec in specs:
+        index = spec.create(spec.build_grid[0], *base.shape)
+        index.labels = codes
+        with index:
+            t0 = time.perf_counter()
+            index.build(base)
+            row = {"build_params": index.build_params, "build_seconds": round(time.perf_counter() - t0, 3),
+                   "filters": {}}
+            for name, keep in filters.items():
+                if name not in truths:
+                    row["filters"][name] = None
+                    continue
+                curve = sweep(index, spec, lambda Q, k_, keep=keep: index.search_filtered(Q, k_, keep),
+                              truths[name], k, repeats, stop_at=max(TARGETS))
+                row["filters"][name] = costs_at_targets({"curve": curve}, TARGETS)
+                if bar is not None:
+                    bar.update(1)
+        out[spec.name] = row
+    return out
+
+
 def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000, n=30_000, n_queries=500, k=10,
-                   selectivities=SELECTIVITIES, random_state=0, verbose=True, source=None):
+                   selectivities=SELECTIVITIES, random_state=0, verbose=True, source=None, indexes=(), repeats=3):
     """Filtered search cost on real data and on a labelled model's corpus of the same size.
 
     Parameters
@@ -116,6 +171,10 @@ def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000,
     selectivities : sequence of float in (0, 1]
     random_state : int
         The split's permutation, the fit, and the fake corpus's seed (as `synth sample --seed`).
+    indexes : sequence of bench.indexes.IndexSpec
+        Plug-ins to run under the filters too (each must have ``filters``); see :func:`measure_indexes`.
+    repeats : int
+        Timed passes per plug-in setting (QPS is the median).
 
     Returns
     -------
@@ -131,6 +190,10 @@ def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000,
         raise SynthError(f"{len(labels):,} labels for {len(real):,} rows", source)
     if any(not 0 < s <= 1 for s in selectivities):
         raise SynthError(f"selectivities must be in (0, 1], got {list(selectivities)}")
+    cannot = [spec.name for spec in indexes if not spec.index_class().filters]
+    if cannot:
+        raise SynthError(f"index {', '.join(cannot)} cannot search under a filter (those that can: "
+                         f"{', '.join(filtering_indexes())})")
     if model is not None and getattr(model, "label_model_", None) is None:
         raise SynthError("the model file has no label model: fit it with `synth fit --labels`",
                          getattr(model, "path_", None))
@@ -162,7 +225,7 @@ def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000,
         keep, share = choose_filter(shares, s)
         filters[f"{s:g}"] = {"target": s, "classes": keep, "train_share": share}
     keep = {name: f["classes"] for name, f in filters.items()}
-    bar = tqdm(total=2 * len(filters), desc="filters", disable=not verbose, leave=False)
+    bar = tqdm(total=2 * len(filters) * (1 + len(indexes)), desc="filters", disable=not verbose, leave=False)
     result = {"params": {"n_fit": n_fit, "n": n, "n_queries": n_queries, "k": k, "seed": random_state,
                          "selectivities": list(selectivities), "fit_seconds": fitted,
                          "model": getattr(model, "path_", None), "classes": len(lm.classes_),
@@ -170,6 +233,18 @@ def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000,
               "filters": filters,
               "real": measure(base, base_labels, queries, keep, k, bar),
               "fake": measure(fake_base, fake_labels, fake_queries, keep, k, bar)}
+    if indexes:
+        vocab = sorted(set(lm.classes_) | {OTHER})
+        codes = {c: i for i, c in enumerate(vocab)}
+        kept = {name: [codes[c] for c in f] for name, f in keep.items()}
+        runs = {corpus: measure_indexes(indexes, b, np.array([codes[c] for c in y], dtype=np.int32), q, kept, k,
+                                        repeats, bar)
+                for corpus, b, y, q in (("real", base, base_labels, queries),
+                                        ("fake", fake_base, fake_labels, fake_queries))}
+        result["indexes"] = {spec.name: {corpus: runs[corpus][spec.name] for corpus in runs} for spec in indexes}
+        result["params"]["repeats"] = repeats
+        for name, r in result["indexes"].items():
+            r["ratios"] = {f: _plugin_ratio(r["fake"]["filters"][f], r["real"]["filters"][f]) for f in filters}
     bar.close()
     m = min(n, PURITY_ROWS)
     result["purity"] = {"real": label_purity(base[:m], base_labels[:m]),
@@ -177,6 +252,24 @@ def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000,
     result["ratios"] = {name: {f: _ratio(result["fake"][name][f], result["real"][name][f]) for f in FAMILIES}
                         for name in filters}
     return result
+
+
+def filtering_indexes():
+    """Names of the installed plug-ins that can search under a filter (``Index.filters``)."""
+    from .indexes import available, get
+
+    return [name for name in available() if get(name).index_class().filters]
+
+
+def _plugin_ratio(fake, real):
+    """fake / real at recall 0.95 for a plug-in under one filter: distance computations and QPS (None where a
+    side is missing or did not reach 0.95)."""
+    out = {}
+    for key in ("ndis", "qps"):
+        f = fake and fake[f"{key}_at_target"].get("0.95")
+        r = real and real[f"{key}_at_target"].get("0.95")
+        out[key] = f / r if f and r else None
+    return out
 
 
 def _ratio(fake, real):
@@ -205,6 +298,29 @@ def markdown(result):
             depth = f"{r['depth']['median']:,.0f} [{r['depth']['p90']:,.0f}]" if "depth" in r else "-"
             lines.append(f"| {f['target']:.1%} | {shown if corpus == 'real' else ''} | {corpus} | "
                          f"{r['selectivity']:.2%} | {depth} | {cells[0]} | {cells[1]} | {last} |")
+    if result.get("indexes"):
+        lines += ["", f"**Index plug-ins under the filters** (each built once per corpus with the labels; its query "
+                  f"parameter swept; tie-tolerant recall@{p['k']} against the filtered ground truth; QPS single-thread, "
+                  f"median of {p.get('repeats', 3)} passes; distance computations where the library counts them)", "",
+                  "| index | target | real ndis @0.90 / 0.95 / 0.99 | fake ndis | real QPS @0.95 | fake QPS @0.95 | "
+                  "fake / real @0.95 ndis, QPS |", "|---|---|---|---|---|---|---|"]
+        for name, r in result["indexes"].items():
+            for f, filt in result["filters"].items():
+                cells = []
+                for corpus in ("real", "fake"):
+                    run = r[corpus]["filters"][f]
+                    if not run:
+                        cells.append("-")
+                    elif run["curve"][0]["ndis"] is None:
+                        cells.append("no counter")
+                    else:
+                        cells.append(" / ".join(_num(run["ndis_at_target"][t]) for t in ("0.90", "0.95", "0.99")))
+                qps = [(_num(r[c]["filters"][f]["qps_at_target"]["0.95"]) if r[c]["filters"][f] else "-")
+                       for c in ("real", "fake")]
+                ratio = r["ratios"][f]
+                last = ", ".join("-" if ratio[key] is None else f"{ratio[key]:.2f}" for key in ("ndis", "qps"))
+                lines.append(f"| {name} | {filt['target']:.1%} | {cells[0]} | {cells[1]} | {qps[0]} | {qps[1]} | "
+                             f"{last} |")
     pur = result["purity"]
     lines += ["", f"Label purity of the 10 nearest neighbours (first {min(p['n'], PURITY_ROWS):,} rows of each base): "
               f"real {pur['real']:.3f}, fake {pur['fake']:.3f} (difference {pur['fake'] - pur['real']:+.3f}); "

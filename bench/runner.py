@@ -76,28 +76,37 @@ def measure_index(spec, build_params, corpus, k=10, repeats=3):
         t0 = time.perf_counter()
         index.build(corpus.base)
         build_seconds = time.perf_counter() - t0
-        curve = []
-        for value in spec.query_values:
-            index.set_query_params(**({spec.query_param: value} if spec.query_param else {}))
-            index.reset_counters()
-            times, ids, count = [], None, None
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                found = index.search(corpus.queries, k)
-                times.append(time.perf_counter() - t0)
-                if ids is None:  # the first pass also gives the results and the counters
-                    ids, count = found, index.distance_count()
-            curve.append({"param": value, "recall": float(recall_at_k(ids, corpus, k).mean()),
-                          "ndis": None if count is None else count / len(corpus.queries),
-                          "qps": len(corpus.queries) / float(np.median(times))})
-            if curve[-1]["recall"] >= 1.0:  # costlier settings cannot add recall
-                break
+        curve = sweep(index, spec, index.search, corpus, k, repeats)
         out = {"build_params": getattr(index, "build_params", build_params), "build_seconds": round(build_seconds, 3),
                "memory_bytes": index.memory_bytes(), "curve": curve}
         details = index.build_details()
     if details:
         out["build_details"] = {key: round(value, 3) for key, value in details.items()}
     return out
+
+
+def sweep(index, spec, search, corpus, k, repeats=3, stop_at=1.0):
+    """Sweep a built index's query parameter: per setting (cheapest first) ``param``, tie-tolerant ``recall``
+    against ``corpus`` (its queries, ground truth and base), ``ndis`` per query (None without a counter) and
+    single-thread ``qps`` (median of ``repeats`` passes of ``search(queries, k)``; the first pass gives the results
+    and the counters). Stops at the first setting whose recall reaches ``stop_at``."""
+    curve = []
+    for value in spec.query_values:
+        index.set_query_params(**({spec.query_param: value} if spec.query_param else {}))
+        index.reset_counters()
+        times, ids, count = [], None, None
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            found = search(corpus.queries, k)
+            times.append(time.perf_counter() - t0)
+            if ids is None:
+                ids, count = found, index.distance_count()
+        curve.append({"param": value, "recall": float(recall_at_k(ids, corpus, k).mean()),
+                      "ndis": None if count is None else count / len(corpus.queries),
+                      "qps": len(corpus.queries) / float(np.median(times))})
+        if curve[-1]["recall"] >= stop_at:  # costlier settings cannot add (needed) recall
+            break
+    return curve
 
 
 def cost_at_target(curve, target, key):

@@ -84,7 +84,7 @@ def suite_plan(model=None, n=10_000, n_queries=1000, **_):
 
 @planned(suite_plan)
 def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_state=0, verbose=0,
-                metric="cosine", fog=None):
+                metric="cosine", fog=None, real_queries=None):
     """Build the four corpora of equal size from held-out real embeddings.
 
     The real rows are shuffled once: the first ``n`` are the real base, the next ``n_queries`` its queries,
@@ -106,6 +106,11 @@ def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_
         Ground truth and recall of every corpus. With ip / l2 the real rows keep their norms and the fake
         corpus comes from a patch model of that metric (a given ``model`` must have it); the fog and random
         corpora stay unit rows (cosine-only models), searched by the same metric.
+    real_queries : ndarray of shape (n_rq, d), optional
+        Real queries of another kind than the corpus rows (a word against definitions): the real corpus's
+        ``n_queries`` queries are drawn from them (seeded) instead of from ``real``, and the fake corpus's come
+        from the model's query model (`synth fit --queries`) when it has one. They must not be rows the query
+        model was fitted on.
 
     Returns
     -------
@@ -119,12 +124,23 @@ def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_
         raise SynthError(f"the model was fitted with metric {getattr(model, 'metric', 'cosine')}, the benchmark "
                          f"asks for {metric} (refit with --metric {metric}, or pass --metric "
                          f"{getattr(model, 'metric', 'cosine')})")
-    need = n + n_queries + (0 if model is not None else MIN_FIT)
+    if real_queries is not None:
+        real_queries = metric_rows(real_queries, metric, min_rows=1)
+        if real_queries.shape[1] != real.shape[1]:
+            raise SynthError(f"the real queries have dimension {real_queries.shape[1]}, the real rows "
+                             f"{real.shape[1]}")
+        if len(real_queries) < n_queries:
+            raise SynthError(f"{len(real_queries):,} real queries are too few for --queries {n_queries:,}")
+    need = n + (n_queries if real_queries is None else 0) + (0 if model is not None else MIN_FIT)
     if len(real) < need:
         fit_note = "" if model is not None else f" + at least {MIN_FIT} to fit a model (or pass --model)"
         raise SynthError(f"{len(real)} real vectors are too few: n={n} + queries={n_queries}{fit_note}")
     order = np.random.default_rng(random_state).permutation(len(real))
-    base, queries, rest = real[order[:n]], real[order[n:n + n_queries]], real[order[n + n_queries:]]
+    if real_queries is not None:
+        pick = np.random.default_rng(random_state).permutation(len(real_queries))[:n_queries]
+        base, queries, rest = real[order[:n]], real_queries[np.sort(pick)], real[order[n:]]
+    else:
+        base, queries, rest = real[order[:n]], real[order[n:n + n_queries]], real[order[n + n_queries:]]
     if model is None:
         stage(f"fitting patch on the {len(rest):,} leftover real rows", step=("fit", "patch"))
         model = PatchPCA(random_state=random_state, verbose=verbose, metric=metric).fit(rest)
@@ -138,12 +154,17 @@ def build_suite(real, model=None, n=10_000, n_queries=1000, depth=DEPTH, random_
     stage(f"real corpus: {n:,} rows, exact ground truth of {n_queries:,} queries", step="real")
     suite = {"real": make_corpus("real", base, queries, depth, metric=metric, source="held-out real",
                                  random_state=random_state)}
+    if real_queries is not None:
+        suite["real"].meta["queries"] = "real queries (not corpus rows)"
     for i, (name, gen) in enumerate((("fake", model), ("fog", fog), ("random", sphere))):
         b, q = int(seeds[2 * i]), int(seeds[2 * i + 1])
         stage(f"{name} corpus: sampling {n:,} + {n_queries:,} rows, exact ground truth", step=name)
-        suite[name] = make_corpus(name, gen.sample(n, random_state=b), gen.sample(n_queries, random_state=q),
+        qgen = getattr(gen, "query_model_", None) if real_queries is not None and name == "fake" else None
+        suite[name] = make_corpus(name, gen.sample(n, random_state=b), (qgen or gen).sample(n_queries, random_state=q),
                                   depth, metric=metric, source=f"{gen.kind} model", base_seed=b, query_seed=q,
                                   model_params={k: v for k, v in gen.get_params().items() if k != "verbose"})
+        if qgen is not None:
+            suite[name].meta["queries"] = "from the model's query model"
     return suite
 
 

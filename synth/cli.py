@@ -238,11 +238,13 @@ def main():
               help="Real queries (a file or named set, as REAL; e.g. short questions against REAL's passages): a "
                    "second model, of the same kind and options, is fitted on them and written into OUT as its "
                    "query model; `synth sample --queries` then draws the queries from it (docs/workloads.md).")
-@click.option("--labels", "labels", metavar="FILE|lexname|pos",
+@click.option("--labels", "labels", metavar="FILE|lexname|pos|classes=C,...",
               help="Real labels of REAL's rows, for filtered search: a file of one label per row (.npy, or text with "
                    "one per line), or, for the WordNet sets (bundled, minilm-wordnet-all and their :train / :heldout), "
-                   "lexname or pos. A label model is written into OUT and `synth sample` labels every row "
-                   "(docs/workloads.md, 'Filtered search').")
+                   "lexname or pos. Without real labels, set them by knobs: classes=C[,purity=P][,zipf=S] (C classes "
+                   "with Zipf shares, label purity P of the 10 nearest neighbours; defaults 20, 0.4, 1). A label "
+                   "model is written into OUT and `synth sample` labels every row (docs/workloads.md, 'Filtered "
+                   "search').")
 @input_options
 @seed_option
 @force_option
@@ -307,8 +309,14 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
         click.echo(f"label model: {len(lm.classes_)} classes from {labels}"
                    + (f" ({f['pooled_rows']} rows of rarer labels pooled as {lm.classes_[-1]})" if f["pooled_rows"] else "")
                    + (f" ({f['left_out_rows']} rows of rarer labels left out)" if f["left_out_rows"] else "")
-                   + f"; label purity of the 10 nearest rows {f['real_purity']:.3f} real, {f['fake_purity']:.3f} fake "
-                     f"(temperature {f['temperature']:.3g})")
+                   + (f"; label purity of the 10 nearest rows {f['real_purity']:.3f} real, {f['fake_purity']:.3f} fake "
+                      if "real_purity" in f else f" (set by knobs); label purity of the 10 nearest rows "
+                      f"{f['fake_purity']:.3f} (asked {f['knob']['purity']:g}) ")
+                   + f"(temperature {f['temperature']:.3g})")
+        if "knob" in f and abs(f["fake_purity"] - f["knob"]["purity"]) > 0.02:
+            click.echo(f"Warning: {out}: label purity {f['knob']['purity']:g} is out of reach for "
+                       f"{len(lm.classes_)} classes placed by anchors here; the nearest reached is "
+                       f"{f['fake_purity']:.3f} (fewer classes cluster more)", err=True)
     click.echo(f"wrote {out}: {size / 1e6:.2f} MB in {time.perf_counter() - t0:.1f} s")
     if model.fit_check_["warning"]:
         click.echo(f"Warning: {out}: {model.fit_check_['warning']}", err=True)
@@ -397,11 +405,9 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
         paths += [p for p in label_files(out, part).values() if p not in paths]
     for path in paths:  # all of them before writing any
         check_output(path, force)
-    if selectivities and (workers or scheduler):
-        raise SynthError("--filter-selectivity is not written by Dask runs yet: run without --workers / --scheduler")
-    if labelled and (workers or scheduler):
-        raise SynthError("a model with a label model is not sampled on Dask yet (its labels would be missing): run "
-                         "without --workers / --scheduler")
+    if selectivities and part and part[1] > 1:
+        raise SynthError("--filter-selectivity is not written for a shard of several: sample on Dask (--workers) "
+                         "to spread the work, or in one run")
     t0 = time.perf_counter()
     if workers or scheduler:
         from .sampling.distributed import sample_on_dask
@@ -410,10 +416,16 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
             info = sample_on_dask(model, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size,
                                   n_tasks=tasks or files, threads=threads, n_queries=n_queries, k=k,
                                   scheduler=scheduler, n_workers=workers, force=force, progress=bar.update,
-                                  query_hardness=query_hardness)
+                                  query_hardness=query_hardness, selectivities=selectivities)
         click.echo(f"wrote {n} x {info['d']} {dtype} to {out} with {info['tasks']} Dask tasks "
                    f"in {time.perf_counter() - t0:.1f} s")
         _echo_hardness(info)
+        if "label_paths" in info:
+            click.echo(f"wrote the labels ({info['classes']} classes) to {info['label_paths']['labels']}, the class "
+                       f"names to {info['label_paths']['classes']}")
+        if "filters_path" in info:
+            click.echo(f"wrote filtered top-{k} neighbours for {len(selectivities)} filters, listed in "
+                       f"{info['filters_path']}")
         return
     gen = load_model(model)
     filters = plan_filters(gen, selectivities) if selectivities else None

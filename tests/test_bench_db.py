@@ -86,6 +86,31 @@ def test_sweep_through_the_harness(corpus, name):
     assert 10_000 < r["memory_bytes"] < 100 * corpus.base.nbytes
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name,top", [("pgvector-hnsw", 1000), ("pgvector-ivfflat", 45)])
+def test_pgvector_filters_with_a_where_clause(name, top):
+    """A labelled build loads a label column; a filtered search returns only rows the WHERE clause keeps, all k of
+    them even at a low setting (iterative index scans), and the exact filtered top-10 at the top setting."""
+    from test_labels import filtered_case
+
+    spec = installed(name)
+    X, Q, labels, classes, allowed, truth = filtered_case()
+    index = spec.create(spec.build_grid[0], *X.shape)
+    index.labels = labels
+    with index:
+        index.build(X)
+        conn = index.cluster_.conn_
+        assert conn.execute("SELECT count(*) FROM items WHERE label = ANY(%s)", (classes,)).fetchone()[0] == allowed.sum()
+        for value in (1, top):
+            index.set_query_params(**{spec.query_param: value})
+            got = index.search_filtered(Q, 10, classes)
+            assert (got >= 0).all() and allowed[got].all()
+        hits = np.mean([len(set(g) & set(t)) for g, t in zip(got, truth)]) / 10
+        assert hits >= 0.95, hits
+        assert conn.execute("SHOW " + index.iterative[0]).fetchone()[0] == "off"  # restored for plain searches
+        assert not allowed[index.search(Q, 10)].all()
+
+
 def test_cluster_round_trips_vectors_and_is_removed(corpus):
     """The binary COPY and the binary query parameter carry float32 values exactly; after the block the server
     process, its backends and its folder are gone."""

@@ -125,6 +125,29 @@ def test_labels_do_not_depend_on_chunks_or_shards(data, tmp_path):
     assert not np.array_equal(whole, other_seed)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["base.fbin", "folder"])
+def test_dask_writes_the_labels_and_filtered_truth_of_the_single_process_run(data, tmp_path, name):
+    """On Dask each task labels its rows and finds its rows' filtered top-k; the client joins and merges them into
+    the same files, byte for byte, as one process writes."""
+    pytest.importorskip("distributed")
+    folder = data[0]
+    args = ["-n", 2000, "--queries", 30, "--neighbors", 5, "--filter-selectivity", "0.05,0.5", "--seed", 2]
+    single, dask = tmp_path / "one", tmp_path / "dask"
+    single.mkdir(), dask.mkdir()
+    r = run("sample", folder / "m.safetensors", "-o", single / name, *args, "--files", 3)
+    assert r.exit_code == 0, r.output
+    r = run("sample", folder / "m.safetensors", "-o", dask / name, *args, "--workers", 2, "--tasks", 3)
+    assert r.exit_code == 0, r.output
+    assert "wrote the labels" in r.output and "filtered top-5 neighbours for 2 filters" in r.output
+    names = sorted(str(p.relative_to(single)) for p in single.rglob("*") if p.is_file())
+    assert names == sorted(str(p.relative_to(dask)) for p in dask.rglob("*") if p.is_file())
+    assert any("labels" in x for x in names) and any("filter-0.5" in x or "labels_0.5" in x for x in names), names
+    for x in names:
+        if not x.endswith("manifest.json"):
+            assert (single / x).read_bytes() == (dask / x).read_bytes(), x
+
+
 def _kept_truth(base, queries, codes, ids, k):
     keep = np.flatnonzero(np.isin(codes, ids))
     order = np.argsort(-(queries @ base[keep].T), axis=1, kind="stable")[:, :k]
@@ -204,12 +227,39 @@ def test_label_errors_are_one_line_and_leave_nothing(data, tmp_path):
     assert_one_line_error(r, tmp_path / "plain.safetensors", "needs a model with a label model")
     r = run("sample", folder / "m.safetensors", "-n", 500, "-o", tmp_path / "x.npy", "--filter-selectivity", "0.1")
     assert r.exit_code == 1 and "needs --queries and --neighbors" in r.output
-    r = run("sample", folder / "m.safetensors", "-n", 500, "-o", tmp_path / "x.npy", "--workers", 1)
-    assert r.exit_code == 1 and "not sampled on Dask yet" in r.output
+    r = run("sample", folder / "m.safetensors", "-n", 500, "-o", tmp_path / "x.npy", "--queries", 5,
+            "--neighbors", 3, "--filter-selectivity", "0.1", "--shard", "0/2")
+    assert r.exit_code == 1 and "not written for a shard of several" in r.output
     assert not list(tmp_path.glob("x*"))
     r = run("filtered", folder / "real.npy", "--labels", folder / "labels.txt", "--model",
             tmp_path / "plain.safetensors", "--out", tmp_path / "board", cli=bench_main)
     assert r.exit_code == 1 and "no label model" in r.output and not (tmp_path / "board").exists()
+
+
+def test_labels_set_by_knobs_without_real_labels(data, tmp_path):
+    """classes=C,purity=P,zipf=S: C classes with Zipf shares among the fakes and the purity asked; the classes
+    anchor on fakes, so nothing comes from real labels; an unreachable purity is said, not faked."""
+    folder = data[0]
+    r = run("fit", folder / "real.npy", "--labels", "classes=4,purity=0.5,zipf=1", "-o", tmp_path / "k.safetensors",
+            *SMALL)
+    assert r.exit_code == 0, r.output
+    lm = load_model(tmp_path / "k.safetensors").label_model_
+    assert lm.classes_ == ["c0", "c1", "c2", "c3"] and lm.fit_info_["knob"]["purity"] == 0.5
+    assert abs(lm.fit_info_["fake_purity"] - 0.5) < 0.02 and "real_purity" not in lm.fit_info_
+    gen = load_model(tmp_path / "k.safetensors")
+    codes = sample_to_file(gen, tmp_path / "s.npy", 6000, random_state=1)["labels"]
+    rows = np.concatenate(list(iter_rows(gen, 1, 0, 6000)))
+    shares = np.bincount(codes, minlength=4) / len(codes)
+    expect = 1 / np.arange(1, 5)
+    assert np.abs(shares - expect / expect.sum()).max() < 0.03, shares
+    assert abs(label_purity(rows[:3000], codes[:3000]) - 0.5) < 0.05
+    r = run("fit", folder / "real.npy", "--labels", "classes=4,purity=0.99", "-o", tmp_path / "h.safetensors", *SMALL)
+    assert r.exit_code == 0 and "Warning:" in r.output and "out of reach" in r.output
+    for bad, words in (("classes=1", "between 2 and 10,000"), ("classes=4,colour=2", "unknown knob 'colour'"),
+                       ("classes=x", "classes must be a number"), ("classes=4,purity=1.5", "purity must be in (0, 1)")):
+        r = run("fit", folder / "real.npy", "--labels", bad, "-o", tmp_path / "bad.safetensors", *SMALL)
+        assert r.exit_code == 1 and r.output.count("\n") == 1 and words in r.output, (bad, r.output)
+    assert not (tmp_path / "bad.safetensors").exists()
 
 
 def test_choose_filter_takes_the_nearest_share_on_a_log_scale():
@@ -243,6 +293,77 @@ def test_the_filtered_board_measures_both_corpora_under_each_filter(tmp_path):
               "--out", out, "--json", cli=bench_main)
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["filters"]["0.2"]["classes"] and (out / "filtered.md").exists()
+    # index plug-ins under the same filters: faiss's IVF counts what the board's own IVF counts, on its own cells
+    res = run("filtered", tmp_path / "real.npy", "--labels", tmp_path / "labels.txt", "--fit", 2000, "-n", 3000,
+              "--queries", 40, "--selectivity", "0.2", "--config", "s=patch:n_patches=6,rank=4,noise_scale=1.0",
+              "--index", "faiss-ivf", "--index", "hnswlib", "--repeats", 1, "--out", out, "--force", "--json",
+              cli=bench_main)
+    assert res.exit_code == 0, res.output
+    board = json.loads(res.output)
+    for corpus in ("real", "fake"):
+        ivf = board["indexes"]["faiss-ivf"][corpus]["filters"]["0.2"]
+        assert 0.5 < ivf["ndis_at_target"]["0.95"] / board[corpus]["0.2"]["ivf"]["0.95"] < 2
+        hnswlib = board["indexes"]["hnswlib"][corpus]["filters"]["0.2"]
+        assert hnswlib["ndis_at_target"]["0.95"] is None and hnswlib["qps_at_target"]["0.95"] > 0
+    assert board["indexes"]["hnswlib"]["ratios"]["0.2"]["qps"] > 0
+    assert "hnswlib | 20.0% | no counter" in (out / "filtered.md").read_text()
+
+
+def filtered_case(n=2000, d=24, seed=0):
+    """Unit rows in 8 classes, 30 queries near them, a filter of two classes and its exact top-10."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    Q = X[:30] + 0.2 * rng.standard_normal((30, d)).astype(np.float32)
+    Q /= np.linalg.norm(Q, axis=1, keepdims=True)
+    labels = rng.integers(0, 8, n).astype(np.int32)
+    classes = [2, 5]
+    allowed = np.isin(labels, classes)
+    ids = np.flatnonzero(allowed)
+    return X, Q, labels, classes, allowed, ids[np.argsort(-(Q @ X[ids].T), axis=1)[:, :10]]
+
+
+@pytest.mark.parametrize("name,param,top", [("faiss-hnsw", "efSearch", 2000), ("faiss-ivf", "nprobe", 45),
+                                            ("hnswlib", "ef", 2000)])
+def test_plugins_search_under_a_filter_as_their_library_does(name, param, top):
+    """Only rows the filter keeps come back; the exhaustive setting finds the exact filtered top-10; a cheap setting
+    is cheaper; faiss IVF counts a distance only for the kept rows of the probed lists (+ nlist per query)."""
+    from bench.indexes import get
+
+    X, Q, labels, classes, allowed, truth = filtered_case()
+    spec = get(name)
+    index = spec.create(spec.build_grid[0], *X.shape)
+    index.labels = labels
+    assert index.filters
+    with index:
+        index.build(X)
+        counts = []
+        for value in (1, top):
+            index.set_query_params(**{param: value})
+            index.reset_counters()
+            got = index.search_filtered(Q, 10, classes)
+            counts.append(index.distance_count())
+            assert allowed[got[got >= 0]].all()
+        assert all(set(g) == set(t) for g, t in zip(got, truth))
+        assert (index.search(Q, 10) >= 0).all() and not allowed[index.search(Q, 10)].all()  # unfiltered still works
+    if name != "hnswlib":
+        assert counts[0] < counts[1]
+    if name == "faiss-ivf":
+        assert counts[1] == len(Q) * (allowed.sum() + 45)
+    else:
+        assert (counts[0] is None) == (name == "hnswlib")
+
+
+def test_bench_filtered_refuses_an_index_that_cannot_filter(tmp_path):
+    X, y = labelled(600)
+    np.save(tmp_path / "real.npy", X)
+    (tmp_path / "labels.txt").write_text("\n".join(y) + "\n")
+    res = run("filtered", tmp_path / "real.npy", "--labels", tmp_path / "labels.txt", "--fit", 200, "-n", 300,
+              "--queries", 10, "--index", "voyager", "--out", tmp_path / "out", cli=bench_main)
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+    assert res.output.strip().splitlines() == [res.output.strip()]
+    assert res.output.startswith("Error: index voyager cannot search under a filter (those that can: faiss-flat")
+    assert not (tmp_path / "out").exists()
 
 
 def test_publish_gives_the_corpus_a_label_column_the_datasets_library_reads(data, tmp_path):

@@ -98,3 +98,34 @@ def test_fit_says_everything_about_the_corpus_model_and_then_the_query_model(pai
              for start in ("read ", "fitted 6 patches", "metric l2: each patch also keeps", "query model: read",
                            "wrote ")]
     assert order == sorted(order)
+
+
+@pytest.mark.slow
+def test_bench_compare_takes_real_queries_and_the_query_models_queries(pair, tmp_path):
+    """--real-queries: the real corpus is searched by real queries of the other kind, the fake corpus by the
+    query model's; both sets sit apart from their base, as real queries do."""
+    from bench.cli import main as bench_main
+    from bench.suites import load_corpus
+
+    model = tmp_path / "m.safetensors"
+    r = run("fit", pair / "corpus.npy", "--queries", pair / "queries.npy", "-o", model, "--patches", 6, "--rank", 4,
+            "--noise-scale", 1)
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "cmp"
+    r = CliRunner().invoke(bench_main, ["compare", str(pair / "corpus.npy"), "--model", str(model), "--real-queries",
+                                        str(pair / "queries.npy"), "--n", "1000", "--queries", "50", "--index",
+                                        "faiss-hnsw", "--repeats", "1", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    real, fake = load_corpus(out / "suite" / "real.h5"), load_corpus(out / "suite" / "fake.h5")
+    queries = np.load(pair / "queries.npy")
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    assert all(np.isclose(queries @ q, 1, atol=1e-5).any() for q in real.queries)  # real queries, not corpus rows
+    gen = load_model(model)
+    assert fake.meta["queries"] == "from the model's query model" and real.meta["queries"].startswith("real queries")
+    near = lambda X, B: (X @ B.T).max(axis=1).mean()  # noqa: E731
+    assert near(fake.queries, gen.query_model_.means_) > near(fake.queries, gen.means_) + 0.05
+    assert json.loads(r.output)["suite"]["real_queries"].endswith("queries.npy")
+    r = CliRunner().invoke(bench_main, ["compare", str(pair / "corpus.npy"), "--model", str(model), "--real-queries",
+                                        str(pair / "queries.npy"), "--n", "1000", "--queries", "5000", "--index",
+                                        "faiss-hnsw", "--out", str(tmp_path / "bad")])
+    assert r.exit_code == 1 and "2,000 real queries are too few for --queries 5,000" in r.output

@@ -67,6 +67,15 @@ fit:
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  recolor: often"), 10, ["fit.recolor", "often"]),
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  group_size: 5"), 10, ["fit.group_size", ">= 10"]),
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  group_size: big"), 10, ["fit.group_size", "'big'"]),
+    (GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  labels: none.txt"), 4,
+     ["source.labels", "no such file", "none.txt"]),
+    (GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  labels: lexname").replace("patches: 30", "kind: fog"),
+     4, ["source.labels", "fit.kind patch, not fog"]),
+    (GOOD + "sample:\n  - path: a.fbin\n    n: 10\n    queries: 5\n    neighbors: 3\n    filter_selectivity: [0.1]\n",
+     15, ["sample[0].filter_selectivity", "needs source.labels"]),
+    (GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  labels: lexname")
+     + "sample:\n  - path: a.fbin\n    n: 10\n    queries: 5\n    neighbors: 3\n    filter_selectivity: [0, 0.1]\n",
+     16, ["sample[0].filter_selectivity", "in (0, 1]", "0"]),
 ])
 def test_bad_recipes_name_the_file_and_line(tmp_path, text, line, words):
     path = tmp_path / "bad.yml"
@@ -99,7 +108,9 @@ def test_text_source_reads_unique_lines_and_caps_them(tmp_path):
 def test_a_small_recipe_runs_end_to_end(tmp_path):
     import datasets
 
-    text = GOOD + """score:
+    from synth.sampling.labels import read_spmat
+
+    text = GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  labels: lexname") + """score:
   n: 1000
 sample:
   - path: out/fake.fbin
@@ -107,6 +118,11 @@ sample:
     queries: 20
     neighbors: 5
     query_hardness: hard
+  - path: out/labelled.parquet
+    n: 3000
+    queries: 20
+    neighbors: 5
+    filter_selectivity: [0.1]
 bench:
   n: 1000
   queries: 100
@@ -133,15 +149,24 @@ publish:
     raw = np.fromfile(out / "out" / "fake.fbin", dtype=np.uint32, count=2)
     assert raw.tolist() == [2000, 384] and (out / "out" / "fake.gt.bin").exists()
     assert np.fromfile(out / "out" / "fake.gt.bin", dtype=np.uint32, count=2).tolist() == [20, 5]
+    # the recipe's labels: a label model in the model file, labels beside each corpus, filtered ground truth
+    assert gen.label_model_ is not None and len(gen.label_model_.classes_) > 10
+    codes, n_classes = read_spmat(out / "out" / "fake.labels.spmat")
+    assert len(codes) == 2000 and n_classes == len(gen.label_model_.classes_) and len(set(codes)) > 5
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(out / "out" / "labelled.labels.parquet").num_rows == 3000
+    filters = json.loads((out / "out" / "labelled.filters.json").read_text())
+    assert 0.03 < next(iter(filters.values()))["share"] < 0.3
     bench = json.loads((out / "bench" / "results.json").read_text())
     assert set(bench["results"]) == {"faiss-hnsw"} and set(bench["results"]["faiss-hnsw"]) == {"real", "fake", "fog",
                                                                                             "random"}
     corpus = datasets.load_dataset(str(out / "publish"), "corpus", split="train", cache_dir=str(tmp_path / "c"))
-    assert len(corpus) == 1500
+    assert len(corpus) == 1500 and "label" in corpus.features
     card = (out / "publish" / "README.md").read_text()
     assert "# Tiny" in card and "- test" in card
     summary = json.loads((out / "recipe.json").read_text())
-    assert set(summary["seconds"]) == {"source", "fit", "score", "sample[0]", "bench", "publish"}
+    assert set(summary["seconds"]) == {"source", "fit", "score", "sample[0]", "sample[1]", "bench", "publish"}
     assert summary["n_train"] == 3000 and summary["n_heldout"] == 21000
     # no real row is written anywhere: the model's training rows are not in the outputs
     assert not list(out.rglob("*.npy"))

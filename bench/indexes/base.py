@@ -133,6 +133,40 @@ class Index:
         """
         raise NotImplementedError
 
+    filters = False  # True where the plug-in implements ``search_filtered``
+    labels = None  # one int label per row, set by the harness before ``build`` for a filtered run
+
+    def search_filtered(self, Q, k, classes):
+        """The ``k`` most similar rows among those whose label is in ``classes``, searched as the library
+        filters (an ID selector, a filter callback, a ``WHERE`` clause); only where ``filters`` is True.
+
+        The labels are the ``labels`` attribute, one int per row, set before ``build``. A library may find
+        fewer than ``k`` rows that pass (a graph walk that runs out of candidates): those places are -1.
+
+        Parameters
+        ----------
+        Q : ndarray of shape (n_queries, d)
+        k : int
+        classes : sequence of int
+            The labels a row may carry to be returned.
+
+        Returns
+        -------
+        ids : ndarray of shape (n_queries, k), int64
+        """
+        raise SynthError(f"{type(self).__name__} cannot search under a filter")
+
+    def allowed(self, classes):
+        """Per row, whether its label is in ``classes`` (a bool array of length n; remembered per set)."""
+        key = tuple(sorted(int(c) for c in classes))
+        cache = self.__dict__.setdefault("_allowed", {})
+        if key not in cache:
+            if self.labels is None:
+                raise SynthError(f"{type(self).__name__}: no labels were given before build()")
+            cache.clear()  # one filter at a time is searched: keep one
+            cache[key] = np.isin(np.asarray(self.labels), key)
+        return cache[key]
+
     def reset_counters(self):
         """Zero the distance counter."""
 
@@ -173,15 +207,22 @@ class LibraryIndex(Index):
             raise SynthError(f"{type(self).__name__}: build() before search()")
         Q = as_rows(Q)
         found = min(k, self.n_)
-        ids = np.full((len(Q), k), -1, dtype=np.int64)
-        if found and len(Q):
-            labels = self.query(Q, found)
-            if isinstance(labels, np.ndarray):
-                ids[:, :found] = labels.reshape(len(Q), found)
-            else:
-                for row, found_ids in enumerate(labels):
-                    ids[row, :len(found_ids)] = found_ids
-        return ids
+        if not (found and len(Q)):
+            return np.full((len(Q), k), -1, dtype=np.int64)
+        return padded(self.query(Q, found), len(Q), k)
+
+
+def padded(labels, n_queries, k):
+    """Row numbers found per query (an array of shape (n_queries, j <= k), or one sequence per query) as an
+    int64 array of shape (n_queries, k), -1 past what was found."""
+    ids = np.full((n_queries, k), -1, dtype=np.int64)
+    if isinstance(labels, np.ndarray):
+        labels = labels.reshape(n_queries, -1)
+        ids[:, :labels.shape[1]] = labels
+    else:
+        for row, found_ids in enumerate(labels):
+            ids[row, :len(found_ids)] = found_ids
+    return ids
 
 
 def as_rows(X):
@@ -231,6 +272,30 @@ class FaissIndex(Index):
         Q = as_rows(Q)
         with faiss_single_thread():
             _, ids = self.index_.search(Q, k)
+        self.queries_ += len(Q)
+        return ids.astype(np.int64, copy=False)
+
+    filters = True
+
+    def search_params(self, sel):
+        """faiss search parameters carrying the ID selector ``sel`` and the current query parameter."""
+        import faiss
+
+        return faiss.SearchParameters(sel=sel)
+
+    def search_filtered(self, Q, k, classes):
+        """faiss's own filtered search: an ``IDSelectorBitmap`` over the rows whose label is in ``classes``, in
+        the search parameters; rows it rejects are skipped (IVF counts no distance for them, HNSW walks
+        through them)."""
+        import faiss
+
+        if self.index_ is None:
+            raise SynthError(f"{type(self).__name__}: build() before search()")
+        Q = as_rows(Q)
+        bitmap = np.packbits(self.allowed(classes), bitorder="little")
+        sel = faiss.IDSelectorBitmap(self.n_, faiss.swig_ptr(bitmap))
+        with faiss_single_thread():
+            _, ids = self.index_.search(Q, k, params=self.search_params(sel))
         self.queries_ += len(Q)
         return ids.astype(np.int64, copy=False)
 
@@ -287,6 +352,11 @@ class FaissIVF(InvertedLists, FaissIndex):
         if hasattr(index, "pq"):
             index.pq.cp.seed = self.random_state
         return index
+
+    def search_params(self, sel):
+        import faiss
+
+        return faiss.SearchParametersIVF(nprobe=self.nprobe, sel=sel)
 
     def set_query_params(self, nprobe):
         self.nprobe = min(int(nprobe), self.nlist)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.indexes.base import LibraryIndex
+from bench.indexes.base import LibraryIndex, as_rows, padded
 from synth.errors import SynthError
 from synth.install import install_hint
 
@@ -253,18 +253,24 @@ def vector_bytes(v):
     return struct.pack(">hh", len(v), 0) + v.astype(">f4").tobytes()
 
 
-def copy_chunks(X, chunk=16384):
+def copy_chunks(X, chunk=16384, labels=None):
     """The rows of ``X`` as PostgreSQL binary COPY data for the columns (id bigint, embedding vector(d)),
-    ids 0..n-1: the header, one block of bytes per ``chunk`` rows, then the trailer."""
+    ids 0..n-1, and with ``labels`` (one int per row) a third column (label integer): the header, one block of
+    bytes per ``chunk`` rows, then the trailer."""
     n, d = X.shape
-    row = np.dtype([("fields", ">i2"), ("id_size", ">i4"), ("id", ">i8"), ("vector_size", ">i4"),
-                    ("dim", ">i2"), ("unused", ">i2"), ("vector", ">f4", (d,))])
+    fields = [("fields", ">i2"), ("id_size", ">i4"), ("id", ">i8"), ("vector_size", ">i4"),
+              ("dim", ">i2"), ("unused", ">i2"), ("vector", ">f4", (d,))]
+    if labels is not None:
+        fields += [("label_size", ">i4"), ("label", ">i4")]
+    row = np.dtype(fields)
     yield b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
     for start in range(0, n, chunk):
         rows = np.zeros(min(chunk, n - start), dtype=row)
-        rows["fields"], rows["id_size"], rows["vector_size"], rows["dim"] = 2, 8, 4 + 4 * d, d
+        rows["fields"], rows["id_size"], rows["vector_size"], rows["dim"] = 2 + (labels is not None), 8, 4 + 4 * d, d
         rows["id"] = np.arange(start, start + len(rows))
         rows["vector"] = X[start:start + len(rows)]
+        if labels is not None:
+            rows["label_size"], rows["label"] = 4, labels[start:start + len(rows)]
         yield rows.tobytes()
     yield struct.pack(">h", -1)
 
@@ -316,10 +322,15 @@ class PgvectorIndex(LibraryIndex):
         self.open()
         conn = self.cluster_.conn_
         t0 = time.perf_counter()
+        labels = None if self.labels is None else np.asarray(self.labels, dtype=np.int32)
+        if labels is not None and len(labels) != len(X):
+            raise SynthError(f"{len(labels):,} labels for {len(X):,} rows")
+        label = ", label integer" if labels is not None else ""
         conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-        conn.execute(f"CREATE TABLE {TABLE} (id bigint, embedding vector({X.shape[1]}))")
-        with conn.cursor() as cur, cur.copy(f"COPY {TABLE} (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
-            for block in copy_chunks(X):
+        conn.execute(f"CREATE TABLE {TABLE} (id bigint, embedding vector({X.shape[1]}){label})")
+        columns = "id, embedding" + (", label" if labels is not None else "")
+        with conn.cursor() as cur, cur.copy(f"COPY {TABLE} ({columns}) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            for block in copy_chunks(X, labels=labels):
                 copy.write(block)
         t1 = time.perf_counter()
         conn.execute(f"CREATE INDEX {INDEX} ON {TABLE} USING {self.method} (embedding vector_ip_ops) "
@@ -332,6 +343,11 @@ class PgvectorIndex(LibraryIndex):
             f"EXPLAIN SELECT id FROM {TABLE} ORDER BY embedding <#> %s LIMIT 10", (X[0],)))
         if f"Index Scan using {INDEX}" not in plan:
             raise SynthError(f"PostgreSQL does not use the {self.method} index for the query: {plan.splitlines()[0]}")
+        if labels is not None:
+            plan = "\n".join(r[0] for r in conn.execute(self.filtered_sql(10), ([0], X[0])))
+            if f"Index Scan using {INDEX}" not in plan:
+                raise SynthError(f"PostgreSQL does not use the {self.method} index for a filtered query: "
+                                 f"{plan.splitlines()[0]}")
         return self.cluster_
 
     def set_setting(self, value):
@@ -347,6 +363,32 @@ class PgvectorIndex(LibraryIndex):
         sql = f"SELECT id FROM {TABLE} ORDER BY embedding <#> %s LIMIT {int(k)}"
         with self.cluster_.conn_.cursor(binary=True) as cur:
             return [[row[0] for row in cur.execute(sql, (q,), prepare=True)] for q in Q]
+
+    filters = True
+    iterative = None  # the setting that turns on iterative index scans, and its value for filtered searches
+
+    def filtered_sql(self, k, explain=True):
+        return (("EXPLAIN " if explain else "") +
+                f"SELECT id FROM {TABLE} WHERE label = ANY(%s) ORDER BY embedding <#> %s LIMIT {int(k)}")
+
+    def search_filtered(self, Q, k, classes):
+        """pgvector's filtered search, as an application writes it: ``WHERE label = ANY(classes)`` on the
+        index scan, one query per round trip, with iterative index scans on (``iterative``): without them a scan
+        returns at most ``ef_search`` (or the probed lists') rows and filters afterwards, so a selective filter
+        leaves fewer than ``k``. ``hnsw.max_scan_tuples`` / ``ivfflat.max_probes`` keep pgvector's defaults."""
+        if self.index_ is None:
+            raise SynthError(f"{type(self).__name__}: build() before search()")
+        conn = self.cluster_.conn_
+        name, value = self.iterative
+        conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+        keep = [int(c) for c in classes]
+        sql = self.filtered_sql(k, explain=False)
+        try:
+            with conn.cursor(binary=True) as cur:
+                Q = as_rows(Q)
+                return padded([[row[0] for row in cur.execute(sql, (keep, q), prepare=True)] for q in Q], len(Q), k)
+        finally:
+            conn.execute("SELECT set_config(%s, 'off', false)", (name,))
 
     def memory_bytes(self):
         return int(self.cluster_.conn_.execute("SELECT pg_relation_size(%s)", (INDEX,)).fetchone()[0])

@@ -84,9 +84,12 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
     y = None
     if labels is not None:
         from ..bundled import load_labels
+        from .labels import parse_knob
 
-        stage(f"reading labels {labels}")
-        y = load_labels(labels, source, len(X))
+        y = parse_knob(labels)
+        if y is None:
+            stage(f"reading labels {labels}")
+            y = load_labels(labels, source, len(X))
         info["labels"] = str(labels)
     model, size = fit_rows(X, info, out, kind=kind, params=params, random_state=random_state, verbose=verbose,
                            path=source, query_rows=query_rows, query_path=queries, labels=y)
@@ -153,15 +156,20 @@ def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbo
 
 def fit_labels(model, X, labels, random_state=0, path=None):
     """The label model of a fitted corpus ``model``: fitted on its training rows ``X`` (directions) and their
-    ``labels``, calibrated on as many of the model's fakes (:class:`synth.models.labels.LabelModel`)."""
+    ``labels``, calibrated on as many of the model's fakes (:class:`synth.models.labels.LabelModel`); ``labels``
+    a dict of knobs (:func:`synth.models.labels.parse_knob`) sets them without real labels (``fit_knob``)."""
     from .base import check_seed
     from .labels import LabelModel
 
-    stage(f"fitting the label model on {len(X):,} labelled rows", step="labels")
     params = getattr(model, "get_params", dict)()
     lm = LabelModel(min_points=params.get("min_points", 20), random_state=check_seed(random_state))
+    fakes = unit_rows(model.sample(len(X), random_state=check_seed(random_state) + 1))
     try:
-        return lm.fit(unit_rows(X), labels, unit_rows(model.sample(len(X), random_state=check_seed(random_state) + 1)))
+        if isinstance(labels, dict):  # set by a knob (parse_knob): no real labels
+            stage(f"setting {labels['classes']} labels by the knob on {len(X):,} fakes", step="labels")
+            return lm.fit_knob(fakes, **labels)
+        stage(f"fitting the label model on {len(X):,} labelled rows", step="labels")
+        return lm.fit(unit_rows(X), labels, fakes)
     except SynthError as e:
         raise SynthError(e.problem, path) if path is not None and e.path is None else e from None
 

@@ -29,6 +29,7 @@ shards or threads.
 """
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -75,6 +76,32 @@ def class_purity(X, y, n_classes, k=PURITY_K):
     same = np.mean(y[_neighbours(X, k)] == y[:, None], axis=1)
     counts = np.bincount(y, minlength=n_classes)
     return np.bincount(y, weights=same, minlength=n_classes) / np.where(counts, counts, np.nan)
+
+
+KNOB_DEFAULTS = {"classes": 20, "purity": 0.4, "zipf": 1.0}  # purity: real MiniLM sets have 0.42-0.44
+
+
+def parse_knob(text):
+    """``classes=C[,purity=P][,zipf=S]`` (labels set by a knob, without real labels) as a dict with the defaults
+    filled in, or None when ``text`` is not written that way (a file or a named label kind)."""
+    text = str(text)
+    if "=" not in text or Path(text).exists():
+        return None
+    out = dict(KNOB_DEFAULTS)
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        key = key.strip()
+        if key not in KNOB_DEFAULTS:
+            raise SynthError(f"--labels {text}: unknown knob {key!r} (knobs: {', '.join(KNOB_DEFAULTS)})")
+        try:
+            out[key] = int(value) if key == "classes" else float(value)
+        except ValueError:
+            raise SynthError(f"--labels {text}: {key} must be a number, got {value!r}") from None
+    if not 2 <= out["classes"] <= 10_000:
+        raise SynthError(f"--labels {text}: classes must be between 2 and 10,000")
+    if not 0 < out["purity"] < 1 or out["zipf"] < 0:
+        raise SynthError(f"--labels {text}: purity must be in (0, 1) and zipf >= 0")
+    return out
 
 
 def read_labels(path, n_rows=None):
@@ -191,6 +218,40 @@ class LabelModel:
         self.fit_info_ = {"shares": {c: round(float(v), 6) for c, v in zip(classes, share)}, "rows": int(use.sum()),
                           "classes": len(kept), "pooled_rows": int(rare.sum()) if pooled else 0,
                           "left_out_rows": 0 if pooled else int(rare.sum()), "real_purity": round(real_purity, 4),
+                          "fake_purity": round(self._expected_purity(F, nbrs), 4),
+                          "temperature": round(float(self.temperature_), 4)}
+        return self
+
+    def fit_knob(self, fakes, classes=20, purity=0.4, zipf=1.0):
+        """Labels set by a knob, without real labels: ``classes`` classes with Zipf(``zipf``) shares (share of the
+        i-th class proportional to 1 / i**zipf), each class's weights a fake drawn at random from ``fakes`` (its
+        anchor: rows near it tend to carry it), the intercepts matched to the shares and the temperature to a label
+        purity of the 10 nearest neighbours of ``purity`` among the fakes. Nothing here is a statistic of real rows.
+
+        The purity reachable is bounded: from the sum of squared shares (labels regardless of place) to that of a
+        hard partition by nearest anchor, about 0.40 for 20 classes on the bundled sample's fakes (real
+        lexicographer files: 0.42 with 41 classes); ``fit_info_["fake_purity"]`` says what was reached.
+        """
+        F = np.ascontiguousarray(fakes, np.float32)
+        if len(F) < 10 * classes:
+            raise SynthError(f"labels: {classes} classes need at least {10 * classes:,} rows to calibrate on, "
+                             f"got {len(F):,}")
+        rng = np.random.default_rng(self.random_state)
+        share = 1.0 / np.arange(1, classes + 1) ** zipf
+        share /= share.sum()
+        self.classes_ = [f"c{i:0{len(str(classes - 1))}d}" for i in range(classes)]
+        anchors = F[rng.choice(len(F), classes, replace=False)]
+        # scaled so that at temperature 1 the logits spread by one unit across classes: the temperature's range
+        # then spans labels nearly regardless of place to a hard partition by nearest anchor, at any dimension
+        self.coef_ = (anchors / max(float(np.std(F @ anchors.T, axis=1).mean()), 1e-6)).astype(np.float32)
+        self.intercept_ = np.zeros(classes, np.float32)
+        self.temperature_ = 1.0
+        self.shares_, self.background_ = share.astype(np.float32), float(self.background)
+        nbrs = _neighbours(F)
+        self._calibrate(F, nbrs, share, purity)
+        self.fit_info_ = {"shares": {c: round(float(v), 6) for c, v in zip(self.classes_, share)}, "rows": 0,
+                          "classes": classes, "pooled_rows": 0, "left_out_rows": 0,
+                          "knob": {"classes": classes, "purity": purity, "zipf": zipf},
                           "fake_purity": round(self._expected_purity(F, nbrs), 4),
                           "temperature": round(float(self.temperature_), 4)}
         return self

@@ -68,6 +68,7 @@ SCHEMA = {
         "max_texts": (INT, 40_000, _pos),
         "model": (STR, "minilm", None),        # `minilm` (offline package), a local folder or a Hub model id
         "seed": (INT, 0, None),
+        "labels": (OPT_STR, None, None),       # real labels per row: a file (relative to the recipe), lexname or pos
     },
     "split": {"train": (INT, 10_000, _pos), "seed": (INT, 0, None)},
     "fit": {
@@ -90,6 +91,7 @@ SCHEMA = {
         "path": (STR, None, None), "n": (INT, None, _pos), "dtype": (STR, "float32", _choice("float32", "float16")),
         "queries": (INT, 0, None), "neighbors": (INT, 0, None), "seed": (INT, 0, None),
         "query_hardness": (OPT_STR, None, None),  # as `synth sample --query-hardness`
+        "filter_selectivity": (list, (int, float)),  # as `synth sample --filter-selectivity` (needs source.labels)
     }),
     "score": {"n": (INT, 5000, _pos), "k": (INT, 10, _pos), "permutations": (INT, 200, None), "seed": (INT, 0, None)},
     "bench": {"n": (INT, 10_000, _pos), "queries": (INT, 1000, _pos), "k": (INT, 10, _pos),
@@ -281,6 +283,14 @@ def load_recipe(path):
         problem = _escapes(s["path"])
         if problem:
             raise recipe.error(f"sample[{i}].path", problem)
+        if s["filter_selectivity"]:
+            if not out["source"]["labels"]:
+                raise recipe.error(f"sample[{i}].filter_selectivity", "needs source.labels (a label model)")
+            if not s["queries"]:
+                raise recipe.error(f"sample[{i}].filter_selectivity", "needs queries and neighbors")
+            bad = [v for v in s["filter_selectivity"] if not 0 < v <= 1]
+            if bad:
+                raise recipe.error(f"sample[{i}].filter_selectivity", f"shares must be in (0, 1], got {bad[0]!r}")
     metric = out["fit"]["metric"]
     if metric != "cosine":
         if out["fit"]["kind"] != "patch":
@@ -299,7 +309,20 @@ def load_recipe(path):
         recipe.file("source.embeddings", src["embeddings"])
     if src["texts"] and src["texts"] != "wordnet" and not src["texts"].startswith("hf:"):
         recipe.file("source.texts", src["texts"])
+    if src["labels"]:
+        if out["fit"]["kind"] != "patch":
+            raise recipe.error("source.labels", f"a label model needs fit.kind patch, not {out['fit']['kind']}")
+        if src["labels"] in LABEL_KINDS:
+            if src["embeddings"] not in LABELLED_SETS:
+                raise recipe.error("source.labels", f"{src['labels']} labels exist for source.embeddings "
+                                                    f"{' or '.join(LABELLED_SETS)} only; give a file of labels")
+        else:
+            recipe.file("source.labels", src["labels"])
     return recipe
+
+
+LABEL_KINDS = ("lexname", "pos")
+LABELLED_SETS = ("bundled", "minilm-wordnet-all")
 
 
 # --------------------------------------------------------------------------------------------- running
@@ -390,7 +413,8 @@ def recipe_plan(path, **_):
     f = r["fit"]
     params = {"n_patches": f["patches"], "noise_scale": f["noise_scale"], "bridge": f["bridge"],
               "recolor": f["recolor"], "copy_guard": f["copy_guard"]} if f["kind"] == "patch" else {}
-    steps = [("source", 0.0), ("fit", total(fit_rows_plan(kind=f["kind"], params=params, out=True)))]
+    labelled = {"labels": True} if r["source"]["labels"] else {}
+    steps = [("source", 0.0), ("fit", total(fit_rows_plan(kind=f["kind"], params=params, out=True, **labelled)))]
     if r["score"] is not None:
         steps.append(("score", total(score_plan(n=r["score"]["n"], train=True))))
     for i, s in enumerate(r["sample"] or []):
@@ -416,6 +440,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     from ..io.formats import count_duplicates, write_json
     from ..metrics.twosample import score
     from ..models.fitting import fit_rows
+    from ..sampling.labels import plan_filters, write_filtered_truth, write_labels
     from ..sampling.stream import sample_to_file, write_truth
 
     recipe = load_recipe(path)
@@ -447,6 +472,14 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
                                           "at least 100 are needed")
     order = np.random.default_rng(recipe["split"]["seed"]).permutation(len(X))
     train, heldout = X[np.sort(order[:n_train])], X[np.sort(order[n_train:])]
+    labels = None
+    if recipe["source"]["labels"]:
+        from ..bundled import load_labels
+
+        name = recipe["source"]["labels"]
+        where = name if name in LABEL_KINDS else recipe.file("source.labels", name)
+        labels = load_labels(where, recipe["source"]["embeddings"] if name in LABEL_KINDS else str(where),
+                             len(X))[np.sort(order[:n_train])]
 
     step("fit")
     f = recipe["fit"]
@@ -460,7 +493,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     info = {"source": f"recipe {recipe['name']}", "n": int(len(train)), "d": int(train.shape[1]),
             "n_duplicates": count_duplicates(train)}
     gen, _ = fit_rows(train, info, model_path, kind=f["kind"], params=params, random_state=f["seed"],
-                      verbose=verbose, path=recipe.path)
+                      verbose=verbose, path=recipe.path, labels=labels)
     written.append(str(model_path))
 
     if recipe["score"] is not None:
@@ -476,14 +509,21 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
         step(f"sample[{i}]")
         target = out / s["path"]
         target.parent.mkdir(parents=True, exist_ok=True)
+        filters = plan_filters(gen, s["filter_selectivity"]) if s["filter_selectivity"] else None
         info = sample_to_file(gen, target, s["n"], random_state=s["seed"], dtype=s["dtype"],
                               n_queries=s["queries"], k=s["neighbors"], force=force,
-                              query_hardness=s["query_hardness"])
+                              query_hardness=s["query_hardness"], filters=filters)
         written.append(str(target))
         if s["queries"]:
             paths = write_truth(target, info["queries"], info["neighbors"], info["scores"], dtype=s["dtype"],
                                 metric=f["metric"])
             written += sorted({str(p) for p in paths.values()})
+        if "labels" in info:
+            paths = write_labels(target, info["labels"], gen.label_model_, info["start"])
+            written += sorted({str(p) for p in paths.values()} - {str(target)})
+        if "filtered" in info:
+            written.append(str(write_filtered_truth(target, info["queries"], info["filtered"], filters,
+                                                    dtype=s["dtype"], metric=f["metric"])))
 
     if recipe["bench"] is not None:
         step("bench")

@@ -38,22 +38,54 @@ def shard_file(out, index, count):
     return out.parent / f".{out.stem}.shard-{index:03d}-of-{count:03d}{out.suffix}"
 
 
-def _task(gen, out, n, seed, dtype, chunk_size, index, count, threads, n_queries, k):
+def _task(gen, out, n, seed, dtype, chunk_size, index, count, threads, n_queries, k, filters=None):
+    """One shard: its rows, its labels (a part file, from a model with a label model) and its partial top-k,
+    unfiltered and per filter; a shard file finished by an earlier, interrupted run is read back."""
+    from .labels import FilteredTopK, label_model, row_labels, write_labels
+
     target = out if Path(out).suffix == "" else shard_file(out, index, count)
-    if Path(out).suffix and Path(target).exists():  # finished by an earlier, interrupted run: read it back
-        if not (n_queries and k):
-            return None
+    lm = label_model(gen)
+    if Path(out).suffix and Path(target).exists():
         from ..io.formats import read_vectors
         from .groundtruth import exact_neighbors
 
+        start = shard_range(n, index, count)[0]
+        rows = read_vectors(target)
+        codes = row_labels(gen, rows, seed, start) if lm is not None else None
+        if codes is not None:
+            write_labels(out, codes, lm, start, (index, count))
+        if not (n_queries and k):
+            return None
         queries = draw_queries(gen, seed, n_queries, np.dtype(dtype), chunk_size)
-        ids, scores = exact_neighbors(read_vectors(target), queries, k, offset=shard_range(n, index, count)[0])
-        return queries, ids, scores
+        ids, scores = exact_neighbors(rows, queries, k, offset=start)
+        filtered = None
+        if filters:
+            top = FilteredTopK(queries, k, filters, getattr(gen, "metric", "cosine"))
+            top.add(rows, start, codes)
+            filtered = top.result(len(rows))
+        return queries, ids, scores, filtered
     info = sample_to_file(gen, target, n, random_state=seed, dtype=dtype, chunk_size=chunk_size,
-                          shard=(index, count), threads=threads, n_queries=n_queries, k=k)
+                          shard=(index, count), threads=threads, n_queries=n_queries, k=k, filters=filters)
+    if "labels" in info:
+        write_labels(out, info["labels"], lm, info["start"], (index, count))
     if n_queries and k:
-        return info["queries"], info["neighbors"], info["scores"]
+        return info["queries"], info["neighbors"], info["scores"], info.get("filtered")
     return None
+
+
+def _merge_labels(out, n, count, lm):
+    """The tasks' label part files joined into the corpus's labels file (:func:`synth.sampling.labels.write_labels`),
+    then removed; returns the paths written."""
+    from .labels import label_files, write_labels
+
+    parts = [label_files(out, (i, count))["labels"] for i in range(count)]
+    codes = np.concatenate([np.load(p) for p in parts])
+    if len(codes) != n:
+        raise SynthError(f"the tasks' labels cover {len(codes):,} rows of {n:,}", out)
+    paths = write_labels(out, codes, lm, 0, None)
+    for p in parts:
+        p.unlink()
+    return paths
 
 
 def _concatenate(out, n, d, dtype, count):
@@ -77,7 +109,7 @@ def _concatenate(out, n, d, dtype, count):
 
 def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65536, n_tasks=None, threads=1,
                    n_queries=0, k=0, scheduler=None, n_workers=None, force=False, client=None, progress=None,
-                   query_hardness=None):
+                   query_hardness=None, selectivities=None):
     """Sample a corpus (and its ground truth) with one Dask task per shard; the bytes equal a single-process run.
 
     Parameters
@@ -100,11 +132,18 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
         Use this client instead.
     progress : callable, optional
         Called with a shard's row count as each task finishes (a bar's ``update``).
+    selectivities : sequence of float, optional
+        From a model with a label model: the filters' target shares, as `synth sample --filter-selectivity`
+        (needs queries; each task finds its rows' filtered top-k, merged here).
+
+    A model with a label model labels every row, as a single-process run does: each task writes its rows' labels
+    to a part file, joined here into the format's labels file (:mod:`synth.sampling.labels`).
 
     Returns
     -------
     info : dict
-        ``tasks``, ``d``, and when queries were asked for ``queries``, ``neighbors``, ``scores`` (merged).
+        ``tasks``, ``d``, and when queries were asked for ``queries``, ``neighbors``, ``scores`` (merged); from a
+        labelled model ``label_paths`` and ``classes``; with filters ``filtered`` and ``filters_path``.
     """
     try:
         from distributed import Client, LocalCluster
@@ -123,6 +162,15 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     n_drawn = candidate_count(n_queries, band) if band else n_queries
     if ext and ext not in RAW_FORMATS:
         raise SynthError(f"Dask runs write .npy, .fbin, .fvecs or a parquet folder, not {ext}", out)
+    from .labels import label_model, plan_filters
+
+    lm = label_model(gen)
+    filters = None
+    if selectivities:
+        if not (n_queries and k) or band:
+            raise SynthError("filtered ground truth needs queries and neighbours, and is not written with "
+                             "--query-hardness")
+        filters = plan_filters(gen, selectivities)
     if ext == "" and force and (out / MANIFEST).exists():  # cleared here: tasks must not race to clear it
         for p in [*train_files(out), out / MANIFEST]:
             p.unlink()
@@ -138,7 +186,7 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
         count = n_tasks or 2 * max(1, len(client.scheduler_info()["workers"]))
         count = min(count, n)
         futures = [client.submit(_task, gen, str(out), n, random_state, dtype, chunk_size, i, count, threads,
-                                 n_drawn, k, pure=False) for i in range(count)]
+                                 n_drawn, k, filters, pure=False) for i in range(count)]
         if progress is not None:
             from distributed import as_completed
 
@@ -157,6 +205,20 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     if ext:
         _concatenate(out, n, d, np.dtype(dtype), count)
     info = {"tasks": count, "d": d}
+    if lm is not None:
+        info.update(label_paths=_merge_labels(out, n, count, lm), classes=len(lm.classes_))
+    if filters:
+        from .labels import write_filtered_truth
+
+        merged = {}
+        for name in filters:
+            parts = [r[3][name] for r in results]
+            ids, scores = merge_topk([(p[0], p[1]) for p in parts], k)
+            share = sum(p[2] * (b - a) for p, (a, b) in zip(parts, (shard_range(n, i, count) for i in range(count))))
+            merged[name] = (ids, scores, share / n)
+        info["filtered"] = merged
+        info["filters_path"] = write_filtered_truth(out, results[0][0], merged, filters, dtype=dtype,
+                                                    metric=getattr(gen, "metric", "cosine"))
     if n_queries and k:
         ids, scores = merge_topk([(r[1], r[2]) for r in results], k)
         info.update(queries=results[0][0], neighbors=ids, scores=scores)

@@ -476,7 +476,8 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         k)) and ``scores`` (float32 cosines); with ``query_hardness`` also ``hardness`` (the report of
         :func:`synth.metrics.hardness.select_band`). From a model with a label model (`synth fit --labels`),
         ``labels``: the class id (int32) of every row written (:func:`synth.sampling.labels.row_labels`); with
-        ``filters``, ``filtered``: per filter ``(ids, scores, share)``.
+        ``filters``, ``filtered``: per filter ``(ids, scores, share)`` (for a shard of several, among its rows:
+        merged by :func:`synth.sampling.distributed.sample_on_dask`).
     """
     from .labels import FilteredTopK, label_model, row_labels
 
@@ -500,9 +501,9 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
     codes = np.empty(stop - start, np.int32) if label_model(gen) is not None else None
     filtered = None
     if filters:
-        if not with_truth or band or count > 1:
+        if not with_truth or band:
             raise SynthError("filtered ground truth needs queries and neighbours, and is not written with "
-                             "--query-hardness or for a shard of several")
+                             "--query-hardness")
         filtered = FilteredTopK(queries, k, filters, getattr(gen, "metric", "cosine"))
     seen = [start]
 

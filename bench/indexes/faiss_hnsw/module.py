@@ -31,6 +31,11 @@ class FaissHNSW(FaissIndex):
         self.index_.hnsw.efSearch = self.efSearch
         return self
 
+    def search_params(self, sel):
+        import faiss
+
+        return faiss.SearchParametersHNSW(efSearch=self.efSearch, sel=sel)
+
     def set_query_params(self, efSearch):
         self.efSearch = int(efSearch)
         if self.index_ is not None:

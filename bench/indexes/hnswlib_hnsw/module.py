@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from bench.indexes.base import LibraryIndex
+from bench.indexes.base import LibraryIndex, as_rows
+from synth.errors import SynthError
 
 
 class HnswlibHNSW(LibraryIndex):
@@ -45,6 +46,33 @@ class HnswlibHNSW(LibraryIndex):
         self.index_.set_ef(max(self.ef, k))
         labels, _ = self.index_.knn_query(Q, k=k, num_threads=1)
         return labels
+
+    filters = True
+
+    def search_filtered(self, Q, k, classes):
+        """hnswlib's filtered search: ``knn_query(..., filter=f)`` with a Python callback ``f(row) -> bool``
+        that the graph walk calls for each candidate, one query per call (a walk that runs out of candidates
+        before it finds ``k`` passing rows returns fewer, where a batch call would raise)."""
+        if self.index_ is None:
+            raise SynthError(f"{type(self).__name__}: build() before search()")
+        keep = self.allowed(classes).tolist().__getitem__
+        self.index_.set_ef(max(self.ef, k))
+        ids = np.full((len(Q), k), -1, dtype=np.int64)
+        for row, q in enumerate(as_rows(Q)):
+            try:
+                found, _ = self.index_.knn_query(q, k=k, num_threads=1, filter=keep)
+            except RuntimeError:  # fewer than k passing rows found: ask for as many as there can be
+                found = self._fewer(q, k, keep)
+            ids[row, :found.shape[-1]] = np.ravel(found)
+        return ids
+
+    def _fewer(self, q, k, keep):
+        for j in range(k - 1, 0, -1):
+            try:
+                return self.index_.knn_query(q, k=j, num_threads=1, filter=keep)[0]
+            except RuntimeError:
+                continue
+        return np.empty((1, 0), dtype=np.int64)
 
     def memory_bytes(self):
         return int(self.index_.index_file_size())

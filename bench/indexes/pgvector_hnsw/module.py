@@ -20,6 +20,7 @@ class PgvectorHNSW(PgvectorIndex):
     """
 
     method, setting = "hnsw", "hnsw.ef_search"
+    iterative = ("hnsw.iterative_scan", "relaxed_order")  # filtered searches: pgvector 0.8's iterative scan
 
     def __init__(self, m=16, ef_construction=200):
         super().__init__(m=m, ef_construction=ef_construction)

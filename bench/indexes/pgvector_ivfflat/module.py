@@ -21,6 +21,7 @@ class PgvectorIVFFlat(InvertedLists, PgvectorIndex):
     """
 
     method, setting, lists_param = "ivfflat", "ivfflat.probes", "lists"
+    iterative = ("ivfflat.iterative_scan", "relaxed_order")  # filtered searches: pgvector 0.8's iterative scan
 
     def __init__(self, lists):
         super().__init__(lists=lists)
