@@ -351,7 +351,9 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
 @click.option("--filter-selectivity", "filter_selectivity", metavar="S[,S...]",
               help="... and, from a model with a label model (synth fit --labels), for each target share S of rows "
                    "(e.g. 0.001,0.01,0.1,0.5) a filter (the classes whose training share is nearest S) and every "
-                   "query's exact top-K among the rows it keeps (docs/workloads.md, 'Filtered search').")
+                   "query's exact top-K among the rows it keeps; S = query: each query filters by a label of its own, "
+                   "drawn as rows' are (big-ann-benchmarks' filtered track; the queries' labels are written too) "
+                   "(docs/workloads.md, 'Filtered search').")
 @click.option("--workers", type=click.IntRange(min=1), help="Run on a local Dask cluster of this many processes "
                                                             "(one task per shard; same bytes).")
 @click.option("--scheduler", help="Run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); "
@@ -376,10 +378,11 @@ def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k
     selectivities = None
     if filter_selectivity:
         try:
-            selectivities = [float(v) for v in filter_selectivity.split(",") if v.strip()]
+            selectivities = [v.strip() if v.strip() == "query" else float(v)
+                             for v in filter_selectivity.split(",") if v.strip()]
         except ValueError:
-            raise SynthError(f"--filter-selectivity: comma-separated shares in (0, 1], got {filter_selectivity!r}") \
-                from None
+            raise SynthError(f"--filter-selectivity: comma-separated shares in (0, 1] or 'query', got "
+                             f"{filter_selectivity!r}") from None
         if not n_queries:
             raise SynthError("--filter-selectivity needs --queries and --neighbors (it writes filtered ground truth)")
     # a folder written in shards is locked file by file by the library, so that shards run at once
@@ -393,7 +396,7 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
     from tqdm.auto import tqdm
 
     from .io.artifact import load_model, read_header
-    from .sampling.labels import label_files, plan_filters, write_filtered_truth, write_labels
+    from .sampling.labels import label_files, plan_filters, write_filtered_truth, write_labels, write_query_labels
     from .sampling.stream import output_files, parse_shard, sample_to_file, write_partial_truth, write_truth
 
     threads = threads or usable_cores()
@@ -426,6 +429,8 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
         if "filters_path" in info:
             click.echo(f"wrote filtered top-{k} neighbours for {len(selectivities)} filters, listed in "
                        f"{info['filters_path']}")
+        if "query_labels_path" in info:
+            click.echo(f"wrote the queries' own labels (the per-query filter's) to {info['query_labels_path']}")
         return
     gen = load_model(model)
     filters = plan_filters(gen, selectivities) if selectivities else None
@@ -459,6 +464,9 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
                                     metric=gen.metric if hasattr(gen, "metric") else "cosine")
         shares = ", ".join(f"{name}: {share:.2%} kept" for name, (_, _, share) in info["filtered"].items())
         click.echo(f"wrote filtered top-{k} neighbours for {len(filters)} filters ({shares}), listed in {meta}")
+        if "query_labels" in info:
+            path = write_query_labels(out, info["query_labels"], gen.label_model_)
+            click.echo(f"wrote the queries' own labels (the per-query filter's) to {path}")
 
 
 def _echo_hardness(info):

@@ -132,14 +132,15 @@ def test_dask_writes_the_labels_and_filtered_truth_of_the_single_process_run(dat
     the same files, byte for byte, as one process writes."""
     pytest.importorskip("distributed")
     folder = data[0]
-    args = ["-n", 2000, "--queries", 30, "--neighbors", 5, "--filter-selectivity", "0.05,0.5", "--seed", 2]
+    args = ["-n", 2000, "--queries", 30, "--neighbors", 5, "--filter-selectivity", "0.05,0.5,query", "--seed", 2]
     single, dask = tmp_path / "one", tmp_path / "dask"
     single.mkdir(), dask.mkdir()
     r = run("sample", folder / "m.safetensors", "-o", single / name, *args, "--files", 3)
     assert r.exit_code == 0, r.output
     r = run("sample", folder / "m.safetensors", "-o", dask / name, *args, "--workers", 2, "--tasks", 3)
     assert r.exit_code == 0, r.output
-    assert "wrote the labels" in r.output and "filtered top-5 neighbours for 2 filters" in r.output
+    assert "wrote the labels" in r.output and "filtered top-5 neighbours for 3 filters" in r.output
+    assert "wrote the queries' own labels" in r.output
     names = sorted(str(p.relative_to(single)) for p in single.rglob("*") if p.is_file())
     assert names == sorted(str(p.relative_to(dask)) for p in dask.rglob("*") if p.is_file())
     assert any("labels" in x for x in names) and any("filter-0.5" in x or "labels_0.5" in x for x in names), names
@@ -208,6 +209,40 @@ def test_sample_writes_labels_and_exact_filtered_truth_in_each_format(data, tmp_
         assert np.array_equal(got, _kept_truth(base, queries, codes, f["ids"], 5)), key
     labels_json = json.loads((out / "labels.json" if name == "folder" else tmp_path / "base.labels.json").read_text())
     assert labels_json["classes"] == gen.label_model_.classes_
+
+
+@pytest.mark.parametrize("name", ["base.fbin", "base.h5"])
+def test_the_per_query_filter_gives_each_query_its_own_label_and_truth(data, tmp_path, name):
+    """--filter-selectivity query: each query's label is drawn from the label model at the query (its own label
+    stream), written as big-ann's query metadata (.spmat) or the .h5's test_labels, and its ground truth is its
+    exact top-k among the rows of its class."""
+    folder = data[0]
+    out = tmp_path / name
+    r = run("sample", folder / "m.safetensors", "-n", 2000, "-o", out, "--queries", 30, "--neighbors", 5,
+            "--filter-selectivity", "0.5,query", "--seed", 2)
+    assert r.exit_code == 0, r.output
+    assert "wrote the queries' own labels" in r.output
+    gen = load_model(folder / "m.safetensors")
+    base = np.concatenate(list(iter_rows(gen, 2, 0, 2000)))
+    codes = sample_to_file(gen, tmp_path / "check.npy", 2000, random_state=2)["labels"]
+    queries = sample_to_file(gen, tmp_path / "q.npy", 2000, random_state=2, n_queries=30, k=5)["queries"]
+    if name == "base.fbin":
+        qcodes, ncol = read_spmat(tmp_path / "base.queries.labels.spmat")
+        assert ncol == len(gen.label_model_.classes_)
+        with open(tmp_path / "base.gt.filter-query.bin", "rb") as fh:
+            qn, k = np.fromfile(fh, np.uint32, 2)
+            got = np.fromfile(fh, np.int32, qn * k).reshape(qn, k)
+    else:
+        with h5py.File(tmp_path / "base.h5") as f:
+            qcodes = f["test_labels"][:]
+        with h5py.File(tmp_path / "base.filter-query.h5") as f:
+            got = f["neighbors"][:]
+    assert len(set(qcodes)) > 1  # the queries' labels vary, as the rows' do
+    for q, c in enumerate(qcodes):
+        assert np.array_equal(got[q], _kept_truth(base, queries[q:q + 1], codes, [c], 5)[0]), q
+    meta = json.loads((tmp_path / "base.filters.json").read_text())
+    expect = np.mean([np.mean(codes == c) for c in qcodes])
+    assert abs(meta["query"]["share"] - expect) < 1e-9 and meta["query"]["target"] == "query"
 
 
 def test_label_errors_are_one_line_and_leave_nothing(data, tmp_path):

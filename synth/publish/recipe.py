@@ -91,7 +91,7 @@ SCHEMA = {
         "path": (STR, None, None), "n": (INT, None, _pos), "dtype": (STR, "float32", _choice("float32", "float16")),
         "queries": (INT, 0, None), "neighbors": (INT, 0, None), "seed": (INT, 0, None),
         "query_hardness": (OPT_STR, None, None),  # as `synth sample --query-hardness`
-        "filter_selectivity": (list, (int, float)),  # as `synth sample --filter-selectivity` (needs source.labels)
+        "filter_selectivity": (list, (int, float, str)),  # as `synth sample --filter-selectivity` (source.labels)
     }),
     "score": {"n": (INT, 5000, _pos), "k": (INT, 10, _pos), "permutations": (INT, 200, None), "seed": (INT, 0, None)},
     "bench": {"n": (INT, 10_000, _pos), "queries": (INT, 1000, _pos), "k": (INT, 10, _pos),
@@ -288,9 +288,9 @@ def load_recipe(path):
                 raise recipe.error(f"sample[{i}].filter_selectivity", "needs source.labels (a label model)")
             if not s["queries"]:
                 raise recipe.error(f"sample[{i}].filter_selectivity", "needs queries and neighbors")
-            bad = [v for v in s["filter_selectivity"] if not 0 < v <= 1]
+            bad = [v for v in s["filter_selectivity"] if v != "query" and (isinstance(v, str) or not 0 < v <= 1)]
             if bad:
-                raise recipe.error(f"sample[{i}].filter_selectivity", f"shares must be in (0, 1], got {bad[0]!r}")
+                raise recipe.error(f"sample[{i}].filter_selectivity", f"shares in (0, 1] or 'query', got {bad[0]!r}")
     metric = out["fit"]["metric"]
     if metric != "cosine":
         if out["fit"]["kind"] != "patch":
@@ -524,6 +524,10 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
         if "filtered" in info:
             written.append(str(write_filtered_truth(target, info["queries"], info["filtered"], filters,
                                                     dtype=s["dtype"], metric=f["metric"])))
+        if "query_labels" in info:
+            from ..sampling.labels import write_query_labels
+
+            written.append(str(write_query_labels(target, info["query_labels"], gen.label_model_)))
 
     if recipe["bench"] is not None:
         step("bench")

@@ -41,7 +41,7 @@ def shard_file(out, index, count):
 def _task(gen, out, n, seed, dtype, chunk_size, index, count, threads, n_queries, k, filters=None):
     """One shard: its rows, its labels (a part file, from a model with a label model) and its partial top-k,
     unfiltered and per filter; a shard file finished by an earlier, interrupted run is read back."""
-    from .labels import FilteredTopK, label_model, row_labels, write_labels
+    from .labels import PER_QUERY, FilteredTopK, label_model, query_labels, row_labels, write_labels
 
     target = out if Path(out).suffix == "" else shard_file(out, index, count)
     lm = label_model(gen)
@@ -60,7 +60,8 @@ def _task(gen, out, n, seed, dtype, chunk_size, index, count, threads, n_queries
         ids, scores = exact_neighbors(rows, queries, k, offset=start)
         filtered = None
         if filters:
-            top = FilteredTopK(queries, k, filters, getattr(gen, "metric", "cosine"))
+            qcodes = query_labels(gen, queries, seed) if PER_QUERY in filters else None
+            top = FilteredTopK(queries, k, filters, getattr(gen, "metric", "cosine"), query_codes=qcodes)
             top.add(rows, start, codes)
             filtered = top.result(len(rows))
         return queries, ids, scores, filtered
@@ -162,7 +163,7 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     n_drawn = candidate_count(n_queries, band) if band else n_queries
     if ext and ext not in RAW_FORMATS:
         raise SynthError(f"Dask runs write .npy, .fbin, .fvecs or a parquet folder, not {ext}", out)
-    from .labels import label_model, plan_filters
+    from .labels import PER_QUERY, label_model, plan_filters
 
     lm = label_model(gen)
     filters = None
@@ -219,6 +220,10 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
         info["filtered"] = merged
         info["filters_path"] = write_filtered_truth(out, results[0][0], merged, filters, dtype=dtype,
                                                     metric=getattr(gen, "metric", "cosine"))
+        if PER_QUERY in filters:
+            from .labels import query_labels, write_query_labels
+
+            info["query_labels_path"] = write_query_labels(out, query_labels(gen, results[0][0], random_state), lm)
     if n_queries and k:
         ids, scores = merge_topk([(r[1], r[2]) for r in results], k)
         info.update(queries=results[0][0], neighbors=ids, scores=scores)

@@ -19,6 +19,11 @@ Files (STEM = the corpus file without its extension):
 - **filtered ground truth**: per filter, the unfiltered neighbours' file with ``.filter-S`` before its extension
   (folder: ``neighbors_labels_S.parquet``), S the target share; and ``STEM.filters.json`` (folder:
   ``filters.json``) listing each filter's classes, their ids, its realized share and its file.
+- **per-query filter** (``query`` among the shares): each query draws a label of its own from the label model,
+  as rows do (from the query seed's label stream), and its ground truth is its top-k among the rows of that class
+  (``.filter-query``): big-ann-benchmarks' filtered track, whose query metadata is ``STEM.queries.labels.spmat``
+  for .fbin (dataset ``test_labels`` in .h5, ``test_labels.npy`` in a folder, ``STEM.queries.labels.npy``
+  otherwise).
 """
 
 import json
@@ -108,18 +113,8 @@ def write_labels(out, codes, lm, start=0, shard=None):
     elif ext == ".parquet":
         _write_table(target, {"id": np.arange(start, start + len(codes), dtype=np.int64),
                               "labels": np.array(lm.classes_, dtype=object)[codes]})
-    else:  # .h5: into a copy, renamed over the corpus when complete
-        import shutil
-
-        import h5py
-
-        with atomic_path(target) as tmp:
-            shutil.copyfile(target, tmp)
-            with h5py.File(tmp, "a") as f:
-                if "labels" in f:
-                    del f["labels"]
-                f.create_dataset("labels", data=codes)
-                f.attrs["label_classes"] = json.dumps(list(lm.classes_))
+    else:
+        _h5_dataset(target, "labels", codes, label_classes=json.dumps(list(lm.classes_)))
     info = {"classes": list(lm.classes_), "rows": [int(start), int(start + len(codes))],
             "fit": getattr(lm, "fit_info_", None), "file": target.name}
     with atomic_path(paths["classes"]) as tmp:
@@ -127,9 +122,14 @@ def write_labels(out, codes, lm, start=0, shard=None):
     return paths
 
 
+PER_QUERY = "query"  # the filter by each query's own label (big-ann-benchmarks' filtered track: query metadata)
+
+
 def plan_filters(gen, selectivities):
     """Per target share, the filter of the model's label model: ``{name: {"target", "classes", "ids",
-    "train_share"}}`` from the training rows' class shares stored at fit time."""
+    "train_share"}}`` from the training rows' class shares stored at fit time; the entry :data:`PER_QUERY` (the
+    string "query" among the shares) is the filter by each query's own label (its train_share: the expected share
+    a query's filter keeps, the sum of squared class shares)."""
     lm = label_model(gen)
     if lm is None:
         raise SynthError("--filter-selectivity needs a model with a label model (synth fit --labels)",
@@ -140,6 +140,10 @@ def plan_filters(gen, selectivities):
                          getattr(gen, "path_", None))
     out = {}
     for s in selectivities:
+        if s == PER_QUERY:
+            out[PER_QUERY] = {"target": PER_QUERY, "classes": "each query's own label", "ids": None,
+                              "train_share": float(sum(v * v for v in shares.values()))}
+            continue
         if not 0 < s <= 1:
             raise SynthError(f"a filter selectivity is a share in (0, 1], got {s}")
         classes, share = choose_filter(shares, s)
@@ -149,23 +153,98 @@ def plan_filters(gen, selectivities):
 
 
 class FilteredTopK:
-    """Running exact top-k of fixed queries among the rows each filter keeps (one :class:`TopK` per filter)."""
+    """Running exact top-k of fixed queries among the rows each filter keeps (one :class:`TopK` per filter; the
+    per-query filter :data:`PER_QUERY`, where each query keeps the rows of its own class ``query_codes``, one per
+    class among the queries)."""
 
-    def __init__(self, queries, k, filters, metric="cosine"):
+    def __init__(self, queries, k, filters, metric="cosine", query_codes=None):
         from .groundtruth import TopK
 
-        self.filters = filters
-        self.tops = {name: TopK(queries, k, metric) for name in filters}
+        self.filters, self.k = filters, k
+        self.tops = {name: TopK(queries, k, metric) for name in filters if name != PER_QUERY}
+        if PER_QUERY in filters:
+            if query_codes is None:
+                raise SynthError("the per-query filter needs the queries' labels")
+            self.query_codes = np.asarray(query_codes)
+            self.groups = {int(c): np.flatnonzero(self.query_codes == c) for c in np.unique(self.query_codes)}
+            self.per_query = {c: TopK(np.asarray(queries)[idx], k, metric) for c, idx in self.groups.items()}
 
     def add(self, block, offset, codes):
         for name, f in self.filters.items():
+            if name == PER_QUERY:
+                continue
             keep = np.flatnonzero(np.isin(codes, f["ids"]))
             if len(keep):
                 self.tops[name].add(np.asarray(block)[keep], offset, row_ids=keep + offset)
+        for c, top in getattr(self, "per_query", {}).items():
+            keep = np.flatnonzero(codes == c)
+            if len(keep):
+                top.add(np.asarray(block)[keep], offset, row_ids=keep + offset)
 
     def result(self, rows):
-        """Per filter: ``(ids, scores, share)``; ids -1 where fewer than k rows pass the filter."""
-        return {name: (top.ids, top.scores, top.seen / max(rows, 1)) for name, top in self.tops.items()}
+        """Per filter: ``(ids, scores, share)``; ids -1 where fewer than k rows pass the filter; the per-query
+        filter's share is the mean over queries of the share of rows their filter keeps."""
+        out = {name: (top.ids, top.scores, top.seen / max(rows, 1)) for name, top in self.tops.items()}
+        if PER_QUERY in self.filters:
+            nq = len(self.query_codes)
+            ids, scores = np.full((nq, self.k), -1, np.int64), np.full((nq, self.k), -np.inf, np.float32)
+            kept = 0.0
+            for c, top in self.per_query.items():
+                idx = self.groups[c]
+                ids[idx], scores[idx] = top.ids, top.scores
+                kept += len(idx) * top.seen
+            out[PER_QUERY] = (ids, scores, kept / max(nq * rows, 1))
+        return {name: out[name] for name in self.filters}
+
+
+def query_labels(gen, queries, seed):
+    """The queries' own labels for the per-query filter: drawn from the label model at each query as rows' are, from
+    the label stream of the query seed (so the same queries always get the same labels)."""
+    from .stream import query_seed
+
+    return row_labels(gen, queries, query_seed(seed), 0)
+
+
+def query_label_path(out):
+    """Where the queries' labels go: big-ann-benchmarks' query metadata ``STEM.queries.labels.spmat`` for .fbin,
+    dataset ``test_labels`` in .h5, ``test_labels.npy`` in a folder, ``STEM.queries.labels.npy`` otherwise."""
+    out = Path(out)
+    ext = out.suffix.lower()
+    if not ext:
+        return out / "test_labels.npy"
+    if ext in (".h5", ".hdf5"):
+        return out
+    return Path(f"{_stem(out)}.queries.labels.{'spmat' if ext == '.fbin' else 'npy'}")
+
+
+def write_query_labels(out, codes, lm):
+    """Write the queries' labels (:func:`query_label_path`); returns the path."""
+    path = query_label_path(out)
+    codes = np.asarray(codes, np.int32)
+    if path.suffix == ".spmat":
+        write_spmat(path, codes, len(lm.classes_))
+    elif path.suffix == ".npy":
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, codes)
+    else:
+        _h5_dataset(path, "test_labels", codes)
+    return path
+
+
+def _h5_dataset(path, name, data, **attrs):
+    """Put dataset ``name`` (replacing one of that name) and file attributes into the .h5 file ``path``: into a copy,
+    renamed over the file when complete."""
+    import shutil
+
+    import h5py
+
+    with atomic_path(path) as tmp:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "a") as f:
+            if name in f:
+                del f[name]
+            f.create_dataset(name, data=data)
+            f.attrs.update(attrs)
 
 
 def filtered_truth_path(out, name):

@@ -479,7 +479,7 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         ``filters``, ``filtered``: per filter ``(ids, scores, share)`` (for a shard of several, among its rows:
         merged by :func:`synth.sampling.distributed.sample_on_dask`).
     """
-    from .labels import FilteredTopK, label_model, row_labels
+    from .labels import PER_QUERY, FilteredTopK, label_model, query_labels, row_labels
 
     gen._check_fitted()
     seed = check_seed(random_state)
@@ -504,7 +504,8 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         if not with_truth or band:
             raise SynthError("filtered ground truth needs queries and neighbours, and is not written with "
                              "--query-hardness")
-        filtered = FilteredTopK(queries, k, filters, getattr(gen, "metric", "cosine"))
+        qcodes = query_labels(gen, queries, seed) if PER_QUERY in filters else None
+        filtered = FilteredTopK(queries, k, filters, getattr(gen, "metric", "cosine"), query_codes=qcodes)
     seen = [start]
 
     def on_rows(rows):
@@ -548,6 +549,8 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         info["labels"] = codes
     if filtered is not None:
         info["filtered"] = filtered.result(stop - start)
+        if PER_QUERY in filters:
+            info["query_labels"] = filtered.query_codes
     return info
 
 
