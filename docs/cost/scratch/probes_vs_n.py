@@ -3,6 +3,8 @@ session).
 
 Usage: python docs/cost/scratch/probes_vs_n.py SET N SIZES HNSW_MAX CONFIG...
 (e.g. minilm-wordnet-all 10000 10000,30000,100000 30000 p40 p160 p500 sub:8:8:0.5).
+SET may be dedup:C:NAME, NAME's rows with near duplicates (cosine >= C) dropped greedily in the seed-0 order
+(common.deduped; tenth session).
 Rows in the seed-0 order (common.shuffled): the first N fit every model; of the rest, the first 500 are the real
 queries, the next ones the nested real bases of each size n (and rows 500..1,500 of them the c2st's real side).
 Fakes: a fresh base of n and 500 fresh queries per size (seeds 100 + size index, 200 + size index).
@@ -38,7 +40,7 @@ import time
 
 import faiss
 import numpy as np
-from common import shuffled
+from common import load_set
 
 from synth.metrics.searchcost import cost_at_recall, hnsw_cost, ivf_cells, ivf_probes
 from synth.metrics.twosample import knn_two_sample
@@ -190,7 +192,7 @@ def main():
     faiss.omp_set_num_threads(1)
     name, N, sizes, hmax = sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], int(sys.argv[4])
     configs = sys.argv[5:]
-    X = shuffled(name)
+    X = load_set(name)
     T, H = X[:N], X[N:]
     Q = H[:NQ]
     sizes = [min(n, len(H) - NQ) for n in sizes]

@@ -3,6 +3,7 @@ follow cells per patch (a minimum where every cell holds about one patch), and d
 
 Usage: python docs/cost/scratch/probes_vs_nlist.py SET N n NLISTS CONFIG...
 (e.g. minilm-wordnet-all 10000 30000 25,50,100,173,350,700 p40 p160 mix:5,20,160:0.33,0.33,0.34).
+SET may be dedup:C:NAME as in probes_vs_n.py.
 The split, the configurations and the measures are those of probes_vs_n.py (same seeds: the fake base and queries
 are those of its first size when n is its first size); only nlist is set instead of round(sqrt(n)).
 """
@@ -10,7 +11,7 @@ import sys
 
 import faiss
 import numpy as np
-from common import shuffled
+from common import load_set
 from probes_vs_n import NQ, RECALL, K, make
 
 from synth.metrics.searchcost import cost_at_recall, ivf_cells, ivf_probes
@@ -33,7 +34,7 @@ def main():
     faiss.omp_set_num_threads(1)
     name, N, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     nlists = [int(s) for s in sys.argv[4].split(",")]
-    X = shuffled(name)
+    X = load_set(name)
     T, H = X[:N], X[N:]
     n = min(n, len(H) - NQ)
     print(f"# {name}: N = {N:,}, n = {n:,}; probes at recall@10 = 0.95 (own-cell share) per nlist; "
