@@ -144,7 +144,8 @@ def measure_indexes(specs, base, codes, queries, filters, k, repeats=3, bar=None
                     row["filters"][name] = None
                     continue
                 curve = sweep(index, spec, lambda Q, k_, keep=keep: index.search_filtered(Q, k_, keep),
-                              truths[name], k, repeats, stop_at=max(TARGETS))
+                              truths[name], k, repeats, stop_at=max(TARGETS),
+                              values=filtered_values(spec, index, len(base)))
                 row["filters"][name] = costs_at_targets({"curve": curve}, TARGETS)
                 if bar is not None:
                     bar.update(1)
@@ -252,6 +253,24 @@ def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000,
     result["ratios"] = {name: {f: _ratio(result["fake"][name][f], result["real"][name][f]) for f in FAMILIES}
                         for name in filters}
     return result
+
+
+FILTERED_MAX = 16384  # the largest query setting a filtered sweep goes to past a plug-in's grid
+
+
+def filtered_values(spec, index, n):
+    """The query settings of a filtered sweep: the plug-in's grid, then doubling its last value (a narrow filter
+    needs a far longer graph walk than unfiltered search) up to the plug-in's ``query_limit`` (pgvector's
+    ``ef_search`` stops at 1,000; IVF at its list count), ``n`` and :data:`FILTERED_MAX`."""
+    values = list(spec.query_values)
+    if not spec.query_param or not isinstance(values[-1], int):
+        return values
+    limit = min(index.query_limit() or FILTERED_MAX, n, FILTERED_MAX)
+    while values[-1] * 2 <= limit:
+        values.append(values[-1] * 2)
+    if values[-1] < limit:
+        values.append(limit)
+    return values
 
 
 def filtering_indexes():

@@ -85,13 +85,14 @@ def measure_index(spec, build_params, corpus, k=10, repeats=3):
     return out
 
 
-def sweep(index, spec, search, corpus, k, repeats=3, stop_at=1.0):
+def sweep(index, spec, search, corpus, k, repeats=3, stop_at=1.0, values=None):
     """Sweep a built index's query parameter: per setting (cheapest first) ``param``, tie-tolerant ``recall``
     against ``corpus`` (its queries, ground truth and base), ``ndis`` per query (None without a counter) and
     single-thread ``qps`` (median of ``repeats`` passes of ``search(queries, k)``; the first pass gives the results
-    and the counters). Stops at the first setting whose recall reaches ``stop_at``."""
+    and the counters). Stops at the first setting whose recall reaches ``stop_at``. ``values``: the settings
+    (default: the plug-in's grid)."""
     curve = []
-    for value in spec.query_values:
+    for value in spec.query_values if values is None else values:
         index.set_query_params(**({spec.query_param: value} if spec.query_param else {}))
         index.reset_counters()
         times, ids, count = [], None, None

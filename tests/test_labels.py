@@ -389,6 +389,18 @@ def test_plugins_search_under_a_filter_as_their_library_does(name, param, top):
         assert (counts[0] is None) == (name == "hnswlib")
 
 
+def test_a_filtered_sweep_goes_past_the_grid_up_to_the_plugins_limit():
+    from bench.filtered import filtered_values
+    from bench.indexes import get
+
+    for name, n, tail in (("faiss-ivf", 30_000, [96, 128, 173]), ("hnswlib", 30_000, [4096, 8192, 16384]),
+                          ("hnswlib", 3_000, [1024, 2048, 3000])):
+        spec = get(name)
+        index = spec.create(spec.build_grid[0], n, 16)
+        values = filtered_values(spec, index, n)
+        assert values[:len(spec.query_values)] == spec.query_values and values[-3:] == tail, (name, values)
+
+
 def test_bench_filtered_refuses_an_index_that_cannot_filter(tmp_path):
     X, y = labelled(600)
     np.save(tmp_path / "real.npy", X)

@@ -156,6 +156,11 @@ class Index:
         """
         raise SynthError(f"{type(self).__name__} cannot search under a filter")
 
+    def query_limit(self):
+        """The largest value the query parameter may take on the built index (None: no limit): a filtered sweep
+        extends the grid up to it."""
+        return None
+
     def allowed(self, classes):
         """Per row, whether its label is in ``classes`` (a bool array of length n; remembered per set)."""
         key = tuple(sorted(int(c) for c in classes))
@@ -357,6 +362,9 @@ class FaissIVF(InvertedLists, FaissIndex):
         import faiss
 
         return faiss.SearchParametersIVF(nprobe=self.nprobe, sel=sel)
+
+    def query_limit(self):
+        return self.nlist
 
     def set_query_params(self, nprobe):
         self.nprobe = min(int(nprobe), self.nlist)

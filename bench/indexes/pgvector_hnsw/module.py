@@ -29,5 +29,8 @@ class PgvectorHNSW(PgvectorIndex):
     def with_clause(self):
         return f"m = {self.m}, ef_construction = {self.ef_construction}"
 
+    def query_limit(self):
+        return 1000  # pgvector's largest hnsw.ef_search
+
     def set_query_params(self, ef_search):
         self.set_setting(ef_search)

@@ -30,5 +30,8 @@ class PgvectorIVFFlat(InvertedLists, PgvectorIndex):
     def with_clause(self):
         return f"lists = {self.lists}"
 
+    def query_limit(self):
+        return self.lists
+
     def set_query_params(self, probes):
         self.set_setting(min(int(probes), self.lists))

@@ -42,11 +42,13 @@ import faiss
 import numpy as np
 from common import load_set
 
+from synth.metrics.hardness import lid_mle
 from synth.metrics.searchcost import cost_at_recall, hnsw_cost, ivf_cells, ivf_probes
 from synth.metrics.twosample import knn_two_sample
 from synth.models import PatchPCA
 
 NQ, RECALL, K = 500, 0.95, 10
+LID_K = 20  # LID (MLE) of each query from its 20 nearest rows (tenth session)
 
 
 def normalize(Y):
@@ -172,14 +174,16 @@ def measure(base, queries, hnsw):
     base, queries = np.ascontiguousarray(base), np.ascontiguousarray(queries)
     index = faiss.IndexFlatIP(base.shape[1])
     index.add(base)
-    _, nb = index.search(queries, K)
+    sims, nb = index.search(queries, LID_K)
+    lid = float(np.median(lid_mle(sims, k=LID_K)))
+    nb = np.ascontiguousarray(nb[:, :K])
     cells = ivf_cells(base)
     probe, cost = ivf_probes(cells, queries, nb)
     nlist = cost.shape[1]
     found = np.bincount(probe.ravel(), minlength=nlist).cumsum() / probe.size
     out = {"nlist": nlist, "probes": cost_at_recall(found, np.arange(1, nlist + 1), RECALL),
            "ivf": cost_at_recall(found, cost.mean(axis=0), RECALL), "own": float((probe == 0).mean()),
-           "p90_to9": float(np.percentile(np.sort(probe, axis=1)[:, 8] + 1, 90))}
+           "p90_to9": float(np.percentile(np.sort(probe, axis=1)[:, 8] + 1, 90)), "lid": lid}
     out["hnsw"] = hnsw_cost(base, queries, nb, RECALL) if hnsw else None
     return out
 
@@ -198,14 +202,14 @@ def main():
     sizes = [min(n, len(H) - NQ) for n in sizes]
     print(f"# {name}: N = {N:,}, real rows held out {len(H):,}, sizes {sizes}, HNSW up to n = {hmax:,}", flush=True)
     print("| corpus | n | nlist | cells/patch | probes @0.95 | IVF ndis | own-cell share | p90 cells to 9 | "
-          "HNSW ndis | IVF f/r | HNSW f/r | c2st n=1,000 pooled / real / fake |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "HNSW ndis | IVF f/r | HNSW f/r | c2st n=1,000 pooled / real / fake | LID median (k = 20) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     real = {}
     t0 = time.time()
     for n in sizes:
         real[n] = r = measure(H[NQ:NQ + n], Q, n <= hmax)
         print(f"| real | {n:,} | {r['nlist']} | | {r['probes']:.1f} | {r['ivf']:.0f} | {r['own']:.2f} | "
-              f"{r['p90_to9']:.0f} | {fmt(r['hnsw'])} | | | |  ({time.time() - t0:.0f} s)", flush=True)
+              f"{r['p90_to9']:.0f} | {fmt(r['hnsw'])} | | | | {r['lid']:.1f} |  ({time.time() - t0:.0f} s)", flush=True)
     cache = {}
     for config in configs:
         model, gen = make(config, T, cache)
@@ -218,7 +222,8 @@ def main():
             rh = f["hnsw"] / r["hnsw"] if f["hnsw"] and r["hnsw"] else None
             print(f"| {config} ({K_} patches, noise {model.noise_scale_:.2f}) | {n:,} | {f['nlist']} | "
                   f"{f['nlist'] / K_:.2f} | {f['probes']:.1f} | {f['ivf']:.0f} | {f['own']:.2f} | {f['p90_to9']:.0f} | "
-                  f"{fmt(f['hnsw'])} | {f['ivf'] / r['ivf']:.2f} | {fmt(rh, '{:.2f}')} | {c2 if i == 0 else ''} |"
+                  f"{fmt(f['hnsw'])} | {f['ivf'] / r['ivf']:.2f} | {fmt(rh, '{:.2f}')} | {c2 if i == 0 else ''} | "
+                  f"{f['lid']:.1f} |"
                   f"  ({time.time() - t0:.0f} s)", flush=True)
 
 
