@@ -271,6 +271,7 @@ def test_label_errors_are_one_line_and_leave_nothing(data, tmp_path):
     assert r.exit_code == 1 and "no label model" in r.output and not (tmp_path / "board").exists()
 
 
+@pytest.mark.slow
 def test_labels_set_by_knobs_without_real_labels(data, tmp_path):
     """classes=C,purity=P,zipf=S: C classes with Zipf shares among the fakes and the purity asked; the classes
     anchor on fakes, so nothing comes from real labels; an unreachable purity is said, not faked."""
