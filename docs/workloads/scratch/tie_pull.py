@@ -22,8 +22,8 @@ the 1,000 held-out real queries against 1,000 fake queries (pooled / real side /
 distance computations at recall 0.95 (real queries on the n = 30,000 held-out real base, fake ones on the
 corpus model's fake base of n) and fake / real.
 
-Usage: python docs/workloads/scratch/tie_pull.py CORPUS QUERIES [VARIANT ...]
-(e.g. minilm-wordnet-all minilm-wordnet-lemmas; VARIANTs among top1, gap, top1-half, push-top1, top1-n,
+Usage: python docs/workloads/scratch/tie_pull.py CORPUS QUERIES [VARIANT ...] [--seed S]
+(S: the split's and the draws' seed, 0 by default, as `bench query-model --seed`; e.g. minilm-wordnet-all minilm-wordnet-lemmas; VARIANTs among top1, gap, top1-half, push-top1, top1-n,
 push-top1-n, all by default).
 Single-threaded (OMP_NUM_THREADS=1 and faiss.omp_set_num_threads(1)).
 """
@@ -209,4 +209,10 @@ def main(corpus_name, query_name, variants, n_fit=10_000, n_fit_queries=10_000, 
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3:] or ["top1", "gap", "top1-half", "push-top1", "top1-n", "push-top1-n"])
+    args, seed = sys.argv[1:], 0
+    if "--seed" in args:
+        i = args.index("--seed")
+        seed = int(args[i + 1])
+        args = args[:i] + args[i + 2:]
+    main(args[0], args[1], args[2:] or ["top1", "gap", "top1-half", "push-top1", "top1-n", "push-top1-n"],
+         random_state=seed)
