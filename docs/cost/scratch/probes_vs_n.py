@@ -27,6 +27,10 @@ CONFIG (default PatchPCA fits, noise calibrated as the product does, seed 0):
                        directions vary from place to place and neighbours share them.
   rot:S:Q:DEG          (b) per sub-cluster (S per patch, uniform) the patch's top Q principal directions are each
                        rotated by DEG degrees towards a random residual direction (orthonormal set).
+  casc:SIZES:SHARES:0   (tenth session) a cascade of shared offsets, variance preserving: per patch and level l,
+                       groups of about SIZE_l of the sample's fakes of that patch share a standard normal offset in
+                       the patch's principal coordinates, carrying a share SHARE_l of the in-patch variance (e.g.
+                       casc:4,40,400:0.2,0.2,0.2:0); the group count grows with n, so group sizes stay fixed.
   A trailing "@P" on sub/loc/rot uses n_patches = P instead of auto (e.g. sub:8:8:0.5@40).
   mix:K1,K2,...:W1,W2,...  (c) a mixture of scales: each fake comes from the default fit with n_patches = Ki
                        (noise calibrated per fit) with probability Wi (e.g. mix:40,160:0.5,0.5);
@@ -67,14 +71,16 @@ class Reshaped:
     """Fakes of a fitted PatchPCA (bridge 0) with per-sub-cluster residual or principal directions."""
 
     def __init__(self, model, kind, S, a, b, seed=11):
-        self.m, self.kind, self.S = model, kind, int(S)
+        self.m, self.kind, self.S = model, kind, int(S) if kind != "casc" else 1
         self.means = model.means_.astype(np.float32)
         self.V = model.components_.astype(np.float32)
         self.scale = np.sqrt(np.maximum(model.variances_ - model.noise_variance_[:, None], 0)).astype(np.float32)
         self.sigma = (model.noise_scale_ * np.sqrt(model.noise_variance_)).astype(np.float32)
         Kp, rank, d = self.V.shape
         rng = np.random.default_rng(seed)
-        self.sub = []  # per patch, per sub-cluster: (r, d) directions
+        self.sub = []
+        if kind == "casc":
+            self.S = 1  # per patch, per sub-cluster: (r, d) directions
         if kind in ("sub", "loc"):
             self.r, self.f = int(a), float(b)
             self.boost = math.sqrt(self.f * (d - rank) / self.r)
@@ -82,6 +88,10 @@ class Reshaped:
                 Vj = np.linalg.qr(self.V[j].T.astype(np.float64))[0].T
                 self.sub.append([residual_basis(Vj, self.r, rng) for _ in range(self.S)])
             self.anchors = rng.standard_normal((Kp, self.S, 3)).astype(np.float32)
+        elif kind == "casc":  # a cascade of shared offsets: levels of groups of a fixed size
+            self.sizes = [int(v) for v in str(S).split(",")]
+            self.shares = [float(v) for v in str(a).split(",")]
+            assert len(self.sizes) == len(self.shares) and sum(self.shares) < 1
         else:  # rot
             self.q, theta = int(a), math.radians(float(b))
             self.c, self.s = math.cos(theta), math.sin(theta)
@@ -100,7 +110,17 @@ class Reshaped:
             k = len(rows)
             z = rng.standard_normal((k, rank)).astype(np.float32)
             e = rng.standard_normal((k, d)).astype(np.float32) * self.sigma[j]
-            if self.kind in ("sub", "loc"):
+            if self.kind == "casc":
+                # variance preserving: a share a_l of the in-patch variance comes from the offset of the fake's
+                # group at level l (groups of about size_l fakes of this patch in this sample), the rest is its own
+                own = math.sqrt(1 - sum(self.shares))
+                z *= own
+                for size, share in zip(self.sizes, self.shares):
+                    groups = max(1, -(-k // size))
+                    table = rng.standard_normal((groups, rank)).astype(np.float32)
+                    z += math.sqrt(share) * table[rng.integers(0, groups, size=k)]
+                Y[rows] = self.means[j] + (z * self.scale[j]) @ self.V[j] + e
+            elif self.kind in ("sub", "loc"):
                 if self.kind == "sub":
                     s = rng.integers(0, self.S, size=k)
                 else:
