@@ -40,7 +40,8 @@ class Index:
     """An approximate nearest-neighbour index under inner product.
 
     Subclasses implement ``build``, ``search``, ``memory_bytes`` and, where the library counts distance
-    computations, ``reset_counters`` and ``distance_count``; a library that compiles code on first use
+    computations, ``reset_counters`` and ``distance_count``; where the library filters by attribute, ``filters =
+    True`` and ``search_filtered`` (the harness sets ``labels`` before ``build``: `bench filtered --index`); a library that compiles code on first use
     (numba) also implements ``warm_up``, so that the timed build does not include the compilation. An index
     that holds outside resources (a database server, a folder) acquires them in ``open`` and releases them in
     ``close``; the harness uses the index as a context manager (``with index:``), so ``close`` runs after the

@@ -285,7 +285,9 @@ class PgvectorIndex(LibraryIndex):
     FROM items ORDER BY embedding <#> $1 LIMIT k`` (``<#>`` is the negative inner product), with sequential
     scans disabled so that the planner always takes the index (checked after the build). pgvector counts no
     distance computations: the count is None. ``memory_bytes`` is ``pg_relation_size`` of the index (the
-    table, which holds the vectors too, is not counted). ``close`` stops the server and removes its folder.
+    table, which holds the vectors too, is not counted). ``close`` stops the server and removes its folder. With
+    ``labels`` set before ``build``, the table has a third column ``label integer`` and ``search_filtered`` adds
+    ``WHERE label = ANY(...)`` to the index scan (iterative scans on; the plan is checked after the build).
 
     Subclasses set ``method`` and ``setting`` (the query-time parameter's server setting), implement
     ``with_clause``, and pass their query parameter to ``set_setting``.
