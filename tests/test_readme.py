@@ -307,6 +307,36 @@ def filtered_row(label, r, name):
     return "| " + " | ".join(cells) + " |"
 
 
+PLUGIN_BOARDS = (("filtered-plugins-wordnet", "MiniLM-WordNet"), ("filtered-plugins-debian", "MiniLM-Debian"))
+PLUGINS = ("faiss-hnsw", "faiss-ivf", "hnswlib", "pgvector-hnsw")
+
+
+def plugin_row(label, r, name):
+    """One row of docs/workloads.md's plug-in table: per plug-in, fake / real cost at recall 0.95: distance
+    computations where the library counts them, else time per query (1 / the QPS ratio, marked t)."""
+    cells = [label, f"{r['filters'][name]['target']:.1%}"]
+    for index in PLUGINS:
+        ratio = r["indexes"][index]["ratios"][name]
+        if ratio["ndis"] is not None:
+            cells.append(f"{ratio['ndis']:.2f}")
+        elif ratio["qps"] is not None:
+            cells.append(f"t {1 / ratio['qps']:.2f}")
+        else:
+            cells.append("not reached")
+    return "| " + " | ".join(cells) + " |"
+
+
+def test_workloads_page_plugin_table_is_the_committed_boards():
+    import json
+
+    page = (ROOT / "docs" / "workloads.md").read_text()
+    for board, label in PLUGIN_BOARDS:
+        assert f"--out docs/workloads/{board} " in page
+        r = json.loads((ROOT / "docs" / "workloads" / board / "filtered.json").read_text())
+        for name in r["filters"]:
+            assert plugin_row(label, r, name) in page, (board, name)
+
+
 def test_workloads_page_filtered_table_is_the_committed_boards():
     """docs/workloads.md's filtered-search table, rendered from each board's filtered.json, with its purity line;
     and its commands name those boards."""
