@@ -326,26 +326,26 @@ def plugin_row(label, r, name):
     return "| " + " | ".join(cells) + " |"
 
 
-def test_workloads_page_plugin_table_is_the_committed_boards():
+def filtered_boards(boards, render):
+    """Each board of ``boards`` (folder, label) named by a command of docs/workloads.md and each of its rows, as
+    ``render`` makes them from its filtered.json, in the page; yields (label, board) for further checks."""
     import json
 
     page = (ROOT / "docs" / "workloads.md").read_text()
-    for board, label in PLUGIN_BOARDS:
+    for board, label in boards:
         assert f"--out docs/workloads/{board} " in page
         r = json.loads((ROOT / "docs" / "workloads" / board / "filtered.json").read_text())
         for name in r["filters"]:
-            assert plugin_row(label, r, name) in page, (board, name)
+            assert render(label, r, name) in page, (board, name)
+        yield page, label, r
+
+
+def test_workloads_page_plugin_table_is_the_committed_boards():
+    assert len(list(filtered_boards(PLUGIN_BOARDS, plugin_row))) == 2
 
 
 def test_workloads_page_filtered_table_is_the_committed_boards():
     """docs/workloads.md's filtered-search table, rendered from each board's filtered.json, with its purity line;
     and its commands name those boards."""
-    import json
-
-    page = (ROOT / "docs" / "workloads.md").read_text()
-    for board, label in FILTERED_BOARDS:
-        assert f"--out docs/workloads/{board} " in page
-        r = json.loads((ROOT / "docs" / "workloads" / board / "filtered.json").read_text())
-        for name in r["filters"]:
-            assert filtered_row(label, r, name) in page, (board, name)
+    for page, label, r in filtered_boards(FILTERED_BOARDS, filtered_row):
         assert f"{label}: real {r['purity']['real']:.3f}, fake {r['purity']['fake']:.3f}" in page
