@@ -251,6 +251,7 @@ def clustered(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow  # a full fit (4 s); quick-suite budget
 def test_fit_reports_its_stages_on_stderr_and_keeps_stdout(clustered):
     proc = cli("synth.cli", "fit", "x.npy", "-o", "m.safetensors", "--seed", 1, cwd=clustered)
     err = proc.stderr.splitlines()

@@ -78,6 +78,7 @@ def auto_fit():
     return X, PatchPCA(n_patches=40, rank=8, bridge="auto", random_state=0).fit(X)
 
 
+@pytest.mark.slow  # a bridge=auto fit on bundled rows (8 s with the fixture); quick-suite budget
 def test_bridge_auto_chooses_the_amount_whose_fakes_cost_most_like_the_training_rows(auto_fit):
     X, model = auto_fit
     cal = model.bridge_calibration_
@@ -101,6 +102,7 @@ def test_bridge_auto_chooses_the_amount_whose_fakes_cost_most_like_the_training_
     np.testing.assert_array_equal(again.sample(300, random_state=5), model.sample(300, random_state=5))
 
 
+@pytest.mark.slow  # a bridge=auto fit on bundled rows (8 s with the fixture); quick-suite budget
 def test_bridge_auto_model_file_round_trip_and_a_file_without_the_amount(auto_fit, tmp_path):
     from safetensors.numpy import load_file
 
@@ -116,6 +118,7 @@ def test_bridge_auto_model_file_round_trip_and_a_file_without_the_amount(auto_fi
     assert "bridge" not in load_file(str(tmp_path / "f.safetensors"))  # a number in the parameters is enough
 
 
+@pytest.mark.slow  # a bridge=auto fit on bundled rows (8 s with the fixture); quick-suite budget
 def test_bridge_auto_file_missing_its_amount_is_refused(auto_fit, tmp_path):
     import json
 
