@@ -720,7 +720,7 @@ def filtered_cmd(real, labels, out, selectivities, model, configs, n_fit, n, n_q
     from synth.errors import SynthError
     from synth.io.artifact import load_model
 
-    from .filtered import filtered_board, filtering_indexes, markdown, write_outputs
+    from .filtered import filtered_board, markdown, require_filtering, write_outputs
     from .indexes import require
 
     chosen = parse_configs(configs, {"default": ("patch", {})})
@@ -728,11 +728,7 @@ def filtered_cmd(real, labels, out, selectivities, model, configs, n_fit, n, n_q
         raise SynthError("--config: one configuration")
     if model and configs:
         raise SynthError("--model and --config: one or the other")
-    specs = require(indexes)
-    cannot = [spec.name for spec in specs if not spec.index_class().filters]
-    if cannot:
-        raise SynthError(f"index {', '.join(cannot)} cannot search under a filter (those that can: "
-                         f"{', '.join(filtering_indexes())})")
+    specs = require_filtering(require(indexes))
     gen = load_model(model) if model else None
     X = load_real(real)
     y = load_labels(labels, real, len(X))

@@ -75,22 +75,38 @@ def _hnsw(index, queries, neighbors, allowed):
     return np.array(recalls), np.array(costs)
 
 
-def measure(base, labels, queries, filters, k, bar=None):
-    """One corpus under every filter: realized selectivity and costs at the recall targets per family."""
+def filter_truths(base, labels, queries, filters, k):
+    """Per filter (name -> labels kept): the rows it keeps (a bool mask over ``base``) and, when at least ``k``,
+    its exact ground truth as a corpus for :func:`bench.runner.recall_at_k` (else None)."""
+    from types import SimpleNamespace
+
+    out = {}
+    for name, keep in filters.items():
+        allowed = np.isin(labels, keep)
+        truth = None
+        if allowed.sum() >= k:
+            ids = np.flatnonzero(allowed)
+            scores, local = knn(base[ids], queries, k=k)
+            truth = SimpleNamespace(base=base, queries=queries, similarities=scores, neighbors=ids[local],
+                                    metric="cosine")
+        out[name] = (allowed, truth)
+    return out
+
+
+def measure(base, queries, truths, k, bar=None):
+    """One corpus under every filter (``truths``: :func:`filter_truths`): realized selectivity and costs at the
+    recall targets per family."""
     cells = ivf_cells(base)
     sims = queries @ base.T  # for every filter's depth
     out = {}
     with faiss_single_thread():
         graph = hnsw_graph(base)
-        for name, keep in filters.items():
-            allowed = np.isin(labels, keep)
+        for name, (allowed, truth) in truths.items():
             row = {"selectivity": float(allowed.mean()), "rows": int(allowed.sum())}
-            if allowed.sum() < k:
+            if truth is None:
                 row.update({f: None for f in FAMILIES}, note=f"fewer than k = {k} rows pass the filter")
             else:
-                ids = np.flatnonzero(allowed)
-                scores, local = knn(base[ids], queries, k=k)
-                neighbors = ids[local]
+                scores, neighbors = truth.similarities, truth.neighbors
                 # depth: how many rows of the whole base are at least as near as the k-th row the filter keeps
                 depth = (sims >= scores[:, -1:] - 1e-6).sum(axis=1)
                 row["depth"] = {"median": float(np.median(depth)), "p90": float(np.percentile(depth, 90))}
@@ -103,18 +119,9 @@ def measure(base, labels, queries, filters, k, bar=None):
     return out
 
 
-def _truth(base, allowed, queries, k):
-    """Exact filtered ground truth as a corpus for :func:`bench.runner.recall_at_k`."""
-    from types import SimpleNamespace
-
-    ids = np.flatnonzero(allowed)
-    scores, local = knn(base[ids], queries, k=k)
-    return SimpleNamespace(base=base, queries=queries, similarities=scores, neighbors=ids[local], metric="cosine")
-
-
-def measure_indexes(specs, base, codes, queries, filters, k, repeats=3, bar=None):
+def measure_indexes(specs, base, codes, filters, truths, k, repeats=3, bar=None):
     """Index plug-ins that can filter, on one corpus: each built once with the row labels ``codes``, its query
-    parameter swept under every filter (``filters``: name -> label codes kept).
+    parameter swept under every filter (``filters``: name -> label codes kept; ``truths``: :func:`filter_truths`).
 
     Returns
     -------
@@ -128,8 +135,6 @@ def measure_indexes(specs, base, codes, queries, filters, k, repeats=3, bar=None
 
     from .runner import costs_at_targets, sweep
 
-    truths = {name: _truth(base, np.isin(codes, keep), queries, k) for name, keep in filters.items()
-              if np.isin(codes, keep).sum() >= k}
     out = {}
     for spec in specs:
         index = spec.create(spec.build_grid[0], *base.shape)
@@ -140,11 +145,12 @@ def measure_indexes(specs, base, codes, queries, filters, k, repeats=3, bar=None
             row = {"build_params": index.build_params, "build_seconds": round(time.perf_counter() - t0, 3),
                    "filters": {}}
             for name, keep in filters.items():
-                if name not in truths:
+                truth = truths[name][1]
+                if truth is None:
                     row["filters"][name] = None
                     continue
                 curve = sweep(index, spec, lambda Q, k_, keep=keep: index.search_filtered(Q, k_, keep),
-                              truths[name], k, repeats, stop_at=max(TARGETS),
+                              truth, k, repeats, stop_at=max(TARGETS),
                               values=filtered_values(spec, index, len(base)))
                 row["filters"][name] = costs_at_targets({"curve": curve}, TARGETS)
                 if bar is not None:
@@ -191,10 +197,7 @@ def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000,
         raise SynthError(f"{len(labels):,} labels for {len(real):,} rows", source)
     if any(not 0 < s <= 1 for s in selectivities):
         raise SynthError(f"selectivities must be in (0, 1], got {list(selectivities)}")
-    cannot = [spec.name for spec in indexes if not spec.index_class().filters]
-    if cannot:
-        raise SynthError(f"index {', '.join(cannot)} cannot search under a filter (those that can: "
-                         f"{', '.join(filtering_indexes())})")
+    require_filtering(indexes)
     if model is not None and getattr(model, "label_model_", None) is None:
         raise SynthError("the model file has no label model: fit it with `synth fit --labels`",
                          getattr(model, "path_", None))
@@ -231,17 +234,18 @@ def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000,
                          "selectivities": list(selectivities), "fit_seconds": fitted,
                          "model": getattr(model, "path_", None), "classes": len(lm.classes_),
                          "temperature": lm.temperature_},
-              "filters": filters,
-              "real": measure(base, base_labels, queries, keep, k, bar),
-              "fake": measure(fake_base, fake_labels, fake_queries, keep, k, bar)}
+              "filters": filters}
+    corpora = (("real", base, base_labels, queries), ("fake", fake_base, fake_labels, fake_queries))
+    truths = {corpus: filter_truths(b, y, q, keep, k) for corpus, b, y, q in corpora}
+    for corpus, b, _, q in corpora:
+        result[corpus] = measure(b, q, truths[corpus], k, bar)
     if indexes:
         vocab = sorted(set(lm.classes_) | {OTHER})
         codes = {c: i for i, c in enumerate(vocab)}
         kept = {name: [codes[c] for c in f] for name, f in keep.items()}
-        runs = {corpus: measure_indexes(indexes, b, np.array([codes[c] for c in y], dtype=np.int32), q, kept, k,
-                                        repeats, bar)
-                for corpus, b, y, q in (("real", base, base_labels, queries),
-                                        ("fake", fake_base, fake_labels, fake_queries))}
+        runs = {corpus: measure_indexes(indexes, b, np.array([codes[c] for c in y], dtype=np.int32), kept,
+                                        truths[corpus], k, repeats, bar)
+                for corpus, b, y, _ in corpora}
         result["indexes"] = {spec.name: {corpus: runs[corpus][spec.name] for corpus in runs} for spec in indexes}
         result["params"]["repeats"] = repeats
         for name, r in result["indexes"].items():
@@ -273,11 +277,16 @@ def filtered_values(spec, index, n):
     return values
 
 
-def filtering_indexes():
-    """Names of the installed plug-ins that can search under a filter (``Index.filters``)."""
+def require_filtering(specs):
+    """``specs`` (bench.indexes.IndexSpec), if every one can search under a filter (``Index.filters``); else a
+    one-line SynthError naming the installed plug-ins that can."""
     from .indexes import available, get
 
-    return [name for name in available() if get(name).index_class().filters]
+    cannot = [spec.name for spec in specs if not spec.index_class().filters]
+    if cannot:
+        can = [name for name in available() if get(name).index_class().filters]
+        raise SynthError(f"index {', '.join(cannot)} cannot search under a filter (those that can: {', '.join(can)})")
+    return specs
 
 
 def _plugin_ratio(fake, real):

@@ -396,7 +396,7 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
     from tqdm.auto import tqdm
 
     from .io.artifact import load_model, read_header
-    from .sampling.labels import label_files, plan_filters, write_filtered_truth, write_labels, write_query_labels
+    from .sampling.labels import label_files, plan_filters, write_label_outputs
     from .sampling.stream import output_files, parse_shard, sample_to_file, write_partial_truth, write_truth
 
     threads = threads or usable_cores()
@@ -454,19 +454,18 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
             click.echo(f"wrote {n_queries} queries{source} to {paths['queries']}, top-{k} neighbours to "
                        f"{paths['neighbors']}")
             _echo_hardness(info)
-    if "labels" in info:
-        lpaths = write_labels(out, info["labels"], gen.label_model_, info["start"], part)
+    written = write_label_outputs(out, info, getattr(gen, "label_model_", None), filters, dtype=dtype,
+                                  metric=gen.metric if hasattr(gen, "metric") else "cosine", shard=part)
+    if written["labels"]:
         click.echo(f"wrote the labels of rows {info['start']}..{info['stop'] - 1} "
-                   f"({len(gen.label_model_.classes_)} classes) to {lpaths['labels']}, the class names to "
-                   f"{lpaths['classes']}")
-    if "filtered" in info:
-        meta = write_filtered_truth(out, info["queries"], info["filtered"], filters, dtype=dtype,
-                                    metric=gen.metric if hasattr(gen, "metric") else "cosine")
+                   f"({len(gen.label_model_.classes_)} classes) to {written['labels']['labels']}, the class names to "
+                   f"{written['labels']['classes']}")
+    if written["filters"]:
         shares = ", ".join(f"{name}: {share:.2%} kept" for name, (_, _, share) in info["filtered"].items())
-        click.echo(f"wrote filtered top-{k} neighbours for {len(filters)} filters ({shares}), listed in {meta}")
-        if "query_labels" in info:
-            path = write_query_labels(out, info["query_labels"], gen.label_model_)
-            click.echo(f"wrote the queries' own labels (the per-query filter's) to {path}")
+        click.echo(f"wrote filtered top-{k} neighbours for {len(filters)} filters ({shares}), listed in "
+                   f"{written['filters']}")
+    if written["query_labels"]:
+        click.echo(f"wrote the queries' own labels (the per-query filter's) to {written['query_labels']}")
 
 
 def _echo_hardness(info):

@@ -215,12 +215,18 @@ class LabelModel:
         self._calibrate(F, nbrs, share, real_purity)
         if self.per_class:
             self._calibrate_classes(F, nbrs, share, class_purity(X[use], target, len(classes)))
-        self.fit_info_ = {"shares": {c: round(float(v), 6) for c, v in zip(classes, share)}, "rows": int(use.sum()),
-                          "classes": len(kept), "pooled_rows": int(rare.sum()) if pooled else 0,
-                          "left_out_rows": 0 if pooled else int(rare.sum()), "real_purity": round(real_purity, 4),
-                          "fake_purity": round(self._expected_purity(F, nbrs), 4),
-                          "temperature": round(float(self.temperature_), 4)}
+        self.fit_info_ = self._fit_info(F, nbrs, share, rows=int(use.sum()), classes=len(kept),
+                                        pooled_rows=int(rare.sum()) if pooled else 0,
+                                        left_out_rows=0 if pooled else int(rare.sum()),
+                                        real_purity=round(real_purity, 4))
         return self
+
+    def _fit_info(self, F, nbrs, share, **figures):
+        """The fit's figures: the class shares, ``figures``, then the purity reached among fakes ``F`` and the
+        temperature (in this order: it is the model file's header entry)."""
+        return {"shares": {c: round(float(v), 6) for c, v in zip(self.classes_, share)}, **figures,
+                "fake_purity": round(self._expected_purity(F, nbrs), 4),
+                "temperature": round(float(self.temperature_), 4)}
 
     def fit_knob(self, fakes, classes=20, purity=0.4, zipf=1.0):
         """Labels set by a knob, without real labels: ``classes`` classes with Zipf(``zipf``) shares (share of the
@@ -249,11 +255,8 @@ class LabelModel:
         self.shares_, self.background_ = share.astype(np.float32), float(self.background)
         nbrs = _neighbours(F)
         self._calibrate(F, nbrs, share, purity)
-        self.fit_info_ = {"shares": {c: round(float(v), 6) for c, v in zip(self.classes_, share)}, "rows": 0,
-                          "classes": classes, "pooled_rows": 0, "left_out_rows": 0,
-                          "knob": {"classes": classes, "purity": purity, "zipf": zipf},
-                          "fake_purity": round(self._expected_purity(F, nbrs), 4),
-                          "temperature": round(float(self.temperature_), 4)}
+        self.fit_info_ = self._fit_info(F, nbrs, share, rows=0, classes=classes, pooled_rows=0, left_out_rows=0,
+                                        knob={"classes": classes, "purity": purity, "zipf": zipf})
         return self
 
     def proba(self, X):

@@ -440,7 +440,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     from ..io.formats import count_duplicates, write_json
     from ..metrics.twosample import score
     from ..models.fitting import fit_rows
-    from ..sampling.labels import plan_filters, write_filtered_truth, write_labels
+    from ..sampling.labels import plan_filters, write_label_outputs
     from ..sampling.stream import sample_to_file, write_truth
 
     recipe = load_recipe(path)
@@ -518,16 +518,11 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
             paths = write_truth(target, info["queries"], info["neighbors"], info["scores"], dtype=s["dtype"],
                                 metric=f["metric"])
             written += sorted({str(p) for p in paths.values()})
-        if "labels" in info:
-            paths = write_labels(target, info["labels"], gen.label_model_, info["start"])
-            written += sorted({str(p) for p in paths.values()} - {str(target)})
-        if "filtered" in info:
-            written.append(str(write_filtered_truth(target, info["queries"], info["filtered"], filters,
-                                                    dtype=s["dtype"], metric=f["metric"])))
-        if "query_labels" in info:
-            from ..sampling.labels import write_query_labels
-
-            written.append(str(write_query_labels(target, info["query_labels"], gen.label_model_)))
+        done = write_label_outputs(target, info, getattr(gen, "label_model_", None), filters, dtype=s["dtype"],
+                                   metric=f["metric"])
+        if done["labels"]:
+            written += sorted({str(p) for p in done["labels"].values()} - {str(target)})
+        written += [str(done[key]) for key in ("filters", "query_labels") if done[key]]
 
     if recipe["bench"] is not None:
         step("bench")

@@ -209,7 +209,7 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     if lm is not None:
         info.update(label_paths=_merge_labels(out, n, count, lm), classes=len(lm.classes_))
     if filters:
-        from .labels import write_filtered_truth
+        from .labels import query_labels, write_label_outputs
 
         merged = {}
         for name in filters:
@@ -218,12 +218,13 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
             share = sum(p[2] * (b - a) for p, (a, b) in zip(parts, (shard_range(n, i, count) for i in range(count))))
             merged[name] = (ids, scores, share / n)
         info["filtered"] = merged
-        info["filters_path"] = write_filtered_truth(out, results[0][0], merged, filters, dtype=dtype,
-                                                    metric=getattr(gen, "metric", "cosine"))
+        found = {"queries": results[0][0], "filtered": merged}
         if PER_QUERY in filters:
-            from .labels import query_labels, write_query_labels
-
-            info["query_labels_path"] = write_query_labels(out, query_labels(gen, results[0][0], random_state), lm)
+            found["query_labels"] = query_labels(gen, results[0][0], random_state)
+        written = write_label_outputs(out, found, lm, filters, dtype=dtype, metric=getattr(gen, "metric", "cosine"))
+        info["filters_path"] = written["filters"]
+        if written["query_labels"]:
+            info["query_labels_path"] = written["query_labels"]
     if n_queries and k:
         ids, scores = merge_topk([(r[1], r[2]) for r in results], k)
         info.update(queries=results[0][0], neighbors=ids, scores=scores)

@@ -162,22 +162,20 @@ class FilteredTopK:
 
         self.filters, self.k = filters, k
         self.tops = {name: TopK(queries, k, metric) for name in filters if name != PER_QUERY}
+        self.per_query = {}
         if PER_QUERY in filters:
             if query_codes is None:
                 raise SynthError("the per-query filter needs the queries' labels")
             self.query_codes = np.asarray(query_codes)
             self.groups = {int(c): np.flatnonzero(self.query_codes == c) for c in np.unique(self.query_codes)}
             self.per_query = {c: TopK(np.asarray(queries)[idx], k, metric) for c, idx in self.groups.items()}
+        # every running top-k with the classes its rows must carry: one per named filter, one per query class
+        self.units = [(self.tops[name], f["ids"]) for name, f in filters.items() if name != PER_QUERY]
+        self.units += [(top, [c]) for c, top in self.per_query.items()]
 
     def add(self, block, offset, codes):
-        for name, f in self.filters.items():
-            if name == PER_QUERY:
-                continue
-            keep = np.flatnonzero(np.isin(codes, f["ids"]))
-            if len(keep):
-                self.tops[name].add(np.asarray(block)[keep], offset, row_ids=keep + offset)
-        for c, top in getattr(self, "per_query", {}).items():
-            keep = np.flatnonzero(codes == c)
+        for top, ids in self.units:
+            keep = np.flatnonzero(np.isin(codes, ids))
             if len(keep):
                 top.add(np.asarray(block)[keep], offset, row_ids=keep + offset)
 
@@ -195,6 +193,23 @@ class FilteredTopK:
                 kept += len(idx) * top.seen
             out[PER_QUERY] = (ids, scores, kept / max(nq * rows, 1))
         return {name: out[name] for name in self.filters}
+
+
+def write_label_outputs(out, info, lm, filters=None, dtype=np.float32, metric="cosine", shard=None):
+    """Everything label-related a sample run (:func:`synth.sampling.stream.sample_to_file`'s ``info``) leaves
+    beside corpus ``out``: its rows' labels (``info["labels"]``), each filter's ground truth and the filters' JSON
+    (``info["filtered"]``, with ``filters`` from :func:`plan_filters`), and the per-query filter's query labels
+    (``info["query_labels"]``). Returns the paths written: ``labels`` (of :func:`write_labels`), ``filters`` (the
+    JSON) and ``query_labels``, each None when not written."""
+    out_paths = {"labels": None, "filters": None, "query_labels": None}
+    if "labels" in info:
+        out_paths["labels"] = write_labels(out, info["labels"], lm, info["start"], shard)
+    if "filtered" in info:
+        out_paths["filters"] = write_filtered_truth(out, info["queries"], info["filtered"], filters, dtype=dtype,
+                                                    metric=metric)
+    if "query_labels" in info:
+        out_paths["query_labels"] = write_query_labels(out, info["query_labels"], lm)
+    return out_paths
 
 
 def query_labels(gen, queries, seed):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from bench.indexes.base import LibraryIndex, as_rows
+from bench.indexes.base import LibraryIndex, as_rows, padded
 from synth.errors import SynthError
 
 
@@ -57,14 +57,13 @@ class HnswlibHNSW(LibraryIndex):
             raise SynthError(f"{type(self).__name__}: build() before search()")
         keep = self.allowed(classes).tolist().__getitem__
         self.index_.set_ef(max(self.ef, k))
-        ids = np.full((len(Q), k), -1, dtype=np.int64)
-        for row, q in enumerate(as_rows(Q)):
+        found = []
+        for q in as_rows(Q):
             try:
-                found, _ = self.index_.knn_query(q, k=k, num_threads=1, filter=keep)
+                found.append(np.ravel(self.index_.knn_query(q, k=k, num_threads=1, filter=keep)[0]))
             except RuntimeError:  # fewer than k passing rows found: ask for as many as there can be
-                found = self._fewer(q, k, keep)
-            ids[row, :found.shape[-1]] = np.ravel(found)
-        return ids
+                found.append(np.ravel(self._fewer(q, k, keep)))
+        return padded(found, len(found), k)
 
     def _fewer(self, q, k, keep):
         for j in range(k - 1, 0, -1):
