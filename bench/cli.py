@@ -669,9 +669,13 @@ def parse_selectivities(ctx, param, value):
 @click.argument("real")
 @functools.partial(index_option, default_text="none; plug-ins that can filter: the faiss ones, hnswlib, "
                    "pgvector-hnsw, pgvector-ivfflat")
-@click.option("--labels", required=True, metavar="FILE|lexname|pos",
+@click.option("--labels", metavar="FILE|lexname|pos",
               help="One real label per row of REAL: a file (.npy, or text with one per line), or lexname / pos for "
                    "the WordNet sets (bundled, minilm-wordnet-all).")
+@click.option("--attribute", metavar="FILE|gloss-words",
+              help="Instead of --labels: one real number per row of REAL (a file, or gloss-words for the WordNet "
+                   "sets); each selectivity is then a range of values holding about that share of the training "
+                   "rows (a range filter), and the model's attribute model gives the fakes theirs.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Folder for filtered.json, filtered.md and filtered.png.")
 @click.option("--selectivity", "selectivities", default="0.001,0.01,0.1,0.5", show_default=True,
@@ -698,11 +702,12 @@ def parse_selectivities(ctx, param, value):
 @seed_option
 @reports
 @force_out
-def filtered_cmd(real, labels, out, selectivities, model, configs, n_fit, n, n_queries, k, as_json, seed, indexes,
-                 repeats):
+def filtered_cmd(real, labels, attribute, out, selectivities, model, configs, n_fit, n, n_queries, k, as_json, seed,
+                 indexes, repeats):
     """Filtered search on real data and on a labelled model's corpus: cost per selectivity, real vs fake.
 
-    A filter keeps the rows whose label is in a set of classes chosen for each target selectivity. Every query is
+    A filter keeps the rows whose label is in a set of classes chosen for each target selectivity (with
+    --attribute, the rows whose value lies in a range holding that share of the training rows). Every query is
     searched under every filter with exact filtered ground truth, on IVF (rows the filter rejects cost nothing, as
     in faiss with an IDSelector) and HNSW (faiss with an IDSelectorBitmap), one thread; the board reports distance
     computations at recall 0.90 / 0.95 / 0.99, fake / real at 0.95, and the label purity of the 10 nearest
@@ -715,8 +720,11 @@ def filtered_cmd(real, labels, out, selectivities, model, configs, n_fit, n, n_q
     \b
     Example:
       bench filtered minilm-wordnet-all --labels lexname -n 30000 --out results/filtered
+      bench filtered minilm-wordnet-all --attribute gloss-words -n 30000 --out results/range
     """
-    from synth.bundled import load_labels, load_real
+    from pathlib import Path
+
+    from synth.bundled import load_attribute, load_labels, load_real
     from synth.errors import SynthError
     from synth.io.artifact import load_model
 
@@ -728,13 +736,17 @@ def filtered_cmd(real, labels, out, selectivities, model, configs, n_fit, n, n_q
         raise SynthError("--config: one configuration")
     if model and configs:
         raise SynthError("--model and --config: one or the other")
+    if (labels is None) == (attribute is None):
+        raise SynthError("--labels or --attribute: one of the two")
     specs = require_filtering(require(indexes))
     gen = load_model(model) if model else None
     X = load_real(real)
-    y = load_labels(labels, real, len(X))
+    y = load_labels(labels, real, len(X)) if labels is not None else None
+    v = load_attribute(attribute, real, len(X)) if attribute is not None else None
     result = filtered_board(X, y, model=gen, config=next(iter(chosen.values())), n_fit=n_fit, n=n,
                             n_queries=n_queries, k=k, selectivities=selectivities, random_state=seed,
-                            verbose=progress(), source=real, indexes=specs, repeats=repeats)
+                            verbose=progress(), source=real, indexes=specs, repeats=repeats, attribute=v,
+                            attribute_name=Path(str(attribute)).stem if attribute is not None else "attribute")
     echo_board(result, write_outputs(result, out), markdown, as_json)
 
 if __name__ == "__main__":

@@ -75,14 +75,13 @@ def _hnsw(index, queries, neighbors, allowed):
     return np.array(recalls), np.array(costs)
 
 
-def filter_truths(base, labels, queries, filters, k):
-    """Per filter (name -> labels kept): the rows it keeps (a bool mask over ``base``) and, when at least ``k``,
-    its exact ground truth as a corpus for :func:`bench.runner.recall_at_k` (else None)."""
+def filter_truths(base, masks, queries, k):
+    """Per filter (name -> the rows it keeps, a bool mask over ``base``): the mask and, when it keeps at least
+    ``k`` rows, its exact ground truth as a corpus for :func:`bench.runner.recall_at_k` (else None)."""
     from types import SimpleNamespace
 
     out = {}
-    for name, keep in filters.items():
-        allowed = np.isin(labels, keep)
+    for name, allowed in masks.items():
         truth = None
         if allowed.sum() >= k:
             ids = np.flatnonzero(allowed)
@@ -159,20 +158,38 @@ def measure_indexes(specs, base, codes, filters, truths, k, repeats=3, bar=None)
     return out
 
 
-def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000, n=30_000, n_queries=500, k=10,
-                   selectivities=SELECTIVITIES, random_state=0, verbose=True, source=None, indexes=(), repeats=3):
-    """Filtered search cost on real data and on a labelled model's corpus of the same size.
+def range_codes(values, ranges):
+    """Codes of ``values`` under range filters (name -> ``[lo, hi]``) for plug-ins that filter by a set of codes:
+    ``(codes, kept)``, the code of a value its place among the ranges' ends (each range as ``lo <= v <= hi``), and
+    per filter the codes of exactly the values in its range."""
+    ends = np.unique(np.concatenate([[lo, np.nextafter(hi, np.inf)] for lo, hi in ranges.values()]))
+    codes = np.searchsorted(ends, values, side="right").astype(np.int32)
+    kept = {name: list(range(int(np.searchsorted(ends, lo, side="right")),
+                             int(np.searchsorted(ends, np.nextafter(hi, np.inf), side="right"))))
+            for name, (lo, hi) in ranges.items()}
+    return codes, kept
+
+
+def filtered_board(real, labels=None, model=None, config=("patch", {}), n_fit=10_000, n=30_000, n_queries=500, k=10,
+                   selectivities=SELECTIVITIES, random_state=0, verbose=True, source=None, indexes=(), repeats=3,
+                   attribute=None, attribute_name="attribute"):
+    """Filtered search cost on real data and on a labelled model's corpus of the same size: filters by label, or,
+    with ``attribute``, range filters on a numeric attribute.
 
     Parameters
     ----------
     real : ndarray of shape (n_rows, d)
         Real embeddings (normalized here).
-    labels : array-like of shape (n_rows,)
+    labels : array-like of shape (n_rows,), optional
         One real label per row.
     model : Generator, optional
-        A model read from a file with a label model (`synth fit --labels`), fitted on the first N rows of the
-        board's permutation; otherwise ``config`` (kind, params; default `synth fit`'s) and a label model are
-        fitted on them.
+        A model read from a file with a label model (`synth fit --labels`; with ``attribute``, an attribute model:
+        `synth fit --attribute`), fitted on the first N rows of the board's permutation; otherwise ``config``
+        (kind, params; default `synth fit`'s) and a label (attribute) model are fitted on them.
+    attribute : array-like of shape (n_rows,), optional
+        Instead of ``labels``: one real number per row. Each selectivity is a range of values (chosen from the
+        training rows' quantile table, :func:`synth.models.attributes.choose_range`), applied to both corpora; the
+        fake rows' values are those `synth sample` writes. ``attribute_name`` names it.
     n_fit, n, n_queries, k : int
         N, the base size of both corpora, queries, neighbours per query.
     selectivities : sequence of float in (0, 1]
@@ -186,31 +203,31 @@ def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000,
     Returns
     -------
     dict
-        ``params``, ``filters`` (per target: the classes and their training share), ``real`` and ``fake`` (per
-        filter: realized ``selectivity``, ``rows`` and per family the costs at the recall targets; and
-        ``purity``), ``ratios`` (fake / real at 0.95 per filter and family).
+        ``params``, ``filters`` (per target: the classes and their training share, or the range), ``real`` and
+        ``fake`` (per filter: realized ``selectivity``, ``rows`` and per family the costs at the recall targets;
+        and ``purity``, or with ``attribute`` ``neighbour_correlation``), ``ratios`` (fake / real at 0.95 per
+        filter and family).
     """
-    from .split import board_split
 
-    labels = np.asarray(labels).astype(str)
-    if len(labels) != len(real):
-        raise SynthError(f"{len(labels):,} labels for {len(real):,} rows", source)
+    ranged = attribute is not None
+    if (labels is None) != ranged:
+        raise SynthError("filtered_board: labels or an attribute, one of the two")
+    y = np.asarray(attribute, np.float64) if ranged else np.asarray(labels).astype(str)
+    if len(y) != len(real):
+        raise SynthError(f"{len(y):,} {'attribute values' if ranged else 'labels'} for {len(real):,} rows", source)
     if any(not 0 < s <= 1 for s in selectivities):
         raise SynthError(f"selectivities must be in (0, 1], got {list(selectivities)}")
     require_filtering(indexes)
-    if model is not None and getattr(model, "label_model_", None) is None:
-        raise SynthError("the model file has no label model: fit it with `synth fit --labels`",
+    need = "attribute_model_" if ranged else "label_model_"
+    if model is not None and getattr(model, need, None) is None:
+        raise SynthError("the model file has no " + ("attribute model: fit it with `synth fit --attribute`" if ranged
+                                                     else "label model: fit it with `synth fit --labels`"),
                          getattr(model, "path_", None))
-    real = metric_rows(real, "cosine", 2, source)
-    fit_rows, heldout, split = board_split(real, n_fit if model is None else None, random_state, model, source)
-    order = np.random.default_rng(random_state).permutation(len(real))
-    n_fit = split["n_fit"]
-    train_labels, held_labels = labels[order[:n_fit]], labels[order[n_fit:]]
-    if len(heldout) < n_queries + n:
-        raise SynthError(f"{len(real):,} real rows: {n_fit:,} fitted on, {n_queries:,} queries and a base of {n:,} "
-                         f"need {n_fit + n_queries + n:,}", source)
-    queries, base, base_labels = heldout[:n_queries], heldout[n_queries:n_queries + n], \
-        held_labels[n_queries:n_queries + n]
+    if ranged:
+        return _range_board(real, y, model, config, n_fit, n, n_queries, k, selectivities, random_state, verbose,
+                            source, indexes, repeats, attribute_name)
+    fit_rows, queries, base, train_labels, base_labels, n_fit = _board_rows(real, y, model, n_fit, n, n_queries,
+                                                                            random_state, source)
     fitted = None
     if model is None:
         from synth.models.fitting import fit_labels
@@ -236,7 +253,8 @@ def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000,
                          "temperature": lm.temperature_},
               "filters": filters}
     corpora = (("real", base, base_labels, queries), ("fake", fake_base, fake_labels, fake_queries))
-    truths = {corpus: filter_truths(b, y, q, keep, k) for corpus, b, y, q in corpora}
+    truths = {corpus: filter_truths(b, {name: np.isin(y, kept) for name, kept in keep.items()}, q, k)
+              for corpus, b, y, q in corpora}
     for corpus, b, _, q in corpora:
         result[corpus] = measure(b, q, truths[corpus], k, bar)
     if indexes:
@@ -256,6 +274,79 @@ def filtered_board(real, labels, model=None, config=("patch", {}), n_fit=10_000,
                         "fake": label_purity(fake_base[:m], fake_labels[:m])}
     result["ratios"] = {name: {f: _ratio(result["fake"][name][f], result["real"][name][f]) for f in FAMILIES}
                         for name in filters}
+    return result
+
+
+def _board_rows(real, y, model, n_fit, n, n_queries, random_state, source):
+    """The board's split of ``real`` and, in step, of ``y`` (labels or values): ``(fitting rows, queries, base,
+    y of the fitting rows, y of the base, N)`` (see :func:`filtered_board`)."""
+    from .split import board_split
+
+    real = metric_rows(real, "cosine", 2, source)
+    fit_rows, heldout, split = board_split(real, n_fit if model is None else None, random_state, model, source)
+    order = np.random.default_rng(random_state).permutation(len(real))
+    n_fit = split["n_fit"]
+    if len(heldout) < n_queries + n:
+        raise SynthError(f"{len(real):,} real rows: {n_fit:,} fitted on, {n_queries:,} queries and a base of {n:,} "
+                         f"need {n_fit + n_queries + n:,}", source)
+    held = y[order[n_fit:]]
+    return (fit_rows, heldout[:n_queries], heldout[n_queries:n_queries + n], y[order[:n_fit]],
+            held[n_queries:n_queries + n], n_fit)
+
+
+def _range_board(real, values, model, config, n_fit, n, n_queries, k, selectivities, random_state, verbose, source,
+                 indexes, repeats, name):
+    """:func:`filtered_board` with range filters on a numeric attribute (``values``, one per row of ``real``)."""
+    from synth.models.attributes import neighbour_correlation, normal_scores
+    from synth.sampling.attributes import RANGE, row_values
+
+    fit_rows, queries, base, train_values, base_values, n_fit = _board_rows(real, values, model, n_fit, n, n_queries,
+                                                                            random_state, source)
+    fitted = None
+    if model is None:
+        from synth.models.fitting import fit_attribute
+
+        model, fitted = fit_config("model", config[0], dict(config[1]), fit_rows, random_state)
+        model.attribute_model_ = fit_attribute(model, fit_rows, train_values, random_state, source, name)
+    am = model.attribute_model_
+    fake_base = np.concatenate(list(iter_rows(model, random_state, 0, n)))
+    fake_values = row_values(model, fake_base, random_state, 0)  # as `synth sample` draws them
+    fake_queries = draw_queries(model, random_state, n_queries, np.float32)
+    filters = {}
+    for s in selectivities:
+        lo, hi = am.range(s)
+        filters[f"{RANGE}{s:g}"] = {"target": s, "range": [lo, hi],
+                                    "train_share": float(np.mean((train_values >= lo) & (train_values <= hi)))}
+    ranges = {key: f["range"] for key, f in filters.items()}
+    bar = tqdm(total=2 * len(filters) * (1 + len(indexes)), desc="filters", disable=not verbose, leave=False)
+    result = {"params": {"n_fit": n_fit, "n": n, "n_queries": n_queries, "k": k, "seed": random_state,
+                         "selectivities": list(selectivities), "fit_seconds": fitted,
+                         "model": getattr(model, "path_", None), "attribute": am.name,
+                         "strength": am.strength_},
+              "filters": filters}
+    corpora = (("real", base, base_values, queries), ("fake", fake_base, fake_values, fake_queries))
+    truths = {corpus: filter_truths(b, {key: (v >= lo) & (v <= hi) for key, (lo, hi) in ranges.items()}, q, k)
+              for corpus, b, v, q in corpora}
+    for corpus, b, _, q in corpora:
+        result[corpus] = measure(b, q, truths[corpus], k, bar)
+    if indexes:
+        runs = {}
+        for corpus, b, v, _ in corpora:
+            codes, kept = range_codes(v, ranges)
+            runs[corpus] = measure_indexes(indexes, b, codes, kept, truths[corpus], k, repeats, bar)
+        result["indexes"] = {spec.name: {corpus: runs[corpus][spec.name] for corpus in runs} for spec in indexes}
+        result["params"]["repeats"] = repeats
+        for key, r in result["indexes"].items():
+            r["ratios"] = {f: _plugin_ratio(r["fake"]["filters"][f], r["real"]["filters"][f]) for f in filters}
+    bar.close()
+    m = min(n, PURITY_ROWS)
+    result["neighbour_correlation"] = {
+        "real": neighbour_correlation(base[:m], normal_scores(base_values[:m])),
+        "fake": neighbour_correlation(fake_base[:m], normal_scores(fake_values[:m]))}
+    result["quantiles"] = {corpus: np.percentile(v, [5, 25, 50, 75, 95]).tolist()
+                           for corpus, v in (("real", base_values), ("fake", fake_values))}
+    result["ratios"] = {key: {f: _ratio(result["fake"][key][f], result["real"][key][f]) for f in FAMILIES}
+                        for key in filters}
     return result
 
 
@@ -314,8 +405,14 @@ def markdown(result):
              "query, one thread)", "",
              "| target | classes kept | corpus | selectivity | depth median [p90] | IVF @0.90 / 0.95 / 0.99 | "
              "HNSW @0.90 / 0.95 / 0.99 | fake / real @0.95 IVF, HNSW |", "|---|---|---|---|---|---|---|---|"]
+    ranged = "attribute" in p
+    if ranged:
+        lines[2] = lines[2].replace("classes kept", f"range of {p['attribute']}")
     for name, f in result["filters"].items():
-        shown = ", ".join(f["classes"][:3]) + (f" +{len(f['classes']) - 3}" if len(f["classes"]) > 3 else "")
+        if ranged:
+            shown = f"{f['range'][0]:g} .. {f['range'][1]:g}"
+        else:
+            shown = ", ".join(f["classes"][:3]) + (f" +{len(f['classes']) - 3}" if len(f["classes"]) > 3 else "")
         for corpus in ("real", "fake"):
             r = result[corpus][name]
             cells = [" / ".join(_num(r[fam][t]) for t in ("0.90", "0.95", "0.99")) if r[fam] else "-"
@@ -349,6 +446,14 @@ def markdown(result):
                 last = ", ".join("-" if ratio[key] is None else f"{ratio[key]:.2f}" for key in ("ndis", "qps"))
                 lines.append(f"| {name} | {filt['target']:.1%} | {cells[0]} | {cells[1]} | {qps[0]} | {qps[1]} | "
                              f"{last} |")
+    if ranged:
+        c, qs = result["neighbour_correlation"], result["quantiles"]
+        lines += ["", f"Neighbour correlation of {p['attribute']} (its normal scores against those of the 10 nearest "
+                  f"neighbours, first {min(p['n'], PURITY_ROWS):,} rows of each base): real {c['real']:.3f}, fake "
+                  f"{c['fake']:.3f}; quantiles 5 / 25 / 50 / 75 / 95%: real "
+                  + " / ".join(f"{v:.4g}" for v in qs["real"]) + ", fake " + " / ".join(f"{v:.4g}" for v in qs["fake"])
+                  + f"; attribute model strength {p['strength']:.3f}."]
+        return "\n".join(lines) + "\n"
     pur = result["purity"]
     lines += ["", f"Label purity of the 10 nearest neighbours (first {min(p['n'], PURITY_ROWS):,} rows of each base): "
               f"real {pur['real']:.3f}, fake {pur['fake']:.3f} (difference {pur['fake'] - pur['real']:+.3f}); "

@@ -194,6 +194,44 @@ def named_labels(source, kind):
     return split_part(y, split[1]) if split else y
 
 
+ATTRIBUTE_KINDS = ("gloss-words",)  # the real numeric attributes of the WordNet sets: words in the gloss
+
+
+def _gloss_words(name):
+    if name == "bundled":
+        texts = load_minilm_wordnet(return_texts=True)[1]
+    else:
+        from .embed import wordnet_glosses
+
+        texts = [g for _, g in wordnet_glosses()]
+    return np.array([len(t.split()) for t in texts], np.float64)
+
+
+ATTRIBUTED = {"bundled": _gloss_words, "minilm-wordnet-all": _gloss_words}
+
+
+def load_attribute(attribute, source, n_rows):
+    """A numeric attribute of the rows of ``source``: a file (:func:`synth.models.attributes.read_values`) or, for
+    ``bundled`` and ``minilm-wordnet-all`` (and their :train / :heldout), the named kind ``gloss-words`` (the
+    number of words in each row's gloss, in :func:`load_real`'s order); checked to hold one value per row."""
+    from pathlib import Path
+
+    from .models.attributes import read_values
+
+    if Path(attribute).is_file() or attribute not in ATTRIBUTE_KINDS:  # a file wins, as for REAL
+        return read_values(attribute, n_rows)
+    split = named_split(source)
+    name = split[0] if split else str(source)
+    if name not in ATTRIBUTED:
+        raise SynthError(f"the named attribute {attribute!r} exists for {', '.join(ATTRIBUTED)} (and their :train / "
+                         f":heldout), not for {source!r}: give a file of one number per row")
+    v = ATTRIBUTED[name](name)
+    v = split_part(v, split[1]) if split else v
+    if len(v) != n_rows:
+        raise SynthError(f"{len(v):,} {attribute} values for {n_rows:,} rows", source)
+    return v
+
+
 def load_labels(labels, source, n_rows):
     """Labels for the rows of ``source``: a named label kind (:func:`named_labels`) or a labels file
     (:func:`synth.models.labels.read_labels`), checked to hold one label per row."""

@@ -88,6 +88,11 @@ def format_membership(result):
     lines = [f"Membership inference: {result['n']:,} training rows (members) against {result['n']:,} held-out rows "
              f"(non-members); nearest_fake searches {result['n_fakes']:,} sampled rows. AUC 0.5 and TPR 0.01 "
              "= no leak.", "", *membership_table(result["attacks"])]
+    sh = result.get("shadow")
+    if sh:
+        lines += ["", f"shadow_lira: {sh['shadows']} shadow models of {sh['n_patches']} patches, each fitted on "
+                      f"{sh['rows']:,} of {sh['pool']:,} held-out rows not scored" if sh["ran"]
+                  else f"shadow_lira did not run: {sh['why']}"]
     lines += ["", f"Check (every attack AUC <= {result['max_auc']} and TPR <= {result['max_tpr']}): {result['check']}"]
     return "\n".join(lines)
 

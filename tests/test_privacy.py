@@ -7,7 +7,14 @@ from conftest import save_real_split
 from sklearn.metrics import roc_auc_score
 
 from synth.cli import main
-from synth.metrics.privacy import check_membership, membership_attacks, roc_figures, subspace_residual
+from synth.metrics.privacy import (
+    check_membership,
+    membership_attacks,
+    roc_figures,
+    shadow_lira,
+    shadow_models,
+    subspace_residual,
+)
 from synth.models import PatchPCA, RandomSphere
 from synth.models.fitting import fit_model
 
@@ -45,6 +52,33 @@ def test_the_attack_has_teeth_on_a_patch_model(real):
     # the score is minus the residual share outside the nearest patch's directions: in (-1, 0], members higher
     s_train, s_held = subspace_residual(model, train[:500]), subspace_residual(model, heldout[:500])
     assert np.all(s_train <= 0) and np.all(s_train > -1) and np.median(s_train) > np.median(s_held)
+
+
+@pytest.mark.slow
+def test_the_shadow_attack_finds_members_and_nothing_among_non_members(real, tmp_path):
+    """Offline LiRA with shadow models fitted on held-out rows that are not scored: members of a leaking model
+    stand out; two sets of non-members do not (the control: the same scores, no membership to find)."""
+    train, heldout = np.load(real / "train.npy"), np.load(real / "heldout.npy")
+    model = PatchPCA(n_patches=40, rank=16, noise_scale=1.0, random_state=0).fit(train)
+    result = membership_attacks(model, train, heldout, n=1000, n_fakes=3000, n_boot=50, shadows=3)
+    assert result["shadow"] == {"ran": True, "shadows": 3, "rows": 2000, "pool": 2000, "n_patches": 27}
+    a = result["attacks"]["shadow_lira"]
+    assert a["auc"] > 0.9 and a["tpr_at_1pct_fpr"] > 0.2
+    pool, a_rows, b_rows = heldout[:1800], heldout[1800:2400], heldout[2400:]
+    shadows = shadow_models(model, pool, 3, 1500, random_state=1)
+    assert all(m.n_patches_ == 20 and m.noise_scale_ == model.noise_scale_ for m in shadows)
+    first, second = shadow_lira(model, shadows, a_rows, b_rows)
+    auc = roc_figures(first, second)[0]
+    assert 0.42 < auc < 0.58
+    # too few held-out rows left for the shadows: said, not run
+    small = membership_attacks(model, train, heldout[:1500], n=1000, n_fakes=2000, n_boot=20, shadows=2)
+    assert not small["shadow"]["ran"] and "500 held-out rows are left" in small["shadow"]["why"]
+    assert "shadow_lira" not in small["attacks"]
+    fit_model(real / "train.npy", tmp_path / "m.safetensors", params=dict(n_patches=40, rank=16, noise_scale=1.0))
+    r = run("audit", tmp_path / "m.safetensors", "--train", real / "train.npy", "--heldout", real / "heldout.npy",
+            "--n", 500, "--fakes", 2000, "--shadows", 2)
+    assert r.exit_code == 0 and "| shadow_lira |" in r.output
+    assert "2 shadow models of 33 patches, each fitted on 2,500 of 2,500 held-out rows" in r.output
 
 
 def test_a_model_that_knows_nothing_leaks_nothing(real):

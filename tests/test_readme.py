@@ -349,3 +349,51 @@ def test_workloads_page_filtered_table_is_the_committed_boards():
     and its commands name those boards."""
     for page, label, r in filtered_boards(FILTERED_BOARDS, filtered_row):
         assert f"{label}: real {r['purity']['real']:.3f}, fake {r['purity']['fake']:.3f}" in page
+
+
+RANGE_BOARDS = (("range-wordnet", "MiniLM-WordNet, gloss words"), ("range-debian", "MiniLM-Debian, installed kB"))
+
+
+def range_row(label, r, name):
+    """One row of docs/workloads.md's range-filter table, rendered from a board's filtered.json."""
+    f, real, fake = r["filters"][name], r["real"][name], r["fake"][name]
+    end = lambda v: f"{v:,.0f}" if v == int(v) else f"{v:,.1f}"  # noqa: E731
+    cells = [label, f"{f['target']:.1%}", f"{end(f['range'][0])} .. {end(f['range'][1])}",
+             f"{real['selectivity']:.2%} / {fake['selectivity']:.2%}",
+             f"{real['depth']['median']:,.0f} / {fake['depth']['median']:,.0f}",
+             f"{real['ivf']['0.95']:,.0f} / {fake['ivf']['0.95']:,.0f}",
+             f"{real['hnsw']['0.95']:,.0f} / {fake['hnsw']['0.95']:,.0f}",
+             f"{r['ratios'][name]['ivf']:.2f}, {r['ratios'][name]['hnsw']:.2f}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def test_workloads_page_range_table_is_the_committed_boards():
+    """docs/workloads.md's range-filter table, rendered from each board's filtered.json, with the neighbour
+    correlations; and its commands name those boards."""
+    for page, label, r in filtered_boards(RANGE_BOARDS, range_row):
+        c = r["neighbour_correlation"]
+        assert f"{label.split(',')[0].split('-')[1]} real {c['real']:.3f}, fake {c['fake']:.3f}" in page
+
+
+SHADOW_AUDITS = (("bundled-10000", "bundled, 10,000"), ("minilm-word-table-10000", "minilm-word-table, 10,000"),
+                 ("minilm-wordnet-all-10000", "minilm-wordnet-all, 10,000"),
+                 ("minilm-wordnet-all-100000", "minilm-wordnet-all, 100,000"),
+                 ("bundled-copying", "bundled, 10,000, the copying fit"))
+
+
+def shadow_row(label, r):
+    """One row of docs/privacy.md's shadow-attack table, from a committed `synth audit --json` output."""
+    s, a, sub = r["shadow"], r["attacks"]["shadow_lira"], r["attacks"]["subspace_residual"]
+    return (f"| {label} | {s['shadows']} x {s['rows']:,} rows, {s['n_patches']} patches | "
+            f"{a['auc']:.3f} [{a['auc_ci'][0]:.3f}-{a['auc_ci'][1]:.3f}] / {a['tpr_at_1pct_fpr']:.3f} | "
+            f"{sub['auc']:.3f} / {sub['tpr_at_1pct_fpr']:.3f} |")
+
+
+def test_privacy_page_shadow_table_is_the_committed_audits():
+    import json
+
+    page = (ROOT / "docs" / "privacy.md").read_text()
+    for name, label in SHADOW_AUDITS:
+        assert f"docs/privacy/shadow/{name}.json" in page, name
+        r = json.loads((ROOT / "docs" / "privacy" / "shadow" / f"{name}.json").read_text())
+        assert shadow_row(label, r) in page, name

@@ -76,6 +76,13 @@ fit:
     (GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  labels: lexname")
      + "sample:\n  - path: a.fbin\n    n: 10\n    queries: 5\n    neighbors: 3\n    filter_selectivity: [0, 0.1]\n",
      16, ["sample[0].filter_selectivity", "in (0, 1]", "0"]),
+    (GOOD + "sample:\n  - path: a.fbin\n    n: 10\n    queries: 5\n    neighbors: 3\n    range_selectivity: [0.1]\n",
+     15, ["sample[0].range_selectivity", "needs source.attribute"]),
+    (GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  attribute: gloss-words")
+     + "sample:\n  - path: a.fbin\n    n: 10\n    queries: 5\n    neighbors: 3\n    range_selectivity: [2]\n",
+     16, ["sample[0].range_selectivity", "in (0, 1]", "2"]),
+    (GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  attribute: sizes.npy"), 4,
+     ["source.attribute", "no such file", "sizes.npy"]),
 ])
 def test_bad_recipes_name_the_file_and_line(tmp_path, text, line, words):
     path = tmp_path / "bad.yml"
@@ -110,7 +117,8 @@ def test_a_small_recipe_runs_end_to_end(tmp_path):
 
     from synth.sampling.labels import read_spmat
 
-    text = GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  labels: lexname") + """score:
+    text = GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  labels: lexname\n  attribute: gloss-words") \
+        + """score:
   n: 1000
 sample:
   - path: out/fake.fbin
@@ -123,6 +131,7 @@ sample:
     queries: 20
     neighbors: 5
     filter_selectivity: [0.1]
+    range_selectivity: [0.2]
 bench:
   n: 1000
   queries: 100
@@ -157,19 +166,23 @@ publish:
 
     assert pq.read_table(out / "out" / "labelled.labels.parquet").num_rows == 3000
     filters = json.loads((out / "out" / "labelled.filters.json").read_text())
-    assert 0.03 < next(iter(filters.values()))["share"] < 0.3
+    assert 0.03 < filters["0.1"]["share"] < 0.3 and 0.05 < filters["range-0.2"]["share"] < 0.5
+    # the recipe's attribute: an attribute model, every row's value beside each corpus
+    assert gen.attribute_model_.name == "gloss-words"
+    words = pq.read_table(out / "out" / "labelled.attribute.parquet").to_pydict()["gloss-words"]
+    assert len(words) == 3000 and 5 < np.median(words) < 20 and len(np.load(out / "out" / "fake.attribute.npy")) == 2000
     bench = json.loads((out / "bench" / "results.json").read_text())
     assert set(bench["results"]) == {"faiss-hnsw"} and set(bench["results"]["faiss-hnsw"]) == {"real", "fake", "fog",
                                                                                             "random"}
     corpus = datasets.load_dataset(str(out / "publish"), "corpus", split="train", cache_dir=str(tmp_path / "c"))
-    assert len(corpus) == 1500 and "label" in corpus.features
+    assert len(corpus) == 1500 and "label" in corpus.features and "gloss-words" in corpus.features
     card = (out / "publish" / "README.md").read_text()
     assert "# Tiny" in card and "- test" in card
     summary = json.loads((out / "recipe.json").read_text())
     assert set(summary["seconds"]) == {"source", "fit", "score", "sample[0]", "sample[1]", "bench", "publish"}
     assert summary["n_train"] == 3000 and summary["n_heldout"] == 21000
     # no real row is written anywhere: the model's training rows are not in the outputs
-    assert not list(out.rglob("*.npy"))
+    assert not [p for p in out.rglob("*.npy") if not p.name.endswith(".attribute.npy")]
     r = run("recipe", "run", tmp_path / "tiny.yml", "--out", out)  # refuses to write into a full folder
     assert r.exit_code == 1 and "--force" in r.output
 

@@ -23,6 +23,7 @@ FORMAT = "synth-model"
 SCHEMA_VERSION = 1
 QUERY_PREFIX = "queries."  # the arrays of a query model stored beside the corpus model
 LABEL_PREFIX = "labels."  # the arrays of a label model (synth.models.labels)
+ATTRIBUTE_PREFIX = "attribute."  # the arrays of a numeric attribute model (synth.models.attributes)
 
 
 def _models():
@@ -68,7 +69,9 @@ def model_bytes(model, fit_data=None, stats=None, fit_check=None):
     bytes.
 
     A model with a label model (``model.label_model_``, `synth fit --labels`) stores its arrays under the prefix
-    ``labels.`` and its classes, parameters and fit figures in the header's ``labels`` entry.
+    ``labels.`` and its classes, parameters and fit figures in the header's ``labels`` entry; one with a numeric
+    attribute model (``model.attribute_model_``, `synth fit --attribute`) under ``attribute.`` and the header's
+    ``attribute`` entry.
     """
     model._check_fitted()
     arrays = {name: np.ascontiguousarray(a) for name, a in model._arrays().items()}
@@ -90,6 +93,11 @@ def model_bytes(model, fit_data=None, stats=None, fit_check=None):
         arrays.update({LABEL_PREFIX + name: np.ascontiguousarray(a) for name, a in lm._arrays().items()})
         header["labels"] = {"classes": list(lm.classes_), "params": {"min_points": lm.min_points, "C": lm.C},
                             "fit": getattr(lm, "fit_info_", None)}
+    am = getattr(model, "attribute_model_", None)
+    if am is not None:
+        arrays.update({ATTRIBUTE_PREFIX + name: np.ascontiguousarray(a) for name, a in am._arrays().items()})
+        header["attribute"] = {"name": am.name, "params": {"min_points": am.min_points, "alpha": am.alpha},
+                               "fit": getattr(am, "fit_info_", None)}
     header["checksum"] = _checksum(header, arrays)
     # one metadata key: the JSON text is ours, so the file's bytes do not depend on map ordering
     return save(arrays, metadata={"synth": json.dumps(header, sort_keys=True)})
@@ -170,7 +178,7 @@ def load_model(path):
         a = arrays[name]
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             raise SynthError(f"model array {name!r} holds NaN or infinite values", path)
-    own = {name: a for name, a in arrays.items() if not name.startswith((QUERY_PREFIX, LABEL_PREFIX))}
+    own = {name: a for name, a in arrays.items() if not name.startswith((QUERY_PREFIX, LABEL_PREFIX, ATTRIBUTE_PREFIX))}
     model = _build(cls, header, own, path)
     if isinstance(header.get("queries"), dict):
         q = header["queries"]
@@ -188,9 +196,27 @@ def load_model(path):
     if isinstance(header.get("labels"), dict):
         model.label_model_ = _label_model(header["labels"], {name[len(LABEL_PREFIX):]: a for name, a in arrays.items()
                                                              if name.startswith(LABEL_PREFIX)}, model, path)
+    if isinstance(header.get("attribute"), dict):
+        model.attribute_model_ = _attribute_model(header["attribute"], {
+            name[len(ATTRIBUTE_PREFIX):]: a for name, a in arrays.items() if name.startswith(ATTRIBUTE_PREFIX)},
+            model, path)
     model.header_ = header
     model.path_ = str(path)
     return model
+
+
+def _attribute_model(entry, arrays, model, path):
+    from ..models.attributes import AttributeModel
+
+    try:
+        am = AttributeModel(name=str(entry.get("name", "attribute")), **entry.get("params", {}))._set_arrays(arrays)
+    except (KeyError, TypeError, ValueError) as e:
+        raise SynthError(f"attribute model arrays are malformed ({e})", path) from None
+    if am.coef_.shape[0] != model.n_features_:
+        raise SynthError(f"the attribute model has dimension {am.coef_.shape[0]}, the corpus model "
+                         f"{model.n_features_}", path)
+    am.fit_info_ = entry.get("fit")
+    return am
 
 
 def _label_model(entry, arrays, model, path):

@@ -12,6 +12,15 @@ a high score says "this row was in the training set". The attacks here are the o
 - ``nearest_patch_mean`` (patch models): the cosine to the nearest patch mean.
 - ``nearest_fake`` (any model): the cosine to the nearest of ``n_fakes`` sampled rows, the attack on a
   published corpus without its model file.
+- ``shadow_lira`` (patch models, with ``shadows`` > 0): the offline likelihood-ratio attack of Carlini et al.
+  ("Membership Inference Attacks From First Principles", IEEE S&P 2022) with shadow models. The attacker fits
+  ``shadows`` models of the target's kind and parameters (its patch count scaled to the shadow's rows, its noise
+  scale and bridge amount) on real rows of its own, drawn from the held-out rows that are not scored (so no
+  candidate is in any shadow's training set), and scores every candidate by how far the target model's three
+  patch statistics above sit from the same statistics under the shadow models, per candidate: the sum over the
+  three of ``(s_target(x) - mean_shadow(x)) / sd``, ``sd`` the statistic's shadow spread pooled over candidates
+  (the paper's fixed variance, for few shadows). A row that is merely typical scores high under every model and
+  cancels out; what is left is what fitting on the row added.
 
 Each attack is scored on ``n`` training rows (members) and ``n`` held-out rows (non-members): ROC AUC
 (0.5 = no leak) and the true-positive rate at a 1% false-positive rate (0.01 = no leak), with 95%
@@ -93,6 +102,47 @@ def nearest_fake(fakes, X):
     return index.search(np.ascontiguousarray(_unit64(X), dtype=np.float32), 1)[0][:, 0].astype(np.float64)
 
 
+SHADOW_FEATURES = ("subspace_residual", "likelihood", "nearest_patch_mean")
+
+
+def patch_features(model, X):
+    """The three patch statistics of rows ``X`` under ``model``, shape (3, n) in :data:`SHADOW_FEATURES` order."""
+    return np.stack([subspace_residual(model, X), likelihood(model, X), nearest_patch_mean(model, X)])
+
+
+def shadow_models(model, pool, n_shadows, n_rows, random_state=0):
+    """``n_shadows`` models of ``model``'s kind and parameters, each fitted on ``n_rows`` rows drawn from ``pool``
+    (the patch count scaled to ``n_rows`` from the target's, its noise scale and bridge amount, no copy guard:
+    the target's count is known)."""
+    from ..models.patch import PatchPCA
+    from ..progress import muted
+
+    params = model.get_params()
+    n_fit = int(model.counts_.sum())
+    params.update(n_patches=max(1, round(model.n_patches_ * n_rows / n_fit)), noise_scale=float(model.noise_scale_),
+                  bridge=float(model.bridge_), copy_guard=False, verbose=0)
+    rng = np.random.default_rng(random_state)
+    out = []
+    for i in range(n_shadows):
+        stage(f"membership attacks: shadow model {i + 1} of {n_shadows} on {n_rows:,} rows", step="shadows")
+        rows = pool[np.sort(rng.choice(len(pool), n_rows, replace=False))]
+        with muted():
+            out.append(PatchPCA(**{**params, "random_state": int(rng.integers(2**31))}).fit(rows))
+    return out
+
+
+def shadow_lira(model, shadows, members, others):
+    """Offline LiRA scores of ``members`` and ``others`` (see the module's text): ``(member_scores,
+    other_scores)``."""
+    X = np.concatenate([members, others])
+    target = patch_features(model, X)
+    out = np.stack([patch_features(m, X) for m in shadows])  # (shadows, 3, n)
+    mean = out.mean(axis=0)
+    sd = np.sqrt(np.mean(out.var(axis=0, ddof=1 if len(shadows) > 1 else 0), axis=1, keepdims=True))
+    z = ((target - mean) / np.maximum(sd, 1e-12)).sum(axis=0)
+    return z[:len(members)], z[len(members):]
+
+
 def roc_figures(members, others, fpr=TARGET_FPR):
     """ROC AUC of ``members`` scores against ``others`` (ties count half) and the largest true-positive rate
     at a false-positive rate <= ``fpr``."""
@@ -120,10 +170,17 @@ def attack_summary(members, others, n_boot=N_BOOT, seed=0):
             "tpr_at_1pct_fpr": round(tpr, 4), "tpr_ci": [round(float(lo[1]), 4), round(float(hi[1]), 4)]}
 
 
-def attacks_plan(model=None, n_fakes=100_000, fakes=None, **_):
+def attacks_plan(model=None, n_fakes=100_000, fakes=None, shadows=0, train=None, **_):
     """The steps of :func:`membership_attacks` and their seconds (:mod:`synth.progress`)."""
-    return attack_steps(getattr(model, "kind", None) == "patch", n_fakes if fakes is None else len(fakes),
-                        sample=fakes is None)
+    patch = getattr(model, "kind", None) == "patch"
+    steps = attack_steps(patch, n_fakes if fakes is None else len(fakes), sample=fakes is None)
+    if patch and shadows:
+        rows = len(train) if train is not None else 10_000
+        steps += [("shadows", SHADOW_SECONDS * shadows * rows / 10_000), ("shadow_lira", 6.0 * (shadows + 1))]
+    return steps
+
+
+SHADOW_SECONDS = 9.0  # one shadow patch model of 10,000 bundled 384-d rows at a fixed noise scale (2 cores)
 
 
 def attack_steps(patch, n_fakes, sample):
@@ -137,7 +194,8 @@ def attack_steps(patch, n_fakes, sample):
 
 
 @planned(attacks_plan)
-def membership_attacks(model, train, heldout, n=5000, n_fakes=100_000, random_state=0, n_boot=N_BOOT, fakes=None):
+def membership_attacks(model, train, heldout, n=5000, n_fakes=100_000, random_state=0, n_boot=N_BOOT, fakes=None,
+                       shadows=0):
     """Run every attack that applies to ``model`` on ``n`` training rows and ``n`` held-out rows.
 
     Parameters
@@ -153,18 +211,24 @@ def membership_attacks(model, train, heldout, n=5000, n_fakes=100_000, random_st
     fakes : ndarray of shape (n_rows, n_features), optional
         The rows the nearest-fake attack searches instead of ``n_fakes`` fresh samples: a published corpus
         (publish passes its first rows), so the attack is on what is released.
+    shadows : int
+        Patch models: also run ``shadow_lira`` with this many shadow models, each fitted on as many rows as the
+        target (at most the held-out rows left after the ``n`` scored ones) drawn from the held-out rows that are
+        not scored; skipped, with the reason in ``shadow``, when fewer than 1,000 are left.
 
     Returns
     -------
     dict
-        ``n``, ``n_fakes``, ``attacks`` (per attack: ``auc``, ``auc_ci``, ``tpr_at_1pct_fpr``, ``tpr_ci``),
+        ``n``, ``n_fakes``, ``shadow`` (the shadow attack's set-up, or why it did not run; None when not asked),
+        ``attacks`` (per attack: ``auc``, ``auc_ci``, ``tpr_at_1pct_fpr``, ``tpr_ci``),
         ``worst`` (the attack with the highest AUC), ``passed``, ``check`` (the verdict in words),
         ``max_auc`` and ``max_tpr``.
     """
     n = int(min(n, len(train), len(heldout)))
     rng = np.random.default_rng(random_state)
     members = np.asarray(train)[np.sort(rng.choice(len(train), n, replace=False))]
-    others = np.asarray(heldout)[np.sort(rng.choice(len(heldout), n, replace=False))]
+    scored = np.sort(rng.choice(len(heldout), n, replace=False))
+    others = np.asarray(heldout)[scored]
     scorers = {}
     if getattr(model, "kind", None) == "patch":
         scorers = {"subspace_residual": lambda X: subspace_residual(model, X),
@@ -181,10 +245,27 @@ def membership_attacks(model, train, heldout, n=5000, n_fakes=100_000, random_st
     for name, f in scorers.items():
         stage(f"membership attacks: {name.replace('_', ' ')}, {n:,} members and non-members", step=name)
         attacks[name] = attack_summary(f(members), f(others), n_boot=n_boot, seed=random_state)
+    shadow = None
+    if shadows and getattr(model, "kind", None) == "patch":
+        pool = np.delete(np.asarray(heldout), scored, axis=0)
+        rows = int(min(model.counts_.sum(), len(pool)))
+        if rows < SHADOW_MIN_ROWS:
+            shadow = {"ran": False, "why": f"{len(pool):,} held-out rows are left after the {n:,} scored ones; the "
+                                           f"shadow models need at least {SHADOW_MIN_ROWS:,}"}
+        else:
+            models = shadow_models(model, pool, shadows, rows, random_state + 2)
+            stage(f"membership attacks: shadow LiRA, {n:,} members and non-members", step="shadow_lira")
+            attacks["shadow_lira"] = attack_summary(*shadow_lira(model, models, members, others), n_boot=n_boot,
+                                                    seed=random_state)
+            shadow = {"ran": True, "shadows": int(shadows), "rows": rows, "pool": int(len(pool)),
+                      "n_patches": int(models[0].n_patches_)}
     passed, check = check_membership(attacks)
     worst = max(attacks, key=lambda a: attacks[a]["auc"])
-    return {"n": n, "n_fakes": int(n_fakes), "attacks": attacks, "worst": worst, "passed": passed,
+    return {"n": n, "n_fakes": int(n_fakes), "shadow": shadow, "attacks": attacks, "worst": worst, "passed": passed,
             "check": check, "max_auc": MAX_AUC, "max_tpr": MAX_TPR}
+
+
+SHADOW_MIN_ROWS = 1000  # fewer held-out rows left for the shadow models: the shadow attack does not run
 
 
 def check_membership(attacks, max_auc=MAX_AUC, max_tpr=MAX_TPR):

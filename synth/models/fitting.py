@@ -1,5 +1,7 @@
 """The fit job: read real embeddings, fit a model, write the model file with the data's fingerprint."""
 
+from pathlib import Path
+
 from ..errors import SynthError
 from ..io.arrays import unit_rows
 from ..io.artifact import save_model
@@ -14,6 +16,7 @@ STATS_N = 5000  # statistics stored in the model file are measured on this many 
 # left (synth.progress); a patch model's come from its own plan
 FIT_SECONDS = {"fog": 65.0, "random": 0.0}
 CHECK_SECONDS = {"patch": 0.8, "fog": 2.2, "random": 2.2}  # the statistics and memorization check, likewise
+ATTRIBUTE_SECONDS = 4.0  # `synth fit bundled:train --attribute gloss-words`'s attribute model (10,000 x 384, 2 cores)
 LABEL_SECONDS = 9.1  # `synth fit bundled:train --labels lexname`'s label model (10,000 x 384, 41 classes; 2 cores, quiet)
 
 
@@ -34,7 +37,7 @@ def fit_seconds(model, X=None):
 
 
 def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbose=0, key=None, column=None,
-              split=None, queries=None, labels=None):
+              split=None, queries=None, labels=None, attribute=None):
     """Fit a model to the embeddings in ``source`` and optionally write its model file.
 
     Parameters
@@ -59,6 +62,12 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
         named kind of a named set (``lexname``, ``pos``: :func:`synth.bundled.named_labels`). A label model
         (:class:`synth.models.labels.LabelModel`) is fitted on them and stored in the same file
         (``model.label_model_``); `synth sample` then labels every row it writes.
+    attribute : str or os.PathLike, optional
+        A real numeric attribute of the rows of ``source``, one number per row: a file
+        (:func:`synth.models.attributes.read_values`) or the named kind ``gloss-words`` of the WordNet sets
+        (:func:`synth.bundled.load_attribute`). An attribute model (:class:`synth.models.attributes.AttributeModel`)
+        is fitted on it and stored in the same file (``model.attribute_model_``); `synth sample` then gives every
+        row it writes a value.
 
     Returns
     -------
@@ -91,17 +100,27 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
             stage(f"reading labels {labels}")
             y = load_labels(labels, source, len(X))
         info["labels"] = str(labels)
+    values = None
+    if attribute is not None:
+        from ..bundled import load_attribute
+
+        stage(f"reading the attribute {attribute}")
+        values = load_attribute(attribute, source, len(X))
+        info["attribute"] = str(attribute)
     model, size = fit_rows(X, info, out, kind=kind, params=params, random_state=random_state, verbose=verbose,
-                           path=source, query_rows=query_rows, query_path=queries, labels=y)
+                           path=source, query_rows=query_rows, query_path=queries, labels=y, attribute=values,
+                           attribute_name=Path(str(attribute)).stem if attribute is not None else None)
     return model, info, size
 
 
-def fit_rows_plan(X=None, kind="patch", params=None, out=None, labels=None, **_):
+def fit_rows_plan(X=None, kind="patch", params=None, out=None, labels=None, attribute=None, **_):
     """The steps of :func:`fit_rows` and their seconds (:mod:`synth.progress`); writing takes no time."""
     steps = [("fit", fit_seconds(make_model(kind, **(params or {})), X))]
+    scale = (len(X) * X.shape[1] / (10_000 * 384)) if X is not None else 1.0
     if labels is not None:  # the label model: measured at 10,000 x 384, scaled by rows x dimension
-        scale = (len(X) * X.shape[1] / (10_000 * 384)) if X is not None else 1.0
         steps.append(("labels", LABEL_SECONDS * scale))
+    if attribute is not None:
+        steps.append(("attribute", ATTRIBUTE_SECONDS * scale))
     return steps + ([("check", CHECK_SECONDS.get(kind, 2.2)), ("write", 0.0)] if out is not None else [])
 
 
@@ -122,13 +141,15 @@ def _fit_data(X, info):
 
 @planned(fit_rows_plan)
 def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbose=0, path=None, query_rows=None,
-             query_path=None, labels=None):
+             query_path=None, labels=None, attribute=None, attribute_name=None):
     """Fit a model to unit rows ``X`` already in memory and optionally write its model file.
 
     ``info`` describes the rows for the file's fingerprint (``source``, ``n``, ``d``, ``n_duplicates``;
     ``queries``, the same of ``query_rows``); ``path`` names them in errors. ``query_rows``: real queries, on
     which the same kind and parameters fit the query model (``model.query_model_``). ``labels``: one real label
-    per row of ``X``, on which the label model is fitted (``model.label_model_``). Returns ``(model, bytes
+    per row of ``X``, on which the label model is fitted (``model.label_model_``). ``attribute``: one real number
+    per row of ``X``, on which the attribute model is fitted (``model.attribute_model_``, named
+    ``attribute_name``). Returns ``(model, bytes
     written or None)``.
     """
     model = _fit(X, kind, params, random_state, verbose, path)
@@ -138,6 +159,8 @@ def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbo
         model.query_model_.fit_data_ = _fit_data(query_rows, info["queries"])
     if labels is not None:
         model.label_model_ = fit_labels(model, X, labels, random_state, path)
+    if attribute is not None:
+        model.attribute_model_ = fit_attribute(model, X, attribute, random_state, path, attribute_name)
     size = None
     if out is not None:
         fit_data = _fit_data(X, info)
@@ -170,6 +193,22 @@ def fit_labels(model, X, labels, random_state=0, path=None):
             return lm.fit_knob(fakes, **labels)
         stage(f"fitting the label model on {len(X):,} labelled rows", step="labels")
         return lm.fit(unit_rows(X), labels, fakes)
+    except SynthError as e:
+        raise SynthError(e.problem, path) if path is not None and e.path is None else e from None
+
+
+def fit_attribute(model, X, values, random_state=0, path=None, name=None):
+    """The numeric attribute model of a fitted corpus ``model``: fitted on its training rows ``X`` (directions) and
+    their ``values``, calibrated on as many of the model's fakes (:class:`synth.models.attributes.AttributeModel`)."""
+    from .attributes import AttributeModel
+    from .base import check_seed
+
+    params = getattr(model, "get_params", dict)()
+    am = AttributeModel(min_points=params.get("min_points", 20), name=name or "attribute")
+    fakes = unit_rows(model.sample(len(X), random_state=check_seed(random_state) + 1))
+    stage(f"fitting the attribute model on {len(X):,} rows", step="attribute")
+    try:
+        return am.fit(unit_rows(X), values, fakes)
     except SynthError as e:
         raise SynthError(e.problem, path) if path is not None and e.path is None else e from None
 

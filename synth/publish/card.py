@@ -169,5 +169,9 @@ def render_card(result, feats, fields):
                          "label model learned from real labels: a class backed by fewer than min_points real rows is "
                          "not kept)") if "label" in feats["corpus"] else "",
     }
+    extra = [name for name in feats["corpus"] if name not in ("id", "vector", "label")]
+    if extra:  # an attribute model's column
+        values["corpus_label"] += (f", `{extra[0]}` (float64, a numeric attribute drawn by an attribute model learned "
+                                   "from real values: its quantile levels each average at least min_points real rows)")
     body = Template(template_text()).substitute(values)
     return str(DatasetCard(f"---\n{card_data(result, feats, fields).to_yaml()}\n---\n\n{body}"))

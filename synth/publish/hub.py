@@ -41,13 +41,16 @@ AUDIT_FAKES = 100_000     # the published corpus's first rows searched by the ne
 ROW_SECONDS, QUERY_SECONDS, HNSW_SECONDS = 13.5, 23.4, 4.3
 
 
-def features(d, k=None, classes=None):
+def features(d, k=None, classes=None, attribute=None):
     """The ``datasets.Features`` of each config; with ``classes`` (a label model's), the corpus also has a ``label``
-    column (``ClassLabel``: int class ids with their names)."""
+    column (``ClassLabel``: int class ids with their names); with ``attribute`` (an attribute model's name), a
+    float64 column of that name."""
     from datasets import ClassLabel, Features, List, Value
 
     vec = {"id": Value("int64"), "vector": List(Value("float32"), length=d)}
-    corpus = dict(vec, label=ClassLabel(names=list(classes))) if classes else vec
+    corpus = dict(vec, label=ClassLabel(names=list(classes))) if classes else dict(vec)
+    if attribute:
+        corpus[attribute] = Value("float64")
     return {"corpus": Features(corpus), "queries": Features(vec),
             "neighbors": Features({"id": Value("int64"), "neighbors": List(Value("int64"), length=k),
                                    "scores": List(Value("float32"), length=k)})}
@@ -302,10 +305,14 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
         except Exception as e:
             raise SynthError(f"--repo-id {repo_id!r}: {str(e).splitlines()[0]}") from None
 
+    from ..sampling.attributes import row_values
     from ..sampling.labels import row_labels
 
-    lm = getattr(gen, "label_model_", None)
-    feats = features(d, k, lm.classes_ if lm is not None else None)
+    lm, am = getattr(gen, "label_model_", None), getattr(gen, "attribute_model_", None)
+    if am is not None and am.name in ("id", "vector", "label"):
+        raise SynthError(f"the attribute's name {am.name!r} is a column of the corpus already: fit it from a file "
+                         "of another name", getattr(gen, "path_", None))
+    feats = features(d, k, lm.classes_ if lm is not None else None, am.name if am is not None else None)
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out)  # left by killed runs
@@ -334,6 +341,8 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
                 part = {"id": np.arange(a, a + len(chunk), dtype=np.int64), "vector": chunk}
                 if lm is not None:
                     part["label"] = row_labels(gen, chunk, seed, a)
+                if am is not None:
+                    part[am.name] = row_values(gen, chunk, seed, a)
                 yield part
                 a += len(chunk)
                 bar.update(len(chunk))

@@ -69,6 +69,7 @@ SCHEMA = {
         "model": (STR, "minilm", None),        # `minilm` (offline package), a local folder or a Hub model id
         "seed": (INT, 0, None),
         "labels": (OPT_STR, None, None),       # real labels per row: a file (relative to the recipe), lexname or pos
+        "attribute": (OPT_STR, None, None),    # a real number per row: a file (relative to the recipe) or gloss-words
     },
     "split": {"train": (INT, 10_000, _pos), "seed": (INT, 0, None)},
     "fit": {
@@ -92,6 +93,7 @@ SCHEMA = {
         "queries": (INT, 0, None), "neighbors": (INT, 0, None), "seed": (INT, 0, None),
         "query_hardness": (OPT_STR, None, None),  # as `synth sample --query-hardness`
         "filter_selectivity": (list, (int, float, str)),  # as `synth sample --filter-selectivity` (source.labels)
+        "range_selectivity": (list, (int, float)),  # as `synth sample --range-selectivity` (source.attribute)
     }),
     "score": {"n": (INT, 5000, _pos), "k": (INT, 10, _pos), "permutations": (INT, 200, None), "seed": (INT, 0, None)},
     "bench": {"n": (INT, 10_000, _pos), "queries": (INT, 1000, _pos), "k": (INT, 10, _pos),
@@ -291,6 +293,14 @@ def load_recipe(path):
             bad = [v for v in s["filter_selectivity"] if v != "query" and (isinstance(v, str) or not 0 < v <= 1)]
             if bad:
                 raise recipe.error(f"sample[{i}].filter_selectivity", f"shares in (0, 1] or 'query', got {bad[0]!r}")
+        if s["range_selectivity"]:
+            if not out["source"]["attribute"]:
+                raise recipe.error(f"sample[{i}].range_selectivity", "needs source.attribute (an attribute model)")
+            if not s["queries"]:
+                raise recipe.error(f"sample[{i}].range_selectivity", "needs queries and neighbors")
+            bad = [v for v in s["range_selectivity"] if isinstance(v, bool) or not 0 < v <= 1]
+            if bad:
+                raise recipe.error(f"sample[{i}].range_selectivity", f"shares in (0, 1], got {bad[0]!r}")
     metric = out["fit"]["metric"]
     if metric != "cosine":
         if out["fit"]["kind"] != "patch":
@@ -318,9 +328,19 @@ def load_recipe(path):
                                                     f"{' or '.join(LABELLED_SETS)} only; give a file of labels")
         else:
             recipe.file("source.labels", src["labels"])
+    if src["attribute"]:
+        if out["fit"]["kind"] != "patch":
+            raise recipe.error("source.attribute", f"an attribute model needs fit.kind patch, not {out['fit']['kind']}")
+        if src["attribute"] in ATTRIBUTE_KINDS:
+            if src["embeddings"] not in LABELLED_SETS:
+                raise recipe.error("source.attribute", f"{src['attribute']} exists for source.embeddings "
+                                                       f"{' or '.join(LABELLED_SETS)} only; give a file of numbers")
+        else:
+            recipe.file("source.attribute", src["attribute"])
     return recipe
 
 
+ATTRIBUTE_KINDS = ("gloss-words",)
 LABEL_KINDS = ("lexname", "pos")
 LABELLED_SETS = ("bundled", "minilm-wordnet-all")
 
@@ -414,6 +434,8 @@ def recipe_plan(path, **_):
     params = {"n_patches": f["patches"], "noise_scale": f["noise_scale"], "bridge": f["bridge"],
               "recolor": f["recolor"], "copy_guard": f["copy_guard"]} if f["kind"] == "patch" else {}
     labelled = {"labels": True} if r["source"]["labels"] else {}
+    if r["source"]["attribute"]:
+        labelled["attribute"] = True
     steps = [("source", 0.0), ("fit", total(fit_rows_plan(kind=f["kind"], params=params, out=True, **labelled)))]
     if r["score"] is not None:
         steps.append(("score", total(score_plan(n=r["score"]["n"], train=True))))
@@ -440,6 +462,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     from ..io.formats import count_duplicates, write_json
     from ..metrics.twosample import score
     from ..models.fitting import fit_rows
+    from ..sampling.attributes import plan_ranges, write_attribute
     from ..sampling.labels import plan_filters, write_label_outputs
     from ..sampling.stream import sample_to_file, write_truth
 
@@ -480,6 +503,14 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
         where = name if name in LABEL_KINDS else recipe.file("source.labels", name)
         labels = load_labels(where, recipe["source"]["embeddings"] if name in LABEL_KINDS else str(where),
                              len(X))[np.sort(order[:n_train])]
+    values = None
+    if recipe["source"]["attribute"]:
+        from ..bundled import load_attribute
+
+        name = recipe["source"]["attribute"]
+        where = name if name in ATTRIBUTE_KINDS else recipe.file("source.attribute", name)
+        values = load_attribute(where, recipe["source"]["embeddings"] if name in ATTRIBUTE_KINDS else str(where),
+                                len(X))[np.sort(order[:n_train])]
 
     step("fit")
     f = recipe["fit"]
@@ -493,7 +524,8 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     info = {"source": f"recipe {recipe['name']}", "n": int(len(train)), "d": int(train.shape[1]),
             "n_duplicates": count_duplicates(train)}
     gen, _ = fit_rows(train, info, model_path, kind=f["kind"], params=params, random_state=f["seed"],
-                      verbose=verbose, path=recipe.path, labels=labels)
+                      verbose=verbose, path=recipe.path, labels=labels, attribute=values,
+                      attribute_name=Path(recipe["source"]["attribute"]).stem if values is not None else None)
     written.append(str(model_path))
 
     if recipe["score"] is not None:
@@ -510,6 +542,8 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
         target = out / s["path"]
         target.parent.mkdir(parents=True, exist_ok=True)
         filters = plan_filters(gen, s["filter_selectivity"]) if s["filter_selectivity"] else None
+        if s["range_selectivity"]:
+            filters = {**(filters or {}), **plan_ranges(gen, s["range_selectivity"])}
         info = sample_to_file(gen, target, s["n"], random_state=s["seed"], dtype=s["dtype"],
                               n_queries=s["queries"], k=s["neighbors"], force=force,
                               query_hardness=s["query_hardness"], filters=filters)
@@ -523,6 +557,9 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
         if done["labels"]:
             written += sorted({str(p) for p in done["labels"].values()} - {str(target)})
         written += [str(done[key]) for key in ("filters", "query_labels") if done[key]]
+        if "attribute" in info:
+            apaths = write_attribute(target, info["attribute"], gen.attribute_model_, info["start"])
+            written += sorted({str(p) for p in apaths.values()} - {str(target)})
 
     if recipe["bench"] is not None:
         step("bench")

@@ -41,10 +41,11 @@ def shard_file(out, index, count):
 def _task(gen, out, n, seed, dtype, chunk_size, index, count, threads, n_queries, k, filters=None):
     """One shard: its rows, its labels (a part file, from a model with a label model) and its partial top-k,
     unfiltered and per filter; a shard file finished by an earlier, interrupted run is read back."""
+    from .attributes import attribute_model, row_values, write_attribute
     from .labels import PER_QUERY, FilteredTopK, label_model, query_labels, row_labels, write_labels
 
     target = out if Path(out).suffix == "" else shard_file(out, index, count)
-    lm = label_model(gen)
+    lm, am = label_model(gen), attribute_model(gen)
     if Path(out).suffix and Path(target).exists():
         from ..io.formats import read_vectors
         from .groundtruth import exact_neighbors
@@ -54,6 +55,9 @@ def _task(gen, out, n, seed, dtype, chunk_size, index, count, threads, n_queries
         codes = row_labels(gen, rows, seed, start) if lm is not None else None
         if codes is not None:
             write_labels(out, codes, lm, start, (index, count))
+        values = row_values(gen, rows, seed, start) if am is not None else None
+        if values is not None:
+            write_attribute(out, values, am, start, (index, count))
         if not (n_queries and k):
             return None
         queries = draw_queries(gen, seed, n_queries, np.dtype(dtype), chunk_size)
@@ -62,13 +66,15 @@ def _task(gen, out, n, seed, dtype, chunk_size, index, count, threads, n_queries
         if filters:
             qcodes = query_labels(gen, queries, seed) if PER_QUERY in filters else None
             top = FilteredTopK(queries, k, filters, getattr(gen, "metric", "cosine"), query_codes=qcodes)
-            top.add(rows, start, codes)
+            top.add(rows, start, codes, values)
             filtered = top.result(len(rows))
         return queries, ids, scores, filtered
     info = sample_to_file(gen, target, n, random_state=seed, dtype=dtype, chunk_size=chunk_size,
                           shard=(index, count), threads=threads, n_queries=n_queries, k=k, filters=filters)
     if "labels" in info:
         write_labels(out, info["labels"], lm, info["start"], (index, count))
+    if "attribute" in info:
+        write_attribute(out, info["attribute"], am, info["start"], (index, count))
     if n_queries and k:
         return info["queries"], info["neighbors"], info["scores"], info.get("filtered")
     return None
@@ -77,16 +83,10 @@ def _task(gen, out, n, seed, dtype, chunk_size, index, count, threads, n_queries
 def _merge_labels(out, n, count, lm):
     """The tasks' label part files joined into the corpus's labels file (:func:`synth.sampling.labels.write_labels`),
     then removed; returns the paths written."""
-    from .labels import label_files, write_labels
+    from .labels import join_parts, label_files, write_labels
 
-    parts = [label_files(out, (i, count))["labels"] for i in range(count)]
-    codes = np.concatenate([np.load(p) for p in parts])
-    if len(codes) != n:
-        raise SynthError(f"the tasks' labels cover {len(codes):,} rows of {n:,}", out)
-    paths = write_labels(out, codes, lm, 0, None)
-    for p in parts:
-        p.unlink()
-    return paths
+    codes = join_parts([label_files(out, (i, count))["labels"] for i in range(count)], n, out, "labels")
+    return write_labels(out, codes, lm, 0, None)
 
 
 def _concatenate(out, n, d, dtype, count):
@@ -110,7 +110,7 @@ def _concatenate(out, n, d, dtype, count):
 
 def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65536, n_tasks=None, threads=1,
                    n_queries=0, k=0, scheduler=None, n_workers=None, force=False, client=None, progress=None,
-                   query_hardness=None, selectivities=None):
+                   query_hardness=None, selectivities=None, ranges=None):
     """Sample a corpus (and its ground truth) with one Dask task per shard; the bytes equal a single-process run.
 
     Parameters
@@ -136,15 +136,20 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     selectivities : sequence of float, optional
         From a model with a label model: the filters' target shares, as `synth sample --filter-selectivity`
         (needs queries; each task finds its rows' filtered top-k, merged here).
+    ranges : sequence of float, optional
+        From a model with an attribute model: the range filters' target shares, as `synth sample
+        --range-selectivity`, likewise.
 
     A model with a label model labels every row, as a single-process run does: each task writes its rows' labels
-    to a part file, joined here into the format's labels file (:mod:`synth.sampling.labels`).
+    to a part file, joined here into the format's labels file (:mod:`synth.sampling.labels`); a model with an
+    attribute model gives every row its value likewise (:mod:`synth.sampling.attributes`).
 
     Returns
     -------
     info : dict
         ``tasks``, ``d``, and when queries were asked for ``queries``, ``neighbors``, ``scores`` (merged); from a
-        labelled model ``label_paths`` and ``classes``; with filters ``filtered`` and ``filters_path``.
+        labelled model ``label_paths`` and ``classes``; from a model with an attribute model ``attribute_paths``;
+        with filters ``filtered`` and ``filters_path``.
     """
     try:
         from distributed import Client, LocalCluster
@@ -163,15 +168,17 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     n_drawn = candidate_count(n_queries, band) if band else n_queries
     if ext and ext not in RAW_FORMATS:
         raise SynthError(f"Dask runs write .npy, .fbin, .fvecs or a parquet folder, not {ext}", out)
+    from .attributes import attribute_model, merge_attribute, plan_ranges
     from .labels import PER_QUERY, label_model, plan_filters
 
-    lm = label_model(gen)
+    lm, am = label_model(gen), attribute_model(gen)
     filters = None
-    if selectivities:
+    if selectivities or ranges:
         if not (n_queries and k) or band:
             raise SynthError("filtered ground truth needs queries and neighbours, and is not written with "
                              "--query-hardness")
-        filters = plan_filters(gen, selectivities)
+        filters = {**(plan_filters(gen, selectivities) if selectivities else {}),
+                   **(plan_ranges(gen, ranges) if ranges else {})}
     if ext == "" and force and (out / MANIFEST).exists():  # cleared here: tasks must not race to clear it
         for p in [*train_files(out), out / MANIFEST]:
             p.unlink()
@@ -208,6 +215,8 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     info = {"tasks": count, "d": d}
     if lm is not None:
         info.update(label_paths=_merge_labels(out, n, count, lm), classes=len(lm.classes_))
+    if am is not None:
+        info["attribute_paths"] = merge_attribute(out, n, count, am)
     if filters:
         from .labels import query_labels, write_label_outputs
 

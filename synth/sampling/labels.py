@@ -53,15 +53,34 @@ def _stem(out):
     return out.parent / out.stem
 
 
+def part_files(out, what, shard):
+    """A shard's part file ``WHAT-part-III-of-NNN.npy`` beside (or inside) corpus ``out``, and the corpus's
+    ``STEM.WHAT.json`` (folder: ``WHAT.json``)."""
+    out = Path(out)
+    name = f"{what}-part-{shard[0]:03d}-of-{shard[1]:03d}.npy"
+    if not out.suffix:
+        return out / name, out / f"{what}.json"
+    return Path(f"{out}.{name}"), Path(f"{_stem(out)}.{what}.json")
+
+
+def join_parts(parts, n, out, what):
+    """The arrays of a run's part files, joined in order and checked to cover ``n`` rows; the files are removed."""
+    joined = np.concatenate([np.load(p) for p in parts])
+    if len(joined) != n:
+        raise SynthError(f"the tasks' {what} cover {len(joined):,} rows of {n:,}", out)
+    for p in parts:
+        p.unlink()
+    return joined
+
+
 def label_files(out, shard=None):
     """Where the labels of corpus ``out`` go: ``{"labels": path, "classes": path}`` (``labels`` is ``out`` itself
     for .h5). A shard of several writes ``labels-part-III-of-NNN.npy`` beside (or inside) the corpus."""
     out = Path(out)
     ext = out.suffix.lower()
     if shard is not None and shard[1] > 1:
-        name = f"labels-part-{shard[0]:03d}-of-{shard[1]:03d}.npy"
-        return {"labels": out / name if not ext else Path(f"{out}.{name}"),
-                "classes": out / "labels.json" if not ext else Path(f"{_stem(out)}.labels.json")}
+        part, meta = part_files(out, "labels", shard)
+        return {"labels": part, "classes": meta}
     if not ext:
         return {"labels": out / "scalar_labels.parquet", "classes": out / "labels.json"}
     stem = _stem(out)
@@ -153,9 +172,9 @@ def plan_filters(gen, selectivities):
 
 
 class FilteredTopK:
-    """Running exact top-k of fixed queries among the rows each filter keeps (one :class:`TopK` per filter; the
-    per-query filter :data:`PER_QUERY`, where each query keeps the rows of its own class ``query_codes``, one per
-    class among the queries)."""
+    """Running exact top-k of fixed queries among the rows each filter keeps (one :class:`TopK` per filter: a label
+    filter's classes or a range filter's range; the per-query filter :data:`PER_QUERY`, where each query keeps the
+    rows of its own class ``query_codes``, one per class among the queries)."""
 
     def __init__(self, queries, k, filters, metric="cosine", query_codes=None):
         from .groundtruth import TopK
@@ -169,13 +188,20 @@ class FilteredTopK:
             self.query_codes = np.asarray(query_codes)
             self.groups = {int(c): np.flatnonzero(self.query_codes == c) for c in np.unique(self.query_codes)}
             self.per_query = {c: TopK(np.asarray(queries)[idx], k, metric) for c, idx in self.groups.items()}
-        # every running top-k with the classes its rows must carry: one per named filter, one per query class
-        self.units = [(self.tops[name], f["ids"]) for name, f in filters.items() if name != PER_QUERY]
-        self.units += [(top, [c]) for c, top in self.per_query.items()]
+        # every running top-k with what its rows must carry: the classes of a label filter or a query's class, or
+        # the range of a range filter (synth.sampling.attributes.plan_ranges) that the rows' values must lie in
+        self.units = [(self.tops[name], f.get("ids"), f.get("range")) for name, f in filters.items()
+                      if name != PER_QUERY]
+        self.units += [(top, [c], None) for c, top in self.per_query.items()]
 
-    def add(self, block, offset, codes):
-        for top, ids in self.units:
-            keep = np.flatnonzero(np.isin(codes, ids))
+    def add(self, block, offset, codes, values=None):
+        """Rows ``block`` (rows ``offset ..``) with their class ids ``codes`` and attribute ``values`` (each None
+        when no filter reads it)."""
+        for top, ids, rng in self.units:
+            if rng is not None:
+                keep = np.flatnonzero((values >= rng[0]) & (values <= rng[1]))
+            else:
+                keep = np.flatnonzero(np.isin(codes, ids))
             if len(keep):
                 top.add(np.asarray(block)[keep], offset, row_ids=keep + offset)
 

@@ -465,8 +465,9 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         corpus's neighbours).
     filters : dict, optional
         With queries, from a model with a label model: per filter (:func:`synth.sampling.labels.plan_filters`),
-        the exact top-``k`` of every query among the rows whose label the filter keeps; not with a shard of several
-        or ``query_hardness``.
+        the exact top-``k`` of every query among the rows whose label the filter keeps; from a model with an
+        attribute model, range filters too (:func:`synth.sampling.attributes.plan_ranges`: the rows whose value
+        lies in the range); not with a shard of several or ``query_hardness``.
 
     Returns
     -------
@@ -475,10 +476,12 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         queries were asked for ``queries`` (ndarray (n_queries, d), float32), ``neighbors`` (int64, (n_queries,
         k)) and ``scores`` (float32 cosines); with ``query_hardness`` also ``hardness`` (the report of
         :func:`synth.metrics.hardness.select_band`). From a model with a label model (`synth fit --labels`),
-        ``labels``: the class id (int32) of every row written (:func:`synth.sampling.labels.row_labels`); with
+        ``labels``: the class id (int32) of every row written (:func:`synth.sampling.labels.row_labels`); from a
+        model with an attribute model (`synth fit --attribute`), ``attribute``: every row's value (float64); with
         ``filters``, ``filtered``: per filter ``(ids, scores, share)`` (for a shard of several, among its rows:
         merged by :func:`synth.sampling.distributed.sample_on_dask`).
     """
+    from .attributes import attribute_model, row_values
     from .labels import PER_QUERY, FilteredTopK, label_model, query_labels, row_labels
 
     gen._check_fitted()
@@ -499,6 +502,7 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
                                chunk_size, threads)
         top = TopK(queries, k, getattr(gen, "metric", "cosine"))
     codes = np.empty(stop - start, np.int32) if label_model(gen) is not None else None
+    values = np.empty(stop - start, np.float64) if attribute_model(gen) is not None else None
     filtered = None
     if filters:
         if not with_truth or band:
@@ -511,11 +515,14 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
     def on_rows(rows):
         if top is not None:
             top.add(rows, seen[0])
+        at = seen[0] - start
         if codes is not None:
-            at = seen[0] - start
             codes[at:at + len(rows)] = row_labels(gen, rows, seed, seen[0])
-            if filtered is not None:
-                filtered.add(rows, seen[0], codes[at:at + len(rows)])
+        if values is not None:
+            values[at:at + len(rows)] = row_values(gen, rows, seed, seen[0])
+        if filtered is not None:
+            filtered.add(rows, seen[0], None if codes is None else codes[at:at + len(rows)],
+                         None if values is None else values[at:at + len(rows)])
         seen[0] += len(rows)
         if progress is not None:
             progress(len(rows))
@@ -547,6 +554,8 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
                                        threads))
     if codes is not None:
         info["labels"] = codes
+    if values is not None:
+        info["attribute"] = values
     if filtered is not None:
         info["filtered"] = filtered.result(stop - start)
         if PER_QUERY in filters:
