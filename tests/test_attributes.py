@@ -71,6 +71,17 @@ def test_the_attribute_model_keeps_the_marginal_and_how_values_cluster(data):
     assert abs(neighbour_correlation(F, normal_scores(am0.values(F, attribute_normals(4, 0, 3000))))) < 0.05
 
 
+def test_an_attribute_named_like_a_column_of_the_outputs_is_renamed(data, tmp_path):
+    folder = data[0]
+    np.save(tmp_path / "id.npy", data[2])
+    r = run("fit", folder / "real.npy", "--attribute", tmp_path / "id.npy", "-o", tmp_path / "m.safetensors", *SMALL)
+    assert r.exit_code == 0 and "attribute model 'attribute' from" in r.output
+    r = run("sample", tmp_path / "m.safetensors", "-n", 300, "-o", tmp_path / "s.parquet")
+    assert r.exit_code == 0, r.output
+    t = pq.read_table(tmp_path / "s.attribute.parquet").to_pydict()
+    assert t["id"] == list(range(300)) and len(t["attribute"]) == 300
+
+
 def test_values_do_not_depend_on_chunks_and_round_trip_through_the_file(data, tmp_path):
     folder = data[0]
     gen = load_model(folder / "m.safetensors")

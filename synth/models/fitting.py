@@ -204,7 +204,9 @@ def fit_attribute(model, X, values, random_state=0, path=None, name=None):
     from .base import check_seed
 
     params = getattr(model, "get_params", dict)()
-    am = AttributeModel(min_points=params.get("min_points", 20), name=name or "attribute")
+    # the name becomes a column beside id, vector / emb and label(s) in the outputs: one of those is renamed
+    name = name if name and name not in ("id", "vector", "emb", "label", "labels") else "attribute"
+    am = AttributeModel(min_points=params.get("min_points", 20), name=name)
     fakes = unit_rows(model.sample(len(X), random_state=check_seed(random_state) + 1))
     stage(f"fitting the attribute model on {len(X):,} rows", step="attribute")
     try:

@@ -309,9 +309,6 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
     from ..sampling.labels import row_labels
 
     lm, am = getattr(gen, "label_model_", None), getattr(gen, "attribute_model_", None)
-    if am is not None and am.name in ("id", "vector", "label"):
-        raise SynthError(f"the attribute's name {am.name!r} is a column of the corpus already: fit it from a file "
-                         "of another name", getattr(gen, "path_", None))
     feats = features(d, k, lm.classes_ if lm is not None else None, am.name if am is not None else None)
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
