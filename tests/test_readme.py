@@ -176,7 +176,8 @@ def test_privacy_table_is_the_committed_audit_output():
 
 AUTO_BOARDS = (("auto-bundled", "bundled"), ("auto-word-table", "word table"),
                ("auto-wordnet-all", "MiniLM-WordNet"), ("auto-debian", "Debian (not tuned on)"),
-               ("auto-e5-debian", "Debian through e5 (not tuned on)"))
+               ("auto-e5-debian", "Debian through e5 (not tuned on)"),
+               ("auto-docstrings", "Python docstrings (not tuned on)"))
 AUTO_CONFIGS = (("auto", "both"), ("auto-ivf", "IVF"), ("auto-hnsw", "HNSW"))
 
 
