@@ -343,6 +343,7 @@ def filtered_boards(boards, render):
 
 def test_workloads_page_plugin_table_is_the_committed_boards():
     assert len(list(filtered_boards(PLUGIN_BOARDS, plugin_row))) == 2
+    assert len(list(filtered_boards((("range-plugins-debian", "MiniLM-Debian, installed kB"),), plugin_row))) == 1
 
 
 def test_workloads_page_filtered_table_is_the_committed_boards():
