@@ -208,7 +208,6 @@ def filtered_board(real, labels=None, model=None, config=("patch", {}), n_fit=10
         and ``purity``, or with ``attribute`` ``neighbour_correlation``), ``ratios`` (fake / real at 0.95 per
         filter and family).
     """
-
     ranged = attribute is not None
     if (labels is None) != ranged:
         raise SynthError("filtered_board: labels or an attribute, one of the two")
