@@ -558,6 +558,9 @@ def parse_card_fields(ctx, param, values):
               help="Real rows MODEL never saw: for the two-sample test, statistics and HNSW cost ratio.")
 @click.option("--audit-n", type=click.IntRange(min=100), default=5000, show_default=True,
               help="Rows per side of the audit's tests.")
+@click.option("--shadows", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Shadow models for the audit's shadow-model attack (as synth audit --shadows; its row joins the "
+                   "card's membership table and the privacy check).")
 @click.option("--no-hnsw", is_flag=True, help="Skip the HNSW cost ratio in the audit.")
 @click.option("--card", "card", multiple=True, callback=parse_card_fields, metavar="KEY=VALUE",
               help="Card field (repeatable): pretty_name, license, source_model, source_data, description, "
@@ -571,7 +574,7 @@ def parse_card_fields(ctx, param, values):
 @seed_option
 @force_option
 @reports(estimate=True)
-def publish(model, n, n_queries, k, out, train, heldout, audit_n, no_hnsw, card, repo_id, private, dry_run,
+def publish(model, n, n_queries, k, out, train, heldout, audit_n, shadows, no_hnsw, card, repo_id, private, dry_run,
             allow_unsafe, seed, force):
     """Write a Hub-ready dataset folder of N vectors sampled from MODEL, with queries, exact neighbours, the
     model, an audit and a dataset card; with --repo-id, upload it.
@@ -595,7 +598,7 @@ def publish(model, n, n_queries, k, out, train, heldout, audit_n, no_hnsw, card,
     if repo_id:
         card = dict(card, repo_id=repo_id)
     info = run_publish(model, out, n, n_queries=n_queries, k=k, random_state=seed, train=X_train,
-                       heldout=X_held, audit_n=audit_n, hnsw=not no_hnsw, card=card, repo_id=repo_id,
+                       heldout=X_held, audit_n=audit_n, shadows=shadows, hnsw=not no_hnsw, card=card, repo_id=repo_id,
                        private=private, dry_run=dry_run, allow_unsafe=allow_unsafe, force=force,
                        verbose=progress(), heldout_path=heldout)
     a = info["audit"]

@@ -177,6 +177,23 @@ def test_upload_is_refused_when_membership_inference_succeeds(files, tmp_path, m
     assert "(memorization check passed:" in r.output
 
 
+@pytest.mark.slow
+def test_publish_runs_the_shadow_attack_and_names_it_on_the_card(files, tmp_path):
+    """--shadows K adds the shadow-model attack to the audit: in audit.json, in the card's table (with a sentence
+    saying what it is) and in the privacy check."""
+    r = run("publish", files / "model.safetensors", "--n", 500, "--queries", 10, "--k", 5, "--out", tmp_path / "p",
+            "--train", files / "train.npy", "--heldout", files / "heldout.npy", "--audit-n", 500, "--no-hnsw",
+            "--shadows", 2)
+    assert r.exit_code == 0, r.output
+    assert "shadow_lira AUC" in r.output
+    audit = json.loads((tmp_path / "p" / "audit.json").read_text())
+    shadow = audit["audit"]["membership"]["shadow"]
+    assert shadow["ran"] and shadow["shadows"] == 2 and shadow["rows"] == 3500
+    assert audit["audit"]["membership"]["attacks"]["shadow_lira"]["auc"] > 0.8
+    card = (tmp_path / "p" / "README.md").read_text()
+    assert "| shadow_lira |" in card and "2 shadow models fitted like this one on 3,500 held-out rows" in card
+
+
 def test_upload_without_an_audit_is_refused(files, tmp_path, monkeypatch):
     from huggingface_hub import HfApi
 

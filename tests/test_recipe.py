@@ -142,6 +142,7 @@ publish:
   queries: 20
   k: 5
   audit_n: 800
+  shadows: 2
   hnsw: false
   card:
     pretty_name: Tiny
@@ -178,6 +179,7 @@ publish:
     assert len(corpus) == 1500 and "label" in corpus.features and "gloss-words" in corpus.features
     card = (out / "publish" / "README.md").read_text()
     assert "# Tiny" in card and "- test" in card
+    assert "| shadow_lira |" in card  # the publish audit ran the shadow-model attack (publish.shadows)
     summary = json.loads((out / "recipe.json").read_text())
     assert set(summary["seconds"]) == {"source", "fit", "score", "sample[0]", "sample[1]", "bench", "publish"}
     assert summary["n_train"] == 3000 and summary["n_heldout"] == 21000

@@ -129,7 +129,10 @@ def privacy_text(result):
         lines += [f"Membership inference (`synth audit`): an attacker holding the model file (published with this "
                   f"corpus) scores {mem['n']:,} training rows and {mem['n']:,} held-out rows; a high score says "
                   f"\"training row\"; nearest_fake searches this corpus's first {mem['n_fakes']:,} rows. AUC 0.5 and a "
-                  "true-positive rate of 0.01 at 1% false positives mean no leak.",
+                  "true-positive rate of 0.01 at 1% false positives mean no leak."
+                  + (f" shadow_lira is the shadow-model attack (offline LiRA, Carlini et al. 2022) with "
+                     f"{mem['shadow']['shadows']} shadow models fitted like this one on {mem['shadow']['rows']:,} "
+                     "held-out rows each." if (mem.get("shadow") or {}).get("ran") else ""),
                   "", *membership_table(mem["attacks"]), ""]
         if not mem["passed"]:
             lines += ["**An attacker with the model file can tell which real rows it was fitted on.** Do not "

@@ -151,14 +151,15 @@ def audit_steps(patch, released, hnsw):
 
 
 @planned(audit_plan)
-def audit(gen, train, heldout, fake, queries_fake, k=10, n=5000, hnsw=True, random_state=0, released=None):
+def audit(gen, train, heldout, fake, queries_fake, k=10, n=5000, hnsw=True, random_state=0, released=None, shadows=0):
     """Fidelity and privacy figures of a corpus sample ``fake`` (unit rows) against real data.
 
     ``train`` are the model's training rows, ``heldout`` real rows it never saw. Returns a dict with ``score``
     (the :func:`synth.metrics.twosample.score` result, with the standard measures), ``hnsw`` (fake and real distance
     computations per query at recall 0.95 and their ratio, or None when skipped), ``min_points_per_patch``
     and ``membership``. ``released`` are the rows the nearest-fake membership attack searches: the published
-    corpus's first :data:`AUDIT_FAKES` rows (default: ``fake``).
+    corpus's first :data:`AUDIT_FAKES` rows (default: ``fake``). ``shadows``: shadow models for the shadow-model
+    attack (:func:`synth.metrics.privacy.membership_attacks`; 0: not run).
     """
     from ..metrics.twosample import score
 
@@ -187,7 +188,7 @@ def audit(gen, train, heldout, fake, queries_fake, k=10, n=5000, hnsw=True, rand
 
     stage(f"publish: audit, membership attacks on {min(n, len(train)):,} members and non-members", step="membership")
     result["membership"] = membership_attacks(gen, train, heldout, n=n, random_state=random_state,
-                                              fakes=released)
+                                              fakes=released, shadows=shadows)
     return result
 
 
@@ -215,7 +216,7 @@ def publish_plan(n, n_queries=1000, train=None, hnsw=True, **_):
 @planned(publish_plan)
 def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, heldout=None, audit_n=5000,
             hnsw=True, card=None, repo_id=None, private=False, dry_run=False, allow_unsafe=False,
-            rows_per_file=None, force=False, token=None, verbose=0, heldout_path=None):
+            rows_per_file=None, force=False, token=None, verbose=0, heldout_path=None, shadows=0):
     """Write a Hub-ready dataset folder for a corpus sampled from ``model``; upload it with ``repo_id``.
 
     Parameters
@@ -235,6 +236,9 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
         Rows per side of the two-sample test and HNSW comparison.
     hnsw : bool
         Measure the HNSW cost ratio in the audit.
+    shadows : int
+        Shadow models for the audit's shadow-model attack (``synth audit --shadows``; 0: not run); its row joins
+        the card's membership table and the privacy check.
     card : dict, optional
         Card fields: ``pretty_name``, ``license``, ``source_model``, ``source_data``, ``description``,
         ``citation``, ``tags`` (list), ``task_categories`` (list).
@@ -372,7 +376,7 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
             # the nearest-fake attack searches the released rows themselves (row r depends only on seed and r)
             released = np.concatenate(list(iter_rows(gen, seed, 0, min(n, AUDIT_FAKES))))
             result["audit"] = audit(gen, train, heldout, fake, stream[:AUDIT_QUERIES], k=min(k, 10), n=audit_n, hnsw=hnsw,
-                                    random_state=seed, released=released)
+                                    random_state=seed, released=released, shadows=shadows)
             dcr = result["audit"]["score"]["dcr"]
             if dcr["heldout_in_train"]:  # the same rows stored at another precision escape the exact digests
                 raise SynthError(f"shares {dcr['heldout_in_train']} of its {result['audit']['score']['n']} audited "

@@ -99,7 +99,8 @@ SCHEMA = {
     "bench": {"n": (INT, 10_000, _pos), "queries": (INT, 1000, _pos), "k": (INT, 10, _pos),
               "indexes": (list, STR), "repeats": (INT, 3, _pos), "seed": (INT, 0, None)},
     "publish": {"n": (INT, None, _pos), "queries": (INT, 1000, None), "k": (INT, 100, _pos),
-                "audit_n": (INT, 5000, _pos), "hnsw": (BOOL, True, None), "seed": (INT, 0, None),
+                "audit_n": (INT, 5000, _pos), "shadows": (INT, 0, None), "hnsw": (BOOL, True, None),
+                "seed": (INT, 0, None),
                 "repo_id": (OPT_STR, None, None), "private": (BOOL, False, None),
                 "allow_unsafe": (BOOL, False, None), "card": (dict, (str, list))},
 }
@@ -594,8 +595,8 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
         if p["repo_id"]:
             card["repo_id"] = p["repo_id"]
         info = publish(model_path, out / "publish", p["n"], n_queries=p["queries"], k=p["k"],
-                       random_state=p["seed"], train=train, heldout=heldout, audit_n=p["audit_n"], hnsw=p["hnsw"],
-                       card=card, repo_id=p["repo_id"], private=p["private"], dry_run=dry_run,
+                       random_state=p["seed"], train=train, heldout=heldout, audit_n=p["audit_n"],
+                       shadows=p["shadows"], hnsw=p["hnsw"], card=card, repo_id=p["repo_id"], private=p["private"], dry_run=dry_run,
                        allow_unsafe=p["allow_unsafe"], force=True, verbose=verbose)
         written.append(str(out / "publish"))
         if info["uploaded"]:
