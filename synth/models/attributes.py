@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import SynthError
 from .labels import LABEL_BLOCK, PURITY_K, _neighbours
 
+PREDICT_BLOCK = 4096  # rows per block of the regression's float64 prediction (memory: 4096 x d x 8 bytes)
 MAX_LEVELS = 512  # the quantile table keeps at most this many levels (more training rows: more rows per level)
 INTEGER_RANGES = 200  # a whole-number attribute with at most this many distinct levels: ranges chosen among them
 ATTRIBUTE_STREAM = 0xA77B  # spawn key of the attribute normals, apart from the rows' and the labels' streams
@@ -192,7 +193,12 @@ class AttributeModel:
     def _predict(self, X):
         """The regression's prediction for rows ``X``, each row reduced on its own in float64 (a matrix product's
         rounding can depend on how many rows it is given, and a row's value must not depend on its chunk)."""
-        return (np.asarray(X, np.float64) * self.coef_.astype(np.float64)).sum(axis=1) + self.intercept_
+        X = np.asarray(X)
+        coef = self.coef_.astype(np.float64)
+        out = np.empty(len(X))
+        for a in range(0, len(X), PREDICT_BLOCK):  # in blocks: a float64 copy of a whole chunk would be large
+            out[a:a + PREDICT_BLOCK] = (X[a:a + PREDICT_BLOCK].astype(np.float64) * coef).sum(axis=1)
+        return out + self.intercept_
 
     def scores(self, X, normals):
         """Normal scores of rows ``X``, each with its own standard normal from ``normals``."""
