@@ -722,8 +722,6 @@ def filtered_cmd(real, labels, attribute, out, selectivities, model, configs, n_
       bench filtered minilm-wordnet-all --labels lexname -n 30000 --out results/filtered
       bench filtered minilm-wordnet-all --attribute gloss-words -n 30000 --out results/range
     """
-    from pathlib import Path
-
     from synth.bundled import load_attribute, load_labels, load_real
     from synth.errors import SynthError
     from synth.io.artifact import load_model
@@ -746,7 +744,7 @@ def filtered_cmd(real, labels, attribute, out, selectivities, model, configs, n_
     result = filtered_board(X, y, model=gen, config=next(iter(chosen.values())), n_fit=n_fit, n=n,
                             n_queries=n_queries, k=k, selectivities=selectivities, random_state=seed,
                             verbose=progress(), source=real, indexes=specs, repeats=repeats, attribute=v,
-                            attribute_name=Path(str(attribute)).stem if attribute is not None else "attribute")
+                            attribute_source=attribute)
     echo_board(result, write_outputs(result, out), markdown, as_json)
 
 if __name__ == "__main__":

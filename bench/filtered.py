@@ -172,7 +172,7 @@ def range_codes(values, ranges):
 
 def filtered_board(real, labels=None, model=None, config=("patch", {}), n_fit=10_000, n=30_000, n_queries=500, k=10,
                    selectivities=SELECTIVITIES, random_state=0, verbose=True, source=None, indexes=(), repeats=3,
-                   attribute=None, attribute_name="attribute"):
+                   attribute=None, attribute_source=None):
     """Filtered search cost on real data and on a labelled model's corpus of the same size: filters by label, or,
     with ``attribute``, range filters on a numeric attribute.
 
@@ -189,7 +189,8 @@ def filtered_board(real, labels=None, model=None, config=("patch", {}), n_fit=10
     attribute : array-like of shape (n_rows,), optional
         Instead of ``labels``: one real number per row. Each selectivity is a range of values (chosen from the
         training rows' quantile table, :func:`synth.models.attributes.choose_range`), applied to both corpora; the
-        fake rows' values are those `synth sample` writes. ``attribute_name`` names it.
+        fake rows' values are those `synth sample` writes. ``attribute_source`` (the file or named kind the values
+        came from) names it (:func:`synth.models.attributes.attribute_name`).
     n_fit, n, n_queries, k : int
         N, the base size of both corpora, queries, neighbours per query.
     selectivities : sequence of float in (0, 1]
@@ -224,7 +225,7 @@ def filtered_board(real, labels=None, model=None, config=("patch", {}), n_fit=10
                          getattr(model, "path_", None))
     if ranged:
         return _range_board(real, y, model, config, n_fit, n, n_queries, k, selectivities, random_state, verbose,
-                            source, indexes, repeats, attribute_name)
+                            source, indexes, repeats, attribute_source)
     fit_rows, queries, base, train_labels, base_labels, n_fit = _board_rows(real, y, model, n_fit, n, n_queries,
                                                                             random_state, source)
     fitted = None
@@ -245,34 +246,50 @@ def filtered_board(real, labels=None, model=None, config=("patch", {}), n_fit=10
         keep, share = choose_filter(shares, s)
         filters[f"{s:g}"] = {"target": s, "classes": keep, "train_share": share}
     keep = {name: f["classes"] for name, f in filters.items()}
-    bar = tqdm(total=2 * len(filters) * (1 + len(indexes)), desc="filters", disable=not verbose, leave=False)
     result = {"params": {"n_fit": n_fit, "n": n, "n_queries": n_queries, "k": k, "seed": random_state,
                          "selectivities": list(selectivities), "fit_seconds": fitted,
                          "model": getattr(model, "path_", None), "classes": len(lm.classes_),
                          "temperature": lm.temperature_},
               "filters": filters}
-    corpora = (("real", base, base_labels, queries), ("fake", fake_base, fake_labels, fake_queries))
-    truths = {corpus: filter_truths(b, {name: np.isin(y, kept) for name, kept in keep.items()}, q, k)
-              for corpus, b, y, q in corpora}
-    for corpus, b, _, q in corpora:
-        result[corpus] = measure(b, q, truths[corpus], k, bar)
-    if indexes:
-        vocab = sorted(set(lm.classes_) | {OTHER})
-        codes = {c: i for i, c in enumerate(vocab)}
-        kept = {name: [codes[c] for c in f] for name, f in keep.items()}
-        runs = {corpus: measure_indexes(indexes, b, np.array([codes[c] for c in y], dtype=np.int32), kept,
-                                        truths[corpus], k, repeats, bar)
-                for corpus, b, y, _ in corpora}
-        result["indexes"] = {spec.name: {corpus: runs[corpus][spec.name] for corpus in runs} for spec in indexes}
-        result["params"]["repeats"] = repeats
-        for name, r in result["indexes"].items():
-            r["ratios"] = {f: _plugin_ratio(r["fake"]["filters"][f], r["real"]["filters"][f]) for f in filters}
-    bar.close()
+    labelled = {"real": base_labels, "fake": fake_labels}
+    vocab = {c: i for i, c in enumerate(sorted(set(lm.classes_) | {OTHER}))}  # the plug-ins' integer labels
+
+    def plugin_codes(corpus):
+        return (np.array([vocab[c] for c in labelled[corpus]], dtype=np.int32),
+                {name: [vocab[c] for c in f] for name, f in keep.items()})
+
+    _run_board(result, (("real", base, queries), ("fake", fake_base, fake_queries)),
+               {corpus: {name: np.isin(y, kept) for name, kept in keep.items()} for corpus, y in labelled.items()},
+               plugin_codes, indexes, k, repeats, verbose)
     m = min(n, PURITY_ROWS)
     result["purity"] = {"real": label_purity(base[:m], base_labels[:m]),
                         "fake": label_purity(fake_base[:m], fake_labels[:m])}
+    return _with_ratios(result)
+
+
+def _run_board(result, corpora, masks, plugin_codes, indexes, k, repeats, verbose):
+    """Both corpora of a filtered board under every filter of ``result["filters"]``: ``corpora`` (name, base,
+    queries), ``masks`` per corpus and filter (the rows it keeps), ``plugin_codes(corpus)`` the plug-ins' row codes
+    and each filter's codes (:func:`measure_indexes`); the measurements go into ``result``."""
+    filters = result["filters"]
+    bar = tqdm(total=2 * len(filters) * (1 + len(indexes)), desc="filters", disable=not verbose, leave=False)
+    truths = {corpus: filter_truths(b, masks[corpus], q, k) for corpus, b, q in corpora}
+    for corpus, b, q in corpora:
+        result[corpus] = measure(b, q, truths[corpus], k, bar)
+    if indexes:
+        runs = {corpus: measure_indexes(indexes, b, *plugin_codes(corpus), truths[corpus], k, repeats, bar)
+                for corpus, b, _ in corpora}
+        result["indexes"] = {spec.name: {corpus: runs[corpus][spec.name] for corpus in runs} for spec in indexes}
+        result["params"]["repeats"] = repeats
+        for r in result["indexes"].values():
+            r["ratios"] = {f: _plugin_ratio(r["fake"]["filters"][f], r["real"]["filters"][f]) for f in filters}
+    bar.close()
+
+
+def _with_ratios(result):
+    """``result`` with ``ratios``: fake / real at recall 0.95 per filter and family."""
     result["ratios"] = {name: {f: _ratio(result["fake"][name][f], result["real"][name][f]) for f in FAMILIES}
-                        for name in filters}
+                        for name in result["filters"]}
     return result
 
 
@@ -294,7 +311,7 @@ def _board_rows(real, y, model, n_fit, n, n_queries, random_state, source):
 
 
 def _range_board(real, values, model, config, n_fit, n, n_queries, k, selectivities, random_state, verbose, source,
-                 indexes, repeats, name):
+                 indexes, repeats, attribute_source):
     """:func:`filtered_board` with range filters on a numeric attribute (``values``, one per row of ``real``)."""
     from synth.models.attributes import neighbour_correlation, normal_scores
     from synth.sampling.attributes import RANGE, row_values
@@ -306,7 +323,7 @@ def _range_board(real, values, model, config, n_fit, n, n_queries, k, selectivit
         from synth.models.fitting import fit_attribute
 
         model, fitted = fit_config("model", config[0], dict(config[1]), fit_rows, random_state)
-        model.attribute_model_ = fit_attribute(model, fit_rows, train_values, random_state, source, name)
+        model.attribute_model_ = fit_attribute(model, fit_rows, train_values, random_state, source, attribute_source)
     am = model.attribute_model_
     fake_base = np.concatenate(list(iter_rows(model, random_state, 0, n)))
     fake_values = row_values(model, fake_base, random_state, 0)  # as `synth sample` draws them
@@ -317,36 +334,21 @@ def _range_board(real, values, model, config, n_fit, n, n_queries, k, selectivit
         filters[f"{RANGE}{s:g}"] = {"target": s, "range": [lo, hi],
                                     "train_share": float(np.mean((train_values >= lo) & (train_values <= hi)))}
     ranges = {key: f["range"] for key, f in filters.items()}
-    bar = tqdm(total=2 * len(filters) * (1 + len(indexes)), desc="filters", disable=not verbose, leave=False)
     result = {"params": {"n_fit": n_fit, "n": n, "n_queries": n_queries, "k": k, "seed": random_state,
                          "selectivities": list(selectivities), "fit_seconds": fitted,
                          "model": getattr(model, "path_", None), "attribute": am.name,
                          "strength": am.strength_},
               "filters": filters}
-    corpora = (("real", base, base_values, queries), ("fake", fake_base, fake_values, fake_queries))
-    truths = {corpus: filter_truths(b, {key: (v >= lo) & (v <= hi) for key, (lo, hi) in ranges.items()}, q, k)
-              for corpus, b, v, q in corpora}
-    for corpus, b, _, q in corpora:
-        result[corpus] = measure(b, q, truths[corpus], k, bar)
-    if indexes:
-        runs = {}
-        for corpus, b, v, _ in corpora:
-            codes, kept = range_codes(v, ranges)
-            runs[corpus] = measure_indexes(indexes, b, codes, kept, truths[corpus], k, repeats, bar)
-        result["indexes"] = {spec.name: {corpus: runs[corpus][spec.name] for corpus in runs} for spec in indexes}
-        result["params"]["repeats"] = repeats
-        for key, r in result["indexes"].items():
-            r["ratios"] = {f: _plugin_ratio(r["fake"]["filters"][f], r["real"]["filters"][f]) for f in filters}
-    bar.close()
+    valued = {"real": base_values, "fake": fake_values}
+    _run_board(result, (("real", base, queries), ("fake", fake_base, fake_queries)),
+               {corpus: {key: (v >= lo) & (v <= hi) for key, (lo, hi) in ranges.items()} for corpus, v in valued.items()},
+               lambda corpus: range_codes(valued[corpus], ranges), indexes, k, repeats, verbose)
     m = min(n, PURITY_ROWS)
     result["neighbour_correlation"] = {
         "real": neighbour_correlation(base[:m], normal_scores(base_values[:m])),
         "fake": neighbour_correlation(fake_base[:m], normal_scores(fake_values[:m]))}
-    result["quantiles"] = {corpus: np.percentile(v, [5, 25, 50, 75, 95]).tolist()
-                           for corpus, v in (("real", base_values), ("fake", fake_values))}
-    result["ratios"] = {key: {f: _ratio(result["fake"][key][f], result["real"][key][f]) for f in FAMILIES}
-                        for key in filters}
-    return result
+    result["quantiles"] = {corpus: np.percentile(v, [5, 25, 50, 75, 95]).tolist() for corpus, v in valued.items()}
+    return _with_ratios(result)
 
 
 FILTERED_MAX = 16384  # the largest query setting a filtered sweep goes to past a plug-in's grid

@@ -252,7 +252,7 @@ def test_range_codes_select_exactly_the_values_in_each_range():
 def test_the_range_board_measures_both_corpora_and_the_cli_runs_it(tmp_path):
     X, v = attributed(6000, seed=3)
     r = filtered_board(X, config=("patch", {"n_patches": 6, "rank": 4, "noise_scale": 1.0}), n_fit=2000, n=3000,
-                       n_queries=60, selectivities=(0.1, 0.5), verbose=False, attribute=v, attribute_name="size")
+                       n_queries=60, selectivities=(0.1, 0.5), verbose=False, attribute=v, attribute_source="size.npy")
     assert set(r["filters"]) == {"range-0.1", "range-0.5"}
     for corpus in ("real", "fake"):
         for name, f in r["filters"].items():

@@ -131,11 +131,11 @@ def shadow_models(model, pool, n_shadows, n_rows, random_state=0):
     return out
 
 
-def shadow_lira(model, shadows, members, others):
+def shadow_lira(model, shadows, members, others, target=None):
     """Offline LiRA scores of ``members`` and ``others`` (see the module's text): ``(member_scores,
-    other_scores)``."""
+    other_scores)``. ``target``: their :func:`patch_features` under ``model`` when already computed."""
     X = np.concatenate([members, others])
-    target = patch_features(model, X)
+    target = patch_features(model, X) if target is None else target
     out = np.stack([patch_features(m, X) for m in shadows])  # (shadows, 3, n)
     mean = out.mean(axis=0)
     sd = np.sqrt(np.mean(out.var(axis=0, ddof=1 if len(shadows) > 1 else 0), axis=1, keepdims=True))
@@ -241,10 +241,11 @@ def membership_attacks(model, train, heldout, n=5000, n_fakes=100_000, random_st
         fakes = _unit64(fakes).astype(np.float32)
     n_fakes = len(fakes)
     scorers["nearest_fake"] = lambda X: nearest_fake(fakes, X)
-    attacks = {}
+    attacks, scores = {}, {}
     for name, f in scorers.items():
         stage(f"membership attacks: {name.replace('_', ' ')}, {n:,} members and non-members", step=name)
-        attacks[name] = attack_summary(f(members), f(others), n_boot=n_boot, seed=random_state)
+        scores[name] = f(members), f(others)
+        attacks[name] = attack_summary(*scores[name], n_boot=n_boot, seed=random_state)
     shadow = None
     if shadows and getattr(model, "kind", None) == "patch":
         pool = np.delete(np.asarray(heldout), scored, axis=0)
@@ -255,8 +256,9 @@ def membership_attacks(model, train, heldout, n=5000, n_fakes=100_000, random_st
         else:
             models = shadow_models(model, pool, shadows, rows, random_state + 2)
             stage(f"membership attacks: shadow LiRA, {n:,} members and non-members", step="shadow_lira")
-            attacks["shadow_lira"] = attack_summary(*shadow_lira(model, models, members, others), n_boot=n_boot,
-                                                    seed=random_state)
+            target = np.stack([np.concatenate(scores[name]) for name in SHADOW_FEATURES])  # scored above
+            attacks["shadow_lira"] = attack_summary(*shadow_lira(model, models, members, others, target),
+                                                    n_boot=n_boot, seed=random_state)
             shadow = {"ran": True, "shadows": int(shadows), "rows": rows, "pool": int(len(pool)),
                       "n_patches": int(models[0].n_patches_)}
     passed, check = check_membership(attacks)

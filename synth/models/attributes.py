@@ -34,6 +34,17 @@ INTEGER_RANGES = 200  # a whole-number attribute with at most this many distinct
 ATTRIBUTE_STREAM = 0xA77B  # spawn key of the attribute normals, apart from the rows' and the labels' streams
 
 
+RESERVED_NAMES = ("id", "vector", "emb", "label", "labels")  # columns beside an attribute's in the outputs
+
+
+def attribute_name(source):
+    """An attribute's name from where its values were read: the file's stem (``sizes.npy``: ``sizes``) or the named
+    kind (``gloss-words``); ``attribute`` when there is none or it is a column of the outputs already (``id``,
+    ``vector``, ``emb``, ``label``, ``labels``)."""
+    name = Path(str(source)).stem if source is not None else ""
+    return name if name and name not in RESERVED_NAMES else "attribute"
+
+
 def attribute_normals(seed, start, stop):
     """The standard normals of rows ``start .. stop-1`` of the attribute stream of a sample seeded by ``seed``."""
     from scipy.special import ndtri

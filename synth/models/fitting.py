@@ -1,7 +1,5 @@
 """The fit job: read real embeddings, fit a model, write the model file with the data's fingerprint."""
 
-from pathlib import Path
-
 from ..errors import SynthError
 from ..io.arrays import unit_rows
 from ..io.artifact import save_model
@@ -109,7 +107,7 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
         info["attribute"] = str(attribute)
     model, size = fit_rows(X, info, out, kind=kind, params=params, random_state=random_state, verbose=verbose,
                            path=source, query_rows=query_rows, query_path=queries, labels=y, attribute=values,
-                           attribute_name=Path(str(attribute)).stem if attribute is not None else None)
+                           attribute_source=attribute)
     return model, info, size
 
 
@@ -141,26 +139,27 @@ def _fit_data(X, info):
 
 @planned(fit_rows_plan)
 def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbose=0, path=None, query_rows=None,
-             query_path=None, labels=None, attribute=None, attribute_name=None):
+             query_path=None, labels=None, attribute=None, attribute_source=None):
     """Fit a model to unit rows ``X`` already in memory and optionally write its model file.
 
     ``info`` describes the rows for the file's fingerprint (``source``, ``n``, ``d``, ``n_duplicates``;
     ``queries``, the same of ``query_rows``); ``path`` names them in errors. ``query_rows``: real queries, on
     which the same kind and parameters fit the query model (``model.query_model_``). ``labels``: one real label
     per row of ``X``, on which the label model is fitted (``model.label_model_``). ``attribute``: one real number
-    per row of ``X``, on which the attribute model is fitted (``model.attribute_model_``, named
-    ``attribute_name``). Returns ``(model, bytes
-    written or None)``.
+    per row of ``X``, on which the attribute model is fitted (``model.attribute_model_``, named after
+    ``attribute_source``, the file or named kind it was read from). Returns ``(model, bytes written or None)``.
     """
     model = _fit(X, kind, params, random_state, verbose, path)
     metric = check_metric(getattr(model, "metric", "cosine"))
     if query_rows is not None:
         model.query_model_ = _fit(query_rows, kind, params, random_state, verbose, query_path, "query ")
         model.query_model_.fit_data_ = _fit_data(query_rows, info["queries"])
+    # both the label and the attribute model calibrate on as many fakes: drawn once
+    fakes = calibration_fakes(model, X, random_state) if labels is not None and attribute is not None else None
     if labels is not None:
-        model.label_model_ = fit_labels(model, X, labels, random_state, path)
+        model.label_model_ = fit_labels(model, X, labels, random_state, path, fakes)
     if attribute is not None:
-        model.attribute_model_ = fit_attribute(model, X, attribute, random_state, path, attribute_name)
+        model.attribute_model_ = fit_attribute(model, X, attribute, random_state, path, attribute_source, fakes)
     size = None
     if out is not None:
         fit_data = _fit_data(X, info)
@@ -177,16 +176,30 @@ def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbo
     return model, size
 
 
-def fit_labels(model, X, labels, random_state=0, path=None):
+def calibration_fakes(model, X, random_state=0):
+    """As many fakes of the fitted corpus ``model`` as ``X`` has rows (unit rows, seed ``random_state + 1``): what
+    the label and attribute models calibrate on."""
+    from .base import check_seed
+
+    return unit_rows(model.sample(len(X), random_state=check_seed(random_state) + 1))
+
+
+def _name_path(e, path):
+    """``e`` naming ``path`` when it names no file of its own."""
+    return SynthError(e.problem, path) if path is not None and e.path is None else e
+
+
+def fit_labels(model, X, labels, random_state=0, path=None, fakes=None):
     """The label model of a fitted corpus ``model``: fitted on its training rows ``X`` (directions) and their
-    ``labels``, calibrated on as many of the model's fakes (:class:`synth.models.labels.LabelModel`); ``labels``
-    a dict of knobs (:func:`synth.models.labels.parse_knob`) sets them without real labels (``fit_knob``)."""
+    ``labels``, calibrated on as many of the model's fakes (:func:`calibration_fakes`, or ``fakes``;
+    :class:`synth.models.labels.LabelModel`); ``labels`` a dict of knobs (:func:`synth.models.labels.parse_knob`)
+    sets them without real labels (``fit_knob``)."""
     from .base import check_seed
     from .labels import LabelModel
 
     params = getattr(model, "get_params", dict)()
     lm = LabelModel(min_points=params.get("min_points", 20), random_state=check_seed(random_state))
-    fakes = unit_rows(model.sample(len(X), random_state=check_seed(random_state) + 1))
+    fakes = calibration_fakes(model, X, random_state) if fakes is None else fakes
     try:
         if isinstance(labels, dict):  # set by a knob (parse_knob): no real labels
             stage(f"setting {labels['classes']} labels by the knob on {len(X):,} fakes", step="labels")
@@ -194,25 +207,24 @@ def fit_labels(model, X, labels, random_state=0, path=None):
         stage(f"fitting the label model on {len(X):,} labelled rows", step="labels")
         return lm.fit(unit_rows(X), labels, fakes)
     except SynthError as e:
-        raise SynthError(e.problem, path) if path is not None and e.path is None else e from None
+        raise _name_path(e, path) from None
 
 
-def fit_attribute(model, X, values, random_state=0, path=None, name=None):
+def fit_attribute(model, X, values, random_state=0, path=None, source=None, fakes=None):
     """The numeric attribute model of a fitted corpus ``model``: fitted on its training rows ``X`` (directions) and
-    their ``values``, calibrated on as many of the model's fakes (:class:`synth.models.attributes.AttributeModel`)."""
-    from .attributes import AttributeModel
-    from .base import check_seed
+    their ``values``, calibrated on as many of the model's fakes (:func:`calibration_fakes`, or ``fakes``;
+    :class:`synth.models.attributes.AttributeModel`), named after ``source``, where the values were read
+    (:func:`synth.models.attributes.attribute_name`)."""
+    from .attributes import AttributeModel, attribute_name
 
     params = getattr(model, "get_params", dict)()
-    # the name becomes a column beside id, vector / emb and label(s) in the outputs: one of those is renamed
-    name = name if name and name not in ("id", "vector", "emb", "label", "labels") else "attribute"
-    am = AttributeModel(min_points=params.get("min_points", 20), name=name)
-    fakes = unit_rows(model.sample(len(X), random_state=check_seed(random_state) + 1))
+    am = AttributeModel(min_points=params.get("min_points", 20), name=attribute_name(source))
+    fakes = calibration_fakes(model, X, random_state) if fakes is None else fakes
     stage(f"fitting the attribute model on {len(X):,} rows", step="attribute")
     try:
         return am.fit(unit_rows(X), values, fakes)
     except SynthError as e:
-        raise SynthError(e.problem, path) if path is not None and e.path is None else e from None
+        raise _name_path(e, path) from None
 
 
 def fit_check(model, X, random_state=0):

@@ -14,7 +14,7 @@ from pathlib import Path, PurePath
 import numpy as np
 import yaml
 
-from ..bundled import NAMED
+from ..bundled import ATTRIBUTE_KINDS, ATTRIBUTED, LABEL_KINDS, LABELLED, NAMED
 from ..errors import SynthError
 from ..install import install_hint
 from ..metrics.hardness import parse_band
@@ -320,30 +320,36 @@ def load_recipe(path):
         recipe.file("source.embeddings", src["embeddings"])
     if src["texts"] and src["texts"] != "wordnet" and not src["texts"].startswith("hf:"):
         recipe.file("source.texts", src["texts"])
-    if src["labels"]:
+    for key, (kinds, sets, model, named, give) in PER_ROW.items():  # source.labels and source.attribute
+        if not src[key]:
+            continue
         if out["fit"]["kind"] != "patch":
-            raise recipe.error("source.labels", f"a label model needs fit.kind patch, not {out['fit']['kind']}")
-        if src["labels"] in LABEL_KINDS:
-            if src["embeddings"] not in LABELLED_SETS:
-                raise recipe.error("source.labels", f"{src['labels']} labels exist for source.embeddings "
-                                                    f"{' or '.join(LABELLED_SETS)} only; give a file of labels")
+            raise recipe.error(f"source.{key}", f"{model} needs fit.kind patch, not {out['fit']['kind']}")
+        if src[key] in kinds:
+            if src["embeddings"] not in sets:
+                raise recipe.error(f"source.{key}", f"{src[key]} {named} for source.embeddings "
+                                                    f"{' or '.join(sets)} only; give a file of {give}")
         else:
-            recipe.file("source.labels", src["labels"])
-    if src["attribute"]:
-        if out["fit"]["kind"] != "patch":
-            raise recipe.error("source.attribute", f"an attribute model needs fit.kind patch, not {out['fit']['kind']}")
-        if src["attribute"] in ATTRIBUTE_KINDS:
-            if src["embeddings"] not in LABELLED_SETS:
-                raise recipe.error("source.attribute", f"{src['attribute']} exists for source.embeddings "
-                                                       f"{' or '.join(LABELLED_SETS)} only; give a file of numbers")
-        else:
-            recipe.file("source.attribute", src["attribute"])
+            recipe.file(f"source.{key}", src[key])
     return recipe
 
 
-ATTRIBUTE_KINDS = ("gloss-words",)
-LABEL_KINDS = ("lexname", "pos")
-LABELLED_SETS = ("bundled", "minilm-wordnet-all")
+# what a source carries per row: its named kinds and the named sets that have them (synth.bundled), its model, and
+# the words of the error naming them
+PER_ROW = {"labels": (LABEL_KINDS, tuple(LABELLED), "a label model", "labels exist", "labels"),
+           "attribute": (ATTRIBUTE_KINDS, tuple(ATTRIBUTED), "an attribute model", "exists", "numbers")}
+
+
+def _per_row(recipe, key, source_rows):
+    """The real labels (``key`` "labels") or attribute values ("attribute") of the recipe's source rows, for a
+    source of ``source_rows`` rows: a named kind of the named set, or a file relative to the recipe."""
+    from ..bundled import load_attribute, load_labels
+
+    name = recipe["source"][key]
+    named = name in PER_ROW[key][0]
+    where = name if named else recipe.file(f"source.{key}", name)
+    load = load_labels if key == "labels" else load_attribute
+    return load(where, recipe["source"]["embeddings"] if named else str(where), source_rows)
 
 
 # --------------------------------------------------------------------------------------------- running
@@ -496,22 +502,8 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
                                           "at least 100 are needed")
     order = np.random.default_rng(recipe["split"]["seed"]).permutation(len(X))
     train, heldout = X[np.sort(order[:n_train])], X[np.sort(order[n_train:])]
-    labels = None
-    if recipe["source"]["labels"]:
-        from ..bundled import load_labels
-
-        name = recipe["source"]["labels"]
-        where = name if name in LABEL_KINDS else recipe.file("source.labels", name)
-        labels = load_labels(where, recipe["source"]["embeddings"] if name in LABEL_KINDS else str(where),
-                             len(X))[np.sort(order[:n_train])]
-    values = None
-    if recipe["source"]["attribute"]:
-        from ..bundled import load_attribute
-
-        name = recipe["source"]["attribute"]
-        where = name if name in ATTRIBUTE_KINDS else recipe.file("source.attribute", name)
-        values = load_attribute(where, recipe["source"]["embeddings"] if name in ATTRIBUTE_KINDS else str(where),
-                                len(X))[np.sort(order[:n_train])]
+    labels, values = (_per_row(recipe, key, len(X))[np.sort(order[:n_train])] if recipe["source"][key] else None
+                      for key in ("labels", "attribute"))
 
     step("fit")
     f = recipe["fit"]
@@ -526,7 +518,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
             "n_duplicates": count_duplicates(train)}
     gen, _ = fit_rows(train, info, model_path, kind=f["kind"], params=params, random_state=f["seed"],
                       verbose=verbose, path=recipe.path, labels=labels, attribute=values,
-                      attribute_name=Path(recipe["source"]["attribute"]).stem if values is not None else None)
+                      attribute_source=recipe["source"]["attribute"])
     written.append(str(model_path))
 
     if recipe["score"] is not None:
