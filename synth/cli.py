@@ -229,6 +229,12 @@ def main():
                    "vs 0.453 by default, no copying. The group means take ~N/G rows of the --max-mb budget, "
                    "and fewer patches lose the gain: raise --max-mb by about N/G x 4d bytes. Not with "
                    "--softness. Default: off.")
+@click.option("--shared-rank", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Directions shared by every patch, fitted on all training rows (each patch keeps its own "
+                   "variances along them); --rank local directions are fitted on what they leave. Shared "
+                   "directions are statistics of all N rows, so the membership attacks of `synth audit` can "
+                   "hardly read a row in them: with --rank 0 they trade fidelity for privacy (docs/privacy.md, "
+                   "'The privacy / fidelity frontier'). 0 = off.")
 @click.option("--copy-guard/--no-copy-guard", default=True, show_default=True,
               help="With --patches auto, lower the patch count while the fakes sit closer to the training rows "
                    "than the rows sit to each other (the memorization check's median rule, on REAL alone).")
@@ -256,7 +262,7 @@ def main():
 @force_option
 @reports(estimate=True)
 def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_match, softness, recolor, max_mb,
-        group_size, copy_guard, metric, queries, labels, attribute, key, column, split, seed, force):
+        group_size, shared_rank, copy_guard, metric, queries, labels, attribute, key, column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
@@ -276,12 +282,15 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                             copy_guard=copy_guard, group_size=group_size, bridge_match=bridge_match)}.get(kind, {})
     if metric != "cosine":
         params["metric"] = metric
+    if shared_rank and kind == "patch":
+        params["shared_rank"] = shared_rank
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
                                   key=key, column=column, split=split, queries=queries, labels=labels,
                                   attribute=attribute)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")
     if kind == "patch":
-        click.echo(f"fitted {model.n_patches_} patches (rank <= {rank}, >= {model.counts_.min()} points each), "
+        click.echo(f"fitted {model.n_patches_} patches (rank <= {rank}, >= {model.counts_.min()} points each"
+                   + (f"; {shared_rank} shared directions" if shared_rank else "") + "), "
                    f"noise scale {model.noise_scale_:.3g}" + (" (calibrated)" if model.calibration_ else "")
                    + (f", {model.n_groups_} group centres (>= {model.group_counts_.min()} points each)"
                       if model.n_groups_ else ""))

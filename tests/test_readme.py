@@ -399,3 +399,22 @@ def test_privacy_page_shadow_table_is_the_committed_audits():
         assert f"docs/privacy/shadow/{name}.json" in page, name
         r = json.loads((ROOT / "docs" / "privacy" / "shadow" / f"{name}.json").read_text())
         assert shadow_row(label, r) in page, name
+
+
+def test_privacy_frontier_table_is_the_committed_board():
+    """docs/privacy.md's two-sample curve of the frontier is the committed `bench fidelity` board's, row for row,
+    and its attack rows are the committed scratch output's."""
+    page = (ROOT / "docs" / "privacy.md").read_text()
+    board = (ROOT / "docs" / "privacy" / "frontier-wordnet-all-50000" / "fidelity.md").read_text().splitlines()
+    rows = [line for line in board if line.startswith(("| default |", "| shared64 |", "| shared64-m100 |",
+                                                       "| private |", "| fog |"))][:5]
+    assert len(rows) == 5
+    for line in rows:
+        assert line in page, line
+    out = (ROOT / "docs" / "privacy" / "scratch" / "frontier-wordnet-all-50000.out").read_text()
+    parts = {line.split(" | ")[0][2:]: line.split(" | ") for line in out.splitlines() if line.startswith("| ")}
+    for name, label in (("default", "default"), ("s64", "`--shared-rank 64 --rank 0`"),
+                        ("s64m100", "same, `--min-points 100`"), ("s64m200", "**same, `--min-points 200`**"),
+                        ("s32m200", "**`--shared-rank 32 --rank 0 --min-points 200`**")):
+        p = parts[name]
+        assert " | ".join([f"| {label}", p[1], *p[3:8], p[8].split(" |")[0]]) + " |" in page, name

@@ -67,6 +67,7 @@ fit:
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  recolor: often"), 10, ["fit.recolor", "often"]),
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  group_size: 5"), 10, ["fit.group_size", ">= 10"]),
     (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  group_size: big"), 10, ["fit.group_size", "'big'"]),
+    (GOOD.replace("  noise_scale: 1", "  noise_scale: 1\n  shared_rank: -4"), 10, ["fit.shared_rank", ">= 0"]),
     (GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  labels: none.txt"), 4,
      ["source.labels", "no such file", "none.txt"]),
     (GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  labels: lexname").replace("patches: 30", "kind: fog"),
@@ -118,7 +119,7 @@ def test_a_small_recipe_runs_end_to_end(tmp_path):
     from synth.sampling.labels import read_spmat
 
     text = GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  labels: lexname\n  attribute: gloss-words") \
-        + """score:
+        .replace("  rank: 8", "  rank: 8\n  shared_rank: 6") + """score:
   n: 1000
 sample:
   - path: out/fake.fbin
@@ -153,7 +154,7 @@ publish:
     r = run("recipe", "run", tmp_path / "tiny.yml", "--out", out)
     assert r.exit_code == 0, r.output
     gen = load_model(out / "model.safetensors")
-    assert gen.n_features_ == 384 and gen.rank == 8
+    assert gen.n_features_ == 384 and gen.rank == 8 and gen.shared_components_.shape == (6, 384)
     score = json.loads((out / "score.json").read_text())
     assert score["n"] == 1000 and 0 < score["c2st"] < 0.6 and "dcr" in score
     raw = np.fromfile(out / "out" / "fake.fbin", dtype=np.uint32, count=2)
@@ -180,6 +181,7 @@ publish:
     card = (out / "publish" / "README.md").read_text()
     assert "# Tiny" in card and "- test" in card
     assert "| shadow_lira |" in card  # the publish audit ran the shadow-model attack (publish.shadows)
+    assert "its variances along 6 shared directions" in card and "fitted on all 3,000 training rows" in card
     summary = json.loads((out / "recipe.json").read_text())
     assert set(summary["seconds"]) == {"source", "fit", "score", "sample[0]", "sample[1]", "bench", "publish"}
     assert summary["n_train"] == 3000 and summary["n_heldout"] == 21000
@@ -198,6 +200,10 @@ def test_committed_card_is_the_offline_recipe_card():
     assert "| subspace_residual |" in card.text and "**Check failed: membership inference" in card.text
     assert "| data-copying test C_T (Meehan et al. 2020) |" in card.text  # the standard measures, issue 18
     assert "nearest_fake searches this corpus's first 100,000 rows" in card.text
+    # the recipe's publish.shadows: the shadow-model attack's row; what the file holds; the private setting
+    assert "| shadow_lira |" in card.text and "4 shadow models fitted like this one" in card.text
+    assert "What the model file holds: for each of its 160 patches" in card.text
+    assert "`synth fit --shared-rank 64 --rank 0 --min-points 200`" in card.text
 
 
 @pytest.mark.slow

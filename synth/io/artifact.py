@@ -45,6 +45,8 @@ def _params(model):
     params = {k: v for k, v in model.get_params().items() if k != "verbose"}
     if params.get("metric") == "cosine":  # the default: cosine files keep the bytes of files before the option
         del params["metric"]
+    if params.get("shared_rank") == 0:  # likewise without shared directions
+        del params["shared_rank"]
     return params
 
 

@@ -52,15 +52,25 @@ def _nearest_patches(model, X, top):
     return sims, idx
 
 
+def _shared(model):
+    """The model's shared directions (s, d) float64 and per-patch variances along them (K, s), or None."""
+    G = getattr(model, "shared_components_", None)
+    return None if G is None else (np.asarray(G, dtype=np.float64), np.asarray(model.shared_variances_, np.float64))
+
+
 def subspace_residual(model, X):
     """Minus the share of each row's offset from its nearest patch mean that lies outside the patch's
-    directions (higher = closer to the subspace = more likely a training row)."""
+    directions, its own and any shared ones (higher = closer to the subspace = more likely a training row)."""
     X = _unit64(X)
     p = _nearest_patches(model, X, 1)[1][:, 0]
     D = X - model.means_[p].astype(np.float64)
     proj = np.einsum("nd,nrd->nr", D, model.components_[p].astype(np.float64))
+    inside = np.einsum("nr,nr->n", proj, proj)
+    shared = _shared(model)
+    if shared is not None:
+        inside = inside + np.einsum("ns,ns->n", D @ shared[0].T, D @ shared[0].T)
     total = np.einsum("nd,nd->n", D, D)
-    return -(total - np.einsum("nr,nr->n", proj, proj)) / np.maximum(total, 1e-300)
+    return -(total - inside) / np.maximum(total, 1e-300)
 
 
 def likelihood(model, X, top=LIKELIHOOD_TOP):
@@ -73,7 +83,8 @@ def likelihood(model, X, top=LIKELIHOOD_TOP):
     s2_all = np.asarray(model.noise_variance_, dtype=np.float64) * model.noise_scale_ ** 2
     floor = 1e-6 * (np.median(s2_all[s2_all > 0]) if np.any(s2_all > 0) else 1.0)
     s2_all = np.maximum(s2_all, floor)  # a patch with no residual (as many directions as rows) still scores
-    d, r = X.shape[1], V.shape[1]
+    d = X.shape[1]
+    shared = _shared(model)
     logp = np.empty(idx.shape)
     for j in range(idx.shape[1]):
         p = idx[:, j]
@@ -82,9 +93,14 @@ def likelihood(model, X, top=LIKELIHOOD_TOP):
         s2 = s2_all[p]
         lam = np.where(lam_all[p] > 0, np.maximum(lam_all[p] - np.asarray(model.noise_variance_)[p, None], 0)
                        + s2[:, None], s2[:, None])
+        if shared is not None:  # the shared directions, with the patch's variances along them
+            G, sv = shared
+            proj = np.concatenate([D @ G.T, proj], axis=1)
+            lam = np.concatenate([np.maximum(sv[p] - np.asarray(model.noise_variance_)[p, None], 0) + s2[:, None],
+                                  lam], axis=1)
         resid = np.einsum("nd,nd->n", D, D) - np.einsum("nr,nr->n", proj, proj)
         quad = np.einsum("nr,nr->n", proj, proj / lam) + np.maximum(resid, 0) / s2
-        logdet = np.log(lam).sum(axis=1) + (d - r) * np.log(s2)
+        logdet = np.log(lam).sum(axis=1) + (d - proj.shape[1]) * np.log(s2)
         logp[:, j] = np.log(model.weights_[p]) - 0.5 * (quad + logdet)
     top_logp = logp.max(axis=1, keepdims=True)
     return top_logp[:, 0] + np.log(np.exp(logp - top_logp).sum(axis=1))

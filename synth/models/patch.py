@@ -432,6 +432,36 @@ def fit_patch(P, w, rank):
     return (mass, m) + spectrum((P - m) * np.sqrt(w)[:, None], min(rank, len(P) - 1), bessel)
 
 
+def shared_directions(X, labels, means, s):
+    """The ``s`` leading directions of the training rows' offsets from their own patch means (the pooled
+    within-patch covariance), shared by every patch; accumulated over blocks of rows. Shape (s, d), float64."""
+    d = X.shape[1]
+    C = np.zeros((d, d))
+    for i in range(0, len(X), 65536):
+        D = X[i:i + 65536].astype(np.float64) - means[labels[i:i + 65536]]
+        C += D.T @ D
+    ev, U = scipy.linalg.eigh(C, subset_by_index=[d - s, d - 1])
+    return sign_flip(U[:, ::-1].T)
+
+
+def fit_patch_shared(P, G, rank):
+    """One patch with shared directions ``G`` (s, d): its mean, its variances along ``G``, ``rank`` local
+    directions of what ``G`` leaves, their variances, and the mean residual variance of the other
+    ``d - s - rank`` directions. Returns ``(mass, mean, Vt, variances, noise, shared_variances)``."""
+    P = P.astype(np.float64)
+    n, d = P.shape
+    m = P.mean(axis=0)
+    A = P - m
+    S = A @ G.T
+    dof = max(n - 1, 1)
+    R = A - S @ G
+    r = min(rank, n - 1)
+    Vt, top, total = leading_directions(R, r)
+    rest = d - len(G) - r
+    noise = max(total - top.sum(), 0.0) / dof / rest if rest > 0 else 0.0
+    return float(n), m, sign_flip(Vt), top / dof, noise, (S ** 2).sum(axis=0) / dof
+
+
 def spectrum(A, r, divisor):
     """The covariance ``A^T A / divisor`` as probabilistic PCA keeps it: its ``r`` leading directions
     (sign-fixed), their variances, and the remaining variance spread evenly over the other ``d - r``
@@ -477,13 +507,13 @@ def patch_map(fn, n):
             yield from pool.map(fn, range(n))
 
 
-def patch_bytes(d, rank, bridge=False, norms=False):
+def patch_bytes(d, rank, bridge=False, norms=False, shared=0):
     """Bytes one patch takes in a model file: float32 mean, float16 directions, float32 variances, noise
     variance and an int64 count; with ``bridge``, also its row of the partner table (at most
     :data:`PARTNERS_MAX` int32 indices and float32 weights, and an int64 row pointer); with ``norms``
-    (metric ip / l2), its float32 norm table."""
+    (metric ip / l2), its float32 norm table; with ``shared`` directions, its float32 variances along them."""
     return (4 * d + 2 * rank * d + 4 * rank + 4 + 8 + (8 * PARTNERS_MAX + 8 if bridge else 0)
-            + (4 * NORM_QUANTILES if norms else 0))
+            + (4 * NORM_QUANTILES if norms else 0) + 4 * shared)
 
 
 def group_bytes(n_groups, d):
@@ -601,7 +631,7 @@ def gaussian_transport(C_from, C_to):
     return half @ inv_half @ half
 
 
-def auto_patches(n, d, rank, max_mb, reserve=0, bridge=False, norms=False):
+def auto_patches(n, d, rank, max_mb, reserve=0, bridge=False, norms=False, shared=0):
     """The patch count of ``n_patches="auto"``: ``max(160, n / 62.5)``, capped so that the file stays
     within ``max_mb`` megabytes (10^6 bytes); at least 1.
 
@@ -612,7 +642,8 @@ def auto_patches(n, d, rank, max_mb, reserve=0, bridge=False, norms=False):
     """
     k = max(AUTO_MIN_PATCHES, round(n / AUTO_POINTS_PER_PATCH))
     if max_mb is not None:
-        k = min(k, int((max_mb * 1e6 - HEADER_ALLOWANCE - reserve) // patch_bytes(d, min(rank, d), bridge, norms)))
+        k = min(k, int((max_mb * 1e6 - HEADER_ALLOWANCE - reserve)
+                       // patch_bytes(d, min(rank, d), bridge, norms, shared)))
     return max(1, k)
 
 
@@ -784,6 +815,17 @@ class PatchPCA(Generator):
         each a mean of ``min_points`` norms); a sample is its direction times a norm drawn by inverse-CDF
         interpolation in its patch's table, from the row's own generator (after every direction draw, so
         row r still depends only on (seed, r)).
+    shared_rank : int, default=0
+        Directions shared by every patch. 0: each patch has only its own ``rank`` directions, as before the option
+        existed (same bytes, same samples). ``s`` > 0: the ``s`` leading directions ``G`` of the pooled within-patch
+        covariance (every training row's offset from its own patch mean, :func:`shared_directions`) are stored
+        once; each patch keeps its variances along them, then ``rank`` directions of its own fitted on what ``G``
+        leaves, and spreads the rest over the other ``d - s - rank`` directions (:func:`fit_patch_shared`). A
+        sample is ``normalize(m + G^T sqrt(g - s2) z' + V sqrt(l - s2) z + a sqrt(s2) e)``. Directions fitted to a
+        patch's few dozen rows contain those rows (the membership attacks of :mod:`synth.metrics.privacy` find
+        them at AUC 0.97-1.00); directions fitted to all N rows hardly do. With ``rank=0`` this moves the model
+        along the privacy / fidelity frontier measured in docs/privacy.md. Not with ``softness`` > 0 or
+        ``group_size``.
     random_state : int or None
         Seed of k-means.
     verbose : int, default=0
@@ -818,6 +860,10 @@ class PatchPCA(Generator):
         Each group's patch.
     norm_table_ : ndarray of shape (n_patches_, 33), float32, or None
         With ``metric`` "ip" or "l2", each patch's norm table; None for cosine.
+    shared_components_ : ndarray of shape (shared_rank, n_features), float32, or None
+        With ``shared_rank``, the shared unit directions; None otherwise.
+    shared_variances_ : ndarray of shape (n_patches_, shared_rank), float32, or None
+        Each patch's variances along them.
     """
 
     kind = "patch"
@@ -843,8 +889,9 @@ class PatchPCA(Generator):
 
     def __init__(self, n_patches="auto", rank=40, min_points=20, n_iter=25, noise_scale="auto", bridge=0.0,
                  softness=0.0, recolor=False, max_mb=16.0, copy_guard=True, group_size=None, bridge_match="both",
-                 metric="cosine", random_state=None, verbose=0):
+                 metric="cosine", shared_rank=0, random_state=None, verbose=0):
         self.n_patches = n_patches
+        self.shared_rank = shared_rank
         self.metric = metric
         self.bridge_match = bridge_match
         self.group_size = group_size
@@ -899,6 +946,15 @@ class PatchPCA(Generator):
             if self.softness > 0:
                 raise SynthError("group_size is not supported with softness > 0 (soft patches have no disjoint "
                                  "rows to cut into groups)")
+        if not (isinstance(self.shared_rank, (int, np.integer)) and not isinstance(self.shared_rank, bool)
+                and self.shared_rank >= 0):
+            raise SynthError(f"shared_rank must be an integer >= 0, got {self.shared_rank!r}")
+        if self.shared_rank and (self.softness > 0 or self.group_size is not None):
+            raise SynthError("shared_rank is not supported with softness > 0 or group_size (shared directions are "
+                             "fitted on each row's offset from its own patch mean)")
+        if self.shared_rank and self.shared_rank + self.rank >= np.shape(X)[1]:
+            raise SynthError(f"shared_rank + rank must be below the dimension {np.shape(X)[1]}, got "
+                             f"{self.shared_rank} + {self.rank}")
         auto = self.noise_scale == "auto"
         check_metric(self.metric)
         self.norm_table_ = None  # the fit and its checks sample directions; the norms come last
@@ -930,10 +986,11 @@ class PatchPCA(Generator):
         reserve = recolor_bytes(d) if self.recolor else 0  # the map's bytes come out of max_mb
         if self.group_size is not None:  # so do the group means' (an upper bound: sum of n_a // G <= n // G)
             reserve += group_bytes(n // self.group_size, d)
+        reserve += 4 * self.shared_rank * d  # the shared directions, float32
         if self.n_patches != "auto" or not self.copy_guard:
             n_patches = (int(self.n_patches) if self.n_patches != "auto"
                          else auto_patches(n, d, self.rank, self.max_mb, reserve, self._bridging(),
-                                           self.metric != "cosine"))
+                                           self.metric != "cosine", self.shared_rank))
             self._fit_patches(X, n_patches, seed, auto)
             self.copy_check_ = None
             return
@@ -942,7 +999,7 @@ class PatchPCA(Generator):
         # While backing off, the noise scale calibrated at the first count is reused; the count that passes
         # then gets its own calibration and is checked again (a failure there backs off further).
         n_patches, tried = min(auto_patches(n, d, self.rank, self.max_mb, reserve, self._bridging(),
-                                            self.metric != "cosine"),
+                                            self.metric != "cosine", self.shared_rank),
                                 max(1, n // self.min_points)), []
         reference, scale = CopyReference(X, seed), None
         while True:
@@ -982,8 +1039,19 @@ class PatchPCA(Generator):
         noise = np.zeros(K, np.float32)
         mass = np.zeros(K)
 
+        G = shared_var = None
+        if self.shared_rank:
+            stage(f"patch: {self.shared_rank} shared directions", step="k-means")
+            cell_means = np.stack([X[rows[bounds[j]:bounds[j + 1]]].astype(np.float64).mean(axis=0) for j in range(K)])
+            G = shared_directions(X, labels, cell_means, self.shared_rank)
+            shared_var = np.zeros((K, self.shared_rank), np.float32)
+
         def one(j):
             P, w = X[rows[bounds[j]:bounds[j + 1]]], weights[bounds[j]:bounds[j + 1]]
+            if G is not None:
+                *out, sv = fit_patch_shared(P, G, rank)
+                shared_var[j] = sv
+                return tuple(out) + (None,)
             if self.group_size is None:
                 return fit_patch(P, w, rank) + (None,)
             return fit_patch_groups(P, rank, self.group_size, self.min_points, self.n_iter, seed)
@@ -1003,6 +1071,8 @@ class PatchPCA(Generator):
         self.weights_ = self.mass_ / self.mass_.sum()
         self.means_, self.components_ = means[perm], comps[perm]
         self.variances_, self.noise_variance_ = variances[perm], noise[perm]
+        self.shared_components_ = None if G is None else G.astype(np.float32)
+        self.shared_variances_ = None if G is None else shared_var[perm]
         self.group_means_ = self.group_counts_ = self.group_patch_ = None
         if groups:  # grouped in the canonical patch order
             self.group_means_ = np.concatenate([groups[j][0] for j in perm])
@@ -1022,7 +1092,8 @@ class PatchPCA(Generator):
         if scale is not None:  # a back-off step: the last calibration's scale (and bridge amount) are kept
             self.noise_scale_, self.calibration_ = float(scale), None
         elif self.bridge == "auto":
-            params = {k: getattr(self, k) for k in ("rank", "min_points", "n_iter", "softness", "group_size")}
+            params = {k: getattr(self, k) for k in ("rank", "min_points", "n_iter", "softness", "group_size",
+                                                    "shared_rank")}
             params["n_patches"] = n_patches
             stage("patch: calibrating the bridge amount (IVF and HNSW search cost of the training rows)",
                   step="calibrate")
@@ -1033,7 +1104,7 @@ class PatchPCA(Generator):
         elif auto_noise:
             # the noise is calibrated before recolouring (the map depends on the noise scale)
             params = {k: getattr(self, k) for k in ("rank", "min_points", "n_iter", "bridge", "softness",
-                                                    "group_size")}
+                                                    "group_size", "shared_rank")}
             params["n_patches"] = n_patches
             stage("patch: calibrating the noise scale (two-sample test on a split)", step="calibrate")
             self.noise_scale_, self.calibration_ = calibrate_noise_scale(X, params, seed)
@@ -1118,7 +1189,11 @@ class PatchPCA(Generator):
         if getattr(self, "_cache", None) is None:
             scale = np.sqrt(np.maximum(self.variances_ - self.noise_variance_[:, None], 0.0))
             with np.errstate(over="ignore"):  # an overflow here makes non-finite rows, which sample_block refuses
-                self._cache = (self.components_.astype(np.float32) * scale[:, :, None],
+                factors = self.components_.astype(np.float32) * scale[:, :, None]
+                if getattr(self, "shared_components_", None) is not None:  # shared directions first
+                    shared = np.sqrt(np.maximum(self.shared_variances_ - self.noise_variance_[:, None], 0.0))
+                    factors = np.concatenate([self.shared_components_[None] * shared[:, :, None], factors], axis=1)
+                self._cache = (factors.astype(np.float32),
                                (self.noise_scale_ * np.sqrt(self.noise_variance_)).astype(np.float32))
         return self._cache
 
@@ -1168,7 +1243,9 @@ class PatchPCA(Generator):
                     "group_patch": self.group_patch_} if self.group_size is not None else {}),
                 **(dict(zip(("partner_ptr", "partner_idx", "partner_w"), self.partners_))
                    if getattr(self, "partners_", None) is not None else {}),
-                **({"norm_table": self.norm_table_} if self.metric != "cosine" else {})}
+                **({"norm_table": self.norm_table_} if self.metric != "cosine" else {}),
+                **({"shared_components": self.shared_components_, "shared_variances": self.shared_variances_}
+                   if getattr(self, "shared_rank", 0) else {})}
 
     def _set_arrays(self, a):
         K, d = check_array(a, "means", (None, None)).shape
@@ -1234,5 +1311,12 @@ class PatchPCA(Generator):
                 raise ValueError("array 'partner_w' has a patch whose weights sum to 0")
             self.partners_ = (ptr, idx.astype(np.int32), w.astype(np.float32))
         self.norm_table_ = a["norm_table"].astype(np.float32) if self.metric != "cosine" else None
+        self.shared_components_ = self.shared_variances_ = None
+        s = getattr(self, "shared_rank", 0)
+        if s:
+            if "shared_components" not in a:
+                raise ValueError(f"parameter shared_rank is {s} but the file has no 'shared_components' array")
+            self.shared_components_ = check_array(a, "shared_components", (s, d)).astype(np.float32)
+            self.shared_variances_ = check_array(a, "shared_variances", (K, s), minimum=0).astype(np.float32)
         self.dim_ = self.means_.shape[1]
         self._cache = self._nbrs = self._partner_cdf = None
