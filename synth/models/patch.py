@@ -38,8 +38,7 @@ def sign_flip(V):
 
 NOISE_GRID = (0.125, 0.18, 0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0)  # residual-noise scales tried by the calibration
 CALIBRATION_FIT = 10_000  # at most this many points fit the calibration's sub-model
-CALIBRATION_TEST = 5_000  # at most this many points test it ...
-CALIBRATION_RATIO = 5  # ... and at most 1 / CALIBRATION_RATIO of the sub-model's rows (CALIBRATION_MIN_TEST at least)
+CALIBRATION_TEST = 5_000  # at most this many points test it
 CALIBRATION_MIN_TEST = 500  # below this the test is too noisy to calibrate: the scale stays 1
 BRIDGE_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # bridge amounts tried by bridge="auto"
 COST_ROWS = 10_000  # bridge="auto": at most this many training rows (and as many fakes) form a search base
@@ -52,18 +51,10 @@ def calibration_split(X, params, seed):
 
     The sub-model has ``params`` (patch count scaled to the smaller set) and noise scale 1; None when X is
     too small to calibrate. Returns ``(sub, B)``.
-
-    Part A has ``min(N / 2, CALIBRATION_FIT)`` rows and part B a fifth of that (:data:`CALIBRATION_RATIO`; at
-    least :data:`CALIBRATION_MIN_TEST`, at most :data:`CALIBRATION_TEST` and the rows left), so the test is
-    balanced at the ratio n / N = 1/5 the project promises a fit of N rows (10,000 against 2,000 from 20,000
-    training rows up). The balance depends on that ratio: on MiniLM-WordNet at N = 50,000 a test at half the
-    sub-model's size asked for noise 0.781 and left the sides at 0.417 / 0.446 for n = 10,000 fakes against
-    held-out rows, a fifth asked for 0.730 and balanced them (0.432 / 0.432; docs/fidelity/README.md,
-    "Past N/10").
     """
     n = len(X)
     n_fit = min(n // 2, CALIBRATION_FIT)
-    n_test = min(n - n_fit, CALIBRATION_TEST, max(n_fit // CALIBRATION_RATIO, CALIBRATION_MIN_TEST))
+    n_test = min(n - n_fit, CALIBRATION_TEST)
     if n_test < CALIBRATION_MIN_TEST or n_fit < 2 * params["min_points"]:
         return None
     order = np.random.default_rng(seed).permutation(n)
