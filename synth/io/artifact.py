@@ -47,6 +47,8 @@ def _params(model):
         del params["metric"]
     if params.get("shared_rank") == 0:  # likewise without shared directions
         del params["shared_rank"]
+    if "calibration_ratio" in params and params["calibration_ratio"] is None:  # and the default calibration
+        del params["calibration_ratio"]
     return params
 
 

@@ -51,10 +51,20 @@ def calibration_split(X, params, seed):
 
     The sub-model has ``params`` (patch count scaled to the smaller set) and noise scale 1; None when X is
     too small to calibrate. Returns ``(sub, B)``.
+
+    Part A has ``min(N / 2, CALIBRATION_FIT)`` rows. Part B has as many of the other rows as
+    :data:`CALIBRATION_TEST` allows, so the test is balanced at n / N of about 1/2; with
+    ``params["calibration_ratio"]`` R, at most a R-th of part A (:data:`CALIBRATION_MIN_TEST` at least), which
+    balances it at n / N = 1/R. The balance depends on that ratio: on MiniLM-WordNet at N = 50,000 the default
+    asked for noise 0.781 and left the sides at 0.417 / 0.446 for n = 10,000 fakes against held-out rows, R = 5
+    asked for 0.730 and balanced them (0.432 / 0.432; docs/fidelity/README.md, "Past N/10").
     """
     n = len(X)
     n_fit = min(n // 2, CALIBRATION_FIT)
     n_test = min(n - n_fit, CALIBRATION_TEST)
+    ratio = params.get("calibration_ratio")
+    if ratio:
+        n_test = min(n_test, max(n_fit // ratio, CALIBRATION_MIN_TEST))
     if n_test < CALIBRATION_MIN_TEST or n_fit < 2 * params["min_points"]:
         return None
     order = np.random.default_rng(seed).permutation(n)
@@ -815,6 +825,14 @@ class PatchPCA(Generator):
         each a mean of ``min_points`` norms); a sample is its direction times a norm drawn by inverse-CDF
         interpolation in its patch's table, from the row's own generator (after every direction draw, so
         row r still depends only on (seed, r)).
+    calibration_ratio : int or None, default=None
+        With ``noise_scale="auto"``, the test size of the calibration (:func:`calibration_split`): None tests its
+        sub-model (fitted on ``min(N / 2, 10,000)`` rows) on up to 5,000 other rows, which balances the two-sample
+        test at n of about N / 2; ``R`` on at most a R-th as many, which balances it at n = N / R. Measured on
+        MiniLM at N = 50,000, n = 10,000 (docs/fidelity/README.md, "Past N/10"): with ``rank=24`` (778 patches
+        under the 16 MB cap instead of 491) and ``R = 5`` the weaker side is 0.442-0.447 on MiniLM-WordNet over
+        9 seed pairs (0.419-0.430 with None, 0.412-0.432 at rank 40), 0.441 on Python docstrings and 0.451 on
+        Debian package descriptions. None keeps every earlier fit's bytes.
     shared_rank : int, default=0
         Directions shared by every patch. 0: each patch has only its own ``rank`` directions, as before the option
         existed (same bytes, same samples). ``s`` > 0: the ``s`` leading directions ``G`` of the pooled within-patch
@@ -889,9 +907,10 @@ class PatchPCA(Generator):
 
     def __init__(self, n_patches="auto", rank=40, min_points=20, n_iter=25, noise_scale="auto", bridge=0.0,
                  softness=0.0, recolor=False, max_mb=16.0, copy_guard=True, group_size=None, bridge_match="both",
-                 metric="cosine", shared_rank=0, random_state=None, verbose=0):
+                 metric="cosine", shared_rank=0, calibration_ratio=None, random_state=None, verbose=0):
         self.n_patches = n_patches
         self.shared_rank = shared_rank
+        self.calibration_ratio = calibration_ratio
         self.metric = metric
         self.bridge_match = bridge_match
         self.group_size = group_size
@@ -952,6 +971,10 @@ class PatchPCA(Generator):
         if self.shared_rank and (self.softness > 0 or self.group_size is not None):
             raise SynthError("shared_rank is not supported with softness > 0 or group_size (shared directions are "
                              "fitted on each row's offset from its own patch mean)")
+        if self.calibration_ratio is not None and not (
+                isinstance(self.calibration_ratio, (int, np.integer)) and not isinstance(self.calibration_ratio, bool)
+                and self.calibration_ratio >= 1):
+            raise SynthError(f"calibration_ratio must be None or an integer >= 1, got {self.calibration_ratio!r}")
         if self.shared_rank and self.shared_rank + self.rank >= np.shape(X)[1]:
             raise SynthError(f"shared_rank + rank must be below the dimension {np.shape(X)[1]}, got "
                              f"{self.shared_rank} + {self.rank}")
@@ -1093,7 +1116,7 @@ class PatchPCA(Generator):
             self.noise_scale_, self.calibration_ = float(scale), None
         elif self.bridge == "auto":
             params = {k: getattr(self, k) for k in ("rank", "min_points", "n_iter", "softness", "group_size",
-                                                    "shared_rank")}
+                                                    "shared_rank", "calibration_ratio")}
             params["n_patches"] = n_patches
             stage("patch: calibrating the bridge amount (IVF and HNSW search cost of the training rows)",
                   step="calibrate")
@@ -1104,7 +1127,7 @@ class PatchPCA(Generator):
         elif auto_noise:
             # the noise is calibrated before recolouring (the map depends on the noise scale)
             params = {k: getattr(self, k) for k in ("rank", "min_points", "n_iter", "bridge", "softness",
-                                                    "group_size", "shared_rank")}
+                                                    "group_size", "shared_rank", "calibration_ratio")}
             params["n_patches"] = n_patches
             stage("patch: calibrating the noise scale (two-sample test on a split)", step="calibrate")
             self.noise_scale_, self.calibration_ = calibrate_noise_scale(X, params, seed)

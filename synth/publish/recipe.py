@@ -88,6 +88,8 @@ SCHEMA = {
                        else "must be an integer >= 10 (and >= min_points) or null"),
         "metric": (STR, "cosine", _choice("cosine", "ip", "l2")),
         "shared_rank": (INT, 0, lambda v: None if v >= 0 else "must be >= 0"),
+        "calibration_ratio": ((int, type(None)), None, lambda v: None if v is None or not isinstance(v, bool) and v >= 1
+                              else "must be an integer >= 1 or null"),
     },
     "sample": (list, {
         "path": (STR, None, None), "n": (INT, None, _pos), "dtype": (STR, "float32", _choice("float32", "float16")),
@@ -516,6 +518,8 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
         params["metric"] = f["metric"]
     if f["shared_rank"] and f["kind"] == "patch":
         params["shared_rank"] = f["shared_rank"]
+    if f["calibration_ratio"] and f["kind"] == "patch":
+        params["calibration_ratio"] = f["calibration_ratio"]
     model_path = out / "model.safetensors"
     info = {"source": f"recipe {recipe['name']}", "n": int(len(train)), "d": int(train.shape[1]),
             "n_duplicates": count_duplicates(train)}
