@@ -267,7 +267,8 @@ def main():
 @force_option
 @reports(estimate=True)
 def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_match, softness, recolor, max_mb,
-        group_size, calibration_ratio, shared_rank, copy_guard, metric, queries, labels, attribute, key, column, split, seed, force):
+        group_size, calibration_ratio, shared_rank, copy_guard, metric, queries, labels, attribute, key, column,
+        split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
