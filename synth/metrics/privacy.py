@@ -68,7 +68,8 @@ def subspace_residual(model, X):
     inside = np.einsum("nr,nr->n", proj, proj)
     shared = _shared(model)
     if shared is not None:
-        inside = inside + np.einsum("ns,ns->n", D @ shared[0].T, D @ shared[0].T)
+        S = D @ shared[0].T
+        inside = inside + np.einsum("ns,ns->n", S, S)
     total = np.einsum("nd,nd->n", D, D)
     return -(total - inside) / np.maximum(total, 1e-300)
 
