@@ -256,6 +256,12 @@ def main():
                    "with Zipf shares, label purity P of the 10 nearest neighbours; defaults 20, 0.4, 1). A label "
                    "model is written into OUT and `synth sample` labels every row (docs/workloads.md, 'Filtered "
                    "search').")
+@click.option("--multi-label", "multi_label", is_flag=True,
+              help="The --labels FILE holds several labels (tags) per row: text, one line per row, its tags "
+                   "comma-separated (an empty line: no tag). A tag model (one logistic regression per tag carried "
+                   "by >= --min-points rows) is written into OUT and `synth sample` gives every row a set of tags "
+                   "(big-ann-benchmarks' filtered track; docs/workloads.md, 'Several labels per row'). Without it a "
+                   "labels file is one label per line, as before.")
 @click.option("--attribute", "attribute", metavar="FILE|gloss-words",
               help="A real numeric attribute of REAL's rows, for range filters (a size, a date, a price): a file of "
                    "one number per row (.npy, or text with one per line), or, for the WordNet sets, gloss-words "
@@ -267,8 +273,8 @@ def main():
 @force_option
 @reports(estimate=True)
 def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_match, softness, recolor, max_mb,
-        group_size, calibration_ratio, shared_rank, copy_guard, metric, queries, labels, attribute, key, column,
-        split, seed, force):
+        group_size, calibration_ratio, shared_rank, copy_guard, metric, queries, labels, multi_label, attribute, key,
+        column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
@@ -281,6 +287,8 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
     check_metric(metric)
     if metric != "cosine" and kind != "patch":
         raise SynthError(f"--metric {metric} needs --kind patch ({kind} models are cosine only)")
+    if multi_label and labels is None:
+        raise SynthError("--multi-label needs --labels FILE (a tags file)")
     check_output(out, force)
     t0 = time.perf_counter()
     params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points, noise_scale=noise_scale,
@@ -294,7 +302,7 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
         params["calibration_ratio"] = calibration_ratio
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
                                   key=key, column=column, split=split, queries=queries, labels=labels,
-                                  attribute=attribute)
+                                  attribute=attribute, multi_label=multi_label)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")
     if kind == "patch":
         click.echo(f"fitted {model.n_patches_} patches (rank <= {rank}, >= {model.counts_.min()} points each"
@@ -328,7 +336,13 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
         if q.fit_check_["warning"]:
             click.echo(f"Warning: {out}: query model: {q.fit_check_['warning']}", err=True)
     lm = getattr(model, "label_model_", None)
-    if lm is not None:
+    if lm is not None and getattr(lm, "multi_label", False):
+        f = lm.fit_info_
+        click.echo(f"tag model: {f['tags']} tags from {labels} ({f['dropped_tags']} rarer tags dropped, "
+                   f"{f['untagged_rows']} rows without a kept tag; {f['mean_tags']:.2f} tags per row real, "
+                   f"{f['fake_mean_tags']:.2f} fake); tag purity of the 10 nearest rows {f['real_purity']:.3f} "
+                   f"real, {f['fake_purity']:.3f} fake (temperature {f['temperature']:.3g})")
+    elif lm is not None:
         f = lm.fit_info_
         click.echo(f"label model: {len(lm.classes_)} classes from {labels}"
                    + (f" ({f['pooled_rows']} rows of rarer labels pooled as {lm.classes_[-1]})" if f["pooled_rows"] else "")

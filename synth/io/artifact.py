@@ -73,7 +73,8 @@ def model_bytes(model, fit_data=None, stats=None, fit_check=None):
     bytes.
 
     A model with a label model (``model.label_model_``, `synth fit --labels`) stores its arrays under the prefix
-    ``labels.`` and its classes, parameters and fit figures in the header's ``labels`` entry; one with a numeric
+    ``labels.`` and its classes, parameters and fit figures in the header's ``labels`` entry (a tag model,
+    :class:`synth.models.tags.TagModel`, the same with ``"kind": "tags"``); one with a numeric
     attribute model (``model.attribute_model_``, `synth fit --attribute`) under ``attribute.`` and the header's
     ``attribute`` entry.
     """
@@ -97,6 +98,8 @@ def model_bytes(model, fit_data=None, stats=None, fit_check=None):
         arrays.update({LABEL_PREFIX + name: np.ascontiguousarray(a) for name, a in lm._arrays().items()})
         header["labels"] = {"classes": list(lm.classes_), "params": {"min_points": lm.min_points, "C": lm.C},
                             "fit": getattr(lm, "fit_info_", None)}
+        if getattr(lm, "multi_label", False):  # a tag model (several per row); one-label entries keep their bytes
+            header["labels"]["kind"] = "tags"
     am = getattr(model, "attribute_model_", None)
     if am is not None:
         arrays.update({ATTRIBUTE_PREFIX + name: np.ascontiguousarray(a) for name, a in am._arrays().items()})
@@ -225,9 +228,14 @@ def _attribute_model(entry, arrays, model, path):
 
 def _label_model(entry, arrays, model, path):
     from ..models.labels import LabelModel
+    from ..models.tags import TagModel
 
+    kind = entry.get("kind", "labels")
+    if kind not in ("labels", "tags"):
+        raise SynthError(f"unknown label model kind {kind!r}", path)
     try:
-        lm = LabelModel(**entry.get("params", {}))._set_arrays(arrays, entry["classes"])
+        lm = (TagModel if kind == "tags" else LabelModel)(**entry.get("params", {}))._set_arrays(arrays,
+                                                                                                 entry["classes"])
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise SynthError(f"label model arrays do not fit its classes ({e})", path) from None
     if lm.coef_.shape[1] != model.n_features_:

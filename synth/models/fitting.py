@@ -35,7 +35,7 @@ def fit_seconds(model, X=None):
 
 
 def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbose=0, key=None, column=None,
-              split=None, queries=None, labels=None, attribute=None):
+              split=None, queries=None, labels=None, attribute=None, multi_label=False):
     """Fit a model to the embeddings in ``source`` and optionally write its model file.
 
     Parameters
@@ -60,6 +60,9 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
         named kind of a named set (``lexname``, ``pos``: :func:`synth.bundled.named_labels`). A label model
         (:class:`synth.models.labels.LabelModel`) is fitted on them and stored in the same file
         (``model.label_model_``); `synth sample` then labels every row it writes.
+    multi_label : bool, default=False
+        ``labels`` is a tags file, several labels per row (:func:`synth.models.tags.read_tags`): a tag model
+        (:class:`synth.models.tags.TagModel`) is fitted instead, and every row written gets a set of tags.
     attribute : str or os.PathLike, optional
         A real numeric attribute of the rows of ``source``, one number per row: a file
         (:func:`synth.models.attributes.read_values`) or the named kind ``gloss-words`` of the WordNet sets
@@ -93,8 +96,13 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
         from ..bundled import load_labels
         from .labels import parse_knob
 
-        y = parse_knob(labels)
-        if y is None:
+        y = None if multi_label else parse_knob(labels)
+        if multi_label:
+            from .tags import read_tags
+
+            stage(f"reading tags {labels}")
+            y = read_tags(labels, len(X))
+        elif y is None:
             stage(f"reading labels {labels}")
             y = load_labels(labels, source, len(X))
         info["labels"] = str(labels)
@@ -193,14 +201,20 @@ def fit_labels(model, X, labels, random_state=0, path=None, fakes=None):
     """The label model of a fitted corpus ``model``: fitted on its training rows ``X`` (directions) and their
     ``labels``, calibrated on as many of the model's fakes (:func:`calibration_fakes`, or ``fakes``;
     :class:`synth.models.labels.LabelModel`); ``labels`` a dict of knobs (:func:`synth.models.labels.parse_knob`)
-    sets them without real labels (``fit_knob``)."""
+    sets them without real labels (``fit_knob``); a list of tuples (tags, :func:`synth.models.tags.read_tags`)
+    fits a tag model (:class:`synth.models.tags.TagModel`)."""
     from .base import check_seed
     from .labels import LabelModel
+    from .tags import TagModel
 
     params = getattr(model, "get_params", dict)()
-    lm = LabelModel(min_points=params.get("min_points", 20), random_state=check_seed(random_state))
+    cls = TagModel if isinstance(labels, list) else LabelModel
+    lm = cls(min_points=params.get("min_points", 20), random_state=check_seed(random_state))
     fakes = calibration_fakes(model, X, random_state) if fakes is None else fakes
     try:
+        if isinstance(labels, list):
+            stage(f"fitting the tag model on {len(X):,} rows", step="labels")
+            return lm.fit(unit_rows(X), labels, fakes)
         if isinstance(labels, dict):  # set by a knob (parse_knob): no real labels
             stage(f"setting {labels['classes']} labels by the knob on {len(X):,} fakes", step="labels")
             return lm.fit_knob(fakes, **labels)

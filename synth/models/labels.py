@@ -49,13 +49,18 @@ LABEL_BLOCK = 65536  # rows per block of the label uniforms' stream
 LABEL_STREAM = 0x1ABE1  # spawn key that keeps the label uniforms apart from the rows' own stream
 
 
-def label_uniforms(seed, start, stop):
-    """The uniforms of rows ``start .. stop-1`` of the label stream of a sample seeded by ``seed``."""
+def label_uniforms(seed, start, stop, stream=LABEL_STREAM, block=LABEL_BLOCK, width=None):
+    """The uniforms of rows ``start .. stop-1`` of the label stream of a sample seeded by ``seed`` (with ``width``,
+    ``width`` uniforms per row, shape (stop - start, width); ``stream`` and ``block``: another stream's spawn key
+    and rows per block)."""
     out = []
-    for b in range(start // LABEL_BLOCK, -(-stop // LABEL_BLOCK)):
-        u = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(LABEL_STREAM, b))).random(LABEL_BLOCK)
-        out.append(u[max(start - b * LABEL_BLOCK, 0):min(stop - b * LABEL_BLOCK, LABEL_BLOCK)])
-    return np.concatenate(out) if out else np.empty(0)
+    for b in range(start // block, -(-stop // block)):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream, b)))
+        u = rng.random(block) if width is None else rng.random((block, width))
+        out.append(u[max(start - b * block, 0):min(stop - b * block, block)])
+    if out:
+        return np.concatenate(out)
+    return np.empty(0) if width is None else np.empty((0, width))
 
 
 def _neighbours(X, k=PURITY_K):

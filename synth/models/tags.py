@@ -1,0 +1,191 @@
+"""Several labels (tags) per fake row, learned from real tags: big-ann-benchmarks' filtered track (YFCC), where a
+row carries a set of words and a query's one or two words must all be among them.
+
+A :class:`TagModel` is one logistic regression per tag (one-vs-rest, scikit-learn's ``LogisticRegression``) on the
+embedding, fitted on the training rows, with two things calibrated at fit time on the corpus model's own fakes:
+
+- **each tag's frequency**: its intercept moves by ``T * (logit(real share) - logit(fake share))`` until the fakes'
+  expected share of rows carrying it matches the training rows' (:data:`FREQUENCY_ROUNDS` rounds);
+- **how strongly tags cluster**: the logits are divided by one temperature T, chosen by bisection so that the
+  expected *tag purity* of the 10 nearest neighbours among N fakes equals the training rows'. Tag purity is the
+  chance that a neighbour of a row carries a tag the row carries, over all (row, tag, neighbour):
+  ``sum_i sum_{j in nn(i)} |T_i & T_j| / (k sum_i |T_i|)``; with one label per row it is the label purity of
+  :mod:`synth.models.labels`. Among fakes, with tags drawn independently, its expectation is
+  ``sum_i sum_j sum_t p_it p_jt / (k sum_i sum_t p_it)``.
+
+A share :data:`synth.models.labels.BACKGROUND` of each tag's chance is drawn regardless of place (at the tag's
+training share), as for one label per row.
+
+The privacy bound: a tag is modelled only when at least ``min_points`` training rows carry it; rarer tags are
+dropped (a row keeps its other tags). Every stored weight is a statistic of all N rows.
+
+A fake's tags are drawn independently given the row: tag t is carried when uniform (row, t) of a stream keyed by
+the sample's seed and the row's index (:func:`tag_uniforms`) falls below its chance, so that tags, like rows, do not
+depend on chunks, shards or threads.
+
+A tags file (`synth fit --labels FILE --multi-label`) is text, one line per row, the row's tags comma-separated
+(spaces around a tag are dropped; an empty line: a row without tags). Without ``--multi-label`` a labels file is
+read as before, one label per line (commas included), and the model file is the same, byte for byte.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SynthError
+from .labels import BACKGROUND, FREQUENCY_ROUNDS, LabelModel, _neighbours, label_uniforms
+
+TAG_STREAM = 0x7A65  # spawn key that keeps the tag uniforms apart from the rows' and the one-label stream
+TAG_BLOCK = 4096  # rows per block of the tag uniforms' stream (a block holds one uniform per row and tag)
+
+
+def tag_uniforms(seed, start, stop, n_tags):
+    """The uniforms of rows ``start .. stop-1`` of the tag stream of a sample seeded by ``seed``, shape
+    (stop - start, n_tags): row r's do not depend on the rows drawn with it."""
+    return label_uniforms(seed, start, stop, stream=TAG_STREAM, block=TAG_BLOCK, width=n_tags)
+
+
+def read_tags(path, n_rows=None):
+    """Tags of a real corpus from a text file: one line per row, the row's tags comma-separated (an empty line: no
+    tag). Returns a list of tuples of str (sorted, distinct), one per row; refused in one line when the file is
+    unreadable, empty, or holds a number of lines other than ``n_rows``."""
+    p = Path(path)
+    if not p.is_file():
+        raise SynthError("no such tags file", path)
+    if p.suffix == ".npy":
+        raise SynthError("a tags file (--multi-label) is text: one line per row, its tags comma-separated", path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SynthError(f"not a tags file (text, one line of comma-separated tags per row): {e}", path) from None
+    if not lines:
+        raise SynthError("the tags file is empty", path)
+    if n_rows is not None and len(lines) != n_rows:
+        raise SynthError(f"{len(lines):,} lines of tags for {n_rows:,} rows: one line per row of the corpus", path)
+    return [tuple(sorted({t.strip() for t in line.split(",") if t.strip()})) for line in lines]
+
+
+def tag_matrix(tag_lists, names):
+    """The rows' tags as a bool array of shape (n_rows, len(names)); tags not in ``names`` are dropped."""
+    col = {t: i for i, t in enumerate(names)}
+    Y = np.zeros((len(tag_lists), len(names)), bool)
+    for i, tags in enumerate(tag_lists):
+        Y[i, [col[t] for t in tags if t in col]] = True
+    return Y
+
+
+def tag_purity(Y, nbrs):
+    """The chance that a neighbour (``nbrs``: each row's neighbours' indices) of a row carries a tag the row carries,
+    over all (row, tag, neighbour); ``Y`` a 0/1 or chance array of shape (n_rows, n_tags). NaN without tags."""
+    Y = np.asarray(Y, np.float32)
+    together = sum(float(np.sum(Y * Y[nbrs[:, j]])) for j in range(nbrs.shape[1]))
+    total = float(Y.sum()) * nbrs.shape[1]
+    return together / total if total else float("nan")
+
+
+def tag_jaccard(Y, nbrs):
+    """The mean Jaccard index of a row's tag set with each of its neighbours' (``Y`` bool (n_rows, n_tags)); pairs
+    of rows both without tags count 1."""
+    Y = np.asarray(Y, bool)
+    out = []
+    for j in range(nbrs.shape[1]):
+        Z = Y[nbrs[:, j]]
+        inter, union = (Y & Z).sum(axis=1), (Y | Z).sum(axis=1)
+        out.append(np.where(union > 0, inter / np.maximum(union, 1), 1.0))
+    return float(np.mean(out))
+
+
+class TagModel(LabelModel):
+    """A set of tags for every sampled row, as real rows carry them (see the module's text).
+
+    Parameters
+    ----------
+    min_points : int, default=20
+        The privacy bound: fewest training rows a modelled tag must be carried by.
+    C : float, default=10.0
+        Inverse regularisation of each tag's logistic regression.
+    background : float in [0, 1), default=BACKGROUND
+        Share of each tag's chance drawn regardless of place.
+    random_state : int, default=0
+
+    Attributes
+    ----------
+    classes_ : list of str
+        The modelled tags, sorted.
+    coef_ : ndarray of shape (n_tags, d), float32
+    intercept_ : ndarray of shape (n_tags,), float32
+        Calibrated to the training rows' tag shares.
+    temperature_ : float
+    shares_ : ndarray of shape (n_tags,), float32
+        The share of training rows carrying each tag.
+    background_ : float
+    fit_info_ : dict
+        Tag shares, rows, tags kept and dropped, and the tag purity reached (training rows vs fakes).
+    """
+
+    multi_label = True  # several labels per row: sampling writes tag sets (synth.sampling.labels)
+
+    def __init__(self, min_points=20, C=10.0, background=BACKGROUND, random_state=0):
+        super().__init__(min_points=min_points, C=C, background=background, random_state=random_state)
+
+    def fit(self, X, tag_lists, fakes):
+        """Fit on training rows ``X`` with tags ``tag_lists`` (one tuple of str per row) and calibrate on ``fakes``
+        of the corpus model (as many as ``X`` for the purity to compare)."""
+        from sklearn.linear_model import LogisticRegression
+
+        names, counts = np.unique([t for tags in tag_lists for t in tags], return_counts=True)
+        kept = sorted(names[counts >= self.min_points].tolist())
+        if not kept:
+            raise SynthError(f"tags: no tag is carried by at least {self.min_points} rows (the privacy bound, "
+                             "--min-points); nothing to model")
+        Y = tag_matrix(tag_lists, kept)
+        if (Y.sum(axis=0) > len(Y) - 1).any():
+            raise SynthError(f"tags: a tag carried by every row ({kept[int(np.argmax(Y.sum(axis=0)))]!r}) says "
+                             "nothing about place; leave it out of the file")
+        X = np.ascontiguousarray(X, np.float32)
+        coef, intercept = [], []
+        for t in range(len(kept)):
+            clf = LogisticRegression(C=self.C, max_iter=300, random_state=self.random_state).fit(X, Y[:, t])
+            coef.append(clf.coef_[0])
+            intercept.append(clf.intercept_[0])
+        self.classes_ = kept
+        self.coef_ = np.array(coef, np.float32)
+        self.intercept_ = np.array(intercept, np.float32)
+        self.temperature_ = 1.0
+        share = Y.mean(axis=0)
+        self.shares_, self.background_ = share.astype(np.float32), float(self.background)
+        real_purity = tag_purity(Y, _neighbours(X))
+        F = np.ascontiguousarray(fakes, np.float32)
+        nbrs = _neighbours(F)
+        self._calibrate(F, nbrs, share, real_purity)
+        dropped = sorted(set(names.tolist()) - set(kept))
+        self.fit_info_ = {"shares": {c: round(float(v), 6) for c, v in zip(kept, share)}, "rows": len(Y),
+                          "tags": len(kept), "dropped_tags": len(dropped),
+                          "untagged_rows": int((Y.sum(axis=1) == 0).sum()),
+                          "mean_tags": round(float(Y.sum(axis=1).mean()), 4), "real_purity": round(real_purity, 4),
+                          "fake_purity": round(self._expected_purity(F, nbrs), 4),
+                          "fake_mean_tags": round(float(self.proba(F).sum(axis=1).mean()), 4),
+                          "temperature": round(float(self.temperature_), 4)}
+        return self
+
+    def proba(self, X):
+        """Each tag's chance at rows ``X``, shape (n, n_tags)."""
+        z = (np.asarray(X, np.float32) @ self.coef_.T + self.intercept_) / np.float32(self.temperature_)
+        P = 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+        if self.background_:
+            P = (1 - self.background_) * P + self.background_ * self.shares_[None, :]
+        return P
+
+    def _match_shares(self, F, share):
+        logit = lambda p: np.log(np.clip(p, 1e-9, 1 - 1e-9) / (1 - np.clip(p, 1e-9, 1 - 1e-9)))  # noqa: E731
+        for _ in range(FREQUENCY_ROUNDS):
+            got = self.proba(F).mean(axis=0)
+            self.intercept_ = (self.intercept_ + self.temperature_ * (logit(share) - logit(got))).astype(np.float32)
+
+    def _expected_purity(self, F, nbrs):
+        """The expected tag purity among fakes ``F`` with neighbours ``nbrs`` (tags drawn independently)."""
+        return tag_purity(self.proba(F), nbrs)
+
+    def tags(self, X, uniforms):
+        """Tags of rows ``X`` as a bool array (n, n_tags), drawn with uniforms (n, n_tags) (:func:`tag_uniforms`)."""
+        return np.asarray(uniforms) < self.proba(X)

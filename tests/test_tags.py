@@ -1,0 +1,136 @@
+"""Several labels per row: `synth fit --labels FILE --multi-label` (a tag model), tagged `synth sample` outputs with
+big-ann-benchmarks' filtered-track metadata and ground truth under all of a query's tags."""
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import assert_one_line_error, blobs
+
+from synth.cli import main
+from synth.io.artifact import load_model, model_bytes
+from synth.models import PatchPCA
+from synth.models.labels import LabelModel
+from synth.models.tags import TagModel, read_tags, tag_matrix, tag_purity, tag_uniforms
+
+SMALL = ("--patches", 6, "--rank", 4, "--noise-scale", 1)
+
+
+def run(*args, cli=main):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def tagged(n=3000, d=16, seed=0):
+    """Blobs with tags: one of five directions' ``a`` tag (80% of rows), one of three others' ``b`` tag (60%), a tag
+    ``noise`` regardless of place (10%), and a tag ``rare`` on 10 rows; as text lines."""
+    rng = np.random.default_rng(seed)
+    X = blobs(n, d, 5, seed)
+    A = np.argmax(X @ np.linalg.qr(rng.standard_normal((d, 5)))[0], axis=1)
+    B = np.argmax(X @ np.linalg.qr(rng.standard_normal((d, 3)))[0], axis=1)
+    lines = []
+    for i in range(n):
+        tags = {f"a{A[i]}"} if rng.random() < 0.8 else set()
+        tags |= {f"b{B[i]}"} if rng.random() < 0.6 else set()
+        tags |= {"noise"} if rng.random() < 0.1 else set()
+        tags |= {"rare"} if i < 10 else set()
+        lines.append(", ".join(sorted(tags)))
+    return X, lines
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A tagged real corpus, its tags file and the model `synth fit --multi-label` writes from them."""
+    folder, (X, lines) = tmp_path_factory.mktemp("tagged"), tagged()
+    np.save(folder / "real.npy", X)
+    (folder / "tags.txt").write_text("".join(f"{line}\n" for line in lines))
+    fitted = run("fit", folder / "real.npy", "--labels", folder / "tags.txt", "--multi-label", "-o",
+                 folder / "m.safetensors", *SMALL)
+    assert fitted.exit_code == 0, fitted.output
+    return folder, X, lines, fitted.output
+
+
+def test_read_tags_splits_commas_and_keeps_empty_rows(tmp_path):
+    (tmp_path / "t.txt").write_text("b, a\n\na,a\n")
+    assert read_tags(tmp_path / "t.txt", 3) == [("a", "b"), (), ("a",)]
+    Y = tag_matrix(read_tags(tmp_path / "t.txt"), ["a"])
+    assert Y.tolist() == [[True], [False], [True]]
+
+
+def test_tag_purity_is_label_purity_for_one_label_per_row():
+    from synth.models.labels import label_purity
+
+    X = blobs(500, 8, 4, 1)
+    y = np.argmax(X[:, :4], axis=1)
+    from synth.models.labels import _neighbours
+
+    Y = np.eye(4, dtype=bool)[y]
+    assert abs(tag_purity(Y, _neighbours(X)) - label_purity(X, y)) < 1e-9
+
+
+def test_the_tag_model_matches_real_shares_and_purity_and_drops_rare_tags(data):
+    folder, X, lines, output = data
+    gen = load_model(folder / "m.safetensors")
+    tm = gen.label_model_
+    assert isinstance(tm, TagModel) and tm.classes_ == ["a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2", "noise"]
+    assert tm.fit_info_["dropped_tags"] == 1 and "1 rarer tags dropped" in output
+    assert abs(tm.fit_info_["fake_purity"] - tm.fit_info_["real_purity"]) < 0.01
+    Y = tag_matrix([tuple(t.strip() for t in line.split(",") if t) for line in lines], tm.classes_)
+    F = gen.sample(3000, random_state=5)
+    Z = tm.tags(F, tag_uniforms(5, 0, 3000, len(tm.classes_)))
+    assert np.abs(Z.mean(axis=0) - Y.mean(axis=0)).max() < 0.04  # each tag's share, drawn
+    from synth.models.labels import _neighbours
+
+    assert abs(tag_purity(Z, _neighbours(F)) - tag_purity(Y, _neighbours(X))) < 0.05
+    # tags follow the geometry: a fake's ``a`` tag is mostly the one its nearest real row carries
+    from synth.metrics.neighbors import knn
+
+    _, ids = knn(X, F[:500], k=1)
+    a = slice(0, 5)
+    both = Z[:500, a].any(axis=1) & Y[ids[:, 0], a].any(axis=1)
+    assert np.mean(np.argmax(Z[:500, a], 1)[both] == np.argmax(Y[ids[:, 0], a], 1)[both]) > 0.6
+    # ``noise`` is regardless of place, ``a0`` is not: the fitted weights say so
+    assert np.linalg.norm(tm.coef_[-1]) < 0.5 * np.linalg.norm(tm.coef_[0])
+    # the file round-trips to its own bytes
+    assert model_bytes(gen, gen.header_["fit_data"], gen.header_["stats"], gen.header_["fit_check"]) == \
+        (folder / "m.safetensors").read_bytes()
+    assert gen.header_["labels"]["kind"] == "tags"
+
+
+def test_a_one_label_file_stays_on_the_one_label_path(data, tmp_path):
+    """Without --multi-label a file with commas is one label per line (its model file has no 'kind'), and the label
+    uniforms of one label per row are those of before the tag stream was added."""
+    folder = data[0]
+    (tmp_path / "one.txt").write_text("\n".join(line.split(",")[0] for line in data[2]) + "\n")
+    r = run("fit", folder / "real.npy", "--labels", tmp_path / "one.txt", "-o", tmp_path / "m.safetensors", *SMALL)
+    assert r.exit_code == 0, r.output
+    gen = load_model(tmp_path / "m.safetensors")
+    assert type(gen.label_model_) is LabelModel and "kind" not in gen.header_["labels"]
+    u = np.random.default_rng(np.random.SeedSequence(3, spawn_key=(0x1ABE1, 0))).random(65536)
+    from synth.models.labels import label_uniforms
+
+    assert np.array_equal(label_uniforms(3, 10, 20), u[10:20])
+    # the tag stream: row r's uniforms do not depend on the range asked
+    assert np.array_equal(tag_uniforms(3, 4000, 4200, 5)[100:], tag_uniforms(3, 4100, 4200, 5))
+
+
+def test_tag_errors_are_one_line_and_leave_nothing(data, tmp_path):
+    folder = data[0]
+    (tmp_path / "short.txt").write_text("a\nb\n")
+    r = run("fit", folder / "real.npy", "--labels", tmp_path / "short.txt", "--multi-label", "-o",
+            tmp_path / "m.safetensors", *SMALL)
+    assert_one_line_error(r, tmp_path / "short.txt", "2 lines of tags for 3,000 rows")
+    (tmp_path / "few.txt").write_text("a\n" * 10 + "\n" * 2990)
+    r = run("fit", folder / "real.npy", "--labels", tmp_path / "few.txt", "--multi-label", "-o",
+            tmp_path / "m.safetensors", *SMALL)
+    assert_one_line_error(r, folder / "real.npy", "no tag is carried by at least 20 rows")
+    r = run("fit", folder / "real.npy", "--multi-label", "-o", tmp_path / "m.safetensors", *SMALL)
+    assert r.exit_code == 1 and "--multi-label needs --labels" in r.output
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_a_stored_tag_model_of_the_wrong_shape_is_refused(data, tmp_path):
+    gen = load_model(data[0] / "m.safetensors")
+    tm = gen.label_model_
+    with pytest.raises(ValueError):
+        TagModel()._set_arrays(tm._arrays(), tm.classes_[:-1])
+    again = TagModel()._set_arrays(tm._arrays(), tm.classes_)
+    F = PatchPCA(n_patches=6, rank=4, noise_scale=1.0, random_state=0).fit(data[1]).sample(200, random_state=1)
+    assert np.allclose(again.proba(F), tm.proba(F))
