@@ -401,7 +401,9 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                    "(e.g. 0.001,0.01,0.1,0.5) a filter (the classes whose training share is nearest S) and every "
                    "query's exact top-K among the rows it keeps; S = query: each query filters by a label of its own, "
                    "drawn as rows' are (big-ann-benchmarks' filtered track; the queries' labels are written too) "
-                   "(docs/workloads.md, 'Filtered search').")
+                   "(docs/workloads.md, 'Filtered search'). From a tag model (fit --multi-label): S keeps the rows "
+                   "carrying the tag whose training share is nearest S, and query gives each query one or two tags "
+                   "and keeps the rows carrying all of them (docs/workloads.md, 'Several labels per row').")
 @click.option("--range-selectivity", "range_selectivity", metavar="S[,S...]",
               help="... and, from a model with an attribute model (synth fit --attribute), for each target share S a "
                    "range filter (the range of values holding about S of the training rows) and every query's exact "
@@ -465,12 +467,17 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
     part = parse_shard(shard) if shard else None
     header = read_header(model)
     labelled = isinstance(header.get("labels"), dict)
+    tagged = labelled and header["labels"].get("kind") == "tags"
     attributed = isinstance(header.get("attribute"), dict)
     if ranges and not attributed:
         raise SynthError("--range-selectivity needs a model with an attribute model (synth fit --attribute)", model)
+    if tagged:
+        from .sampling.labels import check_tag_output
+
+        check_tag_output(tagged, out, part, dask=bool(workers or scheduler))
     paths = output_files(out, n_queries, k, part)
     if labelled and Path(out).suffix:  # a folder's own files are its manifest's business
-        paths += [p for p in label_files(out, part).values() if p not in paths]
+        paths += [p for p in label_files(out, part, tagged).values() if p not in paths]
     if attributed and Path(out).suffix:
         from .sampling.attributes import attribute_files
 
@@ -533,15 +540,17 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
     written = write_label_outputs(out, info, getattr(gen, "label_model_", None), filters, dtype=dtype,
                                   metric=gen.metric if hasattr(gen, "metric") else "cosine", shard=part)
     if written["labels"]:
-        click.echo(f"wrote the labels of rows {info['start']}..{info['stop'] - 1} "
-                   f"({len(gen.label_model_.classes_)} classes) to {written['labels']['labels']}, the class names to "
-                   f"{written['labels']['classes']}")
+        what = (f"{info['labels'].nnz / max(info['labels'].shape[0], 1):.2f} of {len(gen.label_model_.classes_)} "
+                "tags per row" if tagged else f"{len(gen.label_model_.classes_)} classes")
+        click.echo(f"wrote the labels of rows {info['start']}..{info['stop'] - 1} ({what}) to "
+                   f"{written['labels']['labels']}, the class names to {written['labels']['classes']}")
     if written["filters"]:
         shares = ", ".join(f"{name}: {share:.2%} kept" for name, (_, _, share) in info["filtered"].items())
         click.echo(f"wrote filtered top-{k} neighbours for {len(filters)} filters ({shares}), listed in "
                    f"{written['filters']}")
     if written["query_labels"]:
-        click.echo(f"wrote the queries' own labels (the per-query filter's) to {written['query_labels']}")
+        click.echo(f"wrote the queries' own {'tags' if tagged else 'labels'} (the per-query filter's) to "
+                   f"{written['query_labels']}")
     if "attribute" in info:
         from .sampling.attributes import write_attribute
 

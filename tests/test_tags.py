@@ -134,3 +134,118 @@ def test_a_stored_tag_model_of_the_wrong_shape_is_refused(data, tmp_path):
     again = TagModel()._set_arrays(tm._arrays(), tm.classes_)
     F = PatchPCA(n_patches=6, rank=4, noise_scale=1.0, random_state=0).fit(data[1]).sample(200, random_state=1)
     assert np.allclose(again.proba(F), tm.proba(F))
+
+
+def _spmat(path):
+    """A .spmat read as big-ann-benchmarks' dataset_io reads it (int64 sizes and row pointers, int32 columns, float32
+    values), as a scipy CSR matrix."""
+    from scipy.sparse import csr_matrix
+
+    with open(path, "rb") as f:
+        nrow, ncol, nnz = np.fromfile(f, np.int64, 3)
+        indptr = np.fromfile(f, np.int64, nrow + 1)
+        indices = np.fromfile(f, np.int32, nnz)
+        return csr_matrix((np.fromfile(f, np.float32, nnz), indices, indptr), shape=(nrow, ncol))
+
+
+def _truth_under_all(base, queries, Y, ids, k):
+    """Brute force: each query's top-k (by inner product, ties in row order) among the rows carrying all tags
+    ``ids``, -1 past the rows there are."""
+    keep = np.flatnonzero(Y[:, list(ids)].all(axis=1))
+    order = keep[np.argsort(-(queries @ base[keep].T), axis=1, kind="stable")[:, :k]]
+    return np.pad(order, ((0, 0), (0, k - order.shape[1])), constant_values=-1)
+
+
+def _read_truth(path, name):
+    import pyarrow.parquet as pq
+
+    if name == "base.fbin":
+        with open(path, "rb") as fh:
+            qn, k = np.fromfile(fh, np.uint32, 2)
+            return np.fromfile(fh, np.int32, qn * k).reshape(qn, k)
+    return np.array(pq.read_table(path).to_pydict()["neighbors_id"])
+
+
+@pytest.mark.parametrize("name", ["base.fbin", "base.parquet", "folder"])
+def test_sample_writes_tag_sets_and_exact_truth_under_all_of_a_querys_tags(data, tmp_path, name):
+    """Rows' tag sets as big-ann's .spmat (several non-zeros per row) or a parquet list column; a filter of share S
+    keeps the rows carrying its tag; the per-query filter gives each query one or two tags (written as big-ann's
+    query metadata) and its truth is its top-k among the rows carrying all of them: each against brute force."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from synth.sampling.stream import iter_rows, sample_to_file
+
+    model, out = data[0] / "m.safetensors", tmp_path / name
+    sampled = run("sample", model, "-n", 2000, "-o", out, "--queries", 40, "--neighbors", 5, "--filter-selectivity",
+                  "0.05,0.5,query", "--seed", 2)
+    assert sampled.exit_code == 0 and "tags per row" in sampled.output, sampled.output
+    gen = load_model(model)
+    tags = gen.label_model_.classes_
+    base = np.concatenate(list(iter_rows(gen, 2, 0, 2000)))
+    Y = gen.label_model_.tags(base, tag_uniforms(2, 0, 2000, len(tags)))
+    assert 1.2 < Y.sum(axis=1).mean() < 1.8  # several tags per row (the real rows carry 1.5)
+    where = out if name == "folder" else tmp_path
+    if name == "base.fbin":
+        got = _spmat(tmp_path / "base.labels.spmat").toarray() > 0
+        qm = _spmat(tmp_path / "base.queries.labels.spmat")
+        qtags = [tuple(qm.indices[qm.indptr[i]:qm.indptr[i + 1]]) for i in range(qm.shape[0])]
+    else:
+        t = pq.read_table(out / "scalar_labels.parquet" if name == "folder" else tmp_path / "base.labels.parquet")
+        got = tag_matrix(t.to_pydict()["labels"], tags)
+        assert t.schema.field("labels").type.value_type == "string"  # a list column of tag names
+        qfile = out / "test_labels.parquet" if name == "folder" else tmp_path / "base.queries.labels.spmat"
+        if name == "folder":
+            qtags = [tuple(tags.index(x) for x in row) for row in pq.read_table(qfile).to_pydict()["labels"]]
+        else:
+            qm = _spmat(qfile)
+            qtags = [tuple(qm.indices[qm.indptr[i]:qm.indptr[i + 1]]) for i in range(qm.shape[0])]
+    assert np.array_equal(got, Y)
+    assert {len(q) for q in qtags} == {1, 2} and len(qtags) == 40
+    queries = sample_to_file(gen, tmp_path / "q.npy", 2000, random_state=2, n_queries=40, k=5)["queries"]
+    meta = json.loads((where / ("filters.json" if name == "folder" else "base.filters.json")).read_text())
+    for key, f in meta.items():
+        truth = _read_truth(where / f["file"], name)
+        if key == "query":
+            expect = np.array([_truth_under_all(base, queries[q:q + 1], Y, c, 5)[0] for q, c in enumerate(qtags)])
+            share = np.mean([Y[:, list(c)].all(axis=1).mean() for c in qtags])
+        else:
+            assert len(f["ids"]) == 1 and tags[f["ids"][0]] == f["classes"][0]
+            expect, share = _truth_under_all(base, queries, Y, f["ids"], 5), Y[:, f["ids"][0]].mean()
+        assert np.array_equal(truth, expect), key
+        assert abs(f["share"] - share) < 1e-9, key
+    # two tags keep fewer rows than either alone; a query's tags are mostly ones it would carry itself
+    pairs = [c for c in qtags if len(c) == 2]
+    assert all(Y[:, list(c)].all(axis=1).sum() <= Y[:, list(c)].sum(axis=0).min() for c in pairs)
+
+
+def test_tags_do_not_depend_on_chunks(data, tmp_path):
+    from synth.sampling.stream import sample_to_file
+
+    gen = load_model(data[0] / "m.safetensors")
+    a = sample_to_file(gen, tmp_path / "a.fbin", 3000, random_state=4, chunk_size=257)["labels"]
+    b = sample_to_file(gen, tmp_path / "b.fbin", 3000, random_state=4, chunk_size=3000)["labels"]
+    assert (a != b).nnz == 0 and a.nnz > 3000
+    c = sample_to_file(gen, tmp_path / "c.fbin", 3000, random_state=5)["labels"]
+    assert (a != c).nnz > 0
+
+
+def test_tagged_samples_refuse_h5_shards_and_dask_in_one_line(data, tmp_path):
+    from conftest import listing
+
+    model = data[0] / "m.safetensors"
+    before = listing(tmp_path)
+    r = run("sample", model, "-n", 500, "-o", tmp_path / "x.h5")
+    assert_one_line_error(r, tmp_path / "x.h5", "not written into .h5")
+    r = run("sample", model, "-n", 500, "-o", tmp_path / "x.fbin", "--shard", "0/2")
+    assert_one_line_error(r, tmp_path / "x.fbin", "not in a shard of several")
+    r = run("sample", model, "-n", 500, "-o", tmp_path / "x.fbin", "--workers", 2)
+    assert_one_line_error(r, tmp_path / "x.fbin", "not on Dask")
+    assert listing(tmp_path) == before
+
+
+def test_publish_refuses_a_tag_model_in_one_line(data, tmp_path):
+    r = run("publish", data[0] / "m.safetensors", "--n", 500, "--queries", 5, "--k", 5, "--out", tmp_path / "pub")
+    assert_one_line_error(r, data[0] / "m.safetensors", "not published")
+    assert not (tmp_path / "pub").exists()

@@ -37,6 +37,9 @@ from .labels import BACKGROUND, FREQUENCY_ROUNDS, LabelModel, _neighbours, label
 
 TAG_STREAM = 0x7A65  # spawn key that keeps the tag uniforms apart from the rows' and the one-label stream
 TAG_BLOCK = 4096  # rows per block of the tag uniforms' stream (a block holds one uniform per row and tag)
+# the share of queries with two tags under the per-query filter (the others have one); big-ann's YFCC queries have one
+# or two words, in a proportion its files hold and we do not: an even split is our choice
+TWO_TAGS = 0.5
 
 
 def tag_uniforms(seed, start, stop, n_tags):
@@ -185,6 +188,17 @@ class TagModel(LabelModel):
     def _expected_purity(self, F, nbrs):
         """The expected tag purity among fakes ``F`` with neighbours ``nbrs`` (tags drawn independently)."""
         return tag_purity(self.proba(F), nbrs)
+
+    def query_tags(self, X, uniforms):
+        """One or two tags for each query ``X`` (big-ann's filtered track), as a tuple of sorted tag ids per query,
+        from uniforms of shape (n, n_tags + 1). Tags are ranked by uniform / chance: the tags a row would carry
+        (uniform below chance, :meth:`tags`) come first, in random order; a query takes the first two when its
+        last uniform is below :data:`TWO_TAGS`, else the first (so a query that would carry no tag still gets the
+        one nearest to being drawn)."""
+        u = np.asarray(uniforms)
+        order = np.argsort(u[:, :-1] / np.maximum(self.proba(X), 1e-12), axis=1, kind="stable")
+        two = u[:, -1] < TWO_TAGS
+        return [tuple(sorted(int(t) for t in order[i, :2 if two[i] else 1])) for i in range(len(u))]
 
     def tags(self, X, uniforms):
         """Tags of rows ``X`` as a bool array (n, n_tags), drawn with uniforms (n, n_tags) (:func:`tag_uniforms`)."""

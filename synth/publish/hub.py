@@ -310,9 +310,12 @@ def publish(model, out, n, n_queries=1000, k=100, random_state=0, train=None, he
             raise SynthError(f"--repo-id {repo_id!r}: {str(e).splitlines()[0]}") from None
 
     from ..sampling.attributes import row_values
-    from ..sampling.labels import row_labels
+    from ..sampling.labels import is_tagged, row_labels
 
     lm, am = getattr(gen, "label_model_", None), getattr(gen, "attribute_model_", None)
+    if is_tagged(lm):
+        raise SynthError("a model with a tag model (several labels per row, fit --multi-label) is not published: "
+                         "sample it with `synth sample` instead", getattr(gen, "path_", None))
     feats = features(d, k, lm.classes_ if lm is not None else None, am.name if am is not None else None)
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,9 +24,19 @@ Files (STEM = the corpus file without its extension):
   (``.filter-query``): big-ann-benchmarks' filtered track, whose query metadata is ``STEM.queries.labels.spmat``
   for .fbin (dataset ``test_labels`` in .h5, ``test_labels.npy`` in a folder, ``STEM.queries.labels.npy``
   otherwise).
+
+From a model with a tag model (`synth fit --labels FILE --multi-label`, :mod:`synth.models.tags`) every row gets a set
+of tags (a scipy CSR matrix of bool, rows x tags), written as big-ann-benchmarks' ``.spmat`` with one non-zero per
+tag a row carries (``STEM.labels.spmat`` for .fbin, .npy and .fvecs), or a list column ``labels`` of tag names
+(``STEM.labels.parquet``; a folder's ``scalar_labels.parquet``); not into .h5, not in shards of several and not on
+Dask (refused before anything is written: :func:`check_tag_output`). A filter of share S keeps the rows carrying
+the one tag whose training share is nearest S; the per-query filter gives each query one or two tags
+(:func:`query_tags`) and keeps the rows carrying all of them, as big-ann's filtered track does; the queries' tags
+go to ``STEM.queries.labels.spmat`` (a folder: ``test_labels.parquet``).
 """
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +52,36 @@ def label_model(gen):
     return getattr(gen, "label_model_", None)
 
 
+def is_tagged(lm):
+    """Whether label model ``lm`` gives rows several labels (a :class:`synth.models.tags.TagModel`)."""
+    return bool(getattr(lm, "multi_label", False))
+
+
 def row_labels(gen, rows, seed, start):
-    """Class ids (int32) of rows ``start ..`` of a sample seeded by ``seed``, from the rows as stored."""
+    """Class ids (int32) of rows ``start ..`` of a sample seeded by ``seed``, from the rows as stored; from a tag
+    model, the rows' tags as a scipy CSR matrix of bool (rows x tags)."""
     rows = unit_rows(np.asarray(rows, np.float32))
-    return label_model(gen).labels(rows, label_uniforms(seed, start, start + len(rows))).astype(np.int32)
+    lm = label_model(gen)
+    if is_tagged(lm):
+        from scipy.sparse import csr_matrix
+
+        from ..models.tags import tag_uniforms
+
+        return csr_matrix(lm.tags(rows, tag_uniforms(seed, start, start + len(rows), len(lm.classes_))))
+    return lm.labels(rows, label_uniforms(seed, start, start + len(rows))).astype(np.int32)
+
+
+def check_tag_output(tagged, out, shard=None, dask=False):
+    """Refuse, before anything is written, a ``tagged`` sample (from a model with a tag model) into .h5, in a shard
+    of several or on Dask: tag sets are written for .fbin, .npy, .fvecs, .parquet and folders, in one run."""
+    if not tagged:
+        return
+    if Path(out).suffix.lower() in (".h5", ".hdf5"):
+        raise SynthError("tags (several labels per row) are not written into .h5: sample to .fbin (big-ann's .spmat "
+                         "metadata), .npy, .parquet or a folder", out)
+    if dask or shard is not None and shard[1] > 1:
+        raise SynthError("tags (several labels per row) are written in one run: not in a shard of several, not on "
+                         "Dask", out)
 
 
 def _stem(out):
@@ -73,9 +109,10 @@ def join_parts(parts, n, out, what):
     return joined
 
 
-def label_files(out, shard=None):
+def label_files(out, shard=None, tagged=False):
     """Where the labels of corpus ``out`` go: ``{"labels": path, "classes": path}`` (``labels`` is ``out`` itself
-    for .h5). A shard of several writes ``labels-part-III-of-NNN.npy`` beside (or inside) the corpus."""
+    for .h5). A shard of several writes ``labels-part-III-of-NNN.npy`` beside (or inside) the corpus. ``tagged``:
+    a tag model's tag sets (``STEM.labels.spmat`` where one label per row goes to ``.npy``)."""
     out = Path(out)
     ext = out.suffix.lower()
     if shard is not None and shard[1] > 1:
@@ -85,18 +122,33 @@ def label_files(out, shard=None):
         return {"labels": out / "scalar_labels.parquet", "classes": out / "labels.json"}
     stem = _stem(out)
     labels = {".fbin": Path(f"{stem}.labels.spmat"), ".h5": out, ".hdf5": out,
-              ".parquet": Path(f"{stem}.labels.parquet")}.get(ext, Path(f"{stem}.labels.npy"))
+              ".parquet": Path(f"{stem}.labels.parquet")}.get(ext, Path(f"{stem}.labels.{'spmat' if tagged else 'npy'}"))
     return {"labels": labels, "classes": Path(f"{stem}.labels.json")}
 
 
 def write_spmat(path, codes, n_classes):
-    """big-ann-benchmarks' sparse metadata matrix: one non-zero (1.0) per row at its class."""
-    n = len(codes)
+    """big-ann-benchmarks' sparse metadata matrix: one non-zero (1.0) per row at its class; ``codes`` a scipy sparse
+    matrix (rows x classes): one non-zero per class a row carries."""
+    if hasattr(codes, "tocsr"):
+        m = codes.tocsr()
+        m.sort_indices()
+        indptr, indices = m.indptr, m.indices
+    else:
+        indptr, indices = np.arange(len(codes) + 1), codes
+    n, nnz = len(indptr) - 1, len(indices)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        f.write(np.array([n, n_classes, n], np.int64).tobytes())
-        f.write(np.arange(n + 1, dtype=np.int64).tobytes())
-        f.write(np.asarray(codes, np.int32).tobytes())
-        f.write(np.ones(n, np.float32).tobytes())
+        f.write(np.array([n, n_classes, nnz], np.int64).tobytes())
+        f.write(np.asarray(indptr, np.int64).tobytes())
+        f.write(np.asarray(indices, np.int32).tobytes())
+        f.write(np.ones(nnz, np.float32).tobytes())
+
+
+def tag_names(codes, names):
+    """Each row's tag names (a list of str per row) of a scipy sparse matrix ``codes`` (rows x tags)."""
+    m = codes.tocsr()
+    m.sort_indices()
+    names = np.array(names, dtype=object)
+    return [names[m.indices[m.indptr[i]:m.indptr[i + 1]]].tolist() for i in range(m.shape[0])]
 
 
 def read_spmat(path):
@@ -121,10 +173,14 @@ def _write_table(path, columns):
 def write_labels(out, codes, lm, start=0, shard=None):
     """Write the class ids ``codes`` of rows ``start ..`` of corpus ``out`` (see the module's text); returns the
     paths."""
-    paths = label_files(out, shard)
-    codes = np.asarray(codes, np.int32)
+    tagged = is_tagged(lm)
+    paths = label_files(out, shard, tagged)
+    codes = codes if tagged else np.asarray(codes, np.int32)
     target, ext = paths["labels"], paths["labels"].suffix.lower()
-    if shard is not None and shard[1] > 1 or ext == ".npy":
+    if tagged and ext == ".parquet":  # a list column of tag names
+        _write_table(target, {"id": np.arange(start, start + codes.shape[0], dtype=np.int64),
+                              "labels": tag_names(codes, lm.classes_)})
+    elif shard is not None and shard[1] > 1 or ext == ".npy":
         with atomic_path(target) as tmp, open(tmp, "wb") as f:
             np.save(f, codes)
     elif ext == ".spmat":
@@ -134,8 +190,10 @@ def write_labels(out, codes, lm, start=0, shard=None):
                               "labels": np.array(lm.classes_, dtype=object)[codes]})
     else:
         _h5_dataset(target, "labels", codes, label_classes=json.dumps(list(lm.classes_)))
-    info = {"classes": list(lm.classes_), "rows": [int(start), int(start + len(codes))],
+    info = {"classes": list(lm.classes_), "rows": [int(start), int(start + codes.shape[0])],
             "fit": getattr(lm, "fit_info_", None), "file": target.name}
+    if tagged:
+        info["tags_per_row"] = True
     with atomic_path(paths["classes"]) as tmp:
         Path(tmp).write_text(json.dumps(info, indent=1) + "\n")
     return paths
@@ -157,15 +215,21 @@ def plan_filters(gen, selectivities):
     if not shares:
         raise SynthError("the label model stores no class shares: fit it again with this synth",
                          getattr(gen, "path_", None))
-    out = {}
+    out, tagged = {}, is_tagged(lm)
     for s in selectivities:
         if s == PER_QUERY:
-            out[PER_QUERY] = {"target": PER_QUERY, "classes": "each query's own label", "ids": None,
-                              "train_share": float(sum(v * v for v in shares.values()))}
+            # tags: the share kept by one tag picked in proportion to its share (two tags keep fewer)
+            share = sum(v * v for v in shares.values()) / (sum(shares.values()) if tagged else 1.0)
+            out[PER_QUERY] = {"target": PER_QUERY, "ids": None, "train_share": float(share),
+                              "classes": "each query's one or two tags" if tagged else "each query's own label"}
             continue
         if not 0 < s <= 1:
             raise SynthError(f"a filter selectivity is a share in (0, 1], got {s}")
-        classes, share = choose_filter(shares, s)
+        if tagged:  # the rows carrying the one tag whose training share is nearest s on a log scale
+            tag = min(shares, key=lambda c: (abs(math.log(shares[c] / s)), c))
+            classes, share = [tag], shares[tag]
+        else:
+            classes, share = choose_filter(shares, s)
         out[f"{s:g}"] = {"target": s, "classes": classes, "ids": [lm.classes_.index(c) for c in classes],
                          "train_share": share}
     return out
@@ -185,21 +249,37 @@ class FilteredTopK:
         if PER_QUERY in filters:
             if query_codes is None:
                 raise SynthError("the per-query filter needs the queries' labels")
-            self.query_codes = np.asarray(query_codes)
-            self.groups = {int(c): np.flatnonzero(self.query_codes == c) for c in np.unique(self.query_codes)}
+            if isinstance(query_codes, list):  # tags: a tuple of tag ids per query, grouped by tuple
+                self.query_codes, groups = query_codes, {}
+                for q, c in enumerate(query_codes):
+                    groups.setdefault(c, []).append(q)
+                self.groups = {c: np.array(idx) for c, idx in groups.items()}
+            else:
+                self.query_codes = np.asarray(query_codes)
+                self.groups = {int(c): np.flatnonzero(self.query_codes == c) for c in np.unique(self.query_codes)}
             self.per_query = {c: TopK(np.asarray(queries)[idx], k, metric) for c, idx in self.groups.items()}
         # every running top-k with what its rows must carry: the classes of a label filter or a query's class, or
         # the range of a range filter (synth.sampling.attributes.plan_ranges) that the rows' values must lie in
         self.units = [(self.tops[name], f.get("ids"), f.get("range")) for name, f in filters.items()
                       if name != PER_QUERY]
-        self.units += [(top, [c], None) for c, top in self.per_query.items()]
+        self.units += [(top, list(c) if isinstance(c, tuple) else [c], None) for c, top in self.per_query.items()]
 
     def add(self, block, offset, codes, values=None):
-        """Rows ``block`` (rows ``offset ..``) with their class ids ``codes`` and attribute ``values`` (each None
-        when no filter reads it)."""
+        """Rows ``block`` (rows ``offset ..``) with their class ids ``codes`` (tags: a scipy sparse matrix, rows x
+        tags, and a row is kept when it carries all of a filter's tags) and attribute ``values`` (each None when no
+        filter reads it)."""
+        posting = None
+        if hasattr(codes, "tocsc"):  # each tag's rows, for the intersections
+            cols = codes.tocsc()
+            cols.sort_indices()
+            posting = lambda t: cols.indices[cols.indptr[t]:cols.indptr[t + 1]]  # noqa: E731
         for top, ids, rng in self.units:
             if rng is not None:
                 keep = np.flatnonzero((values >= rng[0]) & (values <= rng[1]))
+            elif posting is not None:
+                keep = posting(ids[0])
+                for t in ids[1:]:
+                    keep = np.intersect1d(keep, posting(t), assume_unique=True)
             else:
                 keep = np.flatnonzero(np.isin(codes, ids))
             if len(keep):
@@ -240,27 +320,50 @@ def write_label_outputs(out, info, lm, filters=None, dtype=np.float32, metric="c
 
 def query_labels(gen, queries, seed):
     """The queries' own labels for the per-query filter: drawn from the label model at each query as rows' are, from
-    the label stream of the query seed (so the same queries always get the same labels)."""
+    the label stream of the query seed (so the same queries always get the same labels); from a tag model, a tuple
+    of one or two tag ids per query (:meth:`synth.models.tags.TagModel.query_tags`)."""
     from .stream import query_seed
 
+    lm = label_model(gen)
+    if is_tagged(lm):
+        from ..models.labels import label_uniforms
+        from ..models.tags import TAG_BLOCK, TAG_STREAM
+
+        u = label_uniforms(query_seed(seed), 0, len(queries), stream=TAG_STREAM, block=TAG_BLOCK,
+                           width=len(lm.classes_) + 1)
+        return lm.query_tags(unit_rows(np.asarray(queries, np.float32)), u)
     return row_labels(gen, queries, query_seed(seed), 0)
 
 
-def query_label_path(out):
+def query_label_path(out, tagged=False):
     """Where the queries' labels go: big-ann-benchmarks' query metadata ``STEM.queries.labels.spmat`` for .fbin,
-    dataset ``test_labels`` in .h5, ``test_labels.npy`` in a folder, ``STEM.queries.labels.npy`` otherwise."""
+    dataset ``test_labels`` in .h5, ``test_labels.npy`` in a folder, ``STEM.queries.labels.npy`` otherwise;
+    ``tagged`` (a query's one or two tags): ``test_labels.parquet`` in a folder, ``STEM.queries.labels.spmat``
+    otherwise."""
     out = Path(out)
     ext = out.suffix.lower()
     if not ext:
-        return out / "test_labels.npy"
+        return out / f"test_labels.{'parquet' if tagged else 'npy'}"
     if ext in (".h5", ".hdf5"):
         return out
-    return Path(f"{_stem(out)}.queries.labels.{'spmat' if ext == '.fbin' else 'npy'}")
+    return Path(f"{_stem(out)}.queries.labels.{'spmat' if ext == '.fbin' or tagged else 'npy'}")
 
 
 def write_query_labels(out, codes, lm):
     """Write the queries' labels (:func:`query_label_path`); returns the path."""
-    path = query_label_path(out)
+    tagged = is_tagged(lm)
+    path = query_label_path(out, tagged)
+    if tagged:
+        from scipy.sparse import csr_matrix
+
+        indptr = np.concatenate([[0], np.cumsum([len(c) for c in codes])])
+        m = csr_matrix((np.ones(indptr[-1], bool), np.concatenate([list(c) for c in codes]).astype(np.int32),
+                        indptr), shape=(len(codes), len(lm.classes_)))
+        if path.suffix == ".parquet":
+            _write_table(path, {"id": np.arange(len(codes), dtype=np.int64), "labels": tag_names(m, lm.classes_)})
+        else:
+            write_spmat(path, m, len(lm.classes_))
+        return path
     codes = np.asarray(codes, np.int32)
     if path.suffix == ".spmat":
         write_spmat(path, codes, len(lm.classes_))

@@ -482,7 +482,7 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         merged by :func:`synth.sampling.distributed.sample_on_dask`).
     """
     from .attributes import attribute_model, row_values
-    from .labels import PER_QUERY, FilteredTopK, label_model, query_labels, row_labels
+    from .labels import PER_QUERY, FilteredTopK, check_tag_output, is_tagged, label_model, query_labels, row_labels
 
     gen._check_fitted()
     seed = check_seed(random_state)
@@ -501,7 +501,9 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         queries = draw_queries(gen, seed, candidate_count(n_queries, band) if band else n_queries, dtype,
                                chunk_size, threads)
         top = TopK(queries, k, getattr(gen, "metric", "cosine"))
-    codes = np.empty(stop - start, np.int32) if label_model(gen) is not None else None
+    check_tag_output(is_tagged(label_model(gen)), out, shard)
+    tag_blocks = [] if is_tagged(label_model(gen)) else None  # a tag model's blocks of tag sets (CSR)
+    codes = np.empty(stop - start, np.int32) if label_model(gen) is not None and tag_blocks is None else None
     values = np.empty(stop - start, np.float64) if attribute_model(gen) is not None else None
     filtered = None
     if filters:
@@ -518,11 +520,13 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         at = seen[0] - start
         if codes is not None:
             codes[at:at + len(rows)] = row_labels(gen, rows, seed, seen[0])
+        if tag_blocks is not None:
+            tag_blocks.append(row_labels(gen, rows, seed, seen[0]))
         if values is not None:
             values[at:at + len(rows)] = row_values(gen, rows, seed, seen[0])
         if filtered is not None:
-            filtered.add(rows, seen[0], None if codes is None else codes[at:at + len(rows)],
-                         None if values is None else values[at:at + len(rows)])
+            filtered.add(rows, seen[0], tag_blocks[-1] if tag_blocks else None if codes is None
+                         else codes[at:at + len(rows)], None if values is None else values[at:at + len(rows)])
         seen[0] += len(rows)
         if progress is not None:
             progress(len(rows))
@@ -554,6 +558,11 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
                                        threads))
     if codes is not None:
         info["labels"] = codes
+    if tag_blocks is not None:
+        from scipy.sparse import csr_matrix, vstack
+
+        info["labels"] = vstack(tag_blocks, format="csr") if tag_blocks else \
+            csr_matrix((0, len(label_model(gen).classes_)), dtype=bool)
     if values is not None:
         info["attribute"] = values
     if filtered is not None:
