@@ -77,6 +77,10 @@ NOT_RUN = {
     "synth sample labelled.safetensors": WORDNET_LABELS,
     "bench filtered minilm-wordnet-all --labels lexname": WORDNET_LABELS,
     "bench filtered minilm-debian.npy": "reads the Debian set and its sections made on the machine (docs/workloads.md)",
+    "synth fit minilm-debian.npy --labels minilm-debian-tags.txt --multi-label":
+        "reads the Debian set and its debtags made on the machine (tests/test_tags.py runs the same route on small data)",
+    "synth sample tagged.safetensors": "samples the Debian tag model above (tests/test_tags.py runs it on small data)",
+    "python docs/workloads/scratch/tag_filters.py": "reads the Debian set and its debtags made on the machine",
     "bench filtered minilm-wordnet-all --attribute gloss-words":
         "gloss-words belongs to the named WordNet sets, which the test replaces by a file of bundled rows",
 }
