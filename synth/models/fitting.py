@@ -153,7 +153,8 @@ def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbo
     ``info`` describes the rows for the file's fingerprint (``source``, ``n``, ``d``, ``n_duplicates``;
     ``queries``, the same of ``query_rows``); ``path`` names them in errors. ``query_rows``: real queries, on
     which the same kind and parameters fit the query model (``model.query_model_``). ``labels``: one real label
-    per row of ``X``, on which the label model is fitted (``model.label_model_``). ``attribute``: one real number
+    per row of ``X`` (or a list of tag tuples, one per row: a tag model), on which the label model is fitted
+    (``model.label_model_``). ``attribute``: one real number
     per row of ``X``, on which the attribute model is fitted (``model.attribute_model_``, named after
     ``attribute_source``, the file or named kind it was read from). Returns ``(model, bytes written or None)``.
     """

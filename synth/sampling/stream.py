@@ -476,7 +476,8 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         queries were asked for ``queries`` (ndarray (n_queries, d), float32), ``neighbors`` (int64, (n_queries,
         k)) and ``scores`` (float32 cosines); with ``query_hardness`` also ``hardness`` (the report of
         :func:`synth.metrics.hardness.select_band`). From a model with a label model (`synth fit --labels`),
-        ``labels``: the class id (int32) of every row written (:func:`synth.sampling.labels.row_labels`); from a
+        ``labels``: the class id (int32) of every row written (:func:`synth.sampling.labels.row_labels`; from a tag
+        model, the rows' tags as a scipy CSR matrix of bool, rows x tags); from a
         model with an attribute model (`synth fit --attribute`), ``attribute``: every row's value (float64); with
         ``filters``, ``filtered``: per filter ``(ids, scores, share)`` (for a shard of several, among its rows:
         merged by :func:`synth.sampling.distributed.sample_on_dask`).
