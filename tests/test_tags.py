@@ -249,3 +249,22 @@ def test_publish_refuses_a_tag_model_in_one_line(data, tmp_path):
     r = run("publish", data[0] / "m.safetensors", "--n", 500, "--queries", 5, "--k", 5, "--out", tmp_path / "pub")
     assert_one_line_error(r, data[0] / "m.safetensors", "not published")
     assert not (tmp_path / "pub").exists()
+
+
+def test_a_querys_one_or_two_tags_are_tags_it_would_carry():
+    """TagModel.query_tags: ranked by uniform / chance, so a query's tags are among those it would carry (uniform
+    below chance) whenever it would carry enough; the last uniform decides one or two."""
+    from synth.models.tags import TWO_TAGS
+
+    tm = TagModel()._set_arrays({"coef": np.eye(4, 3, dtype=np.float32) * 4, "intercept": np.zeros(4, np.float32),
+                                 "shares": np.full(4, 0.3, np.float32), "temperature": np.array([1.0, 0.0])},
+                                ["w", "x", "y", "z"])
+    rng = np.random.default_rng(0)
+    X, u = rng.standard_normal((400, 3)).astype(np.float32), rng.random((400, 5))
+    got = tm.query_tags(X, u)
+    carried = tm.tags(X, u[:, :4])
+    for q, tags in enumerate(got):
+        assert len(tags) == (2 if u[q, -1] < TWO_TAGS else 1) and len(set(tags)) == len(tags)
+        if carried[q].sum() >= len(tags):
+            assert carried[q, list(tags)].all(), q
+    assert 0.4 < np.mean([len(t) == 2 for t in got]) < 0.6
