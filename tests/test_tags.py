@@ -76,6 +76,8 @@ def test_the_tag_model_matches_real_shares_and_purity_and_drops_rare_tags(data):
     F = gen.sample(3000, random_state=5)
     Z = tm.tags(F, tag_uniforms(5, 0, 3000, len(tm.classes_)))
     assert np.abs(Z.mean(axis=0) - Y.mean(axis=0)).max() < 0.04  # each tag's share, drawn
+    # the gate: rows without tags are as common as among real rows (tags come in bundles)
+    assert tm.gate_ is not None and abs((~Z.any(axis=1)).mean() - (~Y.any(axis=1)).mean()) < 0.04
     from synth.models.labels import _neighbours
 
     assert abs(tag_purity(Z, _neighbours(F)) - tag_purity(Y, _neighbours(X))) < 0.05
@@ -262,7 +264,7 @@ def test_a_querys_one_or_two_tags_are_tags_it_would_carry():
     rng = np.random.default_rng(0)
     X, u = rng.standard_normal((400, 3)).astype(np.float32), rng.random((400, 5))
     got = tm.query_tags(X, u)
-    carried = tm.tags(X, u[:, :4])
+    carried = tm.tags(X, u)  # without a gate the last uniform draws nothing
     for q, tags in enumerate(got):
         assert len(tags) == (2 if u[q, -1] < TWO_TAGS else 1) and len(set(tags)) == len(tags)
         if carried[q].sum() >= len(tags):

@@ -13,15 +13,23 @@ embedding, fitted on the training rows, with two things calibrated at fit time o
   :mod:`synth.models.labels`. Among fakes, with tags drawn independently, its expectation is
   ``sum_i sum_j sum_t p_it p_jt / (k sum_i sum_t p_it)``.
 
-A share :data:`synth.models.labels.BACKGROUND` of each tag's chance is drawn regardless of place (at the tag's
-training share), as for one label per row.
+Real tags come in bundles: on MiniLM-Debian 53% of the rows carry no tag and the others 3.3 on average. A *gate*
+models that: one more logistic regression, of whether a row carries any tag, and the tags' regressions are fitted on
+the tagged rows alone, so a tag's chance at a row is the gate's chance times the tag's chance given the gate; the
+gate's intercept is matched so that the share of fakes drawing at least one tag is the share of tagged training
+rows, and the same temperature divides its logit. (No
+gate when fewer than ``min_points`` rows are tagged, or untagged, or when a tag is on every tagged row.)
+
+A share :data:`synth.models.labels.BACKGROUND` of each chance (the gate's and each tag's given it) is drawn
+regardless of place, at the training shares, as for one label per row.
 
 The privacy bound: a tag is modelled only when at least ``min_points`` training rows carry it; rarer tags are
 dropped (a row keeps its other tags). Every stored weight is a statistic of all N rows.
 
-A fake's tags are drawn independently given the row: tag t is carried when uniform (row, t) of a stream keyed by
-the sample's seed and the row's index (:func:`tag_uniforms`) falls below its chance, so that tags, like rows, do not
-depend on chunks, shards or threads.
+A fake's tags are drawn independently given the row and the gate: the row is tagged when its gate uniform falls
+below the gate's chance, and then carries tag t when uniform (row, t) falls below the tag's chance given the gate;
+the uniforms come from a stream keyed by the sample's seed and the row's index (:func:`tag_uniforms`), so that tags,
+like rows, do not depend on chunks, shards or threads.
 
 A tags file (`synth fit --labels FILE --multi-label`) is text, one line per row, the row's tags comma-separated
 (spaces around a tag are dropped; an empty line: a row without tags). Without ``--multi-label`` a labels file is
@@ -44,8 +52,8 @@ TWO_TAGS = 0.5
 
 def tag_uniforms(seed, start, stop, n_tags):
     """The uniforms of rows ``start .. stop-1`` of the tag stream of a sample seeded by ``seed``, shape
-    (stop - start, n_tags): row r's do not depend on the rows drawn with it."""
-    return label_uniforms(seed, start, stop, stream=TAG_STREAM, block=TAG_BLOCK, width=n_tags)
+    (stop - start, n_tags + 1) (the last: the gate's): row r's do not depend on the rows drawn with it."""
+    return label_uniforms(seed, start, stop, stream=TAG_STREAM, block=TAG_BLOCK, width=n_tags + 1)
 
 
 def read_tags(path, n_rows=None):
@@ -118,6 +126,10 @@ class TagModel(LabelModel):
     coef_ : ndarray of shape (n_tags, d), float32
     intercept_ : ndarray of shape (n_tags,), float32
         Calibrated to the training rows' tag shares.
+    gate_ : ndarray of shape (d + 2,), float32, or None
+        The gate (whether a row carries any tag): the training rows' share carrying one, the intercept and the
+        weights; the tags' regressions are then fitted on the tagged rows. None when a side of a split is short of
+        ``min_points`` rows.
     temperature_ : float
     shares_ : ndarray of shape (n_tags,), float32
         The share of training rows carrying each tag.
@@ -146,14 +158,21 @@ class TagModel(LabelModel):
             raise SynthError(f"tags: a tag carried by every row ({kept[int(np.argmax(Y.sum(axis=0)))]!r}) says "
                              "nothing about place; leave it out of the file")
         X = np.ascontiguousarray(X, np.float32)
-        coef, intercept = [], []
-        for t in range(len(kept)):
-            clf = LogisticRegression(C=self.C, max_iter=300, random_state=self.random_state).fit(X, Y[:, t])
-            coef.append(clf.coef_[0])
-            intercept.append(clf.intercept_[0])
+        tagged = Y.any(axis=1)
+        # the gate: whether a row carries any tag, and the tags fitted on the tagged rows alone, when each side of
+        # every split has rows (real tags come in bundles: a row carries several or none)
+        gated = min(int(tagged.sum()), int((~tagged).sum())) >= self.min_points and \
+            bool((Y[tagged].sum(axis=0) < tagged.sum()).all())
+        fit = lambda A, b: LogisticRegression(C=self.C, max_iter=300, random_state=self.random_state).fit(A, b)  # noqa: E731
+        rows = tagged if gated else np.ones(len(Y), bool)
+        models = [fit(X[rows], Y[rows, t]) for t in range(len(kept))]
         self.classes_ = kept
-        self.coef_ = np.array(coef, np.float32)
-        self.intercept_ = np.array(intercept, np.float32)
+        self.coef_ = np.array([m.coef_[0] for m in models], np.float32)
+        self.intercept_ = np.array([m.intercept_[0] for m in models], np.float32)
+        self.gate_ = None
+        if gated:
+            g = fit(X, tagged)
+            self.gate_ = np.concatenate([[tagged.mean(), g.intercept_[0]], g.coef_[0]]).astype(np.float32)
         self.temperature_ = 1.0
         share = Y.mean(axis=0)
         self.shares_, self.background_ = share.astype(np.float32), float(self.background)
@@ -162,26 +181,47 @@ class TagModel(LabelModel):
         nbrs = _neighbours(F)
         self._calibrate(F, nbrs, share, real_purity)
         dropped = sorted(set(names.tolist()) - set(kept))
+        g, P = self._parts(F)
         self.fit_info_ = {"shares": {c: round(float(v), 6) for c, v in zip(kept, share)}, "rows": len(Y),
                           "tags": len(kept), "dropped_tags": len(dropped),
-                          "untagged_rows": int((Y.sum(axis=1) == 0).sum()),
+                          "untagged_rows": int((~tagged).sum()), "gate": gated,
                           "mean_tags": round(float(Y.sum(axis=1).mean()), 4), "real_purity": round(real_purity, 4),
                           "fake_purity": round(self._expected_purity(F, nbrs), 4),
                           "fake_mean_tags": round(float(self.proba(F).sum(axis=1).mean()), 4),
+                          "fake_untagged_share": round(float(np.mean(1 - g + g * np.prod(1 - P, axis=1))), 4),
                           "temperature": round(float(self.temperature_), 4)}
         return self
 
+    def _parts(self, X):
+        """The gate's chance that rows ``X`` carry tags at all, shape (n,) (ones without a gate), and each tag's
+        chance given that they do, shape (n, n_tags)."""
+        X = np.asarray(X, np.float32)
+        T = np.float32(self.temperature_)
+        sigmoid = lambda z: 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))  # noqa: E731
+        P = sigmoid((X @ self.coef_.T + self.intercept_) / T)
+        gate = getattr(self, "gate_", None)
+        if gate is None:
+            g, given = np.ones(len(X), P.dtype), self.shares_
+        else:
+            g, given = sigmoid((X @ gate[2:] + gate[1]) / T), self.shares_ / gate[0]
+        if self.background_:  # a share drawn regardless of place, at the training shares
+            P = (1 - self.background_) * P + self.background_ * np.minimum(given, 1.0)[None, :]
+            if gate is not None:
+                g = (1 - self.background_) * g + self.background_ * gate[0]
+        return g, P
+
     def proba(self, X):
-        """Each tag's chance at rows ``X``, shape (n, n_tags)."""
-        z = (np.asarray(X, np.float32) @ self.coef_.T + self.intercept_) / np.float32(self.temperature_)
-        P = 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
-        if self.background_:
-            P = (1 - self.background_) * P + self.background_ * self.shares_[None, :]
-        return P
+        """Each tag's chance at rows ``X``, shape (n, n_tags): the gate's chance times the tag's given it."""
+        g, P = self._parts(X)
+        return g[:, None] * P
 
     def _match_shares(self, F, share):
         logit = lambda p: np.log(np.clip(p, 1e-9, 1 - 1e-9) / (1 - np.clip(p, 1e-9, 1 - 1e-9)))  # noqa: E731
         for _ in range(FREQUENCY_ROUNDS):
+            if getattr(self, "gate_", None) is not None:  # the share of fakes with at least one tag: the real one
+                g, P = self._parts(F)
+                got = np.mean(g * (1 - np.prod(1 - P, axis=1)))
+                self.gate_[1] += np.float32(self.temperature_ * (logit(self.gate_[0]) - logit(got)))
             got = self.proba(F).mean(axis=0)
             self.intercept_ = (self.intercept_ + self.temperature_ * (logit(share) - logit(got))).astype(np.float32)
 
@@ -201,5 +241,23 @@ class TagModel(LabelModel):
         return [tuple(sorted(int(t) for t in order[i, :2 if two[i] else 1])) for i in range(len(u))]
 
     def tags(self, X, uniforms):
-        """Tags of rows ``X`` as a bool array (n, n_tags), drawn with uniforms (n, n_tags) (:func:`tag_uniforms`)."""
-        return np.asarray(uniforms) < self.proba(X)
+        """Tags of rows ``X`` as a bool array (n, n_tags), drawn with uniforms (n, n_tags + 1) (:func:`tag_uniforms`):
+        a row carries tags when its last uniform is below the gate's chance, then tag t when uniform t is below its
+        chance given that."""
+        u = np.asarray(uniforms)
+        g, P = self._parts(X)
+        return (u[:, -1] < g)[:, None] & (u[:, :-1] < P)
+
+    def _arrays(self):
+        out = super()._arrays()
+        if getattr(self, "gate_", None) is not None:
+            out["gate"] = self.gate_
+        return out
+
+    def _set_arrays(self, arrays, classes):
+        super()._set_arrays(arrays, classes)
+        gate = arrays.get("gate")
+        self.gate_ = None if gate is None else np.asarray(gate, np.float32).copy()
+        if self.gate_ is not None and (self.gate_.shape != (self.coef_.shape[1] + 2,) or not 0 < self.gate_[0] <= 1):
+            raise ValueError(f"a tag gate of shape {self.gate_.shape} for dimension {self.coef_.shape[1]}")
+        return self
