@@ -270,3 +270,30 @@ def test_a_querys_one_or_two_tags_are_tags_it_would_carry():
         if carried[q].sum() >= len(tags):
             assert carried[q, list(tags)].all(), q
     assert 0.4 < np.mean([len(t) == 2 for t in got]) < 0.6
+
+
+@pytest.mark.parametrize("name", ["faiss-flat", "faiss-hnsw", "hnswlib"])
+def test_plugins_search_under_a_querys_tags_as_their_library_does(name):
+    """faiss's IDSelectorBitmap and hnswlib's filter callback over the rows carrying all of a query's tags (the
+    plug-in's ``labels`` a sparse rows x tags matrix), against brute force."""
+    from scipy.sparse import csr_matrix
+
+    from bench.indexes import get
+
+    rng = np.random.default_rng(0)
+    X = blobs(2000, 16, 5, 0)
+    Y = rng.random((2000, 4)) < 0.4
+    Q = blobs(20, 16, 5, 1)
+    spec = get(name)
+    index = spec.create(spec.build_grid[0], *X.shape)
+    index.labels = csr_matrix(Y)
+    index.build(X)
+    if spec.query_param:
+        index.set_query_params(**{spec.query_param: 400})
+    for tags in [(1,), (0, 2), (1, 3)]:
+        got = index.search_filtered(Q, 5, tags)
+        keep = np.flatnonzero(Y[:, list(tags)].all(axis=1))
+        truth = keep[np.argsort(-(Q @ X[keep].T), axis=1, kind="stable")[:, :5]]
+        assert np.all(Y[got[got >= 0]][:, list(tags)]), tags  # only rows carrying every tag
+        hits = np.mean([len(np.intersect1d(g, t)) / 5 for g, t in zip(got, truth)])
+        assert hits >= (1.0 if name == "faiss-flat" else 0.95), (tags, hits)

@@ -135,7 +135,9 @@ class Index:
         raise NotImplementedError
 
     filters = False  # True where the plug-in implements ``search_filtered``
-    labels = None  # one int label per row, set by the harness before ``build`` for a filtered run
+    # one int label per row, set by the harness before ``build`` for a filtered run; or a scipy sparse matrix (rows x
+    # tags, synth.models.tags), under which a row passes a filter when it carries all of the filter's tags
+    labels = None
 
     def search_filtered(self, Q, k, classes):
         """The ``k`` most similar rows among those whose label is in ``classes``, searched as the library
@@ -163,14 +165,18 @@ class Index:
         return None
 
     def allowed(self, classes):
-        """Per row, whether its label is in ``classes`` (a bool array of length n; remembered per set)."""
+        """Per row, whether its label is in ``classes`` (tags, ``labels`` a sparse matrix: whether it carries all
+        of them) (a bool array of length n; remembered per set)."""
         key = tuple(sorted(int(c) for c in classes))
         cache = self.__dict__.setdefault("_allowed", {})
         if key not in cache:
             if self.labels is None:
                 raise SynthError(f"{type(self).__name__}: no labels were given before build()")
             cache.clear()  # one filter at a time is searched: keep one
-            cache[key] = np.isin(np.asarray(self.labels), key)
+            if hasattr(self.labels, "tocsc"):  # tags: the rows carrying every tag of the filter
+                cache[key] = np.asarray((self.labels.tocsc()[:, list(key)] != 0).sum(axis=1)).ravel() == len(key)
+            else:
+                cache[key] = np.isin(np.asarray(self.labels), key)
         return cache[key]
 
     def reset_counters(self):

@@ -321,6 +321,8 @@ class PgvectorIndex(LibraryIndex):
         self.cluster_ = self.index_ = None
 
     def make(self, X):
+        if hasattr(self.labels, "tocsc"):
+            raise SynthError(f"{type(self).__name__}: tag filters (several labels per row) are not built for pgvector")
         self.open()
         conn = self.cluster_.conn_
         t0 = time.perf_counter()
