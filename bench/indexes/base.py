@@ -174,7 +174,10 @@ class Index:
                 raise SynthError(f"{type(self).__name__}: no labels were given before build()")
             cache.clear()  # one filter at a time is searched: keep one
             if hasattr(self.labels, "tocsc"):  # tags: the rows carrying every tag of the filter
-                cache[key] = np.asarray((self.labels.tocsc()[:, list(key)] != 0).sum(axis=1)).ravel() == len(key)
+                if getattr(self, "_tag_columns", (None,))[0] is not self.labels:  # converted once per labels
+                    self._tag_columns = (self.labels, self.labels.tocsc())
+                cols = self._tag_columns[1]
+                cache[key] = np.asarray((cols[:, list(key)] != 0).sum(axis=1)).ravel() == len(key)
             else:
                 cache[key] = np.isin(np.asarray(self.labels), key)
         return cache[key]
