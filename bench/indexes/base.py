@@ -143,7 +143,8 @@ class Index:
         """The ``k`` most similar rows among those whose label is in ``classes``, searched as the library
         filters (an ID selector, a filter callback, a ``WHERE`` clause); only where ``filters`` is True.
 
-        The labels are the ``labels`` attribute, one int per row, set before ``build``. A library may find
+        The labels are the ``labels`` attribute, one int per row (or a sparse rows x tags matrix: then a row passes
+        when it carries all of ``classes``), set before ``build``. A library may find
         fewer than ``k`` rows that pass (a graph walk that runs out of candidates): those places are -1.
 
         Parameters
