@@ -623,11 +623,13 @@ def query_bands_cmd(real, out, bands, model, all_heldout, n_fit, n, n_queries, k
               help="The configuration of both models (once), as in `bench fidelity`. Default: `synth fit`'s.")
 @click.option("--k", "k", type=click.IntRange(min=1, max=100), default=10, show_default=True,
               help="Neighbours per query (recall@k, the two-sample test's k).")
+@click.option("--tie", is_flag=True, help="Also measure the query model's queries pulled by the query tie, as "
+                                         "`synth sample --query-tie pull` writes them.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @seed_option
 @reports
 @force_out
-def query_model_cmd(corpus, queries, out, n_fit, n_fit_queries, n, n_test, n_c2st, configs, k, as_json, seed):
+def query_model_cmd(corpus, queries, out, n_fit, n_fit_queries, n, n_test, n_c2st, configs, k, tie, as_json, seed):
     """Fake queries from a query model (`synth fit --queries`) against fake queries from the corpus model.
 
     CORPUS and QUERIES are real sets of one embedding space (files or named sets, e.g. minilm-wordnet-all
@@ -651,7 +653,7 @@ def query_model_cmd(corpus, queries, out, n_fit, n_fit_queries, n, n_test, n_c2s
     C, Q = load_real(corpus), load_real(queries)
     result = query_model_board(C, Q, config=next(iter(chosen.values())), n_fit=n_fit, n_fit_queries=n_fit_queries,
                                n=n, n_test=n_test, n_c2st=n_c2st, k=k, random_state=seed, source=corpus,
-                               query_source=queries)
+                               query_source=queries, tie=tie)
     echo_board(result, write_outputs(result, out), markdown, as_json)
 
 

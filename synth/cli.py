@@ -327,6 +327,12 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                    + (f", fitted {q.n_patches_} patches, noise scale {q.noise_scale_:.3g}" if kind == "patch" else ""))
         if q.fit_check_["warning"]:
             click.echo(f"Warning: {out}: query model: {q.fit_check_['warning']}", err=True)
+        tie = q.tie_
+        click.echo(f"query tie: nearest corpus row at cosine median {tie['median']['real']:.3f} for the real queries, "
+                   f"{tie['median']['fake']:.3f} for the query model's (among {tie['rows']:,} rows; synth sample "
+                   "--query-tie pull pulls them)"
+                   + (f"; the patches they land in {tie['landing']['distance']:.3f} from real's (total variation)"
+                      if "landing" in tie else ""))
     lm = getattr(model, "label_model_", None)
     if lm is not None:
         f = lm.fit_info_
@@ -382,6 +388,11 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                    "contrast at k = --neighbors against the corpus, the easiest, middle or hardest third; LO-HI is "
                    "a band of difficulty rank in percent (90-100: the hardest tenth, drawn from 10 x --queries). "
                    "Default: the first --queries of the query stream, any hardness.")
+@click.option("--query-tie", type=click.Choice(["none", "pull"]), default="none", show_default=True,
+              help="... from a model fitted with --queries: 'pull' moves each query towards its nearest row among the "
+                   "corpus's first N rows (N: the model's fitting rows) until its cosine to it follows real queries' "
+                   "(the tie stored at fit); nearer, cheaper and easier to tell from real queries (docs/workloads.md, "
+                   "'Query models').")
 @click.option("--filter-selectivity", "filter_selectivity", metavar="S[,S...]",
               help="... and, from a model with a label model (synth fit --labels), for each target share S of rows "
                    "(e.g. 0.001,0.01,0.1,0.5) a filter (the classes whose training share is nearest S) and every "
@@ -400,8 +411,8 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                                                           "(default: --files, or 2 per worker).")
 @seed_option
 @force_option
-def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, filter_selectivity,
-           range_selectivity, workers, scheduler, tasks, seed, force):
+def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, query_tie,
+           filter_selectivity, range_selectivity, workers, scheduler, tasks, seed, force):
     """Sample N vectors from MODEL into OUT, streaming, deterministically for a given --seed.
 
     Memory is bounded by --chunk-size, not N. Row r depends only on (seed, r), so --chunk-size, --threads,
@@ -436,11 +447,11 @@ def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k
     # a folder written in shards is locked file by file by the library, so that shards run at once
     with output_lock(out) if Path(out).suffix or not shard else contextlib.nullcontext():
         _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, workers,
-                scheduler, tasks, seed, force, selectivities, ranges)
+                scheduler, tasks, seed, force, selectivities, ranges, query_tie == "pull")
 
 
 def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, workers,
-            scheduler, tasks, seed, force, selectivities=None, ranges=None):
+            scheduler, tasks, seed, force, selectivities=None, ranges=None, query_tie=False):
     from tqdm.auto import tqdm
 
     from .io.artifact import load_model, read_header
@@ -474,10 +485,12 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
             info = sample_on_dask(model, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size,
                                   n_tasks=tasks or files, threads=threads, n_queries=n_queries, k=k,
                                   scheduler=scheduler, n_workers=workers, force=force, progress=bar.update,
-                                  query_hardness=query_hardness, selectivities=selectivities, ranges=ranges)
+                                  query_hardness=query_hardness, selectivities=selectivities, ranges=ranges,
+                                  query_tie=query_tie)
         click.echo(f"wrote {n} x {info['d']} {dtype} to {out} with {info['tasks']} Dask tasks "
                    f"in {time.perf_counter() - t0:.1f} s")
         _echo_hardness(info)
+        _echo_tie(info)
         if "label_paths" in info:
             click.echo(f"wrote the labels ({info['classes']} classes) to {info['label_paths']['labels']}, the class "
                        f"names to {info['label_paths']['classes']}")
@@ -499,7 +512,8 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
     with tqdm(total=n, unit="vec", unit_scale=True, disable=not progress(), leave=False) as bar:
         info = sample_to_file(gen, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size, shard=part,
                               threads=threads, n_queries=n_queries, k=k, files=files, force=force,
-                              progress=bar.update, query_hardness=query_hardness, filters=filters)
+                              progress=bar.update, query_hardness=query_hardness, filters=filters,
+                              query_tie=query_tie)
     rows = info["stop"] - info["start"]
     resumed = f" (resumed after {info['resumed_rows']} rows)" if info["resumed_rows"] else ""
     click.echo(f"wrote rows {info['start']}..{info['stop'] - 1} ({rows} x {gen.n_features_} {dtype}) to {out}"
@@ -516,6 +530,7 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
             click.echo(f"wrote {n_queries} queries{source} to {paths['queries']}, top-{k} neighbours to "
                        f"{paths['neighbors']}")
             _echo_hardness(info)
+            _echo_tie(info)
     written = write_label_outputs(out, info, getattr(gen, "label_model_", None), filters, dtype=dtype,
                                   metric=gen.metric if hasattr(gen, "metric") else "cosine", shard=part)
     if written["labels"]:
@@ -547,6 +562,16 @@ def _echo_hardness(info):
                    f"queries; relative contrast at k = {h['k']} (over the corpus's first {h['reference_rows']:,} "
                    f"rows) median {rc['median']:.3f} [p10 {rc['p10']:.3f}, p90 {rc['p90']:.3f}], all candidates "
                    f"{every['median']:.3f} [{every['p10']:.3f}, {every['p90']:.3f}]")
+
+
+def _echo_tie(info):
+    """What `--query-tie pull` did, one line."""
+    t = info.get("tie")
+    if t:
+        click.echo(f"query tie: {t['moved']:.0%} of the queries pulled towards their nearest of the corpus's first "
+                   f"{t['rows']:,} rows (median cosine to where they were drawn {t['median_move_cosine']:.3f}); "
+                   f"nearest-row cosine median {t['nearest_median_before']:.3f} -> {t['nearest_median_after']:.3f} "
+                   f"(real queries at fit {t['nearest_median_real']:.3f})")
 
 
 def parse_card_fields(ctx, param, values):

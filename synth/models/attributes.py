@@ -103,6 +103,18 @@ def read_values(path, n_rows=None):
     return v
 
 
+def quantile_table(values, min_points, max_levels=MAX_LEVELS):
+    """The quantile table of ``values``: ``(levels, positions)``, each level the mean of at least ``min_points``
+    consecutive sorted values (at most ``max_levels`` levels; the last takes the remainder), each position the
+    middle of its group's ranks as a share of the values. No level is one value's."""
+    v = np.sort(np.asarray(values, np.float64))
+    group = max(min_points, -(-len(v) // max_levels))
+    n_levels = max(1, len(v) // group)
+    bounds = np.linspace(0, len(v), n_levels + 1).round().astype(int)
+    levels = np.array([v[a:b].mean() for a, b in zip(bounds[:-1], bounds[1:])])
+    return levels, (bounds[:-1] + bounds[1:]) / 2 / len(v)
+
+
 def choose_range(levels, positions, target, integer=False):
     """The range ``[lo, hi]`` whose share of the training values (from the quantile table) is nearest ``target``.
 
@@ -176,12 +188,8 @@ class AttributeModel:
                              f"--min-points), got {len(v)}")
         if np.ptp(v) == 0:
             raise SynthError("the attribute has one value on every row: nothing to model")
-        group = max(self.min_points, -(-len(v) // MAX_LEVELS))
-        srt = np.sort(v)
-        n_levels = len(v) // group  # the last level takes the remainder: every level averages >= group values
-        bounds = np.linspace(0, len(v), n_levels + 1).round().astype(int)
-        self.levels_ = np.array([srt[a:b].mean() for a, b in zip(bounds[:-1], bounds[1:])])
-        self.positions_ = (bounds[:-1] + bounds[1:]) / 2 / len(v)
+        self.levels_, self.positions_ = quantile_table(v, self.min_points, MAX_LEVELS)
+        n_levels, group = len(self.levels_), max(self.min_points, -(-len(v) // MAX_LEVELS))
         self.integer_ = bool(np.all(v == np.round(v)))
         u = normal_scores(v)
         reg = Ridge(alpha=self.alpha).fit(X, u)
