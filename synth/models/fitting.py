@@ -1,5 +1,7 @@
 """The fit job: read real embeddings, fit a model, write the model file with the data's fingerprint."""
 
+import numpy as np
+
 from ..errors import SynthError
 from ..io.arrays import unit_rows
 from ..io.artifact import save_model
@@ -15,7 +17,8 @@ STATS_N = 5000  # statistics stored in the model file are measured on this many 
 FIT_SECONDS = {"fog": 65.0, "random": 0.0}
 CHECK_SECONDS = {"patch": 0.8, "fog": 2.2, "random": 2.2}  # the statistics and memorization check, likewise
 ATTRIBUTE_SECONDS = 4.0  # `synth fit bundled:train --attribute gloss-words`'s attribute model (10,000 x 384, 2 cores)
-TIE_SECONDS = 2.0  # `synth fit bundled:train --queries ...`'s tie (10,000 x 384 rows and queries, 2 cores)
+TIE_QUERIES = 20_000  # the query tie is fitted on at most this many real queries (and as many query-model fakes)
+TIE_SECONDS = 10.8  # fit_query_tie on 10,000 x 384 rows and as many queries (bundled:train, 2 cores beside other jobs)
 LABEL_SECONDS = 9.1  # `synth fit bundled:train --labels lexname`'s label model (10,000 x 384, 41 classes; 2 cores, quiet)
 
 
@@ -192,11 +195,14 @@ def calibration_fakes(model, X, random_state=0):
 
 def fit_query_tie(model, X, query_rows, random_state=0, fakes=None):
     """The tie of a corpus ``model`` and its query model (:mod:`synth.models.tie`): the real training queries
-    against the training rows ``X``, query-model fakes (seed ``random_state + 2``) against as many corpus fakes
-    (:func:`calibration_fakes`, or ``fakes``)."""
+    (at most :data:`TIE_QUERIES`, a seeded subset) against the training rows ``X``, as many query-model fakes (seed
+    ``random_state + 2``) against as many corpus fakes as ``X`` has rows (:func:`calibration_fakes`, or ``fakes``)."""
     from .base import check_seed
     from .tie import fit_tie
 
+    if len(query_rows) > TIE_QUERIES:  # the tables need thousands, not all: a seeded subset keeps the search small
+        keep = np.sort(np.random.default_rng(check_seed(random_state)).permutation(len(query_rows))[:TIE_QUERIES])
+        query_rows = query_rows[keep]
     stage(f"fitting the query tie on {len(query_rows):,} queries against {len(X):,} rows", step="tie")
     query_fakes = unit_rows(model.query_model_.sample(len(query_rows), random_state=check_seed(random_state) + 2))
     fakes = calibration_fakes(model, X, random_state) if fakes is None else fakes
