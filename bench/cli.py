@@ -714,7 +714,8 @@ def filtered_cmd(real, labels, attribute, out, selectivities, model, configs, n_
     neighbours of each base. REAL as in `bench fidelity` (cosine).
 
     --index runs index plug-ins under the same filters as their libraries filter (faiss: an ID selector; hnswlib:
-    its filter callback; pgvector: WHERE label = ANY(...) with iterative index scans, in a throw-away server):
+    its filter callback; pgvector: WHERE label = ANY(...) with iterative index scans, in a throw-away server; with
+    --attribute, pgvector loads the values as a double precision column and filters WHERE value BETWEEN lo AND hi):
     recall, distance computations where counted, and QPS per selectivity, real vs fake.
 
     \b

@@ -20,7 +20,9 @@ nearest rows among those the filter keeps). Two index families, on one thread, e
 
 With ``indexes`` (`bench filtered --index NAME`), index plug-ins that can filter (``Index.filters``: the faiss
 ones with an ``IDSelectorBitmap``, hnswlib with its filter callback, pgvector with ``WHERE label = ANY(...)`` in a
-throw-away PostgreSQL server) are built once per corpus with the labels, and their query parameter is swept under
+throw-away PostgreSQL server; under range filters pgvector loads the values as a ``double precision`` column and
+searches with ``WHERE value BETWEEN lo AND hi``, the others filter by codes that keep the same rows) are built
+once per corpus with the labels, and their query parameter is swept under
 every filter (:func:`measure_indexes`): tie-tolerant recall@k against the filtered ground truth, distance
 computations where the library counts them, and single-thread QPS (median of ``repeats`` passes).
 
@@ -118,16 +120,21 @@ def measure(base, queries, truths, k, bar=None):
     return out
 
 
-def measure_indexes(specs, base, codes, filters, truths, k, repeats=3, bar=None):
+def measure_indexes(specs, base, codes, filters, truths, k, repeats=3, bar=None, values=None, ranges=None):
     """Index plug-ins that can filter, on one corpus: each built once with the row labels ``codes``, its query
     parameter swept under every filter (``filters``: name -> label codes kept; ``truths``: :func:`filter_truths`).
+    With range filters, ``values`` (one number per row) and ``ranges`` (name -> ``[lo, hi]``): a plug-in that
+    filters a numeric column itself (``Index.ranges``: pgvector's ``BETWEEN``) is built with the values and
+    searched with :meth:`~bench.indexes.base.Index.search_range`; the others filter by the codes of
+    :func:`range_codes`, which keep exactly the same rows.
 
     Returns
     -------
     dict
         Per plug-in name: ``build_seconds`` and ``filters`` (per filter: ``curve``, one point per setting with
         ``param``, ``recall``, ``ndis`` (None without a counter) and ``qps``; ``ndis_at_target`` and
-        ``qps_at_target`` at the recall targets). The sweep of a filter stops at the first setting whose recall
+        ``qps_at_target`` at the recall targets); with ``ranges``, ``by_value`` (whether it filtered the values
+        themselves). The sweep of a filter stops at the first setting whose recall
         reaches the highest target.
     """
     import time
@@ -137,19 +144,30 @@ def measure_indexes(specs, base, codes, filters, truths, k, repeats=3, bar=None)
     out = {}
     for spec in specs:
         index = spec.create(spec.build_grid[0], *base.shape)
-        index.labels = codes
+        by_value = ranges is not None and index.ranges
+        if by_value:
+            index.values = values
+        else:
+            index.labels = codes
         with index:
             t0 = time.perf_counter()
             index.build(base)
             row = {"build_params": index.build_params, "build_seconds": round(time.perf_counter() - t0, 3),
                    "filters": {}}
+            if ranges is not None:
+                row["by_value"] = bool(by_value)
             for name, keep in filters.items():
                 truth = truths[name][1]
                 if truth is None:
                     row["filters"][name] = None
                     continue
-                curve = sweep(index, spec, lambda Q, k_, keep=keep: index.search_filtered(Q, k_, keep),
-                              truth, k, repeats, stop_at=max(TARGETS),
+                if by_value:
+                    def search(Q, k_, rng=ranges[name]):
+                        return index.search_range(Q, k_, *rng)
+                else:
+                    def search(Q, k_, keep=keep):
+                        return index.search_filtered(Q, k_, keep)
+                curve = sweep(index, spec, search, truth, k, repeats, stop_at=max(TARGETS),
                               values=filtered_values(spec, index, len(base)))
                 row["filters"][name] = costs_at_targets({"curve": curve}, TARGETS)
                 if bar is not None:
@@ -255,8 +273,8 @@ def filtered_board(real, labels=None, model=None, config=("patch", {}), n_fit=10
     vocab = {c: i for i, c in enumerate(sorted(set(lm.classes_) | {OTHER}))}  # the plug-ins' integer labels
 
     def plugin_codes(corpus):
-        return (np.array([vocab[c] for c in labelled[corpus]], dtype=np.int32),
-                {name: [vocab[c] for c in f] for name, f in keep.items()})
+        return {"codes": np.array([vocab[c] for c in labelled[corpus]], dtype=np.int32),
+                "filters": {name: [vocab[c] for c in f] for name, f in keep.items()}}
 
     _run_board(result, (("real", base, queries), ("fake", fake_base, fake_queries)),
                {corpus: {name: np.isin(y, kept) for name, kept in keep.items()} for corpus, y in labelled.items()},
@@ -270,14 +288,16 @@ def filtered_board(real, labels=None, model=None, config=("patch", {}), n_fit=10
 def _run_board(result, corpora, masks, plugin_codes, indexes, k, repeats, verbose):
     """Both corpora of a filtered board under every filter of ``result["filters"]``: ``corpora`` (name, base,
     queries), ``masks`` per corpus and filter (the rows it keeps), ``plugin_codes(corpus)`` the plug-ins' row codes
-    and each filter's codes (:func:`measure_indexes`); the measurements go into ``result``."""
+    and each filter's codes, and for range filters the values and ranges (keywords of :func:`measure_indexes`);
+    the measurements go into ``result``."""
     filters = result["filters"]
     bar = tqdm(total=2 * len(filters) * (1 + len(indexes)), desc="filters", disable=not verbose, leave=False)
     truths = {corpus: filter_truths(b, masks[corpus], q, k) for corpus, b, q in corpora}
     for corpus, b, q in corpora:
         result[corpus] = measure(b, q, truths[corpus], k, bar)
     if indexes:
-        runs = {corpus: measure_indexes(indexes, b, *plugin_codes(corpus), truths[corpus], k, repeats, bar)
+        runs = {corpus: measure_indexes(indexes, b, truths=truths[corpus], k=k, repeats=repeats, bar=bar,
+                                        **plugin_codes(corpus))
                 for corpus, b, _ in corpora}
         result["indexes"] = {spec.name: {corpus: runs[corpus][spec.name] for corpus in runs} for spec in indexes}
         result["params"]["repeats"] = repeats
@@ -342,7 +362,8 @@ def _range_board(real, values, model, config, n_fit, n, n_queries, k, selectivit
     valued = {"real": base_values, "fake": fake_values}
     _run_board(result, (("real", base, queries), ("fake", fake_base, fake_queries)),
                {corpus: {key: (v >= lo) & (v <= hi) for key, (lo, hi) in ranges.items()} for corpus, v in valued.items()},
-               lambda corpus: range_codes(valued[corpus], ranges), indexes, k, repeats, verbose)
+               lambda corpus: dict(zip(("codes", "filters"), range_codes(valued[corpus], ranges)),
+                                   values=valued[corpus], ranges=ranges), indexes, k, repeats, verbose)
     m = min(n, PURITY_ROWS)
     result["neighbour_correlation"] = {
         "real": neighbour_correlation(base[:m], normal_scores(base_values[:m])),
