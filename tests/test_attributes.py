@@ -292,6 +292,58 @@ def test_a_whole_number_attribute_gives_whole_query_ranges_near_the_target():
         assert np.all(width == max(1, round(target * 40))), (target, np.unique(width))
 
 
+def test_ivf_costs_under_a_filter_per_query_are_each_querys_own():
+    """ivf_probes with one mask per query gives each query the cost and probes it has alone under its mask."""
+    from synth.metrics.searchcost import ivf_cells, ivf_probes
+
+    X, v = attributed(1500, seed=5)
+    Q, base = X[:20], X[20:]
+    cells = ivf_cells(base)
+    lo = np.quantile(v[20:], np.linspace(0.1, 0.7, 20))[:, None]
+    masks = (v[20:] >= lo) & (v[20:] <= lo * 1.5)
+    nb = np.argsort(-np.where(masks, Q @ base.T, -np.inf), axis=1)[:, :5]
+    probe, cost = ivf_probes(cells, Q, nb, allowed=masks)
+    for i in (0, 7, 19):
+        p1, c1 = ivf_probes(cells, Q[i:i + 1], nb[i:i + 1], allowed=masks[i])
+        assert np.array_equal(p1[0], probe[i]) and np.array_equal(c1[0], cost[i])
+    assert cost[:, -1].tolist() == (len(cells[0]) + masks.sum(axis=1)).tolist()
+
+
+@pytest.mark.slow
+def test_the_range_board_with_a_range_per_query(tmp_path):
+    """--range-per-query: each query of both sides under its own range (the ranges `synth sample` gives the fake
+    queries), exact per-query truth, costs at the targets on both corpora; refused without --attribute or with
+    --index."""
+    from bench.filtered import filter_truths, markdown
+
+    X, v = attributed(6000, seed=3)
+    r = filtered_board(X, config=("patch", {"n_patches": 6, "rank": 4, "noise_scale": 1.0}), n_fit=2000, n=3000,
+                       n_queries=40, selectivities=(0.05, 0.3), verbose=False, attribute=v, range_per_query=True)
+    assert set(r["filters"]) == {"range-query-0.05", "range-query-0.3"} and r["params"]["range_per_query"]
+    for corpus in ("real", "fake"):
+        for name, f in r["filters"].items():
+            row = r[corpus][name]
+            assert 0.5 * f["target"] < row["selectivity"] < 2 * f["target"], (corpus, name, row["selectivity"])
+            assert row["ivf"]["0.95"] is not None and row["hnsw"]["0.95"] is not None
+            assert row["ivf"]["0.99"] <= 1.5 * row["rows"] + 55  # kept rows of the probed cells + nlist
+    assert "each query's own" in markdown(r) and "a range of its own" in markdown(r)
+    # the per-query truth is each query's brute-force top-k among the rows in its own range
+    base, queries, vals = X[:300], X[300:310], v[:300]
+    lo = np.quantile(vals, np.linspace(0, 0.6, 10))[:, None]
+    masks = (vals >= lo) & (vals <= np.quantile(vals, np.linspace(0.3, 0.95, 10))[:, None])
+    truth = filter_truths(base, {"own": masks}, queries, 5)["own"][1]
+    for i in range(10):
+        assert np.array_equal(truth.neighbors[i], _kept_truth(base, queries[i:i + 1], masks[i], 5)[0])
+    np.save(tmp_path / "real.npy", X)
+    np.save(tmp_path / "size.npy", v)
+    res = run("filtered", tmp_path / "real.npy", "--labels", tmp_path / "size.npy", "--range-per-query", "--out",
+              tmp_path / "b", cli=bench_main)
+    assert res.exit_code == 1 and "--range-per-query needs --attribute" in res.output
+    res = run("filtered", tmp_path / "real.npy", "--attribute", tmp_path / "size.npy", "--range-per-query", "--index",
+              "faiss-hnsw", "--out", tmp_path / "b", cli=bench_main)
+    assert res.exit_code == 1 and "no --index" in res.output and not (tmp_path / "b").exists()
+
+
 def test_attribute_errors_are_one_line_and_leave_nothing(data, tmp_path):
     folder, X = data[0], data[1]
     (tmp_path / "short.txt").write_text("1\n2\n")
