@@ -122,7 +122,9 @@ def measure(base, queries, truths, k, bar=None):
             row = {"selectivity": float(allowed.mean()),  # a filter per query: the mean over queries
                    "rows": int(round(allowed.sum() / (len(allowed) if np.ndim(allowed) == 2 else 1)))}
             if truth is None:
-                row.update({f: None for f in FAMILIES}, note=f"fewer than k = {k} rows pass the filter")
+                note = (f"{int((allowed.sum(axis=1) < k).sum())} of {len(allowed)} queries' ranges keep fewer than "
+                        f"k = {k} rows" if np.ndim(allowed) == 2 else f"fewer than k = {k} rows pass the filter")
+                row.update({f: None for f in FAMILIES}, note=note)
             else:
                 scores, neighbors = truth.similarities, truth.neighbors
                 # depth: how many rows of the whole base are at least as near as the k-th row the filter keeps
