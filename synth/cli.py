@@ -402,7 +402,9 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
 @click.option("--range-selectivity", "range_selectivity", metavar="S[,S...]",
               help="... and, from a model with an attribute model (synth fit --attribute), for each target share S a "
                    "range filter (the range of values holding about S of the training rows) and every query's exact "
-                   "top-K among the rows whose value lies in it (docs/workloads.md, 'Range filters').")
+                   "top-K among the rows whose value lies in it; with 'query' among them (S,...,query), per S also "
+                   "a filter range-query-S where each query has a range of its own holding about S (written beside "
+                   "the queries) and its top-K among the rows in it (docs/workloads.md, 'Range filters').")
 @click.option("--workers", type=click.IntRange(min=1), help="Run on a local Dask cluster of this many processes "
                                                             "(one task per shard; same bytes).")
 @click.option("--scheduler", help="Run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); "
@@ -438,10 +440,11 @@ def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k
     ranges = None
     if range_selectivity:
         try:
-            ranges = [float(v) for v in range_selectivity.split(",") if v.strip()]
+            ranges = [v.strip() if v.strip() == "query" else float(v) for v in range_selectivity.split(",")
+                      if v.strip()]
         except ValueError:
-            raise SynthError(f"--range-selectivity: comma-separated shares in (0, 1], got {range_selectivity!r}") \
-                from None
+            raise SynthError(f"--range-selectivity: comma-separated shares in (0, 1] and 'query', got "
+                             f"{range_selectivity!r}") from None
         if not n_queries:
             raise SynthError("--range-selectivity needs --queries and --neighbors (it writes filtered ground truth)")
     # a folder written in shards is locked file by file by the library, so that shards run at once
@@ -498,17 +501,18 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
             click.echo(f"wrote the attribute to {info['attribute_paths']['values']}, its description to "
                        f"{info['attribute_paths']['info']}")
         if "filters_path" in info:
-            click.echo(f"wrote filtered top-{k} neighbours for {len(selectivities or []) + len(ranges or [])} "
-                       f"filters, listed in {info['filters_path']}")
+            click.echo(f"wrote filtered top-{k} neighbours for {len(info['filtered'])} filters, listed in "
+                       f"{info['filters_path']}")
         if "query_labels_path" in info:
             click.echo(f"wrote the queries' own labels (the per-query filter's) to {info['query_labels_path']}")
+        _echo_query_ranges(out, info.get("filters"))
         return
     gen = load_model(model)
     filters = plan_filters(gen, selectivities) if selectivities else None
     if ranges:
         from .sampling.attributes import plan_ranges
 
-        filters = {**(filters or {}), **plan_ranges(gen, ranges)}
+        filters = {**(filters or {}), **plan_ranges(gen, ranges, seed, n_queries)}
     with tqdm(total=n, unit="vec", unit_scale=True, disable=not progress(), leave=False) as bar:
         info = sample_to_file(gen, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size, shard=part,
                               threads=threads, n_queries=n_queries, k=k, files=files, force=force,
@@ -543,6 +547,7 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
                    f"{written['filters']}")
     if written["query_labels"]:
         click.echo(f"wrote the queries' own labels (the per-query filter's) to {written['query_labels']}")
+    _echo_query_ranges(out, filters)
     if "attribute" in info:
         from .sampling.attributes import write_attribute
 
@@ -550,6 +555,16 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
         apaths = write_attribute(out, info["attribute"], am, info["start"], part)
         click.echo(f"wrote the attribute '{am.name}' of rows {info['start']}..{info['stop'] - 1} to "
                    f"{apaths['values']}, its description to {apaths['info']}")
+
+
+def _echo_query_ranges(out, filters):
+    """Say where the queries' own ranges of each range-per-query filter went."""
+    from .sampling.attributes import query_ranges_path
+
+    for name, f in (filters or {}).items():
+        if f.get("query_ranges") is not None:
+            path, dataset = query_ranges_path(out, name)
+            click.echo(f"wrote the queries' own ranges of {name} to {path}{f' (dataset {dataset})' if dataset else ''}")
 
 
 def _echo_hardness(info):

@@ -49,11 +49,12 @@ LABEL_BLOCK = 65536  # rows per block of the label uniforms' stream
 LABEL_STREAM = 0x1ABE1  # spawn key that keeps the label uniforms apart from the rows' own stream
 
 
-def label_uniforms(seed, start, stop):
-    """The uniforms of rows ``start .. stop-1`` of the label stream of a sample seeded by ``seed``."""
+def label_uniforms(seed, start, stop, stream=LABEL_STREAM):
+    """The uniforms of rows ``start .. stop-1`` of the label stream (or of another keyed ``stream``: the
+    attributes') of a sample seeded by ``seed``, in blocks of :data:`LABEL_BLOCK` keyed by (stream, block)."""
     out = []
     for b in range(start // LABEL_BLOCK, -(-stop // LABEL_BLOCK)):
-        u = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(LABEL_STREAM, b))).random(LABEL_BLOCK)
+        u = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream, b))).random(LABEL_BLOCK)
         out.append(u[max(start - b * LABEL_BLOCK, 0):min(stop - b * LABEL_BLOCK, LABEL_BLOCK)])
     return np.concatenate(out) if out else np.empty(0)
 

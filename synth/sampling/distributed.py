@@ -139,8 +139,8 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
         From a model with a label model: the filters' target shares, as `synth sample --filter-selectivity`
         (needs queries; each task finds its rows' filtered top-k, merged here).
     ranges : sequence of float, optional
-        From a model with an attribute model: the range filters' target shares, as `synth sample
-        --range-selectivity`, likewise.
+        From a model with an attribute model: the range filters' target shares (and "query": a range per query),
+        as `synth sample --range-selectivity`, likewise.
 
     A model with a label model labels every row, as a single-process run does: each task writes its rows' labels
     to a part file, joined here into the format's labels file (:mod:`synth.sampling.labels`); a model with an
@@ -151,7 +151,7 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     info : dict
         ``tasks``, ``d``, and when queries were asked for ``queries``, ``neighbors``, ``scores`` (merged); from a
         labelled model ``label_paths`` and ``classes``; from a model with an attribute model ``attribute_paths``;
-        with filters ``filtered`` and ``filters_path``.
+        with filters ``filtered``, ``filters`` (the plan) and ``filters_path``.
     """
     try:
         from distributed import Client, LocalCluster
@@ -184,7 +184,7 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
             raise SynthError("filtered ground truth needs queries and neighbours, and is not written with "
                              "--query-hardness")
         filters = {**(plan_filters(gen, selectivities) if selectivities else {}),
-                   **(plan_ranges(gen, ranges) if ranges else {})}
+                   **(plan_ranges(gen, ranges, random_state, n_drawn) if ranges else {})}
     if ext == "" and force and (out / MANIFEST).exists():  # cleared here: tasks must not race to clear it
         for p in [*train_files(out), out / MANIFEST]:
             p.unlink()
@@ -232,7 +232,7 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
             ids, scores = merge_topk([(p[0], p[1]) for p in parts], k)
             share = sum(p[2] * (b - a) for p, (a, b) in zip(parts, (shard_range(n, i, count) for i in range(count))))
             merged[name] = (ids, scores, share / n)
-        info["filtered"] = merged
+        info["filtered"], info["filters"] = merged, filters
         found = {"queries": results[0][0], "filtered": merged}
         if PER_QUERY in filters:
             found["query_labels"] = query_labels(gen, results[0][0], random_state)
