@@ -623,11 +623,13 @@ def query_bands_cmd(real, out, bands, model, all_heldout, n_fit, n, n_queries, k
               help="The configuration of both models (once), as in `bench fidelity`. Default: `synth fit`'s.")
 @click.option("--k", "k", type=click.IntRange(min=1, max=100), default=10, show_default=True,
               help="Neighbours per query (recall@k, the two-sample test's k).")
+@click.option("--tie", is_flag=True, help="Also measure the query model's queries pulled by the query tie, as "
+                                         "`synth sample --query-tie pull` writes them.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @seed_option
 @reports
 @force_out
-def query_model_cmd(corpus, queries, out, n_fit, n_fit_queries, n, n_test, n_c2st, configs, k, as_json, seed):
+def query_model_cmd(corpus, queries, out, n_fit, n_fit_queries, n, n_test, n_c2st, configs, k, tie, as_json, seed):
     """Fake queries from a query model (`synth fit --queries`) against fake queries from the corpus model.
 
     CORPUS and QUERIES are real sets of one embedding space (files or named sets, e.g. minilm-wordnet-all
@@ -651,7 +653,7 @@ def query_model_cmd(corpus, queries, out, n_fit, n_fit_queries, n, n_test, n_c2s
     C, Q = load_real(corpus), load_real(queries)
     result = query_model_board(C, Q, config=next(iter(chosen.values())), n_fit=n_fit, n_fit_queries=n_fit_queries,
                                n=n, n_test=n_test, n_c2st=n_c2st, k=k, random_state=seed, source=corpus,
-                               query_source=queries)
+                               query_source=queries, tie=tie)
     echo_board(result, write_outputs(result, out), markdown, as_json)
 
 
@@ -676,6 +678,10 @@ def parse_selectivities(ctx, param, value):
               help="Instead of --labels: one real number per row of REAL (a file, or gloss-words for the WordNet "
                    "sets); each selectivity is then a range of values holding about that share of the training "
                    "rows (a range filter), and the model's attribute model gives the fakes theirs.")
+@click.option("--range-per-query", is_flag=True,
+              help="With --attribute: each query has a range of its own per selectivity (the ranges `synth sample "
+                   "--range-selectivity S,query --seed SEED` gives its queries; query i of the real and of the fake "
+                   "side under the same one), measured on the built-in IVF and HNSW (not with --index).")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Folder for filtered.json, filtered.md and filtered.png.")
 @click.option("--selectivity", "selectivities", default="0.001,0.01,0.1,0.5", show_default=True,
@@ -703,7 +709,7 @@ def parse_selectivities(ctx, param, value):
 @reports
 @force_out
 def filtered_cmd(real, labels, attribute, out, selectivities, model, configs, n_fit, n, n_queries, k, as_json, seed,
-                 indexes, repeats):
+                 indexes, repeats, range_per_query):
     """Filtered search on real data and on a labelled model's corpus: cost per selectivity, real vs fake.
 
     A filter keeps the rows whose label is in a set of classes chosen for each target selectivity (with
@@ -714,7 +720,8 @@ def filtered_cmd(real, labels, attribute, out, selectivities, model, configs, n_
     neighbours of each base. REAL as in `bench fidelity` (cosine).
 
     --index runs index plug-ins under the same filters as their libraries filter (faiss: an ID selector; hnswlib:
-    its filter callback; pgvector: WHERE label = ANY(...) with iterative index scans, in a throw-away server):
+    its filter callback; pgvector: WHERE label = ANY(...) with iterative index scans, in a throw-away server; with
+    --attribute, pgvector loads the values as a double precision column and filters WHERE value BETWEEN lo AND hi):
     recall, distance computations where counted, and QPS per selectivity, real vs fake.
 
     \b
@@ -726,7 +733,7 @@ def filtered_cmd(real, labels, attribute, out, selectivities, model, configs, n_
     from synth.errors import SynthError
     from synth.io.artifact import load_model
 
-    from .filtered import filtered_board, markdown, require_filtering, write_outputs
+    from .filtered import check_range_per_query, filtered_board, markdown, require_filtering, write_outputs
     from .indexes import require
 
     chosen = parse_configs(configs, {"default": ("patch", {})})
@@ -737,6 +744,7 @@ def filtered_cmd(real, labels, attribute, out, selectivities, model, configs, n_
     if (labels is None) == (attribute is None):
         raise SynthError("--labels or --attribute: one of the two")
     specs = require_filtering(require(indexes))
+    check_range_per_query(range_per_query, attribute is not None, specs)
     gen = load_model(model) if model else None
     X = load_real(real)
     y = load_labels(labels, real, len(X)) if labels is not None else None
@@ -744,7 +752,7 @@ def filtered_cmd(real, labels, attribute, out, selectivities, model, configs, n_
     result = filtered_board(X, y, model=gen, config=next(iter(chosen.values())), n_fit=n_fit, n=n,
                             n_queries=n_queries, k=k, selectivities=selectivities, random_state=seed,
                             verbose=progress(), source=real, indexes=specs, repeats=repeats, attribute=v,
-                            attribute_source=attribute)
+                            attribute_source=attribute, range_per_query=range_per_query)
     echo_board(result, write_outputs(result, out), markdown, as_json)
 
 if __name__ == "__main__":

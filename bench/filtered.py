@@ -20,7 +20,9 @@ nearest rows among those the filter keeps). Two index families, on one thread, e
 
 With ``indexes`` (`bench filtered --index NAME`), index plug-ins that can filter (``Index.filters``: the faiss
 ones with an ``IDSelectorBitmap``, hnswlib with its filter callback, pgvector with ``WHERE label = ANY(...)`` in a
-throw-away PostgreSQL server) are built once per corpus with the labels, and their query parameter is swept under
+throw-away PostgreSQL server; under range filters pgvector loads the values as a ``double precision`` column and
+searches with ``WHERE value BETWEEN lo AND hi``, the others filter by codes that keep the same rows) are built
+once per corpus with the labels, and their query parameter is swept under
 every filter (:func:`measure_indexes`): tie-tolerant recall@k against the filtered ground truth, distance
 computations where the library counts them, and single-thread QPS (median of ``repeats`` passes).
 
@@ -28,6 +30,10 @@ Reported per selectivity and family: distance computations per query at recall 0
 fake, and fake / real at 0.95; each filter's depth (per query, the rows of the whole base at least as near as its
 k-th filtered neighbour: what a graph walk must pass before the filter's answers; median and 90th percentile);
 and the label purity of the 10 nearest neighbours of each corpus.
+
+With ``range_per_query`` (`bench filtered --attribute --range-per-query`), each query has a range of its own per
+target share (those `synth sample --range-selectivity S,query` writes): IVF counts each query's own kept rows per
+probed cell, and HNSW searches each query alone under its own ``IDSelectorBitmap``.
 """
 
 import faiss
@@ -59,15 +65,21 @@ def _ivf(cells, queries, neighbors, allowed):
 
 
 def _hnsw(index, queries, neighbors, allowed):
-    """HNSW's sweep over efSearch under a filter (IDSelectorBitmap): recall and faiss's distance count per query."""
+    """HNSW's sweep over efSearch under a filter (IDSelectorBitmap): recall and faiss's distance count per query.
+    ``allowed``: a mask over the base's rows, or one per query (shape (n_queries, n): each query searched alone
+    under its own)."""
     k = neighbors.shape[1]
-    bitmap = np.packbits(allowed, bitorder="little")
-    sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
+    masks = allowed if np.ndim(allowed) == 2 else [allowed]
+    bitmaps = [np.packbits(m, bitorder="little") for m in masks]  # kept alive while faiss reads them
+    sels = [faiss.IDSelectorBitmap(len(m), faiss.swig_ptr(b)) for m, b in zip(masks, bitmaps)]
     recalls, costs = [], []
     for ef in EF_FILTERED:
-        params = faiss.SearchParametersHNSW(efSearch=max(int(ef), k), sel=sel)
         faiss.cvar.hnsw_stats.reset()
-        _, got = index.search(queries, k, params=params)
+        if len(sels) == 1:
+            _, got = index.search(queries, k, params=faiss.SearchParametersHNSW(efSearch=max(int(ef), k), sel=sels[0]))
+        else:
+            got = np.concatenate([index.search(queries[i:i + 1], k, params=faiss.SearchParametersHNSW(
+                efSearch=max(int(ef), k), sel=sel))[1] for i, sel in enumerate(sels)])
         costs.append(faiss.cvar.hnsw_stats.ndis / len(queries))
         recalls.append(np.mean([len(np.intersect1d(g, t)) for g, t in zip(got, neighbors)]) / k)
         if recalls[-1] >= max(TARGETS):
@@ -76,14 +88,20 @@ def _hnsw(index, queries, neighbors, allowed):
 
 
 def filter_truths(base, masks, queries, k):
-    """Per filter (name -> the rows it keeps, a bool mask over ``base``): the mask and, when it keeps at least
-    ``k`` rows, its exact ground truth as a corpus for :func:`bench.runner.recall_at_k` (else None)."""
+    """Per filter (name -> the rows it keeps, a bool mask over ``base``, or one per query: shape (n_queries, n)):
+    the mask and, when it keeps at least ``k`` rows (for every query), its exact ground truth as a corpus for
+    :func:`bench.runner.recall_at_k` (else None)."""
     from types import SimpleNamespace
 
     out = {}
     for name, allowed in masks.items():
         truth = None
-        if allowed.sum() >= k:
+        if np.ndim(allowed) == 2 and allowed.sum(axis=1).min() >= k:
+            sims = np.where(allowed, queries @ base.T, -np.inf)
+            top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+            truth = SimpleNamespace(base=base, queries=queries, similarities=np.take_along_axis(sims, top, axis=1),
+                                    neighbors=top, metric="cosine")
+        elif np.ndim(allowed) == 1 and allowed.sum() >= k:
             ids = np.flatnonzero(allowed)
             scores, local = knn(base[ids], queries, k=k)
             truth = SimpleNamespace(base=base, queries=queries, similarities=scores, neighbors=ids[local],
@@ -101,9 +119,12 @@ def measure(base, queries, truths, k, bar=None):
     with faiss_single_thread():
         graph = hnsw_graph(base)
         for name, (allowed, truth) in truths.items():
-            row = {"selectivity": float(allowed.mean()), "rows": int(allowed.sum())}
+            row = {"selectivity": float(allowed.mean()),  # a filter per query: the mean over queries
+                   "rows": int(round(allowed.sum() / (len(allowed) if np.ndim(allowed) == 2 else 1)))}
             if truth is None:
-                row.update({f: None for f in FAMILIES}, note=f"fewer than k = {k} rows pass the filter")
+                note = (f"{int((allowed.sum(axis=1) < k).sum())} of {len(allowed)} queries' ranges keep fewer than "
+                        f"k = {k} rows" if np.ndim(allowed) == 2 else f"fewer than k = {k} rows pass the filter")
+                row.update({f: None for f in FAMILIES}, note=note)
             else:
                 scores, neighbors = truth.similarities, truth.neighbors
                 # depth: how many rows of the whole base are at least as near as the k-th row the filter keeps
@@ -118,16 +139,21 @@ def measure(base, queries, truths, k, bar=None):
     return out
 
 
-def measure_indexes(specs, base, codes, filters, truths, k, repeats=3, bar=None):
+def measure_indexes(specs, base, codes, filters, truths, k, repeats=3, bar=None, values=None, ranges=None):
     """Index plug-ins that can filter, on one corpus: each built once with the row labels ``codes``, its query
     parameter swept under every filter (``filters``: name -> label codes kept; ``truths``: :func:`filter_truths`).
+    With range filters, ``values`` (one number per row) and ``ranges`` (name -> ``[lo, hi]``): a plug-in that
+    filters a numeric column itself (``Index.ranges``: pgvector's ``BETWEEN``) is built with the values and
+    searched with :meth:`~bench.indexes.base.Index.search_range`; the others filter by the codes of
+    :func:`range_codes`, which keep exactly the same rows.
 
     Returns
     -------
     dict
         Per plug-in name: ``build_seconds`` and ``filters`` (per filter: ``curve``, one point per setting with
         ``param``, ``recall``, ``ndis`` (None without a counter) and ``qps``; ``ndis_at_target`` and
-        ``qps_at_target`` at the recall targets). The sweep of a filter stops at the first setting whose recall
+        ``qps_at_target`` at the recall targets); with ``ranges``, ``by_value`` (whether it filtered the values
+        themselves). The sweep of a filter stops at the first setting whose recall
         reaches the highest target.
     """
     import time
@@ -137,19 +163,30 @@ def measure_indexes(specs, base, codes, filters, truths, k, repeats=3, bar=None)
     out = {}
     for spec in specs:
         index = spec.create(spec.build_grid[0], *base.shape)
-        index.labels = codes
+        by_value = ranges is not None and index.ranges
+        if by_value:
+            index.values = values
+        else:
+            index.labels = codes
         with index:
             t0 = time.perf_counter()
             index.build(base)
             row = {"build_params": index.build_params, "build_seconds": round(time.perf_counter() - t0, 3),
                    "filters": {}}
+            if ranges is not None:
+                row["by_value"] = bool(by_value)
             for name, keep in filters.items():
                 truth = truths[name][1]
                 if truth is None:
                     row["filters"][name] = None
                     continue
-                curve = sweep(index, spec, lambda Q, k_, keep=keep: index.search_filtered(Q, k_, keep),
-                              truth, k, repeats, stop_at=max(TARGETS),
+                if by_value:
+                    def search(Q, k_, rng=ranges[name]):
+                        return index.search_range(Q, k_, *rng)
+                else:
+                    def search(Q, k_, keep=keep):
+                        return index.search_filtered(Q, k_, keep)
+                curve = sweep(index, spec, search, truth, k, repeats, stop_at=max(TARGETS),
                               values=filtered_values(spec, index, len(base)))
                 row["filters"][name] = costs_at_targets({"curve": curve}, TARGETS)
                 if bar is not None:
@@ -172,7 +209,7 @@ def range_codes(values, ranges):
 
 def filtered_board(real, labels=None, model=None, config=("patch", {}), n_fit=10_000, n=30_000, n_queries=500, k=10,
                    selectivities=SELECTIVITIES, random_state=0, verbose=True, source=None, indexes=(), repeats=3,
-                   attribute=None, attribute_source=None):
+                   attribute=None, attribute_source=None, range_per_query=False):
     """Filtered search cost on real data and on a labelled model's corpus of the same size: filters by label, or,
     with ``attribute``, range filters on a numeric attribute.
 
@@ -190,7 +227,11 @@ def filtered_board(real, labels=None, model=None, config=("patch", {}), n_fit=10
         Instead of ``labels``: one real number per row. Each selectivity is a range of values (chosen from the
         training rows' quantile table, :func:`synth.models.attributes.choose_range`), applied to both corpora; the
         fake rows' values are those `synth sample` writes. ``attribute_source`` (the file or named kind the values
-        came from) names it (:func:`synth.models.attributes.attribute_name`).
+        came from) names it (:func:`synth.models.attributes.attribute_name`). With ``range_per_query``, each
+        query has a range of its own per selectivity instead (a filter ``range-query-S``): the ranges `synth sample
+        --range-selectivity S,query --seed random_state` gives its queries
+        (:func:`synth.sampling.attributes.query_ranges`), query i of the real and of the fake side under the same
+        range; the built-in IVF and HNSW only (not ``indexes``).
     n_fit, n, n_queries, k : int
         N, the base size of both corpora, queries, neighbours per query.
     selectivities : sequence of float in (0, 1]
@@ -218,6 +259,7 @@ def filtered_board(real, labels=None, model=None, config=("patch", {}), n_fit=10
     if any(not 0 < s <= 1 for s in selectivities):
         raise SynthError(f"selectivities must be in (0, 1], got {list(selectivities)}")
     require_filtering(indexes)
+    check_range_per_query(range_per_query, ranged, indexes)
     need = "attribute_model_" if ranged else "label_model_"
     if model is not None and getattr(model, need, None) is None:
         raise SynthError("the model file has no " + ("attribute model: fit it with `synth fit --attribute`" if ranged
@@ -225,7 +267,7 @@ def filtered_board(real, labels=None, model=None, config=("patch", {}), n_fit=10
                          getattr(model, "path_", None))
     if ranged:
         return _range_board(real, y, model, config, n_fit, n, n_queries, k, selectivities, random_state, verbose,
-                            source, indexes, repeats, attribute_source)
+                            source, indexes, repeats, attribute_source, range_per_query)
     fit_rows, queries, base, train_labels, base_labels, n_fit = _board_rows(real, y, model, n_fit, n, n_queries,
                                                                             random_state, source)
     fitted = None
@@ -255,8 +297,8 @@ def filtered_board(real, labels=None, model=None, config=("patch", {}), n_fit=10
     vocab = {c: i for i, c in enumerate(sorted(set(lm.classes_) | {OTHER}))}  # the plug-ins' integer labels
 
     def plugin_codes(corpus):
-        return (np.array([vocab[c] for c in labelled[corpus]], dtype=np.int32),
-                {name: [vocab[c] for c in f] for name, f in keep.items()})
+        return {"codes": np.array([vocab[c] for c in labelled[corpus]], dtype=np.int32),
+                "filters": {name: [vocab[c] for c in f] for name, f in keep.items()}}
 
     _run_board(result, (("real", base, queries), ("fake", fake_base, fake_queries)),
                {corpus: {name: np.isin(y, kept) for name, kept in keep.items()} for corpus, y in labelled.items()},
@@ -270,14 +312,16 @@ def filtered_board(real, labels=None, model=None, config=("patch", {}), n_fit=10
 def _run_board(result, corpora, masks, plugin_codes, indexes, k, repeats, verbose):
     """Both corpora of a filtered board under every filter of ``result["filters"]``: ``corpora`` (name, base,
     queries), ``masks`` per corpus and filter (the rows it keeps), ``plugin_codes(corpus)`` the plug-ins' row codes
-    and each filter's codes (:func:`measure_indexes`); the measurements go into ``result``."""
+    and each filter's codes, and for range filters the values and ranges (keywords of :func:`measure_indexes`);
+    the measurements go into ``result``."""
     filters = result["filters"]
     bar = tqdm(total=2 * len(filters) * (1 + len(indexes)), desc="filters", disable=not verbose, leave=False)
     truths = {corpus: filter_truths(b, masks[corpus], q, k) for corpus, b, q in corpora}
     for corpus, b, q in corpora:
         result[corpus] = measure(b, q, truths[corpus], k, bar)
     if indexes:
-        runs = {corpus: measure_indexes(indexes, b, *plugin_codes(corpus), truths[corpus], k, repeats, bar)
+        runs = {corpus: measure_indexes(indexes, b, truths=truths[corpus], k=k, repeats=repeats, bar=bar,
+                                        **plugin_codes(corpus))
                 for corpus, b, _ in corpora}
         result["indexes"] = {spec.name: {corpus: runs[corpus][spec.name] for corpus in runs} for spec in indexes}
         result["params"]["repeats"] = repeats
@@ -311,10 +355,10 @@ def _board_rows(real, y, model, n_fit, n, n_queries, random_state, source):
 
 
 def _range_board(real, values, model, config, n_fit, n, n_queries, k, selectivities, random_state, verbose, source,
-                 indexes, repeats, attribute_source):
+                 indexes, repeats, attribute_source, per_query=False):
     """:func:`filtered_board` with range filters on a numeric attribute (``values``, one per row of ``real``)."""
     from synth.models.attributes import neighbour_correlation, normal_scores
-    from synth.sampling.attributes import RANGE, row_values
+    from synth.sampling.attributes import PER_QUERY_RANGE, RANGE, query_ranges, row_values
 
     fit_rows, queries, base, train_values, base_values, n_fit = _board_rows(real, values, model, n_fit, n, n_queries,
                                                                             random_state, source)
@@ -328,21 +372,29 @@ def _range_board(real, values, model, config, n_fit, n, n_queries, k, selectivit
     fake_base = np.concatenate(list(iter_rows(model, random_state, 0, n)))
     fake_values = row_values(model, fake_base, random_state, 0)  # as `synth sample` draws them
     fake_queries = draw_queries(model, random_state, n_queries, np.float32)
-    filters = {}
+    filters, own = {}, {}
     for s in selectivities:
+        if per_query:  # each query its own range, the same for query i of both sides
+            own[f"{PER_QUERY_RANGE}{s:g}"] = qr = query_ranges(model, random_state, n_queries, s)
+            filters[f"{PER_QUERY_RANGE}{s:g}"] = {"target": s, "range": "each query's own", "train_share": float(
+                np.mean((train_values >= qr[:, :1]) & (train_values <= qr[:, 1:])))}
+            continue
         lo, hi = am.range(s)
         filters[f"{RANGE}{s:g}"] = {"target": s, "range": [lo, hi],
                                     "train_share": float(np.mean((train_values >= lo) & (train_values <= hi)))}
-    ranges = {key: f["range"] for key, f in filters.items()}
+    ranges = {key: f["range"] for key, f in filters.items() if key not in own}
+    own = {key: (qr[:, :1], qr[:, 1:]) for key, qr in own.items()}  # columns: every query's lo and hi
     result = {"params": {"n_fit": n_fit, "n": n, "n_queries": n_queries, "k": k, "seed": random_state,
                          "selectivities": list(selectivities), "fit_seconds": fitted,
                          "model": getattr(model, "path_", None), "attribute": am.name,
-                         "strength": am.strength_},
+                         "strength": am.strength_, "range_per_query": bool(per_query)},
               "filters": filters}
     valued = {"real": base_values, "fake": fake_values}
     _run_board(result, (("real", base, queries), ("fake", fake_base, fake_queries)),
-               {corpus: {key: (v >= lo) & (v <= hi) for key, (lo, hi) in ranges.items()} for corpus, v in valued.items()},
-               lambda corpus: range_codes(valued[corpus], ranges), indexes, k, repeats, verbose)
+               {corpus: {key: (v >= lo) & (v <= hi) for key, (lo, hi) in {**ranges, **own}.items()}
+                for corpus, v in valued.items()},
+               lambda corpus: dict(zip(("codes", "filters"), range_codes(valued[corpus], ranges)),
+                                   values=valued[corpus], ranges=ranges), indexes, k, repeats, verbose)
     m = min(n, PURITY_ROWS)
     result["neighbour_correlation"] = {
         "real": neighbour_correlation(base[:m], normal_scores(base_values[:m])),
@@ -367,6 +419,12 @@ def filtered_values(spec, index, n):
     if values[-1] < limit:
         values.append(limit)
     return values
+
+
+def check_range_per_query(range_per_query, ranged, indexes):
+    """Refuse a range per query without an attribute (``ranged``) or with index plug-ins, in one line."""
+    if range_per_query and (not ranged or indexes):
+        raise SynthError("--range-per-query needs --attribute, and measures the built-in IVF and HNSW only (no --index)")
 
 
 def require_filtering(specs):
@@ -411,7 +469,7 @@ def markdown(result):
         lines[2] = lines[2].replace("classes kept", f"range of {p['attribute']}")
     for name, f in result["filters"].items():
         if ranged:
-            shown = f"{f['range'][0]:g} .. {f['range'][1]:g}"
+            shown = f["range"] if isinstance(f["range"], str) else f"{f['range'][0]:g} .. {f['range'][1]:g}"
         else:
             shown = ", ".join(f["classes"][:3]) + (f" +{len(f['classes']) - 3}" if len(f["classes"]) > 3 else "")
         for corpus in ("real", "fake"):
@@ -449,6 +507,9 @@ def markdown(result):
                              f"{last} |")
     if ranged:
         c, qs = result["neighbour_correlation"], result["quantiles"]
+        if p.get("range_per_query"):
+            lines += ["", "Each query under a range of its own per target (query i of both sides under the same one, "
+                      "placed uniformly on the training quantiles); selectivity and rows are means over the queries."]
         lines += ["", f"Neighbour correlation of {p['attribute']} (its normal scores against those of the 10 nearest "
                   f"neighbours, first {min(p['n'], PURITY_ROWS):,} rows of each base): real {c['real']:.3f}, fake "
                   f"{c['fake']:.3f}; quantiles 5 / 25 / 50 / 75 / 95%: real "

@@ -14,6 +14,9 @@ query model, of the same configuration, on the Nq rows (as `synth fit CORPUS --q
   model) real queries land in and those fake queries land in;
 - **cost**: IVF and HNSW distance computations per query at recall 0.95 (:mod:`synth.metrics.searchcost`) and
   the ratio fake / real, for each query source.
+
+With ``tie``, a third source: the query model's queries pulled by the query tie (:mod:`synth.models.tie`, as
+`synth sample --query-tie pull` does) towards the fake base's first N rows.
 """
 
 import numpy as np
@@ -26,7 +29,7 @@ from synth.metrics.twosample import knn_two_sample
 
 from .fidelity import fit_config, write_board
 
-SOURCES = ("query model", "corpus model")
+SOURCES = ("query model", "query model, pulled tie", "corpus model")  # the second only with tie=True
 DEPTHS = (1, 10, 100)
 
 
@@ -49,7 +52,7 @@ def _c2st(real, fake, k):
 
 
 def query_model_board(corpus, queries, config=("patch", {}), n_fit=10_000, n_fit_queries=10_000, n=30_000,
-                      n_test=500, n_c2st=1_000, k=10, random_state=0, source=None, query_source=None):
+                      n_test=500, n_c2st=1_000, k=10, random_state=0, source=None, query_source=None, tie=False):
     """The board of the module's text.
 
     Parameters
@@ -95,6 +98,16 @@ def query_model_board(corpus, queries, config=("patch", {}), n_fit=10_000, n_fit
     fake_base = corpus_model.sample(n, random_state=seed_b)
     fake = {"query model": query_model.sample(n_held, random_state=seed_q),
             "corpus model": corpus_model.sample(n_held, random_state=seed_q)}
+    pulled = None
+    if tie:  # as `synth fit --queries` stores the tie and `synth sample --query-tie pull` uses it
+        from synth.models.fitting import fit_query_tie
+        from synth.models.tie import pull
+
+        corpus_model.query_model_ = query_model
+        query_model.tie_ = fit_query_tie(corpus_model, fit_rows, fit_queries, random_state)
+        rows, pulled = pull(fake_base[:n_fit], fake["query model"], query_model.tie_)
+        fake = {"query model": fake["query model"], "query model, pulled tie": rows,
+                "corpus model": fake["corpus model"]}
     means = corpus_model.means_.astype(np.float32) if hasattr(corpus_model, "means_") else None
     real_cost = search_cost(base, test[:n_test], k)
     result = {"params": {"n_fit": n_fit, "n_fit_queries": n_fit_queries, "n": n, "n_test": n_test,
@@ -107,6 +120,8 @@ def query_model_board(corpus, queries, config=("patch", {}), n_fit=10_000, n_fit
               "c2st": {"ceiling": _c2st(test[:n_c2st], fit_queries[:n_c2st], k)},
               "profile": {"real": profile(base, test[:n_test])},
               "landing": {}, "cost": {"real": real_cost}, "ratios": {}}
+    if pulled is not None:
+        result["tie"] = {"fit": query_model.tie_, "pull": pulled}
     for name, rows in fake.items():
         result["c2st"][name] = _c2st(test[:n_c2st], rows[:n_c2st], k)
         result["profile"][name] = profile(fake_base, rows[:n_test])
@@ -136,7 +151,7 @@ def markdown(result):
     lines.append(f"| real (ceiling: real vs real) | {ceiling['c2st']:.3f} / {ceiling['c2st_real']:.3f} / "
                  f"{ceiling['c2st_fake']:.3f} | " + " / ".join(f"{real[str(d)]:.3f}" for d in DEPTHS)
                  + f" | - | {_x(cost['ivf'], 0)} | {_x(cost['hnsw'], 0)} | |")
-    for name in SOURCES:
+    for name in _sources(result):
         t, prof, c, r = (result["c2st"][name], result["profile"][name], result["cost"][name],
                          result["ratios"][name])
         lines.append(f"| {name} | {t['c2st']:.3f} / {t['c2st_real']:.3f} / {t['c2st_fake']:.3f} | "
@@ -158,7 +173,12 @@ def summary_rows(result, label):
     rows = [row("real (c2st: the ceiling, real vs real)", result["c2st"]["ceiling"], result["profile"]["real"],
                 None, result["cost"]["real"], None)]
     return rows + [row(name, result["c2st"][name], result["profile"][name], result["landing"][name],
-                       result["cost"][name], result["ratios"][name]) for name in SOURCES]
+                       result["cost"][name], result["ratios"][name]) for name in _sources(result)]
+
+
+def _sources(result):
+    """The query sources a board measured, in :data:`SOURCES`' order."""
+    return [name for name in SOURCES if name in result["c2st"]]
 
 
 def write_outputs(result, folder):

@@ -335,6 +335,12 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                    + (f", fitted {q.n_patches_} patches, noise scale {q.noise_scale_:.3g}" if kind == "patch" else ""))
         if q.fit_check_["warning"]:
             click.echo(f"Warning: {out}: query model: {q.fit_check_['warning']}", err=True)
+        tie = q.tie_
+        click.echo(f"query tie: nearest corpus row at cosine median {tie['median']['real']:.3f} for the real queries, "
+                   f"{tie['median']['fake']:.3f} for the query model's (among {tie['rows']:,} rows; synth sample "
+                   "--query-tie pull pulls them)"
+                   + (f"; the patches they land in {tie['landing']['distance']:.3f} from real's (total variation)"
+                      if "landing" in tie else ""))
     lm = getattr(model, "label_model_", None)
     if lm is not None and getattr(lm, "multi_label", False):
         f = lm.fit_info_
@@ -396,6 +402,11 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                    "contrast at k = --neighbors against the corpus, the easiest, middle or hardest third; LO-HI is "
                    "a band of difficulty rank in percent (90-100: the hardest tenth, drawn from 10 x --queries). "
                    "Default: the first --queries of the query stream, any hardness.")
+@click.option("--query-tie", type=click.Choice(["none", "pull"]), default="none", show_default=True,
+              help="... from a model fitted with --queries: 'pull' moves each query towards its nearest row among the "
+                   "corpus's first N rows (N: the model's fitting rows) until its cosine to it follows real queries' "
+                   "(the tie stored at fit); nearer, cheaper and easier to tell from real queries (docs/workloads.md, "
+                   "'Query models').")
 @click.option("--filter-selectivity", "filter_selectivity", metavar="S[,S...]",
               help="... and, from a model with a label model (synth fit --labels), for each target share S of rows "
                    "(e.g. 0.001,0.01,0.1,0.5) a filter (the classes whose training share is nearest S) and every "
@@ -407,7 +418,9 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
 @click.option("--range-selectivity", "range_selectivity", metavar="S[,S...]",
               help="... and, from a model with an attribute model (synth fit --attribute), for each target share S a "
                    "range filter (the range of values holding about S of the training rows) and every query's exact "
-                   "top-K among the rows whose value lies in it (docs/workloads.md, 'Range filters').")
+                   "top-K among the rows whose value lies in it; with 'query' among them (S,...,query), per S also "
+                   "a filter range-query-S where each query has a range of its own holding about S (written beside "
+                   "the queries) and its top-K among the rows in it (docs/workloads.md, 'Range filters').")
 @click.option("--workers", type=click.IntRange(min=1), help="Run on a local Dask cluster of this many processes "
                                                             "(one task per shard; same bytes).")
 @click.option("--scheduler", help="Run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); "
@@ -416,8 +429,8 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
                                                           "(default: --files, or 2 per worker).")
 @seed_option
 @force_option
-def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, filter_selectivity,
-           range_selectivity, workers, scheduler, tasks, seed, force):
+def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, query_tie,
+           filter_selectivity, range_selectivity, workers, scheduler, tasks, seed, force):
     """Sample N vectors from MODEL into OUT, streaming, deterministically for a given --seed.
 
     Memory is bounded by --chunk-size, not N. Row r depends only on (seed, r), so --chunk-size, --threads,
@@ -443,20 +456,21 @@ def sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k
     ranges = None
     if range_selectivity:
         try:
-            ranges = [float(v) for v in range_selectivity.split(",") if v.strip()]
+            ranges = [v.strip() if v.strip() == "query" else float(v) for v in range_selectivity.split(",")
+                      if v.strip()]
         except ValueError:
-            raise SynthError(f"--range-selectivity: comma-separated shares in (0, 1], got {range_selectivity!r}") \
-                from None
+            raise SynthError(f"--range-selectivity: comma-separated shares in (0, 1] and 'query', got "
+                             f"{range_selectivity!r}") from None
         if not n_queries:
             raise SynthError("--range-selectivity needs --queries and --neighbors (it writes filtered ground truth)")
     # a folder written in shards is locked file by file by the library, so that shards run at once
     with output_lock(out) if Path(out).suffix or not shard else contextlib.nullcontext():
         _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, workers,
-                scheduler, tasks, seed, force, selectivities, ranges)
+                scheduler, tasks, seed, force, selectivities, ranges, query_tie == "pull")
 
 
 def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, k, query_hardness, workers,
-            scheduler, tasks, seed, force, selectivities=None, ranges=None):
+            scheduler, tasks, seed, force, selectivities=None, ranges=None, query_tie=False):
     from tqdm.auto import tqdm
 
     from .io.artifact import load_model, read_header
@@ -495,10 +509,12 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
             info = sample_on_dask(model, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size,
                                   n_tasks=tasks or files, threads=threads, n_queries=n_queries, k=k,
                                   scheduler=scheduler, n_workers=workers, force=force, progress=bar.update,
-                                  query_hardness=query_hardness, selectivities=selectivities, ranges=ranges)
+                                  query_hardness=query_hardness, selectivities=selectivities, ranges=ranges,
+                                  query_tie=query_tie)
         click.echo(f"wrote {n} x {info['d']} {dtype} to {out} with {info['tasks']} Dask tasks "
                    f"in {time.perf_counter() - t0:.1f} s")
         _echo_hardness(info)
+        _echo_tie(info)
         if "label_paths" in info:
             click.echo(f"wrote the labels ({info['classes']} classes) to {info['label_paths']['labels']}, the class "
                        f"names to {info['label_paths']['classes']}")
@@ -506,21 +522,23 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
             click.echo(f"wrote the attribute to {info['attribute_paths']['values']}, its description to "
                        f"{info['attribute_paths']['info']}")
         if "filters_path" in info:
-            click.echo(f"wrote filtered top-{k} neighbours for {len(selectivities or []) + len(ranges or [])} "
-                       f"filters, listed in {info['filters_path']}")
+            click.echo(f"wrote filtered top-{k} neighbours for {len(info['filtered'])} filters, listed in "
+                       f"{info['filters_path']}")
         if "query_labels_path" in info:
             click.echo(f"wrote the queries' own labels (the per-query filter's) to {info['query_labels_path']}")
+        _echo_query_ranges(out, info.get("filters"))
         return
     gen = load_model(model)
     filters = plan_filters(gen, selectivities) if selectivities else None
     if ranges:
         from .sampling.attributes import plan_ranges
 
-        filters = {**(filters or {}), **plan_ranges(gen, ranges)}
+        filters = {**(filters or {}), **plan_ranges(gen, ranges, seed, n_queries)}
     with tqdm(total=n, unit="vec", unit_scale=True, disable=not progress(), leave=False) as bar:
         info = sample_to_file(gen, out, n, random_state=seed, dtype=dtype, chunk_size=chunk_size, shard=part,
                               threads=threads, n_queries=n_queries, k=k, files=files, force=force,
-                              progress=bar.update, query_hardness=query_hardness, filters=filters)
+                              progress=bar.update, query_hardness=query_hardness, filters=filters,
+                              query_tie=query_tie)
     rows = info["stop"] - info["start"]
     resumed = f" (resumed after {info['resumed_rows']} rows)" if info["resumed_rows"] else ""
     click.echo(f"wrote rows {info['start']}..{info['stop'] - 1} ({rows} x {gen.n_features_} {dtype}) to {out}"
@@ -537,6 +555,7 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
             click.echo(f"wrote {n_queries} queries{source} to {paths['queries']}, top-{k} neighbours to "
                        f"{paths['neighbors']}")
             _echo_hardness(info)
+            _echo_tie(info)
     written = write_label_outputs(out, info, getattr(gen, "label_model_", None), filters, dtype=dtype,
                                   metric=gen.metric if hasattr(gen, "metric") else "cosine", shard=part)
     if written["labels"]:
@@ -551,6 +570,7 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
     if written["query_labels"]:
         click.echo(f"wrote the queries' own {'tags' if tagged else 'labels'} (the per-query filter's) to "
                    f"{written['query_labels']}")
+    _echo_query_ranges(out, filters)
     if "attribute" in info:
         from .sampling.attributes import write_attribute
 
@@ -558,6 +578,16 @@ def _sample(model, n, out, dtype, chunk_size, shard, threads, files, n_queries, 
         apaths = write_attribute(out, info["attribute"], am, info["start"], part)
         click.echo(f"wrote the attribute '{am.name}' of rows {info['start']}..{info['stop'] - 1} to "
                    f"{apaths['values']}, its description to {apaths['info']}")
+
+
+def _echo_query_ranges(out, filters):
+    """Say where the queries' own ranges of each range-per-query filter went."""
+    from .sampling.attributes import query_ranges_path
+
+    for name, f in (filters or {}).items():
+        if f.get("query_ranges") is not None:
+            path, dataset = query_ranges_path(out, name)
+            click.echo(f"wrote the queries' own ranges of {name} to {path}{f' (dataset {dataset})' if dataset else ''}")
 
 
 def _echo_hardness(info):
@@ -570,6 +600,16 @@ def _echo_hardness(info):
                    f"queries; relative contrast at k = {h['k']} (over the corpus's first {h['reference_rows']:,} "
                    f"rows) median {rc['median']:.3f} [p10 {rc['p10']:.3f}, p90 {rc['p90']:.3f}], all candidates "
                    f"{every['median']:.3f} [{every['p10']:.3f}, {every['p90']:.3f}]")
+
+
+def _echo_tie(info):
+    """What `--query-tie pull` did, one line."""
+    t = info.get("tie")
+    if t:
+        click.echo(f"query tie: {t['moved']:.0%} of the queries pulled towards their nearest of the corpus's first "
+                   f"{t['rows']:,} rows (median cosine to where they were drawn {t['median_move_cosine']:.3f}); "
+                   f"nearest-row cosine median {t['nearest_median_before']:.3f} -> {t['nearest_median_after']:.3f} "
+                   f"(real queries at fit {t['nearest_median_real']:.3f})")
 
 
 def parse_card_fields(ctx, param, values):

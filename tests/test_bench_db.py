@@ -111,6 +111,63 @@ def test_pgvector_filters_with_a_where_clause(name, top):
         assert not allowed[index.search(Q, 10)].all()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name,top", [("pgvector-hnsw", 1000), ("pgvector-ivfflat", 45)])
+def test_pgvector_filters_a_numeric_column_with_between(name, top):
+    """A build with values loads them as a double precision column (exactly, by the binary COPY); a range search
+    uses the vector index (checked at build and here), returns only rows whose value lies in [lo, hi] (both ends
+    kept), all k of them even at a low setting, and the exact filtered top-10 at the top setting."""
+    from test_labels import filtered_case
+
+    spec = installed(name)
+    X, Q = filtered_case()[:2]
+    values = np.random.default_rng(1).lognormal(3, 1, len(X))
+    lo, hi = np.quantile(values, [0.4, 0.6])
+    lo = values[np.argmin(np.abs(values - lo))]  # a value a row holds: the end is kept
+    allowed = (values >= lo) & (values <= hi)
+    ids = np.flatnonzero(allowed)
+    truth = ids[np.argsort(-(Q @ X[ids].T), axis=1)[:, :10]]
+    index = spec.create(spec.build_grid[0], *X.shape)
+    assert index.ranges
+    index.values = values
+    with index:
+        index.build(X)
+        conn = index.cluster_.conn_
+        stored = np.array([r[0] for r in conn.execute("SELECT value FROM items ORDER BY id")])
+        assert np.array_equal(stored, values)
+        plan = "\n".join(r[0] for r in conn.execute(index.filtered_sql(10, where="value BETWEEN %s AND %s"),
+                                                      (lo, hi, Q[0])))
+        assert "Index Scan using items_embedding_idx" in plan and "value >=" in plan, plan
+        for value in (1, top):
+            index.set_query_params(**{spec.query_param: value})
+            got = index.search_range(Q, 10, lo, hi)
+            assert (got >= 0).all() and allowed[got].all()
+        hits = np.mean([len(set(g) & set(t)) for g, t in zip(got, truth)]) / 10
+        assert hits >= 0.95, hits
+        assert conn.execute("SHOW " + index.iterative[0]).fetchone()[0] == "off"
+
+
+@pytest.mark.slow
+def test_range_board_runs_pgvector_by_value_and_faiss_by_codes():
+    """`bench filtered --attribute --index pgvector-hnsw --index faiss-ivf`: pgvector filters the values with
+    BETWEEN, faiss by codes, and both reach recall 0.95 under every range on both corpora."""
+    from bench.filtered import filtered_board
+    from bench.indexes import get
+
+    installed("pgvector-hnsw")
+    rng = np.random.default_rng(0)
+    X = unit(rng.standard_normal((1600, 16)))
+    values = np.round(np.exp(2 + X[:, 0] + 0.5 * rng.standard_normal(len(X))) * 10)
+    r = filtered_board(X, attribute=values, n_fit=600, n=800, n_queries=20, selectivities=(0.1, 0.5),
+                       config=("patch", {"n_patches": 4, "rank": 4, "noise_scale": 1.0}), verbose=False, repeats=1,
+                       indexes=[get("pgvector-hnsw"), get("faiss-ivf")])
+    assert r["indexes"]["pgvector-hnsw"]["real"]["by_value"] and not r["indexes"]["faiss-ivf"]["real"]["by_value"]
+    for name in ("pgvector-hnsw", "faiss-ivf"):
+        for corpus in ("real", "fake"):
+            for f, run in r["indexes"][name][corpus]["filters"].items():
+                assert run["curve"][-1]["recall"] >= 0.95, (name, corpus, f, run["curve"][-1])
+
+
 def test_cluster_round_trips_vectors_and_is_removed(corpus):
     """The binary COPY and the binary query parameter carry float32 values exactly; after the block the server
     process, its backends and its folder are gone."""

@@ -82,6 +82,9 @@ fit:
     (GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  attribute: gloss-words")
      + "sample:\n  - path: a.fbin\n    n: 10\n    queries: 5\n    neighbors: 3\n    range_selectivity: [2]\n",
      16, ["sample[0].range_selectivity", "in (0, 1]", "2"]),
+    (GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  attribute: gloss-words")
+     + "sample:\n  - path: a.fbin\n    n: 10\n    queries: 5\n    neighbors: 3\n    range_selectivity: [query]\n",
+     16, ["sample[0].range_selectivity", "'query' needs the shares"]),
     (GOOD.replace("  embeddings: bundled", "  embeddings: bundled\n  attribute: sizes.npy"), 4,
      ["source.attribute", "no such file", "sizes.npy"]),
 ])
@@ -132,7 +135,7 @@ sample:
     queries: 20
     neighbors: 5
     filter_selectivity: [0.1]
-    range_selectivity: [0.2]
+    range_selectivity: [0.2, query]
 bench:
   n: 1000
   queries: 100
@@ -169,6 +172,10 @@ publish:
     assert pq.read_table(out / "out" / "labelled.labels.parquet").num_rows == 3000
     filters = json.loads((out / "out" / "labelled.filters.json").read_text())
     assert 0.03 < filters["0.1"]["share"] < 0.3 and 0.05 < filters["range-0.2"]["share"] < 0.5
+    # a range per query: its ranges beside the queries, one row per query
+    assert filters["range-query-0.2"]["query_ranges"] == "labelled.queries.range-query-0.2.parquet"
+    own = pq.read_table(out / "out" / "labelled.queries.range-query-0.2.parquet").to_pydict()
+    assert own["id"] == list(range(20)) and all(lo <= hi for lo, hi in zip(own["lo"], own["hi"]))
     # the recipe's attribute: an attribute model, every row's value beside each corpus
     assert gen.attribute_model_.name == "gloss-words"
     words = pq.read_table(out / "out" / "labelled.attribute.parquet").to_pydict()["gloss-words"]

@@ -41,7 +41,9 @@ class Index:
 
     Subclasses implement ``build``, ``search``, ``memory_bytes`` and, where the library counts distance
     computations, ``reset_counters`` and ``distance_count``; where the library filters by attribute, ``filters =
-    True`` and ``search_filtered`` (the harness sets ``labels`` before ``build``: `bench filtered --index`); a library that compiles code on first use
+    True`` and ``search_filtered`` (the harness sets ``labels`` before ``build``: `bench filtered --index`), and
+    where it filters a numeric column too, ``ranges = True`` and ``search_range`` (``values`` set before ``build``:
+    `bench filtered --attribute --index`); a library that compiles code on first use
     (numba) also implements ``warm_up``, so that the timed build does not include the compilation. An index
     that holds outside resources (a database server, a folder) acquires them in ``open`` and releases them in
     ``close``; the harness uses the index as a context manager (``with index:``), so ``close`` runs after the
@@ -138,6 +140,8 @@ class Index:
     # one int label per row, set by the harness before ``build`` for a filtered run; or a scipy sparse matrix (rows x
     # tags, synth.models.tags), under which a row passes a filter when it carries all of the filter's tags
     labels = None
+    ranges = False  # True where the plug-in filters a numeric column itself (``search_range``)
+    values = None  # one number per row, set by the harness before ``build`` for a range-filtered run (``ranges``)
 
     def search_filtered(self, Q, k, classes):
         """The ``k`` most similar rows among those whose label is in ``classes``, searched as the library
@@ -159,6 +163,13 @@ class Index:
         ids : ndarray of shape (n_queries, k), int64
         """
         raise SynthError(f"{type(self).__name__} cannot search under a filter")
+
+    def search_range(self, Q, k, lo, hi):
+        """The ``k`` most similar rows among those whose value (the ``values`` attribute, one number per row, set
+        before ``build``) lies in ``[lo, hi]``, both ends kept, searched as the library filters a numeric column;
+        only where ``ranges`` is True (other plug-ins filtering by a range are given a code per row and the codes
+        of the values in it: ``search_filtered``). Returns as :meth:`search_filtered` does."""
+        raise SynthError(f"{type(self).__name__} cannot filter a numeric column")
 
     def query_limit(self):
         """The largest value the query parameter may take on the built index (None: no limit): a filtered sweep

@@ -42,6 +42,7 @@ SETTINGS = {"listen_addresses": "", "max_connections": "8", "shared_buffers": "5
             "dynamic_shared_memory_type": "mmap"}
 MAX_DIMENSIONS = 2000  # pgvector indexes vector columns of at most 2,000 dimensions
 TABLE, INDEX = "items", "items_embedding_idx"
+LABEL_WHERE, RANGE_WHERE = "label = ANY(%s)", "value BETWEEN %s AND %s"  # the filtered searches' clauses
 
 
 def server_folder():
@@ -253,24 +254,27 @@ def vector_bytes(v):
     return struct.pack(">hh", len(v), 0) + v.astype(">f4").tobytes()
 
 
-def copy_chunks(X, chunk=16384, labels=None):
+def copy_chunks(X, chunk=16384, labels=None, values=None):
     """The rows of ``X`` as PostgreSQL binary COPY data for the columns (id bigint, embedding vector(d)),
-    ids 0..n-1, and with ``labels`` (one int per row) a third column (label integer): the header, one block of
-    bytes per ``chunk`` rows, then the trailer."""
+    ids 0..n-1, with ``labels`` (one int per row) a column (label integer) and with ``values`` (one number per
+    row) a column (value double precision), in that order: the header, one block of bytes per ``chunk`` rows, then
+    the trailer."""
     n, d = X.shape
     fields = [("fields", ">i2"), ("id_size", ">i4"), ("id", ">i8"), ("vector_size", ">i4"),
               ("dim", ">i2"), ("unused", ">i2"), ("vector", ">f4", (d,))]
-    if labels is not None:
-        fields += [("label_size", ">i4"), ("label", ">i4")]
+    extra = [(name, size, code, data) for name, size, code, data in (("label", 4, ">i4", labels),
+                                                                      ("value", 8, ">f8", values)) if data is not None]
+    for name, _, code, _ in extra:
+        fields += [(f"{name}_size", ">i4"), (name, code)]
     row = np.dtype(fields)
     yield b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
     for start in range(0, n, chunk):
         rows = np.zeros(min(chunk, n - start), dtype=row)
-        rows["fields"], rows["id_size"], rows["vector_size"], rows["dim"] = 2 + (labels is not None), 8, 4 + 4 * d, d
+        rows["fields"], rows["id_size"], rows["vector_size"], rows["dim"] = 2 + len(extra), 8, 4 + 4 * d, d
         rows["id"] = np.arange(start, start + len(rows))
         rows["vector"] = X[start:start + len(rows)]
-        if labels is not None:
-            rows["label_size"], rows["label"] = 4, labels[start:start + len(rows)]
+        for name, size, _, data in extra:
+            rows[f"{name}_size"], rows[name] = size, data[start:start + len(rows)]
         yield rows.tobytes()
     yield struct.pack(">h", -1)
 
@@ -286,8 +290,10 @@ class PgvectorIndex(LibraryIndex):
     scans disabled so that the planner always takes the index (checked after the build). pgvector counts no
     distance computations: the count is None. ``memory_bytes`` is ``pg_relation_size`` of the index (the
     table, which holds the vectors too, is not counted). ``close`` stops the server and removes its folder. With
-    ``labels`` set before ``build``, the table has a third column ``label integer`` and ``search_filtered`` adds
-    ``WHERE label = ANY(...)`` to the index scan (iterative scans on; the plan is checked after the build).
+    ``labels`` set before ``build``, the table has a column ``label integer`` and ``search_filtered`` adds
+    ``WHERE label = ANY(...)`` to the index scan; with ``values``, a column ``value double precision`` and
+    ``search_range`` adds ``WHERE value BETWEEN lo AND hi`` (iterative scans on for both; each plan is checked
+    after the build).
 
     Subclasses set ``method`` and ``setting`` (the query-time parameter's server setting), implement
     ``with_clause``, and pass their query parameter to ``set_setting``.
@@ -327,14 +333,16 @@ class PgvectorIndex(LibraryIndex):
         conn = self.cluster_.conn_
         t0 = time.perf_counter()
         labels = None if self.labels is None else np.asarray(self.labels, dtype=np.int32)
-        if labels is not None and len(labels) != len(X):
-            raise SynthError(f"{len(labels):,} labels for {len(X):,} rows")
-        label = ", label integer" if labels is not None else ""
+        values = None if self.values is None else np.asarray(self.values, dtype=np.float64)
+        for what, given in (("labels", labels), ("attribute values", values)):
+            if given is not None and len(given) != len(X):
+                raise SynthError(f"{len(given):,} {what} for {len(X):,} rows")
+        extra = [c for c, given in (("label integer", labels), ("value double precision", values)) if given is not None]
         conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-        conn.execute(f"CREATE TABLE {TABLE} (id bigint, embedding vector({X.shape[1]}){label})")
-        columns = "id, embedding" + (", label" if labels is not None else "")
+        conn.execute(f"CREATE TABLE {TABLE} ({', '.join(['id bigint', f'embedding vector({X.shape[1]})', *extra])})")
+        columns = ", ".join(["id", "embedding", *(c.split()[0] for c in extra)])
         with conn.cursor() as cur, cur.copy(f"COPY {TABLE} ({columns}) FROM STDIN WITH (FORMAT BINARY)") as copy:
-            for block in copy_chunks(X, labels=labels):
+            for block in copy_chunks(X, labels=labels, values=values):
                 copy.write(block)
         t1 = time.perf_counter()
         conn.execute(f"CREATE INDEX {INDEX} ON {TABLE} USING {self.method} (embedding vector_ip_ops) "
@@ -347,8 +355,11 @@ class PgvectorIndex(LibraryIndex):
             f"EXPLAIN SELECT id FROM {TABLE} ORDER BY embedding <#> %s LIMIT 10", (X[0],)))
         if f"Index Scan using {INDEX}" not in plan:
             raise SynthError(f"PostgreSQL does not use the {self.method} index for the query: {plan.splitlines()[0]}")
-        if labels is not None:
-            plan = "\n".join(r[0] for r in conn.execute(self.filtered_sql(10), ([0], X[0])))
+        checks = [(self.filtered_sql(10), ([0], X[0]))] if labels is not None else []
+        if values is not None:
+            checks.append((self.filtered_sql(10, where=RANGE_WHERE), (0.0, 1.0, X[0])))
+        for sql, params in checks:
+            plan = "\n".join(r[0] for r in conn.execute(sql, params))
             if f"Index Scan using {INDEX}" not in plan:
                 raise SynthError(f"PostgreSQL does not use the {self.method} index for a filtered query: "
                                  f"{plan.splitlines()[0]}")
@@ -368,29 +379,38 @@ class PgvectorIndex(LibraryIndex):
         with self.cluster_.conn_.cursor(binary=True) as cur:
             return [[row[0] for row in cur.execute(sql, (q,), prepare=True)] for q in Q]
 
-    filters = True
+    filters = ranges = True
     iterative = None  # the setting that turns on iterative index scans, and its value for filtered searches
 
-    def filtered_sql(self, k, explain=True):
+    def filtered_sql(self, k, explain=True, where=LABEL_WHERE):
         return (("EXPLAIN " if explain else "") +
-                f"SELECT id FROM {TABLE} WHERE label = ANY(%s) ORDER BY embedding <#> %s LIMIT {int(k)}")
+                f"SELECT id FROM {TABLE} WHERE {where} ORDER BY embedding <#> %s LIMIT {int(k)}")
 
     def search_filtered(self, Q, k, classes):
         """pgvector's filtered search, as an application writes it: ``WHERE label = ANY(classes)`` on the
         index scan, one query per round trip, with iterative index scans on (``iterative``): without them a scan
         returns at most ``ef_search`` (or the probed lists') rows and filters afterwards, so a selective filter
         leaves fewer than ``k``. ``hnsw.max_scan_tuples`` / ``ivfflat.max_probes`` keep pgvector's defaults."""
+        return self._filtered(Q, k, LABEL_WHERE, ([int(c) for c in classes],))
+
+    def search_range(self, Q, k, lo, hi):
+        """pgvector's search under a range of the ``value double precision`` column, as an application writes it:
+        ``WHERE value BETWEEN lo AND hi`` on the index scan, otherwise as :meth:`search_filtered`."""
+        return self._filtered(Q, k, RANGE_WHERE, (float(lo), float(hi)))
+
+    def _filtered(self, Q, k, where, params):
+        """Each query's ``k`` nearest rows under ``where`` (its parameters ``params``, then the query), one query
+        per round trip, with iterative index scans on for the duration."""
         if self.index_ is None:
             raise SynthError(f"{type(self).__name__}: build() before search()")
         conn = self.cluster_.conn_
         name, value = self.iterative
         conn.execute("SELECT set_config(%s, %s, false)", (name, value))
-        keep = [int(c) for c in classes]
-        sql = self.filtered_sql(k, explain=False)
+        sql = self.filtered_sql(k, explain=False, where=where)
         try:
             with conn.cursor(binary=True) as cur:
                 Q = as_rows(Q)
-                return padded([[row[0] for row in cur.execute(sql, (keep, q), prepare=True)] for q in Q], len(Q), k)
+                return padded([[row[0] for row in cur.execute(sql, (*params, q), prepare=True)] for q in Q], len(Q), k)
         finally:
             conn.execute("SELECT set_config(%s, 'off', false)", (name,))
 

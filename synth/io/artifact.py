@@ -69,8 +69,8 @@ def model_bytes(model, fit_data=None, stats=None, fit_check=None):
 
     A model with a query model (``model.query_model_``, fitted on real queries by `synth fit --queries`) stores
     it in the same file: its arrays under the prefix ``queries.`` and its kind, parameters and fit data's
-    fingerprint (``query_model_.fit_data_``) in the header's ``queries`` entry. Files without one keep their
-    bytes.
+    fingerprint (``query_model_.fit_data_``) in the header's ``queries`` entry, with its tie to the corpus model
+    (``query_model_.tie_``, :mod:`synth.models.tie`) under ``tie``. Files without one keep their bytes.
 
     A model with a label model (``model.label_model_``, `synth fit --labels`) stores its arrays under the prefix
     ``labels.`` and its classes, parameters and fit figures in the header's ``labels`` entry (a tag model,
@@ -93,6 +93,8 @@ def model_bytes(model, fit_data=None, stats=None, fit_check=None):
                              "fit_data": getattr(queries, "fit_data_", None)}
         if getattr(queries, "fit_check_", None) is not None:
             header["queries"]["fit_check"] = queries.fit_check_
+        if getattr(queries, "tie_", None) is not None:
+            header["queries"]["tie"] = queries.tie_
     lm = getattr(model, "label_model_", None)
     if lm is not None:
         arrays.update({LABEL_PREFIX + name: np.ascontiguousarray(a) for name, a in lm._arrays().items()})
@@ -197,6 +199,8 @@ def load_model(path):
         model.query_model_.fit_data_ = q.get("fit_data")
         if "fit_check" in q:
             model.query_model_.fit_check_ = q["fit_check"]
+        if isinstance(q.get("tie"), dict):
+            model.query_model_.tie_ = q["tie"]
         if model.query_model_.n_features_ != model.n_features_:
             raise SynthError(f"the query model has dimension {model.query_model_.n_features_}, the corpus model "
                              f"{model.n_features_}", path)

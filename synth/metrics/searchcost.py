@@ -108,7 +108,8 @@ def ivf_probes(cells, queries, neighbors, metric="cosine", allowed=None):
     """Where each query finds its true neighbours in an IVF index of ``cells`` (from :func:`ivf_cells`).
 
     ``allowed`` (a mask over the base's rows, for a filtered search): a probed cell costs only the rows of it the
-    filter keeps, as faiss's ``IndexIVFFlat`` counts them under an ``IDSelector``.
+    filter keeps, as faiss's ``IndexIVFFlat`` counts them under an ``IDSelector``; a mask per query (shape
+    (n_queries, n)) for a filter of each query's own.
 
     Returns
     -------
@@ -120,10 +121,14 @@ def ivf_probes(cells, queries, neighbors, metric="cosine", allowed=None):
     """
     centroids, assign = cells
     nlist = len(centroids)
-    sizes = np.bincount(assign if allowed is None else assign[allowed], minlength=nlist).astype(np.float64)
     order = probe_order(queries, centroids, metric)
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(nlist)[None, :], axis=1)
+    if allowed is not None and np.ndim(allowed) == 2:  # each query its own filter: its own kept rows per cell
+        sizes = np.stack([np.bincount(assign[a], minlength=nlist) for a in allowed]).astype(np.float64)
+        return (np.take_along_axis(rank, assign[neighbors], axis=1),
+                nlist + np.cumsum(np.take_along_axis(sizes, order, axis=1), axis=1))
+    sizes = np.bincount(assign if allowed is None else assign[allowed], minlength=nlist).astype(np.float64)
     return np.take_along_axis(rank, assign[neighbors], axis=1), nlist + np.cumsum(sizes[order], axis=1)
 
 

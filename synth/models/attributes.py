@@ -26,12 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SynthError
-from .labels import LABEL_BLOCK, PURITY_K, _neighbours
+from .labels import PURITY_K, _neighbours, label_uniforms
 
 PREDICT_BLOCK = 4096  # rows per block of the regression's float64 prediction (memory: 4096 x d x 8 bytes)
 MAX_LEVELS = 512  # the quantile table keeps at most this many levels (more training rows: more rows per level)
 INTEGER_RANGES = 200  # a whole-number attribute with at most this many distinct levels: ranges chosen among them
 ATTRIBUTE_STREAM = 0xA77B  # spawn key of the attribute normals, apart from the rows' and the labels' streams
+QUERY_RANGE_STREAM = 0xA77C  # spawn key of the uniforms placing each query's own range (of the query seed)
 
 
 RESERVED_NAMES = ("id", "vector", "emb", "label", "labels")  # columns beside an attribute's in the outputs
@@ -49,11 +50,7 @@ def attribute_normals(seed, start, stop):
     """The standard normals of rows ``start .. stop-1`` of the attribute stream of a sample seeded by ``seed``."""
     from scipy.special import ndtri
 
-    out = []
-    for b in range(start // LABEL_BLOCK, -(-stop // LABEL_BLOCK)):
-        u = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(ATTRIBUTE_STREAM, b))).random(LABEL_BLOCK)
-        out.append(u[max(start - b * LABEL_BLOCK, 0):min(stop - b * LABEL_BLOCK, LABEL_BLOCK)])
-    u = np.concatenate(out) if out else np.empty(0)
+    u = label_uniforms(seed, start, stop, ATTRIBUTE_STREAM)
     return ndtri(np.clip(u, 1e-12, 1 - 1e-12))
 
 
@@ -103,6 +100,25 @@ def read_values(path, n_rows=None):
     return v
 
 
+def quantile_table(values, min_points, max_levels=MAX_LEVELS):
+    """The quantile table of ``values``: ``(levels, positions)``, each level the mean of at least ``min_points``
+    consecutive sorted values (at most ``max_levels`` levels; the last takes the remainder), each position the
+    middle of its group's ranks as a share of the values. No level is one value's."""
+    v = np.sort(np.asarray(values, np.float64))
+    group = max(min_points, -(-len(v) // max_levels))
+    n_levels = max(1, len(v) // group)
+    bounds = np.linspace(0, len(v), n_levels + 1).round().astype(int)
+    levels = np.array([v[a:b].mean() for a, b in zip(bounds[:-1], bounds[1:])])
+    return levels, (bounds[:-1] + bounds[1:]) / 2 / len(v)
+
+
+def _whole_levels(levels):
+    """The distinct whole numbers of a quantile table (its levels rounded) and their cumulative shares (from 0)."""
+    vals = np.unique(np.round(levels))
+    share = np.array([np.mean(np.round(levels) == x) for x in vals])
+    return vals, np.concatenate([[0.0], np.cumsum(share)])
+
+
 def choose_range(levels, positions, target, integer=False):
     """The range ``[lo, hi]`` whose share of the training values (from the quantile table) is nearest ``target``.
 
@@ -114,10 +130,8 @@ def choose_range(levels, positions, target, integer=False):
     """
     levels = np.asarray(levels, np.float64)
     if integer:
-        vals = np.unique(np.round(levels))
+        vals, cum = _whole_levels(levels)
         if len(vals) <= INTEGER_RANGES:
-            share = np.array([np.mean(np.round(levels) == x) for x in vals])
-            cum = np.concatenate([[0.0], np.cumsum(share)])
             i, j = np.triu_indices(len(vals))
             got = cum[j + 1] - cum[i]
             off = np.abs(cum[i] - (1 - cum[j + 1]))  # how far from centred
@@ -176,12 +190,8 @@ class AttributeModel:
                              f"--min-points), got {len(v)}")
         if np.ptp(v) == 0:
             raise SynthError("the attribute has one value on every row: nothing to model")
-        group = max(self.min_points, -(-len(v) // MAX_LEVELS))
-        srt = np.sort(v)
-        n_levels = len(v) // group  # the last level takes the remainder: every level averages >= group values
-        bounds = np.linspace(0, len(v), n_levels + 1).round().astype(int)
-        self.levels_ = np.array([srt[a:b].mean() for a, b in zip(bounds[:-1], bounds[1:])])
-        self.positions_ = (bounds[:-1] + bounds[1:]) / 2 / len(v)
+        self.levels_, self.positions_ = quantile_table(v, self.min_points, MAX_LEVELS)
+        n_levels, group = len(self.levels_), max(self.min_points, -(-len(v) // MAX_LEVELS))
         self.integer_ = bool(np.all(v == np.round(v)))
         u = normal_scores(v)
         reg = Ridge(alpha=self.alpha).fit(X, u)
@@ -228,6 +238,34 @@ class AttributeModel:
     def range(self, target):
         """The range ``[lo, hi]`` a filter of selectivity ``target`` keeps (:func:`choose_range`)."""
         return choose_range(self.levels_, self.positions_, target, self.integer_)
+
+    def windows(self, starts, target):
+        """Ranges ``[lo, hi]`` holding about ``target`` of the training values each, one per uniform of ``starts``:
+        the window of the quantile table from quantile ``u * (1 - target)`` to ``u * (1 - target) + target``
+        (linear interpolation between levels, clamped to the table's ends, which bound every sampled value too).
+        A whole-number attribute: with at most :data:`INTEGER_RANGES` distinct levels, the range from the level
+        nearest the window's start up to the level that makes its share nearest ``target`` on a log scale (as
+        :func:`choose_range` chooses; a narrow target is at least one level's share); with more, the window widened
+        to whole numbers.
+
+        Returns
+        -------
+        ndarray of shape (len(starts), 2), float64
+        """
+        a = np.asarray(starts, np.float64) * (1 - target)
+        lo = np.interp(a, self.positions_, self.levels_)
+        hi = np.interp(a + target, self.positions_, self.levels_)
+        if self.integer_:
+            vals, cum = _whole_levels(self.levels_)
+            if len(vals) <= INTEGER_RANGES:
+                i = np.clip(np.searchsorted(vals, np.round(lo)), 0, len(vals) - 1)
+                got = cum[None, 1:] - cum[i][:, None]  # share of [vals[i], vals[j]] for every j
+                miss = np.abs(np.log(np.maximum(got, 1e-12) / target))
+                miss[np.arange(len(vals))[None, :] < i[:, None]] = np.inf
+                lo, hi = vals[i], vals[np.argmin(miss, axis=1)]
+            else:
+                lo, hi = np.floor(lo), np.ceil(hi)
+        return np.stack([lo, hi], axis=1)
 
     def train_share(self, lo, hi):
         """The share of the quantile table's levels between ``lo`` and ``hi`` (each stands for an equal share of

@@ -1,5 +1,7 @@
 """The fit job: read real embeddings, fit a model, write the model file with the data's fingerprint."""
 
+import numpy as np
+
 from ..errors import SynthError
 from ..io.arrays import unit_rows
 from ..io.artifact import save_model
@@ -15,6 +17,8 @@ STATS_N = 5000  # statistics stored in the model file are measured on this many 
 FIT_SECONDS = {"fog": 65.0, "random": 0.0}
 CHECK_SECONDS = {"patch": 0.8, "fog": 2.2, "random": 2.2}  # the statistics and memorization check, likewise
 ATTRIBUTE_SECONDS = 4.0  # `synth fit bundled:train --attribute gloss-words`'s attribute model (10,000 x 384, 2 cores)
+TIE_QUERIES = 20_000  # the query tie is fitted on at most this many real queries (and as many query-model fakes)
+TIE_SECONDS = 10.8  # fit_query_tie on 10,000 x 384 rows and as many queries (bundled:train, 2 cores beside other jobs)
 LABEL_SECONDS = 9.1  # `synth fit bundled:train --labels lexname`'s label model (10,000 x 384, 41 classes; 2 cores, quiet)
 
 
@@ -119,10 +123,12 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
     return model, info, size
 
 
-def fit_rows_plan(X=None, kind="patch", params=None, out=None, labels=None, attribute=None, **_):
+def fit_rows_plan(X=None, kind="patch", params=None, out=None, labels=None, attribute=None, query_rows=None, **_):
     """The steps of :func:`fit_rows` and their seconds (:mod:`synth.progress`); writing takes no time."""
     steps = [("fit", fit_seconds(make_model(kind, **(params or {})), X))]
     scale = (len(X) * X.shape[1] / (10_000 * 384)) if X is not None else 1.0
+    if query_rows is not None:  # the query model's tie to the corpus model
+        steps.append(("tie", TIE_SECONDS * scale))
     if labels is not None:  # the label model: measured at 10,000 x 384, scaled by rows x dimension
         steps.append(("labels", LABEL_SECONDS * scale))
     if attribute is not None:
@@ -163,8 +169,11 @@ def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbo
     if query_rows is not None:
         model.query_model_ = _fit(query_rows, kind, params, random_state, verbose, query_path, "query ")
         model.query_model_.fit_data_ = _fit_data(query_rows, info["queries"])
-    # both the label and the attribute model calibrate on as many fakes: drawn once
-    fakes = calibration_fakes(model, X, random_state) if labels is not None and attribute is not None else None
+    # the tie, the label and the attribute model calibrate on as many fakes: drawn once when two need them
+    needs = (query_rows is not None) + (labels is not None) + (attribute is not None)
+    fakes = calibration_fakes(model, X, random_state) if needs > 1 else None
+    if query_rows is not None:
+        model.query_model_.tie_ = fit_query_tie(model, X, query_rows, random_state, fakes)
     if labels is not None:
         model.label_model_ = fit_labels(model, X, labels, random_state, path, fakes)
     if attribute is not None:
@@ -191,6 +200,23 @@ def calibration_fakes(model, X, random_state=0):
     from .base import check_seed
 
     return unit_rows(model.sample(len(X), random_state=check_seed(random_state) + 1))
+
+
+def fit_query_tie(model, X, query_rows, random_state=0, fakes=None):
+    """The tie of a corpus ``model`` and its query model (:mod:`synth.models.tie`): the real training queries
+    (at most :data:`TIE_QUERIES`, a seeded subset) against the training rows ``X``, as many query-model fakes (seed
+    ``random_state + 2``) against as many corpus fakes as ``X`` has rows (:func:`calibration_fakes`, or ``fakes``)."""
+    from .base import check_seed
+    from .tie import fit_tie
+
+    if len(query_rows) > TIE_QUERIES:  # the tables need thousands, not all: a seeded subset keeps the search small
+        keep = np.sort(np.random.default_rng(check_seed(random_state)).permutation(len(query_rows))[:TIE_QUERIES])
+        query_rows = query_rows[keep]
+    stage(f"fitting the query tie on {len(query_rows):,} queries against {len(X):,} rows", step="tie")
+    query_fakes = unit_rows(model.query_model_.sample(len(query_rows), random_state=check_seed(random_state) + 2))
+    fakes = calibration_fakes(model, X, random_state) if fakes is None else fakes
+    return fit_tie(model, model.query_model_, unit_rows(X), unit_rows(query_rows), fakes, query_fakes,
+                   min_points=getattr(model, "min_points", 20))
 
 
 def _name_path(e, path):

@@ -50,9 +50,9 @@ LABEL_STREAM = 0x1ABE1  # spawn key that keeps the label uniforms apart from the
 
 
 def label_uniforms(seed, start, stop, stream=LABEL_STREAM, block=LABEL_BLOCK, width=None):
-    """The uniforms of rows ``start .. stop-1`` of the label stream of a sample seeded by ``seed`` (with ``width``,
-    ``width`` uniforms per row, shape (stop - start, width); ``stream`` and ``block``: another stream's spawn key
-    and rows per block)."""
+    """The uniforms of rows ``start .. stop-1`` of the label stream (or of another keyed ``stream``: the
+    attributes', the tags') of a sample seeded by ``seed``, in blocks of ``block`` rows keyed by (stream, block);
+    with ``width``, ``width`` uniforms per row, shape (stop - start, width)."""
     out = []
     for b in range(start // block, -(-stop // block)):
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream, b)))

@@ -96,7 +96,7 @@ SCHEMA = {
         "queries": (INT, 0, None), "neighbors": (INT, 0, None), "seed": (INT, 0, None),
         "query_hardness": (OPT_STR, None, None),  # as `synth sample --query-hardness`
         "filter_selectivity": (list, (int, float, str)),  # as `synth sample --filter-selectivity` (source.labels)
-        "range_selectivity": (list, (int, float)),  # as `synth sample --range-selectivity` (source.attribute)
+        "range_selectivity": (list, (int, float, str)),  # as `synth sample --range-selectivity` (source.attribute)
     }),
     "score": {"n": (INT, 5000, _pos), "k": (INT, 10, _pos), "permutations": (INT, 200, None), "seed": (INT, 0, None)},
     "bench": {"n": (INT, 10_000, _pos), "queries": (INT, 1000, _pos), "k": (INT, 10, _pos),
@@ -302,9 +302,11 @@ def load_recipe(path):
                 raise recipe.error(f"sample[{i}].range_selectivity", "needs source.attribute (an attribute model)")
             if not s["queries"]:
                 raise recipe.error(f"sample[{i}].range_selectivity", "needs queries and neighbors")
-            bad = [v for v in s["range_selectivity"] if isinstance(v, bool) or not 0 < v <= 1]
+            bad = [v for v in s["range_selectivity"] if v != "query" and (isinstance(v, (bool, str)) or not 0 < v <= 1)]
             if bad:
-                raise recipe.error(f"sample[{i}].range_selectivity", f"shares in (0, 1], got {bad[0]!r}")
+                raise recipe.error(f"sample[{i}].range_selectivity", f"shares in (0, 1] or 'query', got {bad[0]!r}")
+            if "query" in s["range_selectivity"] and len(set(s["range_selectivity"])) < 2:
+                raise recipe.error(f"sample[{i}].range_selectivity", "'query' needs the shares it holds: [S, ..., query]")
     metric = out["fit"]["metric"]
     if metric != "cosine":
         if out["fit"]["kind"] != "patch":
@@ -472,7 +474,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
     from ..io.formats import count_duplicates, write_json
     from ..metrics.twosample import score
     from ..models.fitting import fit_rows
-    from ..sampling.attributes import plan_ranges, write_attribute
+    from ..sampling.attributes import plan_ranges, query_ranges_path, write_attribute
     from ..sampling.labels import plan_filters, write_label_outputs
     from ..sampling.stream import sample_to_file, write_truth
 
@@ -543,7 +545,7 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
         target.parent.mkdir(parents=True, exist_ok=True)
         filters = plan_filters(gen, s["filter_selectivity"]) if s["filter_selectivity"] else None
         if s["range_selectivity"]:
-            filters = {**(filters or {}), **plan_ranges(gen, s["range_selectivity"])}
+            filters = {**(filters or {}), **plan_ranges(gen, s["range_selectivity"], s["seed"], s["queries"])}
         info = sample_to_file(gen, target, s["n"], random_state=s["seed"], dtype=s["dtype"],
                               n_queries=s["queries"], k=s["neighbors"], force=force,
                               query_hardness=s["query_hardness"], filters=filters)
@@ -557,6 +559,8 @@ def run_recipe(path, out, force=False, dry_run=False, verbose=0):
         if done["labels"]:
             written += sorted({str(p) for p in done["labels"].values()} - {str(target)})
         written += [str(done[key]) for key in ("filters", "query_labels") if done[key]]
+        written += [str(query_ranges_path(target, name)[0]) for name, f in (filters or {}).items()
+                    if f.get("query_ranges") is not None and query_ranges_path(target, name)[1] is None]
         if "attribute" in info:
             apaths = write_attribute(target, info["attribute"], gen.attribute_model_, info["start"])
             written += sorted({str(p) for p in apaths.values()} - {str(target)})

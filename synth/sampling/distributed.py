@@ -22,6 +22,7 @@ from .stream import (
     _raw_header,
     candidate_count,
     check_query_hardness,
+    check_query_tie,
     check_target,
     draw_queries,
     sample_to_file,
@@ -38,7 +39,7 @@ def shard_file(out, index, count):
     return out.parent / f".{out.stem}.shard-{index:03d}-of-{count:03d}{out.suffix}"
 
 
-def _task(gen, out, n, seed, dtype, chunk_size, index, count, threads, n_queries, k, filters=None):
+def _task(gen, out, n, seed, dtype, chunk_size, index, count, threads, n_queries, k, filters=None, query_tie=False):
     """One shard: its rows, its labels (a part file, from a model with a label model) and its partial top-k,
     unfiltered and per filter; a shard file finished by an earlier, interrupted run is read back."""
     from .attributes import attribute_model, row_values, write_attribute
@@ -60,7 +61,7 @@ def _task(gen, out, n, seed, dtype, chunk_size, index, count, threads, n_queries
             write_attribute(out, values, am, start, (index, count))
         if not (n_queries and k):
             return None
-        queries = draw_queries(gen, seed, n_queries, np.dtype(dtype), chunk_size)
+        queries = draw_queries(gen, seed, n_queries, np.dtype(dtype), chunk_size, tie=query_tie)
         ids, scores = exact_neighbors(rows, queries, k, offset=start)
         filtered = None
         if filters:
@@ -70,7 +71,8 @@ def _task(gen, out, n, seed, dtype, chunk_size, index, count, threads, n_queries
             filtered = top.result(len(rows))
         return queries, ids, scores, filtered
     info = sample_to_file(gen, target, n, random_state=seed, dtype=dtype, chunk_size=chunk_size,
-                          shard=(index, count), threads=threads, n_queries=n_queries, k=k, filters=filters)
+                          shard=(index, count), threads=threads, n_queries=n_queries, k=k, filters=filters,
+                          query_tie=query_tie)
     if "labels" in info:
         write_labels(out, info["labels"], lm, info["start"], (index, count))
     if "attribute" in info:
@@ -110,7 +112,7 @@ def _concatenate(out, n, d, dtype, count):
 
 def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65536, n_tasks=None, threads=1,
                    n_queries=0, k=0, scheduler=None, n_workers=None, force=False, client=None, progress=None,
-                   query_hardness=None, selectivities=None, ranges=None):
+                   query_hardness=None, selectivities=None, ranges=None, query_tie=False):
     """Sample a corpus (and its ground truth) with one Dask task per shard; the bytes equal a single-process run.
 
     Parameters
@@ -120,7 +122,7 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     out : str or os.PathLike
         .npy, .fbin or .fvecs file, or a folder of VectorDBBench parquet shards (one per task; equal to a
         single-process run with ``files=n_tasks``). .h5 and single .parquet files are not split.
-    n, random_state, dtype, chunk_size, threads, n_queries, k, query_hardness
+    n, random_state, dtype, chunk_size, threads, n_queries, k, query_hardness, query_tie
         As in :func:`synth.sampling.stream.sample_to_file` (the tasks find the neighbours of every candidate
         query; the band is chosen once they are merged).
     n_tasks : int, optional
@@ -137,8 +139,8 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
         From a model with a label model: the filters' target shares, as `synth sample --filter-selectivity`
         (needs queries; each task finds its rows' filtered top-k, merged here).
     ranges : sequence of float, optional
-        From a model with an attribute model: the range filters' target shares, as `synth sample
-        --range-selectivity`, likewise.
+        From a model with an attribute model: the range filters' target shares (and "query": a range per query),
+        as `synth sample --range-selectivity`, likewise.
 
     A model with a label model labels every row, as a single-process run does: each task writes its rows' labels
     to a part file, joined here into the format's labels file (:mod:`synth.sampling.labels`); a model with an
@@ -149,7 +151,7 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     info : dict
         ``tasks``, ``d``, and when queries were asked for ``queries``, ``neighbors``, ``scores`` (merged); from a
         labelled model ``label_paths`` and ``classes``; from a model with an attribute model ``attribute_paths``;
-        with filters ``filtered`` and ``filters_path``.
+        with filters ``filtered``, ``filters`` (the plan) and ``filters_path``.
     """
     try:
         from distributed import Client, LocalCluster
@@ -166,6 +168,10 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     check_target(out, n)
     band = check_query_hardness(query_hardness, n_queries > 0 and k > 0, gen)
     n_drawn = candidate_count(n_queries, band) if band else n_queries
+    if query_tie:
+        check_query_tie(gen)
+        if not (n_queries and k):
+            raise SynthError("--query-tie pull needs --queries and --neighbors")
     if ext and ext not in RAW_FORMATS:
         raise SynthError(f"Dask runs write .npy, .fbin, .fvecs or a parquet folder, not {ext}", out)
     from .attributes import attribute_model, merge_attribute, plan_ranges
@@ -178,7 +184,7 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
             raise SynthError("filtered ground truth needs queries and neighbours, and is not written with "
                              "--query-hardness")
         filters = {**(plan_filters(gen, selectivities) if selectivities else {}),
-                   **(plan_ranges(gen, ranges) if ranges else {})}
+                   **(plan_ranges(gen, ranges, random_state, n_drawn) if ranges else {})}
     if ext == "" and force and (out / MANIFEST).exists():  # cleared here: tasks must not race to clear it
         for p in [*train_files(out), out / MANIFEST]:
             p.unlink()
@@ -194,7 +200,7 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
         count = n_tasks or 2 * max(1, len(client.scheduler_info()["workers"]))
         count = min(count, n)
         futures = [client.submit(_task, gen, str(out), n, random_state, dtype, chunk_size, i, count, threads,
-                                 n_drawn, k, filters, pure=False) for i in range(count)]
+                                 n_drawn, k, filters, query_tie, pure=False) for i in range(count)]
         if progress is not None:
             from distributed import as_completed
 
@@ -226,7 +232,7 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
             ids, scores = merge_topk([(p[0], p[1]) for p in parts], k)
             share = sum(p[2] * (b - a) for p, (a, b) in zip(parts, (shard_range(n, i, count) for i in range(count))))
             merged[name] = (ids, scores, share / n)
-        info["filtered"] = merged
+        info["filtered"], info["filters"] = merged, filters
         found = {"queries": results[0][0], "filtered": merged}
         if PER_QUERY in filters:
             found["query_labels"] = query_labels(gen, results[0][0], random_state)
@@ -237,6 +243,10 @@ def sample_on_dask(model, out, n, random_state=0, dtype="float32", chunk_size=65
     if n_queries and k:
         ids, scores = merge_topk([(r[1], r[2]) for r in results], k)
         info.update(queries=results[0][0], neighbors=ids, scores=scores)
+        if query_tie:  # what every task's pull did (the same queries in each): said once, drawn again here
+            info["tie"] = {}
+            draw_queries(gen, random_state, n_drawn, np.dtype(dtype), chunk_size, threads, tie=True,
+                         report=info["tie"])
         if band:
             info.update(select_queries(gen, random_state, n, np.dtype(dtype), info["queries"], ids, scores,
                                        n_queries, band, chunk_size, threads))

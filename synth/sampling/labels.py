@@ -238,13 +238,23 @@ def plan_filters(gen, selectivities):
 class FilteredTopK:
     """Running exact top-k of fixed queries among the rows each filter keeps (one :class:`TopK` per filter: a label
     filter's classes or a range filter's range; the per-query filter :data:`PER_QUERY`, where each query keeps the
-    rows of its own class ``query_codes``, one per class among the queries)."""
+    rows of its own class ``query_codes``, one per class among the queries; a range-per-query filter, whose entry
+    carries ``query_ranges`` (one ``[lo, hi]`` per query: :func:`synth.sampling.attributes.plan_ranges`), one per
+    query)."""
 
     def __init__(self, queries, k, filters, metric="cosine", query_codes=None):
         from .groundtruth import TopK
 
         self.filters, self.k = filters, k
-        self.tops = {name: TopK(queries, k, metric) for name in filters if name != PER_QUERY}
+        own = {name: np.asarray(f["query_ranges"], np.float64) for name, f in filters.items()
+               if isinstance(f, dict) and f.get("query_ranges") is not None}
+        for name, qr in own.items():
+            if qr.shape != (len(queries), 2):
+                raise SynthError(f"filter {name}: {qr.shape[0]:,} query ranges for {len(queries):,} queries")
+        # a range per query: one running top-k per query, with its range
+        self.own = {name: [(TopK(np.asarray(queries)[i:i + 1], k, metric), qr[i]) for i in range(len(qr))]
+                    for name, qr in own.items()}
+        self.tops = {name: TopK(queries, k, metric) for name in filters if name != PER_QUERY and name not in own}
         self.per_query = {}
         if PER_QUERY in filters:
             if query_codes is None:
@@ -260,8 +270,7 @@ class FilteredTopK:
             self.per_query = {c: TopK(np.asarray(queries)[idx], k, metric) for c, idx in self.groups.items()}
         # every running top-k with what its rows must carry: the classes of a label filter or a query's class, or
         # the range of a range filter (synth.sampling.attributes.plan_ranges) that the rows' values must lie in
-        self.units = [(self.tops[name], f.get("ids"), f.get("range")) for name, f in filters.items()
-                      if name != PER_QUERY]
+        self.units = [(top, filters[name].get("ids"), filters[name].get("range")) for name, top in self.tops.items()]
         self.units += [(top, list(c) if isinstance(c, tuple) else [c], None) for c, top in self.per_query.items()]
 
     def add(self, block, offset, codes, values=None):
@@ -284,6 +293,11 @@ class FilteredTopK:
                 keep = np.flatnonzero(np.isin(codes, ids))
             if len(keep):
                 top.add(np.asarray(block)[keep], offset, row_ids=keep + offset)
+        for tops in self.own.values():
+            for top, (lo, hi) in tops:
+                keep = np.flatnonzero((values >= lo) & (values <= hi))
+                if len(keep):
+                    top.add(np.asarray(block)[keep], offset, row_ids=keep + offset)
 
     def result(self, rows):
         """Per filter: ``(ids, scores, share)``; ids -1 where fewer than k rows pass the filter; the per-query
@@ -298,6 +312,11 @@ class FilteredTopK:
                 ids[idx], scores[idx] = top.ids, top.scores
                 kept += len(idx) * top.seen
             out[PER_QUERY] = (ids, scores, kept / max(nq * rows, 1))
+        for name, tops in self.own.items():
+            ids = np.concatenate([top.ids for top, _ in tops]) if tops else np.full((0, self.k), -1, np.int64)
+            scores = np.concatenate([top.scores for top, _ in tops]) if tops else np.full((0, self.k), -np.inf,
+                                                                                          np.float32)
+            out[name] = (ids, scores, float(np.mean([top.seen for top, _ in tops])) / max(rows, 1) if tops else 0.0)
         return {name: out[name] for name in self.filters}
 
 
@@ -406,7 +425,10 @@ def filtered_truth_path(out, name):
 
 def write_filtered_truth(out, queries, results, filters, dtype=np.float32, metric="cosine"):
     """Each filter's ground truth in the corpus format's neighbours convention (.h5: a file of its own with
-    ``test``, ``neighbors`` and ``distances``), and the filters' JSON; returns the JSON's path."""
+    ``test``, ``neighbors`` and ``distances``), a range-per-query filter's query ranges
+    (:func:`synth.sampling.attributes.write_query_ranges`, listed as ``query_ranges``), and the filters' JSON;
+    returns the JSON's path."""
+    from .attributes import write_query_ranges
     from .stream import _add_h5_truth, write_neighbors
 
     out = Path(out)
@@ -420,6 +442,8 @@ def write_filtered_truth(out, queries, results, filters, dtype=np.float32, metri
         else:
             write_neighbors(path, ext, ids, scores, metric)
         listing[name] = {**filters[name], "share": share, "file": path.name}
+        if listing[name].get("query_ranges") is not None:
+            listing[name]["query_ranges"] = write_query_ranges(out, name, filters[name]["query_ranges"])
     meta = out / "filters.json" if not ext else Path(f"{_stem(out)}.filters.json")
     with atomic_path(meta) as tmp:
         Path(tmp).write_text(json.dumps(listing, indent=1) + "\n")

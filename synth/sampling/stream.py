@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SynthError
+from ..io.arrays import unit_rows
 from ..io.formats import (
     atomic_path,
     check_free_space,
@@ -424,7 +425,8 @@ def check_target(out, rows):
 
 
 def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=65536, shard=None, threads=1,
-                   n_queries=0, k=0, files=None, force=False, progress=None, query_hardness=None, filters=None):
+                   n_queries=0, k=0, files=None, force=False, progress=None, query_hardness=None, filters=None,
+                   query_tie=False):
     """Stream rows of the sample of ``n`` vectors from ``gen`` into ``out``, optionally with queries and ground truth.
 
     Parameters
@@ -468,6 +470,9 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         the exact top-``k`` of every query among the rows whose label the filter keeps; from a model with an
         attribute model, range filters too (:func:`synth.sampling.attributes.plan_ranges`: the rows whose value
         lies in the range); not with a shard of several or ``query_hardness``.
+    query_tie : bool
+        With queries, from a model fitted with ``--queries``: pull them towards the corpus by its query tie
+        (:func:`draw_queries`); ``info["tie"]`` says what the pull did.
 
     Returns
     -------
@@ -497,10 +502,15 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
     check_target(out, stop - start)
     with_truth = n_queries > 0 and k > 0
     band = check_query_hardness(query_hardness, with_truth, gen, count)
+    tie_report = {} if query_tie else None
+    if query_tie:
+        check_query_tie(gen)
+        if not with_truth:
+            raise SynthError("--query-tie pull needs --queries and --neighbors")
     queries = top = None
     if with_truth:
         queries = draw_queries(gen, seed, candidate_count(n_queries, band) if band else n_queries, dtype,
-                               chunk_size, threads)
+                               chunk_size, threads, tie=query_tie, report=tie_report)
         top = TopK(queries, k, getattr(gen, "metric", "cosine"))
     check_tag_output(is_tagged(label_model(gen)), out, shard)
     tag_blocks = [] if is_tagged(label_model(gen)) else None  # a tag model's blocks of tag sets (CSR)
@@ -557,6 +567,8 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
         if band:
             info.update(select_queries(gen, seed, n, dtype, queries, ids, scores, n_queries, band, chunk_size,
                                        threads))
+    if tie_report:
+        info["tie"] = tie_report
     if codes is not None:
         info["labels"] = codes
     if tag_blocks is not None:
@@ -573,12 +585,39 @@ def sample_to_file(gen, out, n, random_state=0, dtype=np.float32, chunk_size=655
     return info
 
 
-def draw_queries(gen, seed, count, dtype, chunk_size=65536, threads=1):
+def draw_queries(gen, seed, count, dtype, chunk_size=65536, threads=1, tie=False, report=None):
     """The first ``count`` rows of the query stream (:func:`query_seed`), as the user will store and read them:
-    drawn from the model's query model (`synth fit --queries`) when it has one, else from the model itself."""
+    drawn from the model's query model (`synth fit --queries`) when it has one, else from the model itself.
+
+    ``tie``: pull them towards the corpus (:func:`synth.models.tie.pull`, `synth sample --query-tie pull`) by the
+    query model's tie, against the first N rows of the corpus stream of ``seed`` (N: the rows the corpus model was
+    fitted on; regenerated, as row r depends only on (seed, r)); ``report``, a dict, receives what the pull did."""
     source = getattr(gen, "query_model_", None) or gen
     queries = np.concatenate(list(iter_rows(source, query_seed(seed), 0, count, chunk_size, threads)))
-    return queries.astype(dtype).astype(np.float32)
+    queries = queries.astype(dtype).astype(np.float32)
+    if tie:
+        from ..models.tie import pull
+
+        tie_ = check_query_tie(gen)
+        reference = np.concatenate(list(iter_rows(gen, seed, 0, tie_["rows"], chunk_size, threads)))
+        queries, done = pull(unit_rows(reference.astype(dtype).astype(np.float32)), unit_rows(queries), tie_)
+        queries = queries.astype(dtype).astype(np.float32)
+        if report is not None:
+            report.update(done)
+    return queries
+
+
+def check_query_tie(gen):
+    """The query model's tie (`synth sample --query-tie pull`), refused in one line for a model without one or
+    of a metric other than cosine."""
+    tie = getattr(getattr(gen, "query_model_", None), "tie_", None)
+    if tie is None:
+        raise SynthError("--query-tie pull needs a model fitted with --queries by this synth (it stores the query "
+                         "tie)", getattr(gen, "path_", None))
+    if getattr(gen, "metric", "cosine") != "cosine":
+        raise SynthError(f"--query-tie pull: cosine models only (this one has --metric {gen.metric})",
+                         getattr(gen, "path_", None))
+    return tie
 
 
 def check_query_hardness(query_hardness, with_truth, gen, shards=1):
