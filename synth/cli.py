@@ -262,6 +262,11 @@ def main():
                    "by >= --min-points rows) is written into OUT and `synth sample` gives every row a set of tags "
                    "(big-ann-benchmarks' filtered track; docs/workloads.md, 'Several labels per row'). Without it a "
                    "labels file is one label per line, as before.")
+@click.option("--tag-bundles", "tag_bundles", type=click.IntRange(min=0), default=0, show_default=True, metavar="M",
+              help="With --multi-label, model which tags go together: the tagged rows' tag sets are clustered into "
+                   "at most M bundles (each of >= --min-points rows), a row draws a bundle by its place and then "
+                   "each tag at the bundle's own rate, shares and tag purity still matched (docs/workloads.md, "
+                   "'Several labels per row'). 0: tags drawn independently given the row.")
 @click.option("--attribute", "attribute", metavar="FILE|gloss-words",
               help="A real numeric attribute of REAL's rows, for range filters (a size, a date, a price): a file of "
                    "one number per row (.npy, or text with one per line), or, for the WordNet sets, gloss-words "
@@ -273,8 +278,8 @@ def main():
 @force_option
 @reports(estimate=True)
 def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_match, softness, recolor, max_mb,
-        group_size, calibration_ratio, shared_rank, copy_guard, metric, queries, labels, multi_label, attribute, key,
-        column, split, seed, force):
+        group_size, calibration_ratio, shared_rank, copy_guard, metric, queries, labels, multi_label, tag_bundles,
+        attribute, key, column, split, seed, force):
     """Fit a model to the real embeddings in REAL and write it to OUT.
 
     REAL is a file (.npy .npz .fvecs .fbin .h5 .parquet), a datasets folder or hf:owner/name. OUT is a
@@ -289,6 +294,8 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
         raise SynthError(f"--metric {metric} needs --kind patch ({kind} models are cosine only)")
     if multi_label and labels is None:
         raise SynthError("--multi-label needs --labels FILE (a tags file)")
+    if tag_bundles and not multi_label:
+        raise SynthError("--tag-bundles needs --multi-label (a tags file)")
     check_output(out, force)
     t0 = time.perf_counter()
     params = {"patch": dict(n_patches=patches, rank=rank, min_points=min_points, noise_scale=noise_scale,
@@ -302,7 +309,7 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
         params["calibration_ratio"] = calibration_ratio
     model, info, size = fit_model(real, out, kind=kind, params=params, random_state=seed, verbose=progress(),
                                   key=key, column=column, split=split, queries=queries, labels=labels,
-                                  attribute=attribute, multi_label=multi_label)
+                                  attribute=attribute, multi_label=multi_label, tag_bundles=tag_bundles)
     click.echo(f"read {info['n']} x {info['d']} from {real} ({info['n_duplicates']} duplicate rows)")
     if kind == "patch":
         click.echo(f"fitted {model.n_patches_} patches (rank <= {rank}, >= {model.counts_.min()} points each"
@@ -347,7 +354,8 @@ def fit(real, out, kind, patches, rank, min_points, noise_scale, bridge, bridge_
         click.echo(f"tag model: {f['tags']} tags from {labels} ({f['dropped_tags']} rarer tags dropped, "
                    f"{f['untagged_rows']} rows without a kept tag; {f['mean_tags']:.2f} tags per row real, "
                    f"{f['fake_mean_tags']:.2f} fake); tag purity of the 10 nearest rows {f['real_purity']:.3f} "
-                   f"real, {f['fake_purity']:.3f} fake (temperature {f['temperature']:.3g})")
+                   f"real, {f['fake_purity']:.3f} fake (temperature {f['temperature']:.3g})"
+                   + (f"; {f['bundles']} bundles of tags that go together" if "bundles" in f else ""))
     elif lm is not None:
         f = lm.fit_info_
         click.echo(f"label model: {len(lm.classes_)} classes from {labels}"

@@ -297,3 +297,45 @@ def test_plugins_search_under_a_querys_tags_as_their_library_does(name):
         assert np.all(Y[got[got >= 0]][:, list(tags)]), tags  # only rows carrying every tag
         hits = np.mean([len(np.intersect1d(g, t)) / 5 for g, t in zip(got, truth)])
         assert hits >= (1.0 if name == "faiss-flat" else 0.95), (tags, hits)
+
+
+@pytest.mark.slow
+def test_tag_bundles_keep_tags_that_go_together_together(tmp_path):
+    """--tag-bundles: on blobs where tags x and y always go together (and z, w each alone), the fakes carry x and y
+    together nearly as often as real rows do (always), where independent draws split them; shares still match; the bundles are stored, drawn
+    chunk by chunk alike, and a query's two tags come from its bundle."""
+    rng = np.random.default_rng(2)
+    X = blobs(3000, 16, 5, 2)
+    side = np.argmax(X[:, :3], axis=1)
+    lines = [("x, y" if s == 0 else "z" if s == 1 else "w") if rng.random() < 0.7 else "" for s in side]
+    np.save(tmp_path / "real.npy", X)
+    (tmp_path / "tags.txt").write_text("".join(f"{line}\n" for line in lines))
+    together = {}
+    for m in (0, 8):
+        r = run("fit", tmp_path / "real.npy", "--labels", tmp_path / "tags.txt", "--multi-label", "--tag-bundles", m,
+                "-o", tmp_path / f"m{m}.safetensors", *SMALL)
+        assert r.exit_code == 0, r.output
+        gen = load_model(tmp_path / f"m{m}.safetensors")
+        tm = gen.label_model_
+        assert tm.classes_ == ["w", "x", "y", "z"] and (tm.bundles_ is not None) == (m > 0)
+        F = gen.sample(3000, random_state=5)
+        u = tag_uniforms(5, 0, 3000, 4)
+        Z = tm.tags(F, u)
+        Y = tag_matrix([tuple(t.strip() for t in line.split(",") if t) for line in lines], tm.classes_)
+        assert np.abs(Z.mean(axis=0) - Y.mean(axis=0)).max() < 0.04  # each tag's share, drawn
+        # of the rows carrying x or y, the share carrying both: 1 among real rows
+        together[m] = (Z[:, 1] & Z[:, 2]).sum() / (Z[:, 1] | Z[:, 2]).sum()
+        assert np.array_equal(tm.tags(F[1000:], u[1000:]), Z[1000:])  # a row's tags: its own uniforms alone
+    # (a share BACKGROUND of each chance is drawn regardless of place and bundle: x without y, now and then)
+    assert together[8] > 0.85 and together[0] < 0.7, together
+    assert tm.fit_info_["bundles"] == 3 and "; 3 bundles of tags that go together" in r.output
+    two = [t for t in tm.query_tags(F, u) if len(t) == 2]
+    assert np.mean([set(t) == {1, 2} for t in two]) > 3 * np.mean([set(t) == {0, 3} for t in two])
+    again = TagModel()._set_arrays(tm._arrays(), tm.classes_)
+    assert np.array_equal(again.tags(F, u), Z) and np.allclose(again.proba(F), tm.proba(F))
+    with pytest.raises(ValueError):
+        TagModel()._set_arrays({**tm._arrays(), "bundles": tm.bundles_[:, :3]}, tm.classes_)
+    r = run("fit", tmp_path / "real.npy", "--labels", tmp_path / "tags.txt", "--tag-bundles", 8, "-o",
+            tmp_path / "n.safetensors", *SMALL)
+    assert r.exit_code == 1 and "--tag-bundles needs --multi-label" in r.output
+    assert not (tmp_path / "n.safetensors").exists()

@@ -39,7 +39,7 @@ def fit_seconds(model, X=None):
 
 
 def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbose=0, key=None, column=None,
-              split=None, queries=None, labels=None, attribute=None, multi_label=False):
+              split=None, queries=None, labels=None, attribute=None, multi_label=False, tag_bundles=0):
     """Fit a model to the embeddings in ``source`` and optionally write its model file.
 
     Parameters
@@ -67,6 +67,9 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
     multi_label : bool, default=False
         ``labels`` is a tags file, several labels per row (:func:`synth.models.tags.read_tags`): a tag model
         (:class:`synth.models.tags.TagModel`) is fitted instead, and every row written gets a set of tags.
+    tag_bundles : int, default=0
+        With ``multi_label``, at most this many bundles of tags that go together (``TagModel(bundles=...)``); 0:
+        tags drawn independently given the row.
     attribute : str or os.PathLike, optional
         A real numeric attribute of the rows of ``source``, one number per row: a file
         (:func:`synth.models.attributes.read_values`) or the named kind ``gloss-words`` of the WordNet sets
@@ -119,7 +122,7 @@ def fit_model(source, out=None, kind="patch", params=None, random_state=0, verbo
         info["attribute"] = str(attribute)
     model, size = fit_rows(X, info, out, kind=kind, params=params, random_state=random_state, verbose=verbose,
                            path=source, query_rows=query_rows, query_path=queries, labels=y, attribute=values,
-                           attribute_source=attribute)
+                           attribute_source=attribute, tag_bundles=tag_bundles)
     return model, info, size
 
 
@@ -153,14 +156,14 @@ def _fit_data(X, info):
 
 @planned(fit_rows_plan)
 def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbose=0, path=None, query_rows=None,
-             query_path=None, labels=None, attribute=None, attribute_source=None):
+             query_path=None, labels=None, attribute=None, attribute_source=None, tag_bundles=0):
     """Fit a model to unit rows ``X`` already in memory and optionally write its model file.
 
     ``info`` describes the rows for the file's fingerprint (``source``, ``n``, ``d``, ``n_duplicates``;
     ``queries``, the same of ``query_rows``); ``path`` names them in errors. ``query_rows``: real queries, on
     which the same kind and parameters fit the query model (``model.query_model_``). ``labels``: one real label
     per row of ``X`` (or a list of tag tuples, one per row: a tag model), on which the label model is fitted
-    (``model.label_model_``). ``attribute``: one real number
+    (``model.label_model_``; ``tag_bundles``: :func:`fit_labels`' ``bundles``). ``attribute``: one real number
     per row of ``X``, on which the attribute model is fitted (``model.attribute_model_``, named after
     ``attribute_source``, the file or named kind it was read from). Returns ``(model, bytes written or None)``.
     """
@@ -175,7 +178,7 @@ def fit_rows(X, info, out=None, kind="patch", params=None, random_state=0, verbo
     if query_rows is not None:
         model.query_model_.tie_ = fit_query_tie(model, X, query_rows, random_state, fakes)
     if labels is not None:
-        model.label_model_ = fit_labels(model, X, labels, random_state, path, fakes)
+        model.label_model_ = fit_labels(model, X, labels, random_state, path, fakes, bundles=tag_bundles)
     if attribute is not None:
         model.attribute_model_ = fit_attribute(model, X, attribute, random_state, path, attribute_source, fakes)
     size = None
@@ -224,19 +227,20 @@ def _name_path(e, path):
     return SynthError(e.problem, path) if path is not None and e.path is None else e
 
 
-def fit_labels(model, X, labels, random_state=0, path=None, fakes=None):
+def fit_labels(model, X, labels, random_state=0, path=None, fakes=None, bundles=0):
     """The label model of a fitted corpus ``model``: fitted on its training rows ``X`` (directions) and their
     ``labels``, calibrated on as many of the model's fakes (:func:`calibration_fakes`, or ``fakes``;
     :class:`synth.models.labels.LabelModel`); ``labels`` a dict of knobs (:func:`synth.models.labels.parse_knob`)
     sets them without real labels (``fit_knob``); a list of tuples (tags, :func:`synth.models.tags.read_tags`)
-    fits a tag model (:class:`synth.models.tags.TagModel`)."""
+    fits a tag model (:class:`synth.models.tags.TagModel`), with ``bundles`` > 0 one of tags that go together."""
     from .base import check_seed
     from .labels import LabelModel
     from .tags import TagModel
 
     params = getattr(model, "get_params", dict)()
     cls = TagModel if isinstance(labels, list) else LabelModel
-    lm = cls(min_points=params.get("min_points", 20), random_state=check_seed(random_state))
+    lm = cls(min_points=params.get("min_points", 20), random_state=check_seed(random_state),
+             **({"bundles": bundles} if bundles else {}))
     fakes = calibration_fakes(model, X, random_state) if fakes is None else fakes
     try:
         if isinstance(labels, list):

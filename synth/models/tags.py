@@ -48,6 +48,9 @@ TAG_BLOCK = 4096  # rows per block of the tag uniforms' stream (a block holds on
 # the share of queries with two tags under the per-query filter (the others have one); big-ann's YFCC queries have one
 # or two words, in a proportion its files hold and we do not: an even split is our choice
 TWO_TAGS = 0.5
+# a bundle model's row picks its bundle with the gate's uniform's low digits (frac(u * 2**BUNDLE_BITS)): nearly
+# independent of whether the uniform falls below the gate's chance or TWO_TAGS, and no column added to the stream
+BUNDLE_BITS = 16
 
 
 def tag_uniforms(seed, start, stop, n_tags):
@@ -118,6 +121,12 @@ class TagModel(LabelModel):
     background : float in [0, 1), default=BACKGROUND
         Share of each tag's chance drawn regardless of place.
     random_state : int, default=0
+    bundles : int, default=0
+        With M > 0, model which tags go together: the tagged training rows' tag sets are clustered into at most M
+        bundles (k-means on the tag indicators; a cluster of fewer than ``min_points`` rows is merged into the
+        nearest kept one), a multinomial logistic regression gives a tagged row's chance of each bundle, and given
+        its bundle a row carries tag t with log-odds the bundle's own (relative to the tag's share) plus the tag's
+        regression (:data:`BUNDLE_BITS`). 0: tags drawn independently given the row and the gate.
 
     Attributes
     ----------
@@ -130,6 +139,12 @@ class TagModel(LabelModel):
         The gate (whether a row carries any tag): the training rows' share carrying one, the intercept and the
         weights; the tags' regressions are then fitted on the tagged rows. None when a side of a split is short of
         ``min_points`` rows.
+    bundles_ : ndarray of shape (n_bundles, n_tags), float32, or None
+        With ``bundles``: each bundle's log-odds of each tag, relative to the tag's share among tagged rows (the
+        clusters of the tagged training rows' tag sets, each of at least ``min_points`` rows); None without.
+    bundle_coef_ : ndarray of shape (n_bundles, d), float32, or None
+    bundle_intercept_ : ndarray of shape (n_bundles,), float32, or None
+        The bundles' multinomial logistic regression on the embedding (a tagged row's chance of each bundle).
     temperature_ : float
     shares_ : ndarray of shape (n_tags,), float32
         The share of training rows carrying each tag.
@@ -140,8 +155,9 @@ class TagModel(LabelModel):
 
     multi_label = True  # several labels per row: sampling writes tag sets (synth.sampling.labels)
 
-    def __init__(self, min_points=20, C=10.0, background=BACKGROUND, random_state=0):
+    def __init__(self, min_points=20, C=10.0, background=BACKGROUND, random_state=0, bundles=0):
         super().__init__(min_points=min_points, C=C, background=background, random_state=random_state)
+        self.bundles = bundles
 
     def fit(self, X, tag_lists, fakes):
         """Fit on training rows ``X`` with tags ``tag_lists`` (one tuple of str per row) and calibrate on ``fakes``
@@ -170,6 +186,7 @@ class TagModel(LabelModel):
         self.coef_ = np.array([m.coef_[0] for m in models], np.float32)
         self.intercept_ = np.array([m.intercept_[0] for m in models], np.float32)
         self.gate_ = None
+        self._fit_bundles(X[rows], Y[rows])
         if gated:
             g = fit(X, tagged)
             self.gate_ = np.concatenate([[tagged.mean(), g.intercept_[0]], g.coef_[0]]).astype(np.float32)
@@ -188,17 +205,73 @@ class TagModel(LabelModel):
                           "mean_tags": round(float(Y.sum(axis=1).mean()), 4), "real_purity": round(real_purity, 4),
                           "fake_purity": round(self._expected_purity(F, nbrs), 4),
                           "fake_mean_tags": round(float(self.proba(F).sum(axis=1).mean()), 4),
-                          "fake_untagged_share": round(float(np.mean(1 - g + g * np.prod(1 - P, axis=1))), 4),
+                          "fake_untagged_share": round(float(np.mean(1 - g + g * self._none_given(F))), 4),
                           "temperature": round(float(self.temperature_), 4)}
+        if self.bundles_ is not None:
+            self.fit_info_["bundles"] = len(self.bundles_)
         return self
 
-    def _parts(self, X):
+    def _fit_bundles(self, X, Y):
+        """The bundles (``bundles`` > 0) of tagged rows ``X`` with tags ``Y``: k-means on the tag indicators, each
+        cluster of at least ``min_points`` rows kept (the others' rows go to their nearest kept cluster), each
+        bundle's tag log-odds relative to the tags' shares, and a multinomial regression of the bundle on ``X``.
+        None (tags independent) with fewer than two clusters kept."""
+        from sklearn.cluster import KMeans
+        from sklearn.linear_model import LogisticRegression
+
+        self.bundles_ = self.bundle_coef_ = self.bundle_intercept_ = None
+        m = min(int(self.bundles), len(Y) // max(self.min_points, 1), len(np.unique(Y, axis=0)))
+        if m < 2:
+            return
+        km = KMeans(n_clusters=m, n_init=3, random_state=self.random_state).fit(Y.astype(np.float32))
+        keep = np.bincount(km.labels_, minlength=m) >= self.min_points
+        if keep.sum() < 2:
+            return
+        dist = km.transform(Y.astype(np.float32))
+        dist[:, ~keep] = np.inf
+        code = np.cumsum(keep) - 1
+        b = code[np.argmin(dist, axis=1)]
+        logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+        share = np.clip(Y.mean(axis=0), 1e-4, 1 - 1e-4)
+        rate = np.array([(Y[b == j].sum(axis=0) + share) / ((b == j).sum() + 1) for j in range(int(keep.sum()))])
+        clf = LogisticRegression(C=self.C, max_iter=300, random_state=self.random_state).fit(X, b)
+        self.bundles_ = (logit(np.clip(rate, 1e-4, 1 - 1e-4)) - logit(share)).astype(np.float32)
+        self.bundle_coef_, self.bundle_intercept_ = clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32)
+
+    def _bundle_chance(self, X):
+        """A tagged row's chance of each bundle, shape (n, n_bundles) (softmax of the regression over the
+        temperature)."""
+        z = (np.asarray(X, np.float32) @ self.bundle_coef_.T + self.bundle_intercept_) / np.float32(self.temperature_)
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def _bundle_of(self, X, u):
+        """Each row's bundle, drawn with the low digits of its gate uniform ``u`` (:data:`BUNDLE_BITS`)."""
+        cdf = np.cumsum(self._bundle_chance(X), axis=1)
+        v = np.modf(np.asarray(u, np.float64) * 2.0 ** BUNDLE_BITS)[0]
+        return np.minimum((cdf < v[:, None]).sum(axis=1), cdf.shape[1] - 1)
+
+    def _none_given(self, X):
+        """The chance that rows ``X`` draw no tag given the gate, shape (n,)."""
+        if getattr(self, "bundles_", None) is None:
+            return np.prod(1 - self._parts(X)[1], axis=1)
+        return np.einsum("nm,nm->n", self._bundle_chance(X), np.prod(1 - self._parts(X, "each")[1], axis=2))
+
+    def _parts(self, X, bundle=None):
         """The gate's chance that rows ``X`` carry tags at all, shape (n,) (ones without a gate), and each tag's
-        chance given that they do, shape (n, n_tags)."""
+        chance given that they do, shape (n, n_tags); with bundles, given the bundle ``bundle`` (an int, or one per
+        row), over the bundles (None), or given each bundle (``"each"``: shape (n, n_bundles, n_tags))."""
         X = np.asarray(X, np.float32)
         T = np.float32(self.temperature_)
         sigmoid = lambda z: 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))  # noqa: E731
-        P = sigmoid((X @ self.coef_.T + self.intercept_) / T)
+        Z = (X @ self.coef_.T + self.intercept_) / T
+        if getattr(self, "bundles_", None) is None:
+            P = sigmoid(Z)
+        elif bundle is None or isinstance(bundle, str):
+            P = sigmoid(Z[:, None, :] + self.bundles_[None])
+            P = P if bundle else np.einsum("nm,nmt->nt", self._bundle_chance(X), P)
+        else:
+            P = sigmoid(Z + self.bundles_[bundle])
         gate = getattr(self, "gate_", None)
         if gate is None:
             g, given = np.ones(len(X), P.dtype), self.shares_
@@ -219,8 +292,8 @@ class TagModel(LabelModel):
         logit = lambda p: np.log(np.clip(p, 1e-9, 1 - 1e-9) / (1 - np.clip(p, 1e-9, 1 - 1e-9)))  # noqa: E731
         for _ in range(FREQUENCY_ROUNDS):
             if getattr(self, "gate_", None) is not None:  # the share of fakes with at least one tag: the real one
-                g, P = self._parts(F)
-                got = np.mean(g * (1 - np.prod(1 - P, axis=1)))
+                g = self._parts(F)[0]
+                got = np.mean(g * (1 - self._none_given(F)))
                 self.gate_[1] += np.float32(self.temperature_ * (logit(self.gate_[0]) - logit(got)))
             got = self.proba(F).mean(axis=0)
             self.intercept_ = (self.intercept_ + self.temperature_ * (logit(share) - logit(got))).astype(np.float32)
@@ -229,6 +302,14 @@ class TagModel(LabelModel):
         """The expected tag purity among fakes ``F`` with neighbours ``nbrs`` (tags drawn independently)."""
         return tag_purity(self.proba(F), nbrs)
 
+    def query_chance(self, X, uniforms):
+        """Each tag's chance at queries ``X`` as :meth:`query_tags` ranks them, shape (n, n_tags): :meth:`proba`,
+        or with bundles the chance given the bundle the query's gate uniform (``uniforms[:, -1]``) picks."""
+        if getattr(self, "bundles_", None) is None:
+            return self.proba(X)
+        g, P = self._parts(X, self._bundle_of(X, np.asarray(uniforms)[:, -1]))
+        return g[:, None] * P
+
     def query_tags(self, X, uniforms):
         """One or two tags for each query ``X`` (big-ann's filtered track), as a tuple of sorted tag ids per query,
         from uniforms of shape (n, n_tags + 1). Tags are ranked by uniform / chance: the tags a row would carry
@@ -236,22 +317,25 @@ class TagModel(LabelModel):
         last uniform is below :data:`TWO_TAGS`, else the first (so a query that would carry no tag still gets the
         one nearest to being drawn)."""
         u = np.asarray(uniforms)
-        order = np.argsort(u[:, :-1] / np.maximum(self.proba(X), 1e-12), axis=1, kind="stable")
+        order = np.argsort(u[:, :-1] / np.maximum(self.query_chance(X, u), 1e-12), axis=1, kind="stable")
         two = u[:, -1] < TWO_TAGS
         return [tuple(sorted(int(t) for t in order[i, :2 if two[i] else 1])) for i in range(len(u))]
 
     def tags(self, X, uniforms):
         """Tags of rows ``X`` as a bool array (n, n_tags), drawn with uniforms (n, n_tags + 1) (:func:`tag_uniforms`):
         a row carries tags when its last uniform is below the gate's chance, then tag t when uniform t is below its
-        chance given that."""
+        chance given that (with bundles: given the row's bundle, drawn with the gate uniform's low digits)."""
         u = np.asarray(uniforms)
-        g, P = self._parts(X)
+        bundle = None if getattr(self, "bundles_", None) is None else self._bundle_of(X, u[:, -1])
+        g, P = self._parts(X, bundle)
         return (u[:, -1] < g)[:, None] & (u[:, :-1] < P)
 
     def _arrays(self):
         out = super()._arrays()
         if getattr(self, "gate_", None) is not None:
             out["gate"] = self.gate_
+        if getattr(self, "bundles_", None) is not None:
+            out.update(bundles=self.bundles_, bundle_coef=self.bundle_coef_, bundle_intercept=self.bundle_intercept_)
         return out
 
     def _set_arrays(self, arrays, classes):
@@ -260,4 +344,14 @@ class TagModel(LabelModel):
         self.gate_ = None if gate is None else np.asarray(gate, np.float32).copy()
         if self.gate_ is not None and (self.gate_.shape != (self.coef_.shape[1] + 2,) or not 0 < self.gate_[0] <= 1):
             raise ValueError(f"a tag gate of shape {self.gate_.shape} for dimension {self.coef_.shape[1]}")
+        self.bundles_ = self.bundle_coef_ = self.bundle_intercept_ = None
+        if "bundles" in arrays:
+            self.bundles_ = np.asarray(arrays["bundles"], np.float32).copy()
+            self.bundle_coef_ = np.asarray(arrays["bundle_coef"], np.float32).copy()
+            self.bundle_intercept_ = np.asarray(arrays["bundle_intercept"], np.float32).copy()
+            m = len(self.bundles_)
+            if self.bundles_.shape != (m, len(self.coef_)) or self.bundle_coef_.shape != (m, self.coef_.shape[1]) \
+                    or self.bundle_intercept_.shape != (m,) or m < 2:
+                raise ValueError(f"tag bundles of shapes {self.bundles_.shape}, {self.bundle_coef_.shape}, "
+                                 f"{self.bundle_intercept_.shape} for {len(self.coef_)} tags")
         return self

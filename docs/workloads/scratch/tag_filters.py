@@ -25,8 +25,11 @@ when it carries all of a query's tags) and its query parameter swept as `bench f
 queries searched group by group of equal tags; reported: distance computations (where the library counts them) and
 single-thread QPS at recall 0.95, fake / real.
 
+With ``--bundles M`` the tag model is one of tags that go together (TagModel(bundles=M), `synth fit --multi-label
+--tag-bundles M`).
+
 Usage (2 cores, about 4 min; with plug-ins more): python docs/workloads/scratch/tag_filters.py
-/work/data/minilm-debian.npy /work/data/minilm-debian-tags.txt [N n Q seed] [--index NAME,...]
+/work/data/minilm-debian.npy /work/data/minilm-debian-tags.txt [N n Q seed] [--index NAME,...] [--bundles M]
 """
 import json
 import sys
@@ -148,7 +151,7 @@ def pick(own, count, rng):
     return np.array(idx, int), [tuple(sorted(rng.choice(own[q], count, replace=False).tolist())) for q in idx]
 
 
-def main(real_path, tags_path, n_fit=10_000, n=30_000, n_queries=1000, seed=0, plugins=()):
+def main(real_path, tags_path, n_fit=10_000, n=30_000, n_queries=1000, seed=0, plugins=(), bundles=0):
     t0 = time.time()
     real = np.load(real_path).astype(np.float32)
     tag_lists = read_tags(tags_path, len(real))
@@ -159,7 +162,7 @@ def main(real_path, tags_path, n_fit=10_000, n=30_000, n_queries=1000, seed=0, p
     q_tags = y[np.random.default_rng(seed).permutation(len(real))[n_fit:n_fit + n_queries]]
     model, _ = fit_config("model", "patch", {}, fit_rows, seed)
     t_fit = time.time()
-    model.label_model_ = tm = fit_labels(model, fit_rows, list(train_tags), seed)
+    model.label_model_ = tm = fit_labels(model, fit_rows, list(train_tags), seed, bundles=bundles)
     print(f"tag model: {json.dumps({k: v for k, v in tm.fit_info_.items() if k != 'shares'})} "
           f"({time.time() - t_fit:.0f} s)", flush=True)
     names = tm.classes_
@@ -169,7 +172,7 @@ def main(real_path, tags_path, n_fit=10_000, n=30_000, n_queries=1000, seed=0, p
     fake_queries = draw_queries(model, seed, n_queries, np.float32)
     # the fake queries' own tags, ranked as TagModel.query_tags ranks them (uniform / chance)
     u = label_uniforms(query_seed(seed), 0, n_queries, stream=TAG_STREAM, block=TAG_BLOCK, width=len(names) + 1)
-    ratio = u[:, :-1] / np.maximum(tm.proba(fake_queries), 1e-12)
+    ratio = u[:, :-1] / np.maximum(tm.query_chance(fake_queries, u), 1e-12)
     order = np.argsort(ratio, axis=1, kind="stable")
     fake_own = [order[i, :int((ratio[i] < 1).sum())] for i in range(n_queries)]
     col = {c: i for i, c in enumerate(names)}
@@ -227,8 +230,11 @@ def main(real_path, tags_path, n_fit=10_000, n=30_000, n_queries=1000, seed=0, p
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    indexes = ()
+    indexes, n_bundles = (), 0
     if "--index" in args:
         at = args.index("--index")
         indexes, args = tuple(args[at + 1].split(",")), args[:at] + args[at + 2:]
-    main(args[0], args[1], *(int(a) for a in args[2:]), plugins=indexes)
+    if "--bundles" in args:
+        at = args.index("--bundles")
+        n_bundles, args = int(args[at + 1]), args[:at] + args[at + 2:]
+    main(args[0], args[1], *(int(a) for a in args[2:]), plugins=indexes, bundles=n_bundles)
