@@ -198,14 +198,14 @@ class TagModel(LabelModel):
         nbrs = _neighbours(F)
         self._calibrate(F, nbrs, share, real_purity)
         dropped = sorted(set(names.tolist()) - set(kept))
-        g, P = self._parts(F)
+        g, none = self._gate_and_none(F)
         self.fit_info_ = {"shares": {c: round(float(v), 6) for c, v in zip(kept, share)}, "rows": len(Y),
                           "tags": len(kept), "dropped_tags": len(dropped),
                           "untagged_rows": int((~tagged).sum()), "gate": gated,
                           "mean_tags": round(float(Y.sum(axis=1).mean()), 4), "real_purity": round(real_purity, 4),
                           "fake_purity": round(self._expected_purity(F, nbrs), 4),
                           "fake_mean_tags": round(float(self.proba(F).sum(axis=1).mean()), 4),
-                          "fake_untagged_share": round(float(np.mean(1 - g + g * self._none_given(F))), 4),
+                          "fake_untagged_share": round(float(np.mean(1 - g + g * none)), 4),
                           "temperature": round(float(self.temperature_), 4)}
         if self.bundles_ is not None:
             self.fit_info_["bundles"] = len(self.bundles_)
@@ -251,11 +251,14 @@ class TagModel(LabelModel):
         v = np.modf(np.asarray(u, np.float64) * 2.0 ** BUNDLE_BITS)[0]
         return np.minimum((cdf < v[:, None]).sum(axis=1), cdf.shape[1] - 1)
 
-    def _none_given(self, X):
-        """The chance that rows ``X`` draw no tag given the gate, shape (n,)."""
+    def _gate_and_none(self, X):
+        """The gate's chance at rows ``X`` (:meth:`_parts`) and the chance that they draw no tag given the gate, each
+        of shape (n,)."""
         if getattr(self, "bundles_", None) is None:
-            return np.prod(1 - self._parts(X)[1], axis=1)
-        return np.einsum("nm,nm->n", self._bundle_chance(X), np.prod(1 - self._parts(X, "each")[1], axis=2))
+            g, P = self._parts(X)
+            return g, np.prod(1 - P, axis=1)
+        g, P = self._parts(X, "each")
+        return g, np.einsum("nm,nm->n", self._bundle_chance(X), np.prod(1 - P, axis=2))
 
     def _parts(self, X, bundle=None):
         """The gate's chance that rows ``X`` carry tags at all, shape (n,) (ones without a gate), and each tag's
@@ -292,8 +295,8 @@ class TagModel(LabelModel):
         logit = lambda p: np.log(np.clip(p, 1e-9, 1 - 1e-9) / (1 - np.clip(p, 1e-9, 1 - 1e-9)))  # noqa: E731
         for _ in range(FREQUENCY_ROUNDS):
             if getattr(self, "gate_", None) is not None:  # the share of fakes with at least one tag: the real one
-                g = self._parts(F)[0]
-                got = np.mean(g * (1 - self._none_given(F)))
+                g, none = self._gate_and_none(F)
+                got = np.mean(g * (1 - none))
                 self.gate_[1] += np.float32(self.temperature_ * (logit(self.gate_[0]) - logit(got)))
             got = self.proba(F).mean(axis=0)
             self.intercept_ = (self.intercept_ + self.temperature_ * (logit(share) - logit(got))).astype(np.float32)
