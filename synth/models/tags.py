@@ -31,6 +31,15 @@ below the gate's chance, and then carries tag t when uniform (row, t) falls belo
 the uniforms come from a stream keyed by the sample's seed and the row's index (:func:`tag_uniforms`), so that tags,
 like rows, do not depend on chunks, shards or threads.
 
+With ``bundles`` (`synth fit --tag-bundles M`, opt-in) tags that go together are drawn together: the tagged training
+rows' tag sets are clustered into at most M bundles (k-means on the tag indicators, each bundle of at least
+``min_points`` rows), a multinomial logistic regression gives a tagged row's chance of each bundle, and a row drawn
+into bundle b carries tag t with log-odds ``bundles_[b, t] + (w_t . x + c_t) / T`` (the bundle's own log-odds of t
+relative to t's share, plus the tag's regression); the bundle is drawn with the low digits of the gate uniform
+(:data:`BUNDLE_BITS`). The intercepts, the gate and the temperature are calibrated as without bundles, on the chances
+summed over the bundles (a row's chance of tag t is still ``gate * sum_b P(b | x) P(t | x, b)``, and the expected
+purity among fakes is still that of independent rows).
+
 A tags file (`synth fit --labels FILE --multi-label`) is text, one line per row, the row's tags comma-separated
 (spaces around a tag are dropped; an empty line: a row without tags). Without ``--multi-label`` a labels file is
 read as before, one label per line (commas included), and the model file is the same, byte for byte.
