@@ -208,6 +208,7 @@ def test_fit_recolor_option(files, tmp_path):
     assert model.recolor and model.recolor_map_.shape == (model.dim_, model.dim_)
 
 
+@pytest.mark.slow  # about 10 s: moved out of the quick suite when the workloads' tests came in (its budget)
 def test_named_real_sets_are_inputs_of_every_command(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = run("fit", "bundled", "-o", tmp_path / "m.safetensors", "--patches", 20, "--rank", 8, "--noise-scale", 1,
