@@ -285,6 +285,7 @@ def test_workloads_page_query_model_table_is_the_committed_boards():
     page = (ROOT / "docs" / "workloads.md").read_text()
     for board, label in (("query-model-wordnet", "WordNet lemmas / glosses"),
                          ("query-model-debian", "Debian names / descriptions"),
+                         ("query-tie-wordnet", "WordNet lemmas / glosses"),
                          ("query-tie-debian", "Debian names / descriptions (this machine's)")):
         assert f"--out docs/workloads/{board} " in page
         result = json.loads((ROOT / "docs" / "workloads" / board / "query-model.json").read_text())
