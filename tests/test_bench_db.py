@@ -66,7 +66,7 @@ def corpus():
     return make_corpus("random", unit(rng.standard_normal((2000, 32))), unit(rng.standard_normal((50, 32))))
 
 
-@pytest.mark.parametrize("name", DB)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "lancedb-hnsw-sq" else n for n in DB])
 def test_sweep_through_the_harness(corpus, name):
     """Build and sweep as `bench compare` does: recall rises with ef_search / probes / ef and reaches at least
     0.9 at the top of the grid (measured: pgvector 1.0 for both, LanceDB 0.98, capped by its 8-bit vectors);
@@ -231,6 +231,7 @@ def test_an_index_dropped_without_close_is_cleaned_up_by_the_garbage_collector(c
     assert not folder.exists() and gone(pid)
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_bench_run_on_a_tiny_suite(tmp_path):
     """The CLI runs the three plug-ins on a saved corpus and writes their recall, QPS, build time and size."""
     names = [n for n in DB if all(importable(m) for m in MODULES[n])]

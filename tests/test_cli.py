@@ -24,6 +24,7 @@ def run(*args):
     return result
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_fit_sample_score_json(files):
     model = files / "patch.safetensors"
     r = run("fit", files / "train.npy", "-o", model, "--patches", 40, "--seed", 1)
@@ -228,6 +229,7 @@ def test_named_real_sets_are_inputs_of_every_command(tmp_path, monkeypatch):
     assert r.exit_code == 1 and r.output.startswith("Error: bundled: unknown format ''")
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_a_named_sets_split_is_an_input_and_the_boards_find_a_model_fitted_on_its_train_part(tmp_path):
     from bench.cli import main as bench_main
     from synth.bundled import load_real

@@ -84,6 +84,7 @@ def test_publish_refuses_the_training_rows_as_heldout(real, tmp_path):
     assert listing(tmp_path) == []
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_publish_refuses_one_training_row_hidden_in_heldout(real, tmp_path):
     # the repeated row is stored rescaled and as float64: rows are compared after the reader's normalisation
     held = np.concatenate([np.load(real / "heldout.npy"), 3.0 * np.load(real / "train.npy")[[17]]]).astype(np.float64)
@@ -298,6 +299,7 @@ def test_ordinary_rows_keep_their_bytes():
     np.testing.assert_array_equal(unit_rows(X), X / np.linalg.norm(X, axis=1, keepdims=True))
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_only_exact_zero_rows_are_called_all_zeros(tmp_path):
     X = np.random.default_rng(0).standard_normal((10, 8)).astype(np.float32)
     X[2] *= np.float32(1e-30)

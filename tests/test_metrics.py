@@ -93,6 +93,7 @@ def test_twonn_drops_duplicates():
     assert d == twonn_dimension(X)
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_twonn_random_unit_vectors_reference_value():
     # REFERENCE.md sanity: 8,000 random unit vectors in 1024-d give about 230.
     rng = np.random.default_rng(0)

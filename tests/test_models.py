@@ -274,6 +274,7 @@ class _Replay:
         return self.rows[:n]
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_copy_check_known_answers():
     X = load_minilm_wordnet()
     train, heldout = X[:6000], X[6000:12000]

@@ -284,6 +284,7 @@ def test_bench_compare_reports_its_stages_and_its_json_stays_clean(clustered):
     assert set(result["results"]["faiss-flat"]) == {"real", "fake", "fog", "random"}
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_fit_shows_the_time_left_on_a_terminal(clustered):
     """End to end under a pseudo-terminal: stderr is a terminal, so the stage lines carry the estimate."""
     import pty

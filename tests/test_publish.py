@@ -39,6 +39,7 @@ def published(files):
     return out
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_folder_loads_as_three_configs_with_exact_neighbours(files, published, tmp_path):
     import datasets
     import faiss
@@ -62,6 +63,7 @@ def test_folder_loads_as_three_configs_with_exact_neighbours(files, published, t
     assert (got == ids).mean() > 0.99  # ties may order differently; the scores above are exact
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_card_parses_with_three_configs_and_states_the_measured_audit(published):
     from huggingface_hub import DatasetCard
 
@@ -95,6 +97,7 @@ def test_card_parses_with_three_configs_and_states_the_measured_audit(published)
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_synth_fit_reads_the_folder_and_a_hub_id(published, tmp_path, monkeypatch):
     r = run("fit", published, "-o", tmp_path / "refit.safetensors", "--patches", 20, "--rank", 8,
             "--noise-scale", 1)
@@ -141,6 +144,7 @@ def test_upload_calls_create_repo_and_upload_folder(files, tmp_path, monkeypatch
     assert calls == [] and "not uploaded" in r.output
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_upload_is_refused_when_the_memorization_check_fails(files, tmp_path, monkeypatch):
     from huggingface_hub import HfApi
 
