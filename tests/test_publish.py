@@ -97,7 +97,6 @@ def test_card_parses_with_three_configs_and_states_the_measured_audit(published)
 
 
 @pytest.mark.slow
-@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_synth_fit_reads_the_folder_and_a_hub_id(published, tmp_path, monkeypatch):
     r = run("fit", published, "-o", tmp_path / "refit.safetensors", "--patches", 20, "--rank", 8,
             "--noise-scale", 1)
