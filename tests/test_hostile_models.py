@@ -260,6 +260,7 @@ def test_sampling_never_returns_a_non_finite_row(overflowing):
         next(model.iter_samples(10, random_state=0))
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 @pytest.mark.parametrize("out", ["fake.npy", "fake.fbin", "fake.h5"])
 def test_sample_cli_writes_nothing_from_a_non_finite_model(overflowing, out):
     folder = overflowing.parent

@@ -118,6 +118,7 @@ def test_synth_fit_reads_the_folder_and_a_hub_id(published, tmp_path, monkeypatc
     assert asked == [("owner/corpus", None, "train")]
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_upload_calls_create_repo_and_upload_folder(files, tmp_path, monkeypatch):
     from huggingface_hub import HfApi
 
@@ -168,6 +169,7 @@ def test_upload_is_refused_when_the_memorization_check_fails(files, tmp_path, mo
     assert calls == ["create", "upload"]
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_upload_is_refused_when_membership_inference_succeeds(files, tmp_path, monkeypatch):
     from huggingface_hub import HfApi
 

@@ -87,6 +87,7 @@ def test_default_files_keep_their_parameters(tmp_path, train):
     assert m.shared_components_ is None
 
 
+@pytest.mark.slow  # moved out of the quick suite (its 3-minute budget, 2026-12-08)
 def test_shared_directions_hide_the_rows_from_the_subspace_attack(real, train):
     """The same number of directions per patch: fitted to each patch's 150 rows the training rows sit in them;
     fitted to all 3,000 they hardly do."""
