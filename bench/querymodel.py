@@ -41,8 +41,10 @@ def profile(base, queries):
 
 def landing(means, real, fake):
     """Total variation distance between the nearest-patch histograms of two query sets."""
-    a = np.bincount(np.argmax(real @ means.T, axis=1), minlength=len(means)) / len(real)
-    b = np.bincount(np.argmax(fake @ means.T, axis=1), minlength=len(means)) / len(fake)
+    from synth.models.tie import landing_counts
+
+    a = landing_counts(means, real) / len(real)
+    b = landing_counts(means, fake) / len(fake)
     return float(0.5 * np.abs(a - b).sum())
 
 

@@ -42,9 +42,14 @@ def _table(values, min_points):
     return {"levels": [round(float(v), 6) for v in levels], "positions": [round(float(p), 6) for p in positions]}
 
 
+def landing_counts(means, rows):
+    """How many of ``rows`` have each of ``means`` as their nearest (largest inner product)."""
+    return np.bincount(np.argmax(rows @ means.T, axis=1), minlength=len(means))
+
+
 def _landing(means, rows, min_points=None):
     """Shares of ``rows`` whose nearest mean is each; with ``min_points``, shares of fewer rows pooled as ``other``."""
-    counts = np.bincount(np.argmax(rows @ means.T, axis=1), minlength=len(means))
+    counts = landing_counts(means, rows)
     if min_points is not None:
         small = counts < min_points
         other = int(counts[small].sum())
@@ -78,8 +83,7 @@ def landing_distance(tie, model, queries):
         return None
     real = tie["landing"]["real"]
     a = np.append(np.asarray(real["shares"]), real["other"])
-    counts = np.bincount(np.argmax(queries @ np.asarray(means, np.float32).T, axis=1), minlength=len(means))
-    b = counts / len(queries)
+    b = landing_counts(np.asarray(means, np.float32), queries) / len(queries)
     pooled = np.asarray(real["shares"]) == 0
     b = np.append(np.where(pooled, 0.0, b), b[pooled].sum())
     return round(float(0.5 * np.abs(a - b).sum()), 4)
